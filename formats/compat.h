@@ -1,0 +1,60 @@
+// Presets that reproduce a peer's conversion semantics exactly. Each one is
+// proven by an exhaustive test against the peer (tests/, cuda/RESULTS.md).
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "formats/policy.h"
+
+namespace floatscope {
+
+enum class Compat : uint8_t { kNone, kMlDtypes, kCudaSatfinite };
+
+inline std::optional<Compat> ParseCompat(std::string_view s) {
+  if (s == "none") return Compat::kNone;
+  if (s == "ml_dtypes") return Compat::kMlDtypes;
+  if (s == "cuda-satfinite") return Compat::kCudaSatfinite;
+  return std::nullopt;
+}
+
+// Applies a preset on top of `opt`, for conversions into `dst`.
+//
+// ml_dtypes (0.5, 0.6): float32 -> type casts round to nearest even, with
+//   - the format's default overflow (infinity where there is one, else NaN,
+//     else saturation), which is floatscope's default too;
+//   - NaN payloads dropped: every NaN becomes the canonical quiet NaN with
+//     the input's sign;
+//   - NaN into FP6/FP4 (no NaN): zero with the *opposite* sign (a quirk of
+//     its bit manipulation, kept for compatibility);
+//   - e8m0fnu ties away from zero (its implicit significand bit counts as
+//     the "odd" last bit);
+//   - int4/uint4 (and intN): truncation toward zero, then two's-complement
+//     wrap-around, as C++ casts do; NaN gives 0.
+// cuda-satfinite: __nv_cvt_float_to_fp8(x, __NV_SATFINITE, ...) and the
+//   PTX cvt.rn.satfinite conversions: round to nearest even, finite overflow
+//   and infinities clamp to +-max finite, NaN gives the canonical NaN.
+inline Options ApplyCompat(Compat c, const Format& dst, Options opt) {
+  switch (c) {
+    case Compat::kNone: break;
+    case Compat::kMlDtypes:
+      opt.nan_payload = NanPayload::kCanonical;
+      opt.nan_to_no_nan = NanToNoNan::kZeroOppositeSign;
+      opt.tie_rule_p1 = TieRuleP1::kAway;
+      opt.overflow = Overflow::kDefault;
+      opt.rounding = Rounding::kNearestEven;
+      if (!IsFloat(dst)) {
+        opt.rounding = Rounding::kTowardZero;
+        opt.overflow = Overflow::kWrap;
+      }
+      break;
+    case Compat::kCudaSatfinite:
+      opt.rounding = Rounding::kNearestEven;
+      opt.overflow = Overflow::kSaturate;
+      opt.nan_payload = NanPayload::kCanonical;
+      break;
+  }
+  return opt;
+}
+
+}  // namespace floatscope

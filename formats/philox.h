@@ -1,0 +1,48 @@
+// Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2,
+// 3", SC'11): a counter-based generator. Stochastic rounding of element i
+// draws from Philox(key = seed, counter = i), so the scalar core, SIMD lanes
+// and GPU threads produce the same bits whatever the thread count or order.
+#pragma once
+
+#include <cstdint>
+
+#include "formats/host_device.h"
+
+namespace floatscope {
+
+struct Philox4x32 {
+  uint32_t v[4];
+};
+
+FS_HD constexpr Philox4x32 Philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
+                                         uint32_t k0, uint32_t k1) {
+  constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
+  constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {  // the key is bumped between rounds
+      k0 += kW0;
+      k1 += kW1;
+    }
+    const uint64_t p0 = uint64_t{kM0} * c0;
+    const uint64_t p1 = uint64_t{kM1} * c2;
+    const uint32_t hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
+    const uint32_t hi1 = static_cast<uint32_t>(p1 >> 32), lo1 = static_cast<uint32_t>(p1);
+    const uint32_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+    c0 = n0;
+    c1 = lo1;
+    c2 = n2;
+    c3 = lo0;
+  }
+  return Philox4x32{{c0, c1, c2, c3}};
+}
+
+// The 32 random bits used to round element `index` under `seed`: the first
+// output word of Philox4x32-10 with key = seed and counter = (index, 0, 0, 0)
+// split into 32-bit halves, low half first.
+FS_HD constexpr uint32_t StochasticBits(uint64_t seed, uint64_t index) {
+  return Philox4x32_10(static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), 0, 0,
+                       static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32))
+      .v[0];
+}
+
+}  // namespace floatscope
