@@ -25,7 +25,7 @@ inline constexpr Format kF32{"f32", Kind::kFloat, 32, 32, true, 8, 23, 127, InfC
 // register with the low 13 bits zero, so its hex text is the float32 pattern.
 inline constexpr Format kTf32{"tf32", Kind::kFloat, 19, 32, true, 8, 10, 127, InfCodes::kIeee,
                               NanCodes::kIeee, true, true, O::kIeee,
-                              "NVIDIA A100 whitepaper (2020), TensorFloat-32"};
+                              "NVIDIA A100 whitepaper (2020), TensorFloat-32", 13};
 inline constexpr Format kF16{"f16", Kind::kFloat, 16, 16, true, 5, 10, 15, InfCodes::kIeee,
                              NanCodes::kIeee, true, true, O::kIeee, "IEEE 754-2019 binary16"};
 inline constexpr Format kBf16{"bf16", Kind::kFloat, 16, 16, true, 8, 7, 127, InfCodes::kIeee,
@@ -65,11 +65,14 @@ inline constexpr Format kE3m4{"e3m4", Kind::kFloat, 8, 8, true, 3, 4, 3, InfCode
                               "ml_dtypes float8_e3m4 (IEEE 754 conventions, 3/4 bits)"};
 
 // ---- IEEE P3109 interim report: binary8pP, P = precision = mantissa + 1 ----
-// Exponent bits 8-P, bias 2^(7-P); 0x00 = 0, 0x80 = the only NaN, 0x7F/0xFF =
-// +-infinity, no negative zero; subnormals (none exist for P = 1).
+// Exponent bits 8-P, bias 2^(7-P) for P >= 2; 0x00 = 0, 0x80 = the only NaN,
+// 0x7F/0xFF = +-infinity, no negative zero; subnormals (none exist for P = 1).
+// P = 1 has bias 63 in the interim report's value tables (0x3F = 1.0, max
+// 2^63); later drafts moved it to 64 (max 2^62): spell that one as the spec
+// e7m0:bias=64,inf=maxcode.
 #define FS_P3109(P)                                                                      \
   Format {                                                                               \
-    "binary8p" #P, Kind::kFloat, 8, 8, true, 8 - (P), (P)-1, 1 << (7 - (P)),             \
+    "binary8p" #P, Kind::kFloat, 8, 8, true, 8 - (P), (P)-1, (P) == 1 ? 63 : 1 << (7 - (P)), \
         InfCodes::kMaxCode, NanCodes::kNegativeZero, true, true, O::kIeee,               \
         "IEEE P3109 interim report (2024), binary8p" #P                                  \
   }
@@ -134,7 +137,9 @@ static_assert(MaxFinite(kE4m3fnuz) == 240.0 && MinPositive(kE4m3fnuz) == 0x1p-10
 static_assert(MaxFinite(kE5m2fnuz) == 57344.0 && MinPositive(kE5m2fnuz) == 0x1p-17);
 static_assert(MaxFinite(kE4m3b11fnuz) == 30.0 && MinPositive(kE4m3b11fnuz) == 0x1p-13);
 static_assert(MaxFinite(kE3m4) == 15.5 && MinNormal(kE3m4) == 0.25 && MinPositive(kE3m4) == 0x1p-6);
-static_assert(MaxFinite(kBinary8p1) == 0x1p62 && MinPositive(kBinary8p1) == 0x1p-63);
+static_assert(MaxFinite(kBinary8p1) == 0x1p63 && MinPositive(kBinary8p1) == 0x1p-62);
+static_assert(MaxFinite(kBinary8p2) == 0x1p31 && MinPositive(kBinary8p2) == 0x1p-32);
+static_assert(MaxFinite(kBinary8p5) == 15.0 && MaxFinite(kBinary8p6) == 3.875);
 static_assert(MaxFinite(kBinary8p3) == 49152.0 && MinPositive(kBinary8p3) == 0x1p-17);
 static_assert(MaxFinite(kBinary8p4) == 224.0 && MinPositive(kBinary8p4) == 0x1p-10);
 static_assert(MaxFinite(kBinary8p7) == 1.96875 && MinPositive(kBinary8p7) == 0x1p-6);

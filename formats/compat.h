@@ -18,6 +18,13 @@ inline std::optional<Compat> ParseCompat(std::string_view s) {
   return std::nullopt;
 }
 
+// "" when the preset covers conversions into `dst`, else why not.
+inline const char* CheckCompat(Compat c, const Format& dst) {
+  if (c == Compat::kCudaSatfinite && (!IsFloat(dst) || !dst.has_zero))
+    return "--compat cuda-satfinite covers float formats with a zero, not e8m0fnu or integers";
+  return "";
+}
+
 // Applies a preset on top of `opt`, for conversions into `dst`.
 //
 // ml_dtypes (0.5, 0.6): float32 -> type casts round to nearest even, with
@@ -32,8 +39,13 @@ inline std::optional<Compat> ParseCompat(std::string_view s) {
 //   - int4/uint4 (and intN): truncation toward zero, then two's-complement
 //     wrap-around, as C++ casts do; NaN gives 0.
 // cuda-satfinite: __nv_cvt_float_to_fp8(x, __NV_SATFINITE, ...) and the
-//   PTX cvt.rn.satfinite conversions: round to nearest even, finite overflow
-//   and infinities clamp to +-max finite, NaN gives the canonical NaN.
+//   PTX cvt.rn.satfinite conversions (Hopper): round to nearest even, finite
+//   overflow and infinities clamp to +-max finite, and every NaN, whatever
+//   its sign or payload, becomes the positive all-ones code (0x7F for both
+//   E4M3 and E5M2; 0x7FFF for f16/bf16). FP6/FP4 (cvt ... e2m1x2 etc.,
+//   Blackwell): NaN gives +max finite, as CUDA's cuda_fp4.h/cuda_fp6.h say.
+//   CUDA's e8m0 conversions round toward zero or up and ignore the sign:
+//   they are not this preset, and CheckCompat rejects e8m0fnu.
 inline Options ApplyCompat(Compat c, const Format& dst, Options opt) {
   switch (c) {
     case Compat::kNone: break;
@@ -51,7 +63,8 @@ inline Options ApplyCompat(Compat c, const Format& dst, Options opt) {
     case Compat::kCudaSatfinite:
       opt.rounding = Rounding::kNearestEven;
       opt.overflow = Overflow::kSaturate;
-      opt.nan_payload = NanPayload::kCanonical;
+      opt.nan_payload = NanPayload::kAllOnes;
+      opt.nan_to_no_nan = NanToNoNan::kMaxFinite;
       break;
   }
   return opt;

@@ -58,6 +58,9 @@ struct Format {
                         // exponent field 0 is an ordinary binade
   Overflow default_overflow;
   const char* source;  // where the definition comes from
+  // Codes sit this many bits up in their storage word: 13 for tf32, which
+  // lives in a float32 register with its low 13 bits zero; 0 otherwise.
+  uint8_t storage_shift = 0;
 };
 
 // ---- derived properties ---------------------------------------------------

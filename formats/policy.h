@@ -31,6 +31,8 @@ enum class NanPayload : uint8_t {
   kPreserve,   // keep the sign and the leading payload bits, set the quiet
                // bit (IEEE 754 6.2.3; what x86 F16C and SoftFloat do)
   kCanonical,  // keep the sign, drop the payload (ml_dtypes)
+  kAllOnes,    // always the positive all-ones magnitude: 0x7F, 0x7FFF,
+               // 0x7FFFFFFF (NVIDIA's cvt instructions)
 };
 
 // What a NaN becomes in a format that has no NaN (FP6, FP4, integers).

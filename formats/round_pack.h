@@ -272,6 +272,8 @@ FS_HD constexpr Result RoundPack(const Format& f, const Unpacked& u, const Optio
         return Result{(uint64_t{MaxExponentField(f)} << m) | payload | (u.sign ? SignBit(f) : 0),
                       flags};
       }
+      if (opt.nan_payload == NanPayload::kAllOnes && f.nan != NanCodes::kNegativeZero)
+        return Result{MagnitudeMask(f), flags};
       return Result{nan_code(u.sign), flags};
     }
     case Class::kInf: {

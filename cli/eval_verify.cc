@@ -1,0 +1,166 @@
+// eval:   stdin lines of hex operands -> stdout "RESULT FLAGS"
+// verify: stdin TestFloat lines "operands... result flags" -> mismatches,
+//         then "N passed, N failed"; exit 1 when anything failed.
+// Any malformed line stops the run with one error line naming it.
+#include "cli/eval_verify.h"
+
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/cli_error.h"
+#include "cli/describe.h"
+#include "cli/hex_codes.h"
+#include "cli/ops.h"
+#include "cli/rounding_options.h"
+#include "formats/names.h"
+
+namespace floatscope::cli {
+
+namespace {
+
+constexpr size_t kMaxLineLength = 4096;
+
+struct LineReader {
+  std::istream& in;
+  uint64_t number = 0;
+  // Reads the next line split into tokens; false at end of input.
+  bool Next(std::vector<std::string>* tokens) {
+    std::string line;
+    if (!std::getline(in, line)) return false;
+    ++number;
+    if (line.size() > kMaxLineLength)
+      throw UsageError(fmt::format("line {}: longer than {} characters", number, kMaxLineLength));
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    tokens->clear();
+    std::istringstream ss(line);
+    std::string t;
+    while (ss >> t) tokens->push_back(t);
+    return true;
+  }
+};
+
+uint64_t ParseOperand(const std::string& text, const Format& f, uint64_t line, const char* what) {
+  uint64_t code = 0;
+  std::string why;
+  if (!ParseHexCode(text, f, &code, &why)) throw UsageError(fmt::format("line {}: {}: {}", line, what, why));
+  return code;
+}
+
+struct Session {
+  RoundingFlags flags;
+  std::string op_name;
+  bool check_nans = false;
+  int max_report = 20;
+};
+
+void RunEval(const Session& s) {
+  const Op op = ResolveOp(s.op_name);
+  const Options opt = ResolveOptions(s.flags, *op.result);
+  LineReader reader{std::cin};
+  std::vector<std::string> tokens;
+  std::vector<uint64_t> x(op.operands.size());
+  std::string out;
+  uint64_t index = 0;
+  while (reader.Next(&tokens)) {
+    if (tokens.size() != op.operands.size())
+      throw UsageError(fmt::format("line {}: {} expects {} operand(s), got {}", reader.number,
+                                   op.name, op.operands.size(), tokens.size()));
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = ParseOperand(tokens[i], *op.operands[i], reader.number, "operand");
+    const Result r = op.apply(x.data(), opt, index++);
+    out += FormatHexCode(r.code, *op.result);
+    out += fmt::format(" {:02x}\n", r.flags);
+    if (out.size() > (1 << 16)) {
+      std::cout << out;
+      out.clear();
+    }
+  }
+  if (reader.number == 0) throw UsageError("no input: eval reads hex operands from stdin, one line each");
+  std::cout << out << std::flush;
+}
+
+int RunVerify(const Session& s) {
+  const Op op = ResolveOp(s.op_name);
+  const Options opt = ResolveOptions(s.flags, *op.result);
+  LineReader reader{std::cin};
+  std::vector<std::string> tokens;
+  std::vector<uint64_t> x(op.operands.size());
+  uint64_t passed = 0, failed = 0, index = 0;
+  const Format& rf = *op.result;
+  while (reader.Next(&tokens)) {
+    const size_t want = op.operands.size() + 2;
+    if (tokens.size() != want)
+      throw UsageError(fmt::format("line {}: {} expects {} operand(s), a result and flags ({} fields), got {}",
+                                   reader.number, op.name, op.operands.size(), want, tokens.size()));
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = ParseOperand(tokens[i], *op.operands[i], reader.number, "operand");
+    const uint64_t expected = ParseOperand(tokens[x.size()], rf, reader.number, "expected result");
+    const std::string& ftext = tokens[x.size() + 1];
+    unsigned expected_flags = 0;
+    {
+      std::string why;
+      uint64_t v = 0;
+      static constexpr Format kFlagsFmt{"flags", Kind::kInteger, 5, 8, false, 0, 0, 0,
+                                        InfCodes::kNone, NanCodes::kNone, false, true,
+                                        Overflow::kSaturate, ""};
+      if (!ParseHexCode(ftext, kFlagsFmt, &v, &why))
+        throw UsageError(fmt::format("line {}: flags: {} (two hex digits, at most 1f)", reader.number, why));
+      expected_flags = static_cast<unsigned>(v);
+    }
+    const Result r = op.apply(x.data(), opt, index++);
+    const bool both_nan = !s.check_nans && IsNanCode(rf, r.code) && IsNanCode(rf, expected);
+    if ((r.code == expected || both_nan) && r.flags == expected_flags) {
+      ++passed;
+      continue;
+    }
+    ++failed;
+    if (failed <= static_cast<uint64_t>(s.max_report)) {
+      std::string ops;
+      for (size_t i = 0; i < x.size(); ++i) ops += (i ? " " : "") + FormatHexCode(x[i], *op.operands[i]);
+      std::cout << fmt::format("line {}: {} {}: expected {} {:02x}, got {} {:02x}\n", reader.number,
+                               op.name, ops, FormatHexCode(expected, rf), expected_flags,
+                               FormatHexCode(r.code, rf), r.flags);
+      std::cout << fmt::format("    expected {} [{}]\n    got      {} [{}]\n", DescribeCode(rf, expected),
+                               FlagsNames(static_cast<uint8_t>(expected_flags)), DescribeCode(rf, r.code),
+                               FlagsNames(r.flags));
+    }
+  }
+  if (reader.number == 0) throw UsageError("no input: verify reads TestFloat lines from stdin");
+  if (failed > static_cast<uint64_t>(s.max_report))
+    std::cout << fmt::format("({} more mismatches not shown)\n", failed - s.max_report);
+  std::cout << fmt::format("{} passed, {} failed\n", passed, failed) << std::flush;
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+
+void RegisterEvalCommand(CLI::App& app) {
+  auto s = std::make_shared<Session>();
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "Apply OP to hex operands read from stdin, one line each; print \"RESULT FLAGS\"");
+  cmd->add_option("OP", s->op_name, "<src>_to_<dst> (TestFloat names), e.g. f32_to_e4m3fn")->required();
+  AddRoundingOptions(*cmd, s->flags);
+  cmd->callback([s] { RunEval(*s); });
+}
+
+void RegisterVerifyCommand(CLI::App& app) {
+  auto s = std::make_shared<Session>();
+  CLI::App* cmd = app.add_subcommand(
+      "verify", "Check TestFloat lines (operands result flags) from stdin; print mismatches, then \"N passed, N failed\"");
+  cmd->add_option("OP", s->op_name, "<src>_to_<dst> (TestFloat names), e.g. f32_to_f16")->required();
+  AddRoundingOptions(*cmd, s->flags);
+  cmd->add_flag("--check-nans", s->check_nans,
+                "compare NaN results bit for bit (default: any NaN matches any NaN, as testfloat_ver)");
+  cmd->add_option("--max-report", s->max_report, "mismatches printed in full")->check(CLI::NonNegativeNumber);
+  cmd->callback([s] {
+    const int rc = RunVerify(*s);
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace floatscope::cli

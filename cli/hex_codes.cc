@@ -1,0 +1,48 @@
+#include "cli/hex_codes.h"
+
+#include <fmt/format.h>
+
+namespace floatscope::cli {
+
+bool ParseHexCode(std::string_view text, const Format& f, uint64_t* code, std::string* why) {
+  const int max_digits = HexDigits(f);
+  if (text.empty()) {
+    *why = "empty operand";
+    return false;
+  }
+  if (static_cast<int>(text.size()) > max_digits) {
+    *why = fmt::format("'{}' has more than {} hex digits for {}", text, max_digits, f.name);
+    return false;
+  }
+  uint64_t v = 0;
+  for (char c : text) {
+    int d;
+    if (c >= '0' && c <= '9') d = c - '0';
+    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+    else {
+      *why = fmt::format("malformed hex '{}'", text);
+      return false;
+    }
+    v = (v << 4) | static_cast<uint64_t>(d);
+  }
+  const uint64_t low_mask = (uint64_t{1} << f.storage_shift) - 1;
+  if (v & low_mask) {
+    *why = fmt::format("'{}' is not a {} code: its low {} bits must be zero", text, f.name,
+                       f.storage_shift);
+    return false;
+  }
+  v >>= f.storage_shift;
+  if (v & ~CodeMask(f)) {
+    *why = fmt::format("'{}' is out of range for {} ({} bits)", text, f.name, f.bits);
+    return false;
+  }
+  *code = v;
+  return true;
+}
+
+std::string FormatHexCode(uint64_t code, const Format& f) {
+  return fmt::format("{:0{}x}", code << f.storage_shift, HexDigits(f));
+}
+
+}  // namespace floatscope::cli

@@ -1,0 +1,39 @@
+// floatscope: the command-line front door (DESIGN.md, "The CLI contract").
+// Thin by design: parse, call the library, print. Every failure is one line
+// on stderr and exit status 2 (verify uses 1 for "ran, found mismatches").
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+
+#include "cli/cli_error.h"
+#include "cli/eval_verify.h"
+#include "cli/explain.h"
+#include "cli/format_table.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"floatscope: bit-exact emulation of low-precision number formats"};
+  app.require_subcommand(1);
+  floatscope::cli::RegisterFormatsCommand(app);
+  floatscope::cli::RegisterExplainCommand(app);
+  floatscope::cli::RegisterEvalCommand(app);
+  floatscope::cli::RegisterVerifyCommand(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "floatscope: " << e.what() << " (see --help)\n";
+    return 2;
+  } catch (const floatscope::cli::UsageError& e) {
+    std::cerr << "floatscope: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "floatscope: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}

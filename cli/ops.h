@@ -1,0 +1,30 @@
+// The operations of `eval` and `verify`, named as TestFloat names them.
+// An Op is data: operand formats, result format, and one function. Adding
+// arithmetic (emulate/) means adding entries to ResolveOp, nothing else.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "formats/format.h"
+#include "formats/policy.h"
+
+namespace floatscope::cli {
+
+struct Op {
+  std::string name;
+  std::vector<const Format*> operands;
+  const Format* result = nullptr;
+  // Computes the result code and flags from the operand codes. `index` is
+  // the element (line) index that keys stochastic rounding.
+  std::function<Result(const uint64_t* operands, const Options&, uint64_t index)> apply;
+};
+
+// Resolves "f32_to_e4m3fn", "e5m2_to_f32", "e4m3:bias=9_to_f16", ...
+// Throws UsageError for an unknown op or format.
+Op ResolveOp(std::string_view name);
+
+}  // namespace floatscope::cli

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs whatever is missing on a Debian 12 machine (Debian packages, a
+# Python virtualenv in .venv with the peers numpy and ml_dtypes), then
+# configures and builds floatscope in build/. Safe to run again: it only
+# installs what is missing and only rebuilds what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(g++ meson ninja-build pkg-config python3 python3-venv
+          libboost-dev libeigen3-dev libhwy-dev doctest-dev libcli11-dev libfmt-dev
+          nlohmann-json3-dev libbenchmark-dev libmpfr-dev libgmp-dev)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -q >&2
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+fi
+
+# Python peers for the cross-checks (pinned major versions; the tests print
+# the versions they ran against).
+PY_PACKAGES=(numpy ml_dtypes matplotlib pytest)
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv >&2
+fi
+if ! .venv/bin/python -c "import numpy, ml_dtypes, matplotlib, pytest" 2>/dev/null; then
+  echo "setup: installing ${PY_PACKAGES[*]} into .venv" >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}" >&2
+fi
+
+if [[ ! -f build/build.ninja ]]; then
+  meson setup build --buildtype=release >&2
+fi
+meson compile -C build >&2
