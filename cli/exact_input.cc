@@ -1,5 +1,6 @@
 #include "cli/exact_input.h"
 
+#include <fmt/format.h>
 #include <gmp.h>
 #include <mpfr.h>
 
@@ -29,7 +30,7 @@ int ParseInto(mpfr_t out, const std::string& text, mpfr_rnd_t rnd) {
   char* end = nullptr;
   const int t = mpfr_strtofr(out, text.c_str(), &end, 0, rnd);
   if (end == text.c_str() || *end != '\0')
-    throw UsageError("malformed VALUE '" + text + "' (a decimal like 0.1 or -3e-5, a hex float like 0x1.8p3, inf or nan)");
+    throw UsageError(fmt::format("malformed VALUE '{}' (a decimal like 0.1 or -3e-5, a hex float like 0x1.8p3, inf or nan)", text));
   return t;
 }
 
@@ -94,7 +95,7 @@ ErrorText ErrorOf(const std::string& text, double approx, int digits) {
   ErrorText t;
   t.abs = buf;
   if (mpfr_zero_p(exact.v)) {
-    t.rel = "-";
+    t.rel = std::string(1, '-');  // (not = "-": GCC 12 -Wrestrict false positive, PR 105329)
   } else {
     mpfr_div(rel.v, diff.v, exact.v, MPFR_RNDN);
     mpfr_snprintf(buf, sizeof buf, "%+.*Rg", digits, rel.v);

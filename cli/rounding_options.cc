@@ -17,13 +17,13 @@ void AddRoundingOptions(CLI::App& cmd, RoundingFlags& f) {
   cmd.add_option("--seed", f.seed, "stochastic rounding seed (Philox4x32-10 key)");
   cmd.add_option("--sr-bits", f.sr_bits, "random bits compared by sr, 1..32");
   cmd.add_option("--compat", f.compat,
-                 "peer preset: none | ml_dtypes | cuda-satfinite (explicit options override it)");
+                 "peer preset: none | ml_dtypes | cuda | cuda-satfinite (explicit options override it)");
 }
 
 Options ResolveOptions(const RoundingFlags& f, const Format& dst) {
   Options opt;
   const auto compat = ParseCompat(f.compat);
-  if (!compat) throw UsageError("unknown --compat '" + f.compat + "' (none, ml_dtypes, cuda-satfinite)");
+  if (!compat) throw UsageError("unknown --compat '" + f.compat + "' (none, ml_dtypes, cuda, cuda-satfinite)");
   if (const char* why = CheckCompat(*compat, dst); *why) throw UsageError(why);
   opt = ApplyCompat(*compat, dst, opt);
   if (!f.round.empty()) {

@@ -9,19 +9,20 @@
 
 namespace floatscope {
 
-enum class Compat : uint8_t { kNone, kMlDtypes, kCudaSatfinite };
+enum class Compat : uint8_t { kNone, kMlDtypes, kCuda, kCudaSatfinite };
 
 inline std::optional<Compat> ParseCompat(std::string_view s) {
   if (s == "none") return Compat::kNone;
   if (s == "ml_dtypes") return Compat::kMlDtypes;
+  if (s == "cuda") return Compat::kCuda;
   if (s == "cuda-satfinite") return Compat::kCudaSatfinite;
   return std::nullopt;
 }
 
 // "" when the preset covers conversions into `dst`, else why not.
-inline const char* CheckCompat(Compat c, const Format& dst) {
-  if (c == Compat::kCudaSatfinite && (!IsFloat(dst) || !dst.has_zero))
-    return "--compat cuda-satfinite covers float formats with a zero, not e8m0fnu or integers";
+FS_HD constexpr const char* CheckCompat(Compat c, const Format& dst) {
+  if ((c == Compat::kCudaSatfinite || c == Compat::kCuda) && (!IsFloat(dst) || !dst.has_zero))
+    return "the CUDA presets cover float formats with a zero, not e8m0fnu or integers";
   return "";
 }
 
@@ -46,7 +47,13 @@ inline const char* CheckCompat(Compat c, const Format& dst) {
 //   Blackwell): NaN gives +max finite, as CUDA's cuda_fp4.h/cuda_fp6.h say.
 //   CUDA's e8m0 conversions round toward zero or up and ignore the sign:
 //   they are not this preset, and CheckCompat rejects e8m0fnu.
-inline Options ApplyCompat(Compat c, const Format& dst, Options opt) {
+// cuda: the same without saturation: __nv_cvt_float_to_fp8(x, __NV_NOSAT,
+//   ...), __float2half_rn, __float2bfloat16_rn: round to nearest even, the
+//   format's default overflow (E4M3: NaN 0x7F/0xFF with the sign; E5M2 and
+//   f16/bf16: infinity), NaN inputs give the positive all-ones code.
+// Both CUDA presets are proven on all 2^32 float32 inputs on an H100 by
+// cuda/intrinsics_check.cu (cuda/RESULTS.md).
+FS_HD constexpr Options ApplyCompat(Compat c, const Format& dst, Options opt) {
   switch (c) {
     case Compat::kNone: break;
     case Compat::kMlDtypes:
@@ -59,6 +66,12 @@ inline Options ApplyCompat(Compat c, const Format& dst, Options opt) {
         opt.rounding = Rounding::kTowardZero;
         opt.overflow = Overflow::kWrap;
       }
+      break;
+    case Compat::kCuda:
+      opt.rounding = Rounding::kNearestEven;
+      opt.overflow = Overflow::kDefault;
+      opt.nan_payload = NanPayload::kAllOnes;
+      opt.nan_to_no_nan = NanToNoNan::kMaxFinite;
       break;
     case Compat::kCudaSatfinite:
       opt.rounding = Rounding::kNearestEven;

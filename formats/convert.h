@@ -24,23 +24,29 @@ FS_HD constexpr Result Convert(const Format& src, uint64_t code, const Format& d
 
 FS_HD constexpr Result EncodeFromF32(const Format& dst, float x, const Options& opt = {},
                                      uint64_t index = 0) {
-  return Convert(formats::kF32, BitsOf(x), dst, opt, index);
+  // A local copy: CUDA device code may read a host constexpr's value but
+  // not take its address.
+  constexpr Format kSrc = formats::kF32;
+  return Convert(kSrc, BitsOf(x), dst, opt, index);
 }
 
 FS_HD constexpr Result EncodeFromF64(const Format& dst, double x, const Options& opt = {},
                                      uint64_t index = 0) {
-  return Convert(formats::kF64, BitsOf(x), dst, opt, index);
+  constexpr Format kSrc = formats::kF64;
+  return Convert(kSrc, BitsOf(x), dst, opt, index);
 }
 
 // Exact for every format of at most 53 significant bits, i.e. all but none:
 // every named format's values are doubles. NaN payloads follow `opt`.
 FS_HD constexpr double DecodeToF64(const Format& src, uint64_t code, const Options& opt = {}) {
-  return F64FromBits(Convert(src, code, formats::kF64, opt).code);
+  constexpr Format kDst = formats::kF64;
+  return F64FromBits(Convert(src, code, kDst, opt).code);
 }
 
 // Exact for every named format except f64 (which rounds by `opt`).
 FS_HD constexpr float DecodeToF32(const Format& src, uint64_t code, const Options& opt = {}) {
-  return F32FromBits(static_cast<uint32_t>(Convert(src, code, formats::kF32, opt).code));
+  constexpr Format kDst = formats::kF32;
+  return F32FromBits(static_cast<uint32_t>(Convert(src, code, kDst, opt).code));
 }
 
 }  // namespace floatscope

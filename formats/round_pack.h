@@ -37,13 +37,12 @@ struct Unpacked {
 namespace detail {
 
 FS_HD constexpr int CountLeadingZeros64(uint64_t x) {
-  int n = 0;
   if (x == 0) return 64;
-  while (!(x & (uint64_t{1} << 63))) {
-    x <<= 1;
-    ++n;
-  }
-  return n;
+#if defined(__CUDA_ARCH__)
+  return __clzll(static_cast<long long>(x));
+#else
+  return __builtin_clzll(x);  // constexpr in GCC and Clang
+#endif
 }
 
 FS_HD constexpr int BitLength(uint64_t x) { return 64 - CountLeadingZeros64(x); }
@@ -285,8 +284,10 @@ FS_HD constexpr Result RoundPack(const Format& f, const Unpacked& u, const Optio
         return Result{code, kInvalid};
       }
       if (u.sign && !f.is_signed) return Result{nan_code(false), kInvalid};
-      if (HasInf(f)) return Result{PositiveInfCode(f) | (u.sign ? SignBit(f) : 0), 0};
-      // No infinity: saturate to max finite, or NaN.
+      // saturate ("satfinite") gives finite results only, infinities too;
+      // otherwise infinity stays infinity where the format has one.
+      if (HasInf(f) && overflow != Overflow::kSaturate)
+        return Result{PositiveInfCode(f) | (u.sign ? SignBit(f) : 0), 0};
       if (overflow == Overflow::kSaturate || !HasNan(f))
         return Result{MaxFiniteMagnitude(f) | (u.sign ? SignBit(f) : 0),
                       static_cast<uint8_t>(kOverflow | kInexact)};

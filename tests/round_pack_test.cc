@@ -59,6 +59,12 @@ TEST_CASE("IEEE overflow thresholds of f16: 65520 is the tie that overflows") {
   CHECK(F32To(kF16, BitsOf(1e10f), Rounding::kOdd).code == 0x7bff);
 }
 
+TEST_CASE("saturate clamps infinities too (CUDA satfinite: e5m2 +inf -> 0x7b)") {
+  CHECK(F32To(kE5m2, 0x7f800000u, Rounding::kNearestEven, Overflow::kSaturate).code == 0x7b);
+  CHECK(F32To(kE5m2, 0xff800000u, Rounding::kNearestEven, Overflow::kSaturate).code == 0xfb);
+  CHECK(F32To(kE5m2, 0x7f800000u).code == 0x7c);
+}
+
 TEST_CASE("subnormals and tininess: f16 just below 2^-14") {
   // 2^-14 - 2^-26: tiny before rounding; rounds to 2^-14 on the subnormal grid.
   const uint32_t x = BitsOf(0x1p-14f - 0x1p-26f);
