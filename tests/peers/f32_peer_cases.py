@@ -116,7 +116,8 @@ def peer_codes(t: PeerType, bits: np.ndarray) -> np.ndarray:
     """The peer's result of float32 -> t, as unsigned code words."""
     dt = peer_dtype(t)
     word = floatscope.format_info(t.spec).word
-    return bits.view(np.float32).astype(dt).view(word)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/overflow casts are the point
+        return bits.view(np.float32).astype(dt).view(word)
 
 
 def our_codes(t: PeerType, bits: np.ndarray) -> np.ndarray:

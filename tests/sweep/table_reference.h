@@ -118,6 +118,19 @@ class TableReference {
 
   const FormatDefinition& definition() const { return def_; }
 
+  // The first finite key (or +inf's) whose value is >= b (> b when
+  // strictly_above): a binary search, keys being in value order.
+  static uint32_t FirstKeyWhere(double b, bool strictly_above) {
+    uint32_t lo = kKeyNegInf + 1, hi = kKeyPosInf;
+    while (lo < hi) {
+      const uint32_t mid = lo + (hi - lo) / 2;
+      const double v = F32Value(F32BitsOfKey(mid));
+      if (strictly_above ? v > b : v >= b) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
   // The reference result for one float32 input.
   RefResult Round(uint32_t f32_bits) const {
     const bool neg = (f32_bits >> 31) != 0;
@@ -353,19 +366,6 @@ class TableReference {
     const uint8_t flags = kRefInexact | (IsTiny(v) ? kRefUnderflow : 0);
     if (pick.value == 0 && neg && HasNegativeZero()) return {SignBit(), flags};
     return {pick.code, flags};
-  }
-
-  // The first finite key (or +inf's) whose value is >= b (> b when
-  // strictly_above): a binary search, keys being in value order.
-  static uint32_t FirstKeyWhere(double b, bool strictly_above) {
-    uint32_t lo = kKeyNegInf + 1, hi = kKeyPosInf;
-    while (lo < hi) {
-      const uint32_t mid = lo + (hi - lo) / 2;
-      const double v = F32Value(F32BitsOfKey(mid));
-      if (strictly_above ? v > b : v >= b) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
   }
 
   FormatDefinition def_;

@@ -1,0 +1,456 @@
+// Highway kernels: float32 lanes -> codes, codes -> float32 lanes.
+//
+// This is formats/round_pack.h, lane by lane, in 32-bit integer operations
+// only (no float arithmetic except exact int->float conversions and exact
+// power-of-two scalings in the decoder), so every target gives the same
+// bits. The steps and their names follow RoundPackFinite; read that first.
+// The results for special inputs come from the scalar core (EncodePlan).
+//
+// Compiled once per target through foreach_target.h (emulate/simd/kernels.cc).
+
+#if defined(FLOATSCOPE_SIMD_CONVERT_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef FLOATSCOPE_SIMD_CONVERT_INL_H_
+#undef FLOATSCOPE_SIMD_CONVERT_INL_H_
+#else
+#define FLOATSCOPE_SIMD_CONVERT_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include "emulate/array_ops.h"
+#include "emulate/simd/encode_plan.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace floatscope::simd {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DU = hn::ScalableTag<uint32_t>;
+using DI = hn::RebindToSigned<DU>;
+using DF = hn::RebindToFloat<DU>;
+using VU = hn::Vec<DU>;
+using VI = hn::Vec<DI>;
+using MU = hn::Mask<DU>;
+
+// Per-lane (hi, lo) of a * m for a constant m: MulEven on the even lanes and
+// on the odd lanes moved down, then interleaved back.
+HWY_INLINE void MulHiLo(VU a, uint32_t m, VU* hi, VU* lo) {
+  const DU du;
+#if HWY_TARGET == HWY_SCALAR
+  // One lane, no 64-bit repartition: schoolbook on 16-bit halves.
+  const VU mask = hn::Set(du, 0xffffu);
+  const VU al = hn::And(a, mask), ah = hn::ShiftRight<16>(a);
+  const VU ml = hn::Set(du, m & 0xffffu), mh = hn::Set(du, m >> 16);
+  const VU ll = hn::Mul(al, ml), lh = hn::Mul(al, mh), hl = hn::Mul(ah, ml), hh = hn::Mul(ah, mh);
+  const VU mid = hn::Add(hn::Add(hn::ShiftRight<16>(ll), hn::And(lh, mask)), hn::And(hl, mask));
+  *hi = hn::Add(hn::Add(hh, hn::ShiftRight<16>(lh)), hn::Add(hn::ShiftRight<16>(hl), hn::ShiftRight<16>(mid)));
+  *lo = hn::Mul(a, hn::Set(du, m));
+#else
+  const hn::Repartition<uint64_t, DU> d64;
+  const VU vm = hn::Set(du, m);
+  const VU even = hn::BitCast(du, hn::MulEven(a, vm));  // [lo0 hi0 lo2 hi2 ...]
+  const VU a_odd = hn::BitCast(du, hn::ShiftRight<32>(hn::BitCast(d64, a)));
+  const VU odd = hn::BitCast(du, hn::MulEven(a_odd, vm));  // [lo1 hi1 lo3 hi3 ...]
+  const VU even_hi_down = hn::BitCast(du, hn::ShiftRight<32>(hn::BitCast(d64, even)));
+  *hi = hn::OddEven(odd, even_hi_down);
+  *lo = hn::Mul(a, vm);
+#endif
+}
+
+// Philox4x32-10, first output word, counter (c0, c1, 0, 0): formats/philox.h.
+HWY_INLINE VU PhiloxWord0(VU c0, VU c1, uint32_t k0, uint32_t k1) {
+  const DU du;
+  VU c2 = hn::Zero(du), c3 = hn::Zero(du);
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    VU hi0, lo0, hi1, lo1;
+    MulHiLo(c0, 0xD2511F53u, &hi0, &lo0);
+    MulHiLo(c2, 0xCD9E8D57u, &hi1, &lo1);
+    const VU n0 = hn::Xor(hn::Xor(hi1, c1), hn::Set(du, k0));
+    const VU n2 = hn::Xor(hn::Xor(hi0, c3), hn::Set(du, k1));
+    c0 = n0;
+    c1 = lo1;
+    c2 = n2;
+    c3 = lo0;
+  }
+  return c0;
+}
+
+// 1 where m, else 0.
+HWY_INLINE VU Bit(MU m) { return hn::IfThenElseZero(m, hn::Set(DU(), 1u)); }
+
+// Lanes holding NaN codes of the plan's format (formats/format.h IsNanCode).
+HWY_INLINE MU NanCodeMask(const EncodePlan& p, VU code) {
+  const DU du;
+  const VU zero = hn::Zero(du);
+  const VU mag = hn::AndNot(hn::Set(du, p.sign_bit), code);
+  switch (p.nan_kind) {
+    case NanCodes::kNone: break;
+    case NanCodes::kIeee:
+      return hn::And(hn::Eq(hn::Shr(mag, hn::Set(du, p.m)), hn::Set(du, p.max_field)),
+                     hn::Ne(hn::And(mag, hn::Set(du, (1u << p.m) - 1)), zero));
+    case NanCodes::kAllOnes: return hn::Eq(mag, hn::Set(du, p.mag_mask));
+    case NanCodes::kNegativeZero: return hn::Eq(code, hn::Set(du, p.sign_bit));
+  }
+  return hn::Lt(zero, zero);
+}
+
+struct Rounded {
+  VU kept;
+  MU inexact;
+};
+
+// Rounds sig * 2^exp to a multiple of 2^q where shift = q - exp >= 1 and
+// sig < 2^24. `odd` is the parity of the truncated candidate.
+HWY_INLINE Rounded RoundLanes(const EncodePlan& p, VU sig, VI shift, VU sign, VU random,
+                              MU* odd_override, VU odd_value) {
+  const DU du;
+  const DI di;
+  // s = min(shift, 25): a shift past 24 already discards all of sig.
+  const VU s = hn::BitCast(du, hn::Min(shift, hn::Set(di, 25)));
+  const VU one = hn::Set(du, 1u);
+  const VU kept = hn::Shr(sig, s);
+  const VU below_mask = hn::Sub(hn::Shl(one, s), one);  // bits shifted out
+  const VU rem = hn::And(sig, below_mask);
+  const VU half_bit = hn::Shl(one, hn::Sub(s, one));
+  const MU half = hn::Ne(hn::And(rem, half_bit), hn::Zero(du));
+  const MU rest = hn::Ne(hn::And(rem, hn::Sub(half_bit, one)), hn::Zero(du));
+  const MU inexact = hn::Ne(rem, hn::Zero(du));
+  VU odd = hn::And(kept, one);
+  if (odd_override) odd = hn::IfThenElse(*odd_override, odd_value, odd);
+  const MU is_odd = hn::Ne(odd, hn::Zero(du));
+  const MU negative = hn::Ne(sign, hn::Zero(du));
+  MU up;
+  switch (p.mode) {
+    case Rounding::kNearestEven: up = hn::And(half, hn::Or(rest, is_odd)); break;
+    case Rounding::kNearestAway: up = half; break;
+    case Rounding::kTowardZero: up = hn::Lt(one, one); break;
+    case Rounding::kDown: up = hn::And(inexact, negative); break;
+    case Rounding::kUp: up = hn::AndNot(negative, inexact); break;
+    case Rounding::kOdd: up = hn::AndNot(is_odd, inexact); break;
+    case Rounding::kStochastic: {
+      // r = the top R bits of the discarded fraction rem / 2^shift.
+      const VI R = hn::Set(di, static_cast<int32_t>(p.sr_bits));
+      const VI right = hn::Sub(shift, R);  // > 0: shift rem right, else left
+      const VU rs = hn::BitCast(du, hn::Min(hn::Max(right, hn::Zero(di)), hn::Set(di, 31)));
+      const VU ls = hn::BitCast(du, hn::Max(hn::Neg(right), hn::Zero(di)));
+      const VU r = hn::IfThenElse(hn::RebindMask(du, hn::Gt(right, hn::Zero(di))), hn::Shr(rem, rs),
+                                  hn::Shl(rem, ls));
+      const VU u = p.sr_bits == 32 ? random : hn::Shr(random, hn::Set(du, 32 - p.sr_bits));
+      const VU sum = hn::Add(r, u);
+      up = p.sr_bits == 32 ? hn::Lt(sum, u) : hn::Ne(hn::Shr(sum, hn::Set(du, p.sr_bits)), hn::Zero(du));
+      break;
+    }
+    case Rounding::kStochasticEq: up = hn::And(inexact, hn::Ne(hn::ShiftRight<31>(random), hn::Zero(du))); break;
+  }
+  return Rounded{hn::Add(kept, Bit(up)), inexact};
+}
+
+struct Lanes {
+  VU code;
+  VU flags;  // TestFloat bits per lane
+  MU saturated, flushed, is_nan;
+};
+
+// Rounds float32 lanes (as bits) into the plan's format. `index` lanes are
+// the element indices (low and high halves) for stochastic rounding.
+HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, VU bits, VU idx_lo, VU idx_hi) {
+  const DU du;
+  const DI di;
+  const DF df;
+  const VU zero = hn::Zero(du), one = hn::Set(du, 1u);
+  const VU sign = hn::ShiftRight<31>(bits);
+  const MU neg = hn::Ne(sign, zero);
+  const VU abs = hn::And(bits, hn::Set(du, 0x7fffffffu));
+  const VU ef = hn::ShiftRight<23>(abs);
+  const VU mant = hn::And(abs, hn::Set(du, 0x7fffffu));
+  const MU is_nan = hn::Gt(abs, hn::Set(du, 0x7f800000u));
+  const MU is_inf = hn::Eq(abs, hn::Set(du, 0x7f800000u));
+  const MU ef_zero = hn::Eq(ef, zero);
+  MU is_zero = hn::Eq(abs, zero);
+  if (p.flush_in) is_zero = hn::Or(is_zero, ef_zero);
+
+  // 1. The exact value: sig * 2^exp, sig < 2^24; E = exponent of its top bit.
+  const VU sig = hn::IfThenElse(ef_zero, mant, hn::Or(mant, hn::Set(du, 0x800000u)));
+  const VI exp = hn::IfThenElse(hn::RebindMask(di, ef_zero), hn::Set(di, -149),
+                                hn::Sub(hn::BitCast(di, ef), hn::Set(di, 150)));
+  // Top bit of a subnormal's mantissa through an exact int->float conversion.
+  const VI mant_log2 = hn::Sub(hn::BitCast(di, hn::ShiftRight<23>(hn::BitCast(du, hn::ConvertTo(df, hn::BitCast(di, mant))))),
+                               hn::Set(di, 127));
+  const VI E = hn::IfThenElse(hn::RebindMask(di, ef_zero), hn::Add(hn::Set(di, -149), mant_log2),
+                              hn::Sub(hn::BitCast(di, ef), hn::Set(di, 127)));
+
+  const VU random = (p.mode == Rounding::kStochastic || p.mode == Rounding::kStochasticEq)
+                        ? PhiloxWord0(idx_lo, idx_hi, p.key0, p.key1)
+                        : zero;
+  Lanes out;
+  VU flags = zero;
+
+  if (p.is_int) {
+    // Integers: quantum 1. |x| >= 2^23 is out of range for every supported width.
+    const MU big = hn::RebindMask(du, hn::Gt(exp, hn::Set(di, -1)));
+    const VI shift = hn::Max(hn::Neg(exp), hn::Set(di, 1));
+    const Rounded r = RoundLanes(p, sig, shift, sign, random, nullptr, zero);
+    const VU limit = hn::IfThenElse(neg, hn::Set(du, p.int_max_neg), hn::Set(du, p.max_mag));
+    const MU out_of_range = hn::Or(big, hn::Gt(r.kept, limit));
+    // Wrap: the low bits of the rounded integer (of sig << exp when big).
+    const VU big_low = hn::Shl(sig, hn::BitCast(du, hn::Min(hn::Max(exp, hn::Zero(di)), hn::Set(di, 31))));
+    const VU magnitude = hn::IfThenElse(big, big_low, r.kept);
+    const VU twos = hn::And(hn::IfThenElse(neg, hn::Sub(zero, magnitude), magnitude), hn::Set(du, p.code_mask));
+    const VU clamp = hn::IfThenElse(neg, hn::Set(du, (0u - p.int_max_neg) & p.code_mask), hn::Set(du, p.max_mag));
+    VU code = hn::IfThenElse(out_of_range, p.int_wrap ? twos : clamp, twos);
+    flags = hn::IfThenElse(out_of_range, hn::Set(du, kInvalid), hn::IfThenElseZero(r.inexact, hn::Set(du, kInexact)));
+    // Specials: zeros, infinities, NaNs.
+    code = hn::IfThenElse(is_zero, hn::IfThenElse(neg, hn::Set(du, p.zero.code[1]), hn::Set(du, p.zero.code[0])), code);
+    flags = hn::IfThenElse(is_zero, zero, flags);
+    code = hn::IfThenElse(is_inf, hn::IfThenElse(neg, hn::Set(du, p.inf.code[1]), hn::Set(du, p.inf.code[0])), code);
+    flags = hn::IfThenElse(is_inf, hn::Set(du, p.inf.flags[0]), flags);
+    code = hn::IfThenElse(is_nan, hn::Set(du, p.nan_quiet.code[0]), code);
+    flags = hn::IfThenElse(is_nan, hn::Set(du, kInvalid), flags);
+    out.code = code;
+    out.flags = flags;
+    out.saturated = hn::Lt(one, one);
+    out.flushed = out.saturated;
+    out.is_nan = out.saturated;
+    return out;
+  }
+
+  // 2. The quantum q.
+  const VI emin = hn::Set(di, p.emin), m = hn::Set(di, p.m);
+  const auto normal_i = hn::Gt(E, hn::Sub(emin, hn::Set(di, 1)));
+  const MU normal = hn::RebindMask(du, normal_i);
+  const VI q_low = p.has_sub ? hn::Sub(emin, m) : emin;
+  const VI q = hn::IfThenElse(normal_i, hn::Sub(E, m), q_low);
+
+  // 3. Round. With no mantissa bits the parity is the exponent field's.
+  const bool p1 = p.m == 0 && p.p1_even_code;
+  MU odd_mask = normal;
+  const VU odd_value = hn::And(hn::BitCast(du, hn::Add(q, hn::Set(di, p.bias))), one);
+  const Rounded r = RoundLanes(p, sig, hn::Sub(q, exp), sign, random, p1 ? &odd_mask : nullptr, odd_value);
+  VU kept = r.kept;
+  flags = hn::IfThenElseZero(r.inexact, hn::Set(du, kInexact));
+
+  // 4. Tininess (only where it can matter: flags, FTZ).
+  MU tiny = hn::RebindMask(du, hn::Lt(E, emin));
+  if (p.tiny_after) {
+    const VI e_below = hn::Sub(emin, hn::Set(di, 1));
+    const MU at_edge = hn::RebindMask(du, hn::Eq(E, e_below));
+    const VI q2 = hn::Sub(E, m);
+    MU all = hn::Eq(one, one);
+    const VU odd2 = hn::And(hn::BitCast(du, hn::Add(q2, hn::Set(di, p.bias))), one);
+    // At the edge shift2 >= 1 for every supported format (m <= 22).
+    const Rounded wide = RoundLanes(p, sig, hn::Max(hn::Sub(q2, exp), hn::Set(di, 1)), sign, random,
+                                    p1 ? &all : nullptr, odd2);
+    const MU carried = hn::Eq(wide.kept, hn::Set(du, 2u << p.m));
+    tiny = hn::AndNot(hn::And(at_edge, carried), tiny);
+  }
+
+  // 5. Encode kept * 2^q: ((q + m + bias) << m) + kept - 2^m covers the
+  // normal binades (the carry into the next binade included) and the
+  // subnormal grid; a format without subnormals has 0 or 2^emin below.
+  VU mag;
+  if (p.has_sub) {
+    const VU field_base = hn::BitCast(du, hn::Add(hn::Add(q, m), hn::Set(di, p.bias)));
+    mag = hn::Sub(hn::Add(hn::Shl(field_base, hn::Set(du, p.m)), kept), hn::Set(du, 1u << p.m));
+  } else {
+    if (!p.has_zero) kept = hn::IfThenElse(hn::And(hn::Not(normal), hn::Eq(kept, zero)), one, kept);
+    const VU field_base = hn::BitCast(du, hn::Add(hn::Add(q, m), hn::Set(di, p.bias)));
+    const VU normal_mag = hn::Sub(hn::Add(hn::Shl(field_base, hn::Set(du, p.m)), kept), hn::Set(du, 1u << p.m));
+    const VU gap_mag = hn::IfThenElseZero(hn::Ne(kept, zero), hn::Set(du, static_cast<uint32_t>(p.emin + p.bias) << p.m));
+    mag = hn::IfThenElse(normal, normal_mag, gap_mag);
+  }
+  const MU is_zero_result = hn::Eq(mag, zero);
+  if (p.has_zero) {
+    // Rounded to zero: tiny and inexact by construction.
+    flags = hn::Or(flags, hn::IfThenElseZero(hn::And(is_zero_result, r.inexact), hn::Set(du, kUnderflow)));
+  } else {
+    flags = hn::Or(flags, hn::IfThenElseZero(hn::And(tiny, r.inexact), hn::Set(du, kUnderflow)));
+  }
+
+  // 6. Overflow.
+  const MU ovf = hn::Gt(mag, hn::Set(du, p.max_mag));
+
+  // 7. Underflow and flush-to-zero.
+  VU code = hn::Or(mag, hn::IfThenElseZero(neg, hn::Set(du, p.sign_bit)));
+  MU flushed = hn::Lt(one, one);
+  if (p.has_zero) {
+    const MU tiny_nonzero = hn::AndNot(is_zero_result, tiny);
+    if (p.flush_out) {
+      flushed = tiny_nonzero;
+      const VU zc = p.neg_zero ? hn::IfThenElseZero(neg, hn::Set(du, p.sign_bit)) : zero;
+      code = hn::IfThenElse(flushed, zc, code);
+      flags = hn::IfThenElse(flushed, hn::Or(flags, hn::Set(du, kUnderflow | kInexact)), flags);
+    } else {
+      flags = hn::Or(flags, hn::IfThenElseZero(hn::And(tiny_nonzero, r.inexact), hn::Set(du, kUnderflow)));
+    }
+    if (!p.neg_zero) code = hn::IfThenElse(hn::Eq(hn::AndNot(hn::Set(du, p.sign_bit), code), zero), zero, code);
+  }
+  code = hn::IfThenElse(ovf, hn::IfThenElse(neg, hn::Set(du, p.overflow.code[1]), hn::Set(du, p.overflow.code[0])), code);
+  flags = hn::IfThenElse(ovf, hn::Set(du, kOverflow | kInexact), flags);
+  MU saturated = hn::And(ovf, hn::IfThenElse(neg, hn::Set(du, p.overflow_saturates[1] ? ~0u : 0u),
+                                             hn::Set(du, p.overflow_saturates[0] ? ~0u : 0u)) == hn::Set(du, ~0u));
+  flushed = hn::AndNot(ovf, flushed);
+
+  // Specials, as the core gives them.
+  auto by_sign = [&](const SpecialResult& s, VU* c, VU* f, MU where) {
+    *c = hn::IfThenElse(where, hn::IfThenElse(neg, hn::Set(du, s.code[1]), hn::Set(du, s.code[0])), *c);
+    *f = hn::IfThenElse(where, hn::IfThenElse(neg, hn::Set(du, s.flags[1]), hn::Set(du, s.flags[0])), *f);
+  };
+  if (!p.is_signed) by_sign(p.negative, &code, &flags, hn::AndNot(is_nan, neg));
+  by_sign(p.zero, &code, &flags, is_zero);
+  by_sign(p.inf, &code, &flags, is_inf);
+  const MU quiet = hn::Ne(hn::And(mant, hn::Set(du, 0x400000u)), zero);
+  if (p.nan_from_payload) {
+    const VU payload = hn::Shr(mant, hn::Set(du, 23 - p.m));
+    const VU nan_code = hn::Or(hn::Or(hn::Set(du, p.nan_base), payload), hn::IfThenElseZero(neg, hn::Set(du, p.sign_bit)));
+    code = hn::IfThenElse(is_nan, nan_code, code);
+    flags = hn::IfThenElse(is_nan, hn::IfThenElseZero(hn::Not(quiet), hn::Set(du, kInvalid)), flags);
+  } else {
+    by_sign(p.nan_quiet, &code, &flags, hn::And(is_nan, quiet));
+    by_sign(p.nan_signaling, &code, &flags, hn::AndNot(quiet, is_nan));
+  }
+  const MU special = hn::Or(hn::Or(is_nan, is_inf), is_zero);
+  saturated = hn::AndNot(special, saturated);
+  flushed = hn::AndNot(special, flushed);
+  if (!p.is_signed) {
+    saturated = hn::AndNot(neg, saturated);
+    flushed = hn::AndNot(neg, flushed);
+  }
+  out.code = code;
+  out.flags = flags;
+  out.saturated = saturated;
+  out.flushed = flushed;
+  out.is_nan = NanCodeMask(p, code);
+  return out;
+}
+
+// codes -> float32 bits (exact: every supported format's values are floats).
+HWY_INLINE VU DecodeLanes(const EncodePlan& p, VU code) {
+  const DU du;
+  const DI di;
+  const DF df;
+  const VU zero = hn::Zero(du);
+  if (p.is_int) {
+    VU v = code;
+    if (p.is_signed) {  // sign-extend from the format's width
+      const VU top = hn::Set(du, p.sign_bit);
+      v = hn::Sub(hn::Xor(code, top), top);
+    }
+    return hn::BitCast(du, hn::ConvertTo(df, hn::BitCast(di, v)));
+  }
+  const MU neg = hn::Ne(hn::And(code, hn::Set(du, p.sign_bit)), zero);
+  const VU sign = hn::IfThenElseZero(neg, hn::Set(du, 0x80000000u));
+  const VU mag = hn::AndNot(hn::Set(du, p.sign_bit), code);
+  const VU field = hn::Shr(mag, hn::Set(du, p.m));
+  const VU mant = hn::And(mag, hn::Set(du, (1u << p.m) - 1));
+  const MU sub = p.has_zero ? hn::Eq(field, zero) : hn::Lt(zero, zero);
+  // value = sig * 2^k with sig < 2^24: an exact int->float conversion times
+  // an exact power of two (built from bits; 2^k may be a float32 subnormal).
+  VU sig = hn::IfThenElse(sub, p.has_sub ? mant : zero, hn::Or(mant, hn::Set(du, 1u << p.m)));
+  if (p.decode_flush) sig = hn::IfThenElseZero(hn::Not(sub), sig);
+  const VI k = hn::IfThenElse(hn::RebindMask(di, sub), hn::Set(di, p.emin - p.m),
+                              hn::Sub(hn::BitCast(di, field), hn::Set(di, p.bias + p.m)));
+  const VI normal_bits = hn::ShiftLeft<23>(hn::Add(k, hn::Set(di, 127)));
+  const VU sub_bits = hn::Shl(hn::Set(du, 1u), hn::BitCast(du, hn::Max(hn::Add(k, hn::Set(di, 149)), hn::Zero(di))));
+  const VU scale = hn::IfThenElse(hn::RebindMask(du, hn::Gt(k, hn::Set(di, -127))), hn::BitCast(du, normal_bits), sub_bits);
+  const auto value = hn::Mul(hn::ConvertTo(df, hn::BitCast(di, sig)), hn::BitCast(df, scale));
+  VU bits = hn::Or(hn::BitCast(du, value), sign);
+
+  // Specials: classify the codes as formats/format.h does, decode as the core.
+  const MU is_nan = NanCodeMask(p, code);
+  MU is_inf = hn::Lt(zero, zero);
+  const VU all_ones = hn::Set(du, p.mag_mask);
+  switch (p.inf_kind) {
+    case InfCodes::kNone: break;
+    case InfCodes::kIeee: is_inf = hn::And(hn::Eq(field, hn::Set(du, p.max_field)), hn::Eq(mant, zero)); break;
+    case InfCodes::kMaxCode: is_inf = hn::Eq(mag, all_ones); break;
+  }
+  bits = hn::IfThenElse(is_inf, hn::IfThenElse(neg, hn::Set(du, p.dec_inf[1]), hn::Set(du, p.dec_inf[0])), bits);
+  VU nan_bits = hn::IfThenElse(neg, hn::Set(du, p.dec_nan[1]), hn::Set(du, p.dec_nan[0]));
+  if (p.decode_nan_payload)  // sign | quiet exponent | payload moved to the top
+    nan_bits = hn::Or(hn::Or(sign, hn::Set(du, 0x7fc00000u)), hn::Shl(mant, hn::Set(du, 23 - p.m)));
+  return hn::IfThenElse(is_nan, nan_bits, bits);
+}
+
+// Adds the per-lane flags and properties of one vector to `st`.
+HWY_INLINE void CountLanes(const Lanes& l, MU valid, ArrayStats* st) {
+  const DU du;
+  auto count = [&](MU m) { return static_cast<uint64_t>(hn::CountTrue(du, hn::And(m, valid))); };
+  auto has = [&](uint32_t bit) { return hn::Ne(hn::And(l.flags, hn::Set(du, bit)), hn::Zero(du)); };
+  st->elements += hn::CountTrue(du, valid);
+  st->inexact += count(has(kInexact));
+  st->underflow += count(has(kUnderflow));
+  st->overflow += count(has(kOverflow));
+  st->invalid += count(has(kInvalid));
+  st->saturated += count(l.saturated);
+  st->flushed += count(l.flushed);
+  st->nan += count(l.is_nan);
+}
+
+// Rounds n floats; writes codes (code_bytes wide) or, with fq_out, their
+// decoded values (fake quantization). Handles whole vectors; the caller
+// runs the scalar core on the tail.
+HWY_NOINLINE size_t EncodeF32Vectors(const EncodePlan& p, const float* in, void* codes, int code_bytes,
+                                     float* fq_out, size_t n, uint64_t first_index, ArrayStats* stats) {
+  const DU du;
+  const DF df;
+  const size_t N = hn::Lanes(du);
+  const VU iota = hn::Iota(du, 0);
+  const MU all = hn::Eq(iota, iota);
+  const bool sr = p.mode == Rounding::kStochastic || p.mode == Rounding::kStochasticEq;
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const VU bits = hn::BitCast(du, hn::LoadU(df, in + i));
+    VU lo = hn::Zero(du), hi = lo;
+    if (sr) {
+      const uint64_t base = first_index + i;
+      const VU b = hn::Set(du, static_cast<uint32_t>(base));
+      lo = hn::Add(b, iota);
+      hi = hn::Add(hn::Set(du, static_cast<uint32_t>(base >> 32)), hn::IfThenElseZero(hn::Lt(lo, b), hn::Set(du, 1u)));
+    }
+    const Lanes l = EncodeLanes(p, bits, lo, hi);
+    if (stats) CountLanes(l, all, stats);
+    if (fq_out) {
+      hn::StoreU(hn::BitCast(df, DecodeLanes(p, l.code)), df, fq_out + i);
+    } else if (code_bytes == 1) {
+      const hn::Rebind<uint8_t, DU> d8;
+      hn::StoreU(hn::DemoteTo(d8, hn::BitCast(DI(), l.code)), d8, static_cast<uint8_t*>(codes) + i);
+    } else if (code_bytes == 2) {
+      const hn::Rebind<uint16_t, DU> d16;
+      hn::StoreU(hn::DemoteTo(d16, hn::BitCast(DI(), l.code)), d16, static_cast<uint16_t*>(codes) + i);
+    } else {
+      hn::StoreU(hn::ShiftLeftSame(l.code, p.storage_shift), du, static_cast<uint32_t*>(codes) + i);
+    }
+  }
+  return i;
+}
+
+HWY_NOINLINE size_t DecodeToF32Vectors(const EncodePlan& p, const void* codes, int code_bytes, float* out, size_t n) {
+  const DU du;
+  const DF df;
+  const size_t N = hn::Lanes(du);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    VU code;
+    if (code_bytes == 1) {
+      const hn::Rebind<uint8_t, DU> d8;
+      code = hn::PromoteTo(du, hn::LoadU(d8, static_cast<const uint8_t*>(codes) + i));
+    } else if (code_bytes == 2) {
+      const hn::Rebind<uint16_t, DU> d16;
+      code = hn::PromoteTo(du, hn::LoadU(d16, static_cast<const uint16_t*>(codes) + i));
+    } else {
+      code = hn::ShiftRightSame(hn::LoadU(du, static_cast<const uint32_t*>(codes) + i), p.storage_shift);
+    }
+    hn::StoreU(hn::BitCast(df, DecodeLanes(p, code)), df, out + i);
+  }
+  return i;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace floatscope::simd
+HWY_AFTER_NAMESPACE();
+
+#endif  // FLOATSCOPE_SIMD_CONVERT_INL_H_

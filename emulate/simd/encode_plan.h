@@ -1,0 +1,119 @@
+// Everything a SIMD kernel needs to round float32 lanes into one format,
+// computed once per call from the Format and Options. The results for
+// special inputs (zeros, infinities, overflow, NaN, negative numbers into an
+// unsigned format) are not re-derived here: they are asked of the scalar
+// core itself, so the kernels cannot disagree with it about them.
+#pragma once
+
+#include <cstdint>
+
+#include "formats/convert.h"
+
+namespace floatscope::simd {
+
+struct SpecialResult {
+  uint32_t code[2];  // by input sign
+  uint8_t flags[2];
+};
+
+struct EncodePlan {
+  // The format.
+  bool is_int = false;
+  int32_t m = 0, bias = 0, emin = 0;
+  bool has_sub = false, has_zero = true, is_signed = true, neg_zero = true;
+  uint32_t max_mag = 0;      // floats: largest finite magnitude code; ints: largest positive
+  uint32_t int_max_neg = 0;  // ints: magnitude of the most negative value
+  uint32_t code_mask = 0, sign_bit = 0;
+  int storage_shift = 0;  // tf32 codes are stored as float32 patterns
+  bool int_wrap = false;
+
+  // The rounding.
+  Rounding mode = Rounding::kNearestEven;
+  uint32_t sr_bits = 32, key0 = 0, key1 = 0;
+  bool flush_in = false, flush_out = false, tiny_after = true, p1_even_code = true;
+
+  // Specials, from the scalar core.
+  SpecialResult zero, inf, overflow, nan_quiet, nan_signaling, negative;
+  bool overflow_saturates[2] = {false, false};
+  // IEEE-style NaNs with payload kept: code = sign | nan_base | payload bits.
+  bool nan_from_payload = false;
+  uint32_t nan_base = 0;
+
+  // Decoding codes back to float32 (fake quantization, DecodeToF32Array).
+  bool decode_nan_payload = false;  // IEEE-style source NaNs keep their payload
+  bool decode_flush = false;        // DAZ on the codes
+  NanCodes nan_kind = NanCodes::kNone;
+  InfCodes inf_kind = InfCodes::kNone;
+  uint32_t max_field = 0, mag_mask = 0;
+  uint32_t dec_nan[2] = {0, 0}, dec_inf[2] = {0, 0};  // float32 bits, by code sign
+};
+
+// Asks the core for the code and flags of one float32 input.
+inline SpecialResult CoreOnBothSigns(const Format& f, const Options& opt, uint32_t positive_bits) {
+  SpecialResult r{};
+  for (int s = 0; s < 2; ++s) {
+    const Result x = Convert(formats::kF32, positive_bits | (s ? 0x80000000u : 0u), f, opt, 0);
+    r.code[s] = static_cast<uint32_t>(x.code);
+    r.flags[s] = x.flags;
+  }
+  return r;
+}
+
+inline EncodePlan MakeEncodePlan(const Format& f, const Options& opt) {
+  EncodePlan p;
+  p.is_int = !IsFloat(f);
+  p.m = f.mantissa_bits;
+  p.bias = f.bias;
+  p.emin = MinNormalExponent(f);
+  p.has_sub = f.has_subnormals && f.has_zero;
+  p.has_zero = f.has_zero;
+  p.is_signed = f.is_signed;
+  p.neg_zero = HasNegativeZero(f);
+  p.max_mag = static_cast<uint32_t>(MaxFiniteMagnitude(f));
+  p.int_max_neg = f.is_signed ? p.max_mag + 1 : 0;
+  p.code_mask = static_cast<uint32_t>(CodeMask(f));
+  p.sign_bit = static_cast<uint32_t>(SignBit(f));
+  p.storage_shift = f.storage_shift;
+  p.int_wrap = EffectiveOverflow(f, opt.overflow) == Overflow::kWrap;
+  p.mode = opt.rounding;
+  p.sr_bits = opt.sr_bits < 1 ? 1 : (opt.sr_bits > 32 ? 32 : opt.sr_bits);
+  p.key0 = static_cast<uint32_t>(opt.seed);
+  p.key1 = static_cast<uint32_t>(opt.seed >> 32);
+  p.flush_in = opt.flush_input;
+  p.flush_out = opt.flush_output;
+  p.tiny_after = opt.tininess == Tininess::kAfterRounding;
+  p.p1_even_code = opt.tie_rule_p1 == TieRuleP1::kEvenCode;
+
+  // Specials. Overflow results depend only on sign, mode and policy: ask
+  // with the largest float32 (every supported format overflows on it or
+  // represents it; in the latter case the kernel never takes this path).
+  // Stochastic modes overflow like rounding away: use rna for the query.
+  Options det = opt;
+  if (IsStochastic(det.rounding)) det.rounding = Rounding::kNearestAway;
+  p.zero = CoreOnBothSigns(f, opt, 0x00000000u);
+  p.inf = CoreOnBothSigns(f, opt, 0x7f800000u);
+  p.overflow = CoreOnBothSigns(f, det, 0x7f7fffffu);
+  p.nan_quiet = CoreOnBothSigns(f, opt, 0x7fc00000u);
+  p.nan_signaling = CoreOnBothSigns(f, opt, 0x7fa00000u);
+  p.negative = CoreOnBothSigns(f, opt, 0x3f800000u);  // [1] = -1.0: unsigned floats give NaN
+  for (int s = 0; s < 2; ++s)
+    p.overflow_saturates[s] = (p.overflow.code[s] & ~p.sign_bit) == p.max_mag && !p.is_int;
+  p.nan_from_payload = f.nan == NanCodes::kIeee && opt.nan_payload == NanPayload::kPreserve;
+  if (p.nan_from_payload)
+    p.nan_base = (MaxExponentField(f) << f.mantissa_bits) | (1u << (f.mantissa_bits - 1));
+  p.decode_nan_payload = f.nan == NanCodes::kIeee && opt.nan_payload == NanPayload::kPreserve;
+  p.decode_flush = opt.flush_input;
+  p.nan_kind = f.nan;
+  p.inf_kind = f.inf;
+  p.max_field = MaxExponentField(f);
+  p.mag_mask = static_cast<uint32_t>(MagnitudeMask(f));
+  constexpr Format kF32 = formats::kF32;
+  for (int s = 0; s < 2; ++s) {
+    const uint64_t sign = s ? SignBit(f) : 0;
+    if (HasNan(f)) p.dec_nan[s] = static_cast<uint32_t>(Convert(f, CanonicalNanCode(f) | sign, kF32, opt).code);
+    if (HasInf(f)) p.dec_inf[s] = static_cast<uint32_t>(Convert(f, PositiveInfCode(f) | sign, kF32, opt).code);
+  }
+  return p;
+}
+
+}  // namespace floatscope::simd
