@@ -156,7 +156,7 @@ void RegisterVerifyCommand(CLI::App& app) {
   AddRoundingOptions(*cmd, s->flags);
   cmd->add_flag("--check-nans", s->check_nans,
                 "compare NaN results bit for bit (default: any NaN matches any NaN, as testfloat_ver)");
-  cmd->add_option("--max-report", s->max_report, "mismatches printed in full")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-report", s->max_report, "mismatches printed in full")->check(CLI::Range(0, 1 << 30));
   cmd->callback([s] {
     const int rc = RunVerify(*s);
     if (rc != 0) throw CLI::RuntimeError(rc);

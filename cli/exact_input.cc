@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "cli/cli_error.h"
+#include "cli/quoted.h"
 
 namespace floatscope::cli {
 
@@ -26,11 +27,19 @@ struct Mpfr {
 // Parses the whole of `text` at precision `prec` with rounding `rnd`.
 // Returns the MPFR ternary value.
 int ParseInto(mpfr_t out, const std::string& text, mpfr_rnd_t rnd) {
+  // MPFR's default exponent range ends near 2^-2^30: "1e-99999999999"
+  // would read as 0 and look exact. Widen it once to the largest range.
+  static const bool widened = [] {
+    mpfr_set_emin(mpfr_get_emin_min());
+    mpfr_set_emax(mpfr_get_emax_max());
+    return true;
+  }();
+  (void)widened;
   if (text.empty()) throw UsageError("empty VALUE");
   char* end = nullptr;
   const int t = mpfr_strtofr(out, text.c_str(), &end, 0, rnd);
   if (end == text.c_str() || *end != '\0')
-    throw UsageError(fmt::format("malformed VALUE '{}' (a decimal like 0.1 or -3e-5, a hex float like 0x1.8p3, inf or nan)", text));
+    throw UsageError(fmt::format("malformed VALUE {} (a decimal like 0.1 or -3e-5, a hex float like 0x1.8p3, inf or nan)", Quoted(text)));
   return t;
 }
 

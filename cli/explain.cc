@@ -1,14 +1,15 @@
 // What a student sees:
 //
-//   0.1 -> e4m3fn  (rne, overflow ieee)
+//   0.1 -> e4m3fn  (rounding rne, overflow ieee)
+//     format      e4m3fn: OCP 8-bit Floating Point Specification v1.0, E4M3
 //     code        1d
 //     fields      sign 0 | exponent 0011 (3 - bias 7 = -4) | mantissa 101 (5/8)
 //     value       +1.625 x 2^-4 = 0.1015625
 //     error       abs +0.0015625   rel +0.015625
-//     ulp here    0.015625 (2^-6)
-//     neighbours  below 0.09375 [1c]   above 0.1015625 [1d]
-//     decided by  nearest: 0.1015625 is closer than 0.09375
-//     flags       inexact
+//     ulp here    0.0078125 (2^-7)
+//     neighbours  below 1c [0 0011 100] = 0.09375   above 1d [0 0011 101] = 0.1015625
+//     decided by  round to nearest: the above neighbour is closer
+//     flags       01 (inexact)
 #include "cli/explain.h"
 
 #include <fmt/format.h>
@@ -86,7 +87,10 @@ void ExplainCode(const Format& f, uint64_t code) {
     // The neighbours are the values just below and just above v.
     const double below = std::nextafter(v, -INFINITY), above = std::nextafter(v, INFINITY);
     const Result lo = EncodeFromF64(f, below, down), hi = EncodeFromF64(f, above, up);
-    std::cout << fmt::format("  neighbours  below {}   above {}\n", DescribeCode(f, lo.code), DescribeCode(f, hi.code));
+    // Saturation turns "nothing beyond" into the code itself: say so.
+    const std::string lo_text = DecodeToF64(f, lo.code) < v ? DescribeCode(f, lo.code) : "none (the lowest finite value)";
+    const std::string hi_text = DecodeToF64(f, hi.code) > v ? DescribeCode(f, hi.code) : "none (the largest finite value)";
+    std::cout << fmt::format("  neighbours  below {}   above {}\n", lo_text, hi_text);
   }
 }
 
@@ -114,6 +118,10 @@ void ExplainValue(const State& s, const Format& f) {
   down.overflow = up.overflow = Overflow::kSaturate;
   down.flush_output = up.flush_output = false;
   const Result lo = RoundPack(f, x, down, s.index), hi = RoundPack(f, x, up, s.index);
+  // The rule is decided before any flush of a subnormal result.
+  Options keep = opt;
+  keep.flush_output = false;
+  const Result pre = RoundPack(f, x, keep, s.index);
   std::string decided;
   if (x.cls == Class::kNan) {
     decided = HasNan(f) ? "NaN stays NaN" : "the format has no NaN: replaced (see the NaN options)";
@@ -143,7 +151,7 @@ void ExplainValue(const State& s, const Format& f) {
       }
     }
     std::cout << fmt::format("  neighbours  below {}   above {}\n", lo_text, hi_text);
-    const bool took_hi = r.code == hi.code && !(lo.code == hi.code && vlo > 0);
+    const bool took_hi = pre.code == hi.code && !(lo.code == hi.code && vlo > 0);
     const char* name = took_hi ? "above" : "below";
     switch (opt.rounding) {
       case Rounding::kNearestEven:
@@ -171,8 +179,9 @@ void ExplainValue(const State& s, const Format& f) {
                               took_hi ? "up" : "down");
         break;
     }
-    if ((r.flags & kUnderflow) && DecodeToF64(f, r.code) == 0 && vlo != 0 && vhi != 0)
-      decided += "; then flushed to zero";
+    if (pre.code != r.code)
+      decided += fmt::format("; that result, {}, is subnormal: flushed to zero (--subnormals flush)",
+                             ExactValueText(f, pre.code));
   }
   std::cout << fmt::format("  decided by  {}\n", decided);
   std::cout << fmt::format("  flags       {:02x} ({})\n", r.flags, FlagsNames(r.flags));

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "cli/quoted.h"
+
 namespace floatscope::cli {
 
 bool ParseHexCode(std::string_view text, const Format& f, uint64_t* code, std::string* why) {
@@ -10,10 +12,7 @@ bool ParseHexCode(std::string_view text, const Format& f, uint64_t* code, std::s
     *why = "empty operand";
     return false;
   }
-  if (static_cast<int>(text.size()) > max_digits) {
-    *why = fmt::format("'{}' has more than {} hex digits for {}", text, max_digits, f.name);
-    return false;
-  }
+  // Characters first, so "3c00<NUL>" is reported as malformed, not long.
   uint64_t v = 0;
   for (char c : text) {
     int d;
@@ -21,20 +20,24 @@ bool ParseHexCode(std::string_view text, const Format& f, uint64_t* code, std::s
     else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
     else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
     else {
-      *why = fmt::format("malformed hex '{}'", text);
+      *why = fmt::format("malformed hex {}", Quoted(text));
       return false;
     }
-    v = (v << 4) | static_cast<uint64_t>(d);
+    v = (v << 4) | static_cast<uint64_t>(d);  // wraps past 16 digits; rejected just below
+  }
+  if (static_cast<int>(text.size()) > max_digits) {
+    *why = fmt::format("{} has more than {} hex digits for {}", Quoted(text), max_digits, f.name);
+    return false;
   }
   const uint64_t low_mask = (uint64_t{1} << f.storage_shift) - 1;
   if (v & low_mask) {
-    *why = fmt::format("'{}' is not a {} code: its low {} bits must be zero", text, f.name,
+    *why = fmt::format("{} is not a {} code: its low {} bits must be zero", Quoted(text), f.name,
                        f.storage_shift);
     return false;
   }
   v >>= f.storage_shift;
   if (v & ~CodeMask(f)) {
-    *why = fmt::format("'{}' is out of range for {} ({} bits)", text, f.name, f.bits);
+    *why = fmt::format("{} is out of range for {} ({} bits)", Quoted(text), f.name, f.bits);
     return false;
   }
   *code = v;

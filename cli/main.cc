@@ -4,11 +4,23 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
+#include <string>
 
 #include "cli/cli_error.h"
 #include "cli/eval_verify.h"
 #include "cli/explain.h"
 #include "cli/format_table.h"
+#include "cli/quoted.h"
+
+namespace {
+
+bool HasSubcommand(const CLI::App& app, const std::string& name) {
+  for (const CLI::App* sub : app.get_subcommands({}))
+    if (sub->check_name(name)) return true;
+  return false;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"floatscope: bit-exact emulation of low-precision number formats"};
@@ -17,6 +29,15 @@ int main(int argc, char** argv) {
   floatscope::cli::RegisterExplainCommand(app);
   floatscope::cli::RegisterEvalCommand(app);
   floatscope::cli::RegisterVerifyCommand(app);
+  // CLI11 reports an unknown first word as "a subcommand is required";
+  // name it instead.
+  if (argc > 1 && argv[1][0] != '-' && !HasSubcommand(app, argv[1])) {
+    std::string known;
+    for (const CLI::App* sub : app.get_subcommands({})) known += (known.empty() ? "" : ", ") + sub->get_name();
+    std::cerr << "floatscope: unknown command " << floatscope::cli::Quoted(argv[1]) << " (commands: " << known
+              << ")\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

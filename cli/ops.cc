@@ -1,6 +1,7 @@
 #include "cli/ops.h"
 
 #include "cli/cli_error.h"
+#include "cli/quoted.h"
 #include "formats/convert.h"
 #include "formats/spec_parser.h"
 
@@ -31,8 +32,7 @@ Op ResolveOp(std::string_view name) {
     };
     return op;
   }
-  throw UsageError("unknown op '" + std::string(name) +
-                   "' (conversions are <src>_to_<dst>, e.g. f32_to_e4m3fn)");
+  throw UsageError("unknown op " + Quoted(std::string(name)) + " (conversions are <src>_to_<dst>, e.g. f32_to_e4m3fn)");
 }
 
 }  // namespace floatscope::cli

@@ -23,11 +23,11 @@ fi
 
 # Python peers for the cross-checks (pinned major versions; the tests print
 # the versions they ran against).
-PY_PACKAGES=(numpy ml_dtypes matplotlib pytest)
+PY_PACKAGES=(numpy ml_dtypes matplotlib pytest softfloatpy)
 if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv >&2
 fi
-if ! .venv/bin/python -c "import numpy, ml_dtypes, matplotlib, pytest" 2>/dev/null; then
+if ! .venv/bin/python -c "import numpy, ml_dtypes, matplotlib, pytest, softfloatpy" 2>/dev/null; then
   echo "setup: installing ${PY_PACKAGES[*]} into .venv" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}" >&2
 fi

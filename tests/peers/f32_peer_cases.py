@@ -140,8 +140,23 @@ def compare(t: PeerType, bits: np.ndarray) -> Mismatches:
     else:
         assert t.spec == "f16", "NaN-ness comparison is written for f16 codes"
         ok = f16_nan_and_sign_equal(peer, ours)
+    ok |= known_peer_deviation(t, bits, peer, ours)
     bad = np.flatnonzero(~ok)
     return Mismatches(bits[bad], peer[bad], ours[bad])
+
+
+def known_peer_deviation(t: PeerType, bits, peer, ours) -> np.ndarray:
+    """Inputs where the peer is known to be wrong and floatscope, by design,
+    does not copy it (docs/PEERS.md). Each rule excuses exactly one
+    characterized set of (input, peer result, our result); anything else
+    still fails.
+
+    float8_e8m0fnu: ml_dtypes maps every float32 in (2^-127, 1.5 * 2^-127)
+    -- float32 subnormals 0x00400001..0x005FFFFF -- to 2^-126 (code 0x01),
+    although 2^-127 (code 0x00) is nearer; test_ml_dtypes.py pins it."""
+    if t.peer == "float8_e8m0fnu":
+        return (bits >= 0x00400001) & (bits <= 0x005FFFFF) & (peer == 0x01) & (ours == 0x00)
+    return np.zeros(bits.shape, dtype=bool)
 
 
 def describe(t: PeerType, m: Mismatches, limit: int = 8) -> str:
