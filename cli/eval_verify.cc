@@ -143,7 +143,9 @@ void RegisterEvalCommand(CLI::App& app) {
   auto s = std::make_shared<Session>();
   CLI::App* cmd = app.add_subcommand(
       "eval", "Apply OP to hex operands read from stdin, one line each; print \"RESULT FLAGS\"");
-  cmd->add_option("OP", s->op_name, "<src>_to_<dst> (TestFloat names), e.g. f32_to_e4m3fn")->required();
+  cmd->add_option("OP", s->op_name,
+                  "<src>_to_<dst> or <fmt>_add|_sub|_mul|_div|_sqrt|_mulAdd (TestFloat names), e.g. f32_to_e4m3fn, f16_mulAdd")
+      ->required();
   AddRoundingOptions(*cmd, s->flags);
   cmd->callback([s] { RunEval(*s); });
 }
@@ -152,7 +154,9 @@ void RegisterVerifyCommand(CLI::App& app) {
   auto s = std::make_shared<Session>();
   CLI::App* cmd = app.add_subcommand(
       "verify", "Check TestFloat lines (operands result flags) from stdin; print mismatches, then \"N passed, N failed\"");
-  cmd->add_option("OP", s->op_name, "<src>_to_<dst> (TestFloat names), e.g. f32_to_f16")->required();
+  cmd->add_option("OP", s->op_name,
+                  "<src>_to_<dst> or <fmt>_add|_sub|_mul|_div|_sqrt|_mulAdd (TestFloat names), e.g. f32_to_f16, f16_add")
+      ->required();
   AddRoundingOptions(*cmd, s->flags);
   cmd->add_flag("--check-nans", s->check_nans,
                 "compare NaN results bit for bit (default: any NaN matches any NaN, as testfloat_ver)");

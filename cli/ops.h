@@ -23,8 +23,10 @@ struct Op {
   std::function<Result(const uint64_t* operands, const Options&, uint64_t index)> apply;
 };
 
-// Resolves "f32_to_e4m3fn", "e5m2_to_f32", "e4m3:bias=9_to_f16", ...
-// Throws UsageError for an unknown op or format.
+// Resolves conversions "f32_to_e4m3fn", "e5m2_to_f32", "e4m3:bias=9_to_f16",
+// ... and arithmetic "f16_add", "e4m3fn_mulAdd" (a b c -> a*b+c), "bf16_fma",
+// "e5m6_sqrt", ... (TestFloat's operand order). Throws UsageError for an
+// unknown op or format, or arithmetic on an integer format.
 Op ResolveOp(std::string_view name);
 
 }  // namespace floatscope::cli
