@@ -10,6 +10,7 @@
 #include "cli/eval_verify.h"
 #include "cli/explain.h"
 #include "cli/format_table.h"
+#include "cli/quantize.h"
 #include "cli/quoted.h"
 
 namespace {
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   floatscope::cli::RegisterExplainCommand(app);
   floatscope::cli::RegisterEvalCommand(app);
   floatscope::cli::RegisterVerifyCommand(app);
+  floatscope::cli::RegisterQuantizeCommand(app);
   // CLI11 reports an unknown first word as "a subcommand is required";
   // name it instead.
   if (argc > 1 && argv[1][0] != '-' && !HasSubcommand(app, argv[1])) {
