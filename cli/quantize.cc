@@ -101,11 +101,18 @@ class ProgressLine {
   void operator()(size_t done, size_t total) {
     if (!enabled_ || total == 0) return;
     const double t = Seconds(Clock::now() - start_);
-    if (t < 1.0 || t - last_ < (tty_ ? 0.2 : 2.0)) return;
+    // The rate is measured from the first report on, so time spent before
+    // the element pass (reading, calibrating) does not skew the ETA.
+    if (first_t_ < 0) {
+      first_t_ = t;
+      first_done_ = done;
+    }
+    if (t < 1.0 || t - last_ < (tty_ ? 0.2 : 2.0) || done <= first_done_ || done >= total) return;
     last_ = t;
     shown_ = true;
     const double frac = static_cast<double>(done) / static_cast<double>(total);
-    const std::string eta = frac > 0 ? fmt::format("{:.0f}s", t * (1 - frac) / frac) : "?";
+    const double rate = static_cast<double>(done - first_done_) / (t - first_t_);
+    const std::string eta = fmt::format("{:.1f}s", static_cast<double>(total - done) / rate);
     std::cerr << (tty_ ? "\r\033[K" : "")
               << fmt::format("quantize: {:.0f}% ({} of {} elements), ETA {}", 100 * frac, done, total, eta)
               << (tty_ ? "" : "\n") << std::flush;
@@ -115,7 +122,8 @@ class ProgressLine {
   using Clock = std::chrono::steady_clock;
   static double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
   bool enabled_, tty_, shown_ = false;
-  double last_ = 0;
+  double last_ = 0, first_t_ = -1;
+  size_t first_done_ = 0;
   Clock::time_point start_;
 };
 
@@ -145,6 +153,7 @@ void Run(const State& s) {
   if (s.group != 0 && *scheme != quant::Scheme::kGroup) throw UsageError("--group applies to --scheme group");
   if (s.block != 32 && *scheme != quant::Scheme::kMx) throw UsageError("--block applies to --scheme mx");
 
+  quant::CheckConfig(c);  // before reading a possibly large input
   const npy::FloatArray in = npy::ReadFloatArray(s.in);
   quant::QuantResult r;
   {

@@ -250,6 +250,11 @@ const char* SchemeName(Scheme s) {
   return "?";
 }
 
+void CheckConfig(const QuantConfig& c) {
+  if (!c.format) throw QuantError("no format given");
+  Validate(c, {1});
+}
+
 QuantResult Quantize(const QuantConfig& c, const std::vector<size_t>& shape, const std::vector<double>& x,
                      const Progress& progress) {
   if (!c.format) throw QuantError("no format given");

@@ -99,6 +99,10 @@ struct QuantResult {
 // Called now and then from the calling thread with elements done so far.
 using Progress = std::function<void(size_t done, size_t total)>;
 
+// Throws QuantError (one line) for a configuration that cannot apply to any
+// tensor (the checks Quantize makes that do not need the data).
+void CheckConfig(const QuantConfig& config);
+
 // Throws QuantError (one line) for a configuration that does not apply.
 QuantResult Quantize(const QuantConfig& config, const std::vector<size_t>& shape, const std::vector<double>& x,
                      const Progress& progress = {});
