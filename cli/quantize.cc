@@ -47,6 +47,8 @@ struct State {
   bool asymmetric = false, pow2 = false, codes = false, json = false, no_progress = false;
   unsigned threads = 0;
   RoundingFlags flags;
+  CLI::App* cmd = nullptr;
+  bool given(const char* option) const { return cmd->count(option) > 0; }
 };
 
 quant::Calibration ParseCalib(const std::string& text) {
@@ -150,8 +152,19 @@ void Run(const State& s) {
   else throw UsageError("unknown --amax-reduce " + Quoted(s.reduce) + " (max, most-recent)");
   c.opt = ResolveOptions(s.flags, *f);
   c.threads = s.threads;
-  if (s.group != 0 && *scheme != quant::Scheme::kGroup) throw UsageError("--group applies to --scheme group");
-  if (s.block != 32 && *scheme != quant::Scheme::kMx) throw UsageError("--block applies to --scheme mx");
+  // An option that the scheme would ignore is a mistake worth naming.
+  auto only_for = [&](const char* option, bool given, bool applies, const char* schemes) {
+    if (given && !applies) throw UsageError(fmt::format("{} applies to --scheme {}", option, schemes));
+  };
+  using quant::Scheme;
+  const Scheme k = *scheme;
+  only_for("--axis", s.given("--axis"), k != Scheme::kTensor && k != Scheme::kDelayed, "channel, group, mx, nvfp4");
+  only_for("--group", s.given("--group"), k == Scheme::kGroup, "group");
+  only_for("--block", s.given("--block"), k == Scheme::kMx, "mx");
+  only_for("--history", s.given("--history"), k == Scheme::kDelayed, "delayed");
+  only_for("--amax-reduce", s.given("--amax-reduce"), k == Scheme::kDelayed, "delayed");
+  only_for("--calib", s.given("--calib"), k == Scheme::kTensor || k == Scheme::kChannel || k == Scheme::kGroup,
+           "tensor, channel, group");
 
   quant::CheckConfig(c);  // before reading a possibly large input
   const npy::FloatArray in = npy::ReadFloatArray(s.in);
@@ -253,7 +266,7 @@ void Run(const State& s) {
 
 void RegisterQuantizeCommand(CLI::App& app) {
   auto s = std::make_shared<State>();
-  CLI::App* cmd = app.add_subcommand(
+  CLI::App* cmd = s->cmd = app.add_subcommand(
       "quantize",
       "Quantize a float32/float64 .npy tensor (FP8 scaling, INT8/INT4, OCP MX, NVFP4; docs/QUANTIZATION.md), "
       "write the dequantized float32 values or the codes and scales, and print the error against the input");

@@ -132,6 +132,8 @@ void Validate(const QuantConfig& c, const std::vector<size_t>& shape) {
     throw QuantError("asymmetric quantization is for integer formats with the tensor, channel or group scheme");
   if (is_int && (c.fp8.margin != 0 || c.fp8.pow2))
     throw QuantError("margin and power-of-two scales apply to float formats (FP8 recipes)");
+  if ((c.scheme == Scheme::kMx || c.scheme == Scheme::kNvfp4) && (c.fp8.margin != 0 || c.fp8.pow2))
+    throw QuantError(std::string("margin and power-of-two scales do not apply to scheme ") + SchemeName(c.scheme));
   if (c.fp8.margin < -64 || c.fp8.margin > 64) throw QuantError("margin must be between -64 and 64");
   switch (c.scheme) {
     case Scheme::kGroup:

@@ -157,6 +157,22 @@ def test_fp8_pow2_scaling_matches_ml_dtypes_and_reports_numpy_statistics(tmp_pat
     assert report["elements"] == x.size
 
 
+def test_16_bit_formats_write_uint16_codes(tmp_path):
+    x = random_tensor((50, 40), seed=12, spread=6.0)
+    report, files = codes_of(tmp_path, x, "--format", "f16", "--scheme", "channel", "--axis", 0, "--pow2-scale")
+    codes, inv = files["y.npy"], files["y.scales.npy"]
+    assert codes.dtype == np.uint16 and inv.shape == (50,)
+    s = (np.float32(1) / inv).astype(np.float32)
+    assert np.all(s == np.exp2(np.floor(np.log2(np.float32(65504) / np.abs(x).max(axis=1)))))
+    assert np.array_equal(codes, (x * s[:, None]).astype(np.float16).view(np.uint16))
+
+
+def test_configuration_errors_come_before_reading_the_input(tmp_path):
+    p = run("--format", "int4", "--scheme", "mx", "--in", tmp_path / "missing.npy", "--out", tmp_path / "y.npy",
+            ok=False)
+    assert p.returncode == 2 and "scheme mx has no element format int4" in p.stderr
+
+
 def test_nvfp4_files(tmp_path):
     x = random_tensor((4, 64), seed=6)
     report, files = codes_of(tmp_path, x, "--format", "e2m1fn", "--scheme", "nvfp4")
@@ -230,6 +246,11 @@ BAD_OPTIONS = {
     "bad calib name": (["--format", "int8", "--calib", "entropy"], "unknown --calib 'entropy'"),
     "group without size": (["--format", "int8", "--scheme", "group"], "group size"),
     "bad rounding": (["--format", "int8", "--round", "up"], "unknown rounding mode 'up'"),
+    "axis for tensor": (["--format", "int8", "--axis", "0"], "--axis applies to --scheme channel"),
+    "history for mx": (["--format", "e4m3fn", "--scheme", "mx", "--history", "4"], "--history applies to"),
+    "calib for nvfp4": (["--format", "e2m1fn", "--scheme", "nvfp4", "--calib", "mse"], "--calib applies to"),
+    "pow2 for mx": (["--format", "e4m3fn", "--scheme", "mx", "--pow2-scale"], "do not apply to scheme mx"),
+    "asymmetric float": (["--format", "e4m3fn", "--asymmetric"], "asymmetric quantization is for integer"),
     "missing input": (["--format", "int8", "--in", "/nonexistent/x.npy"], "cannot open"),
 }
 
