@@ -120,13 +120,16 @@ void EncodeF32Array(const Format& f, const Options& opt, const float* in, void* 
 
 void DecodeToF32Array(const Format& f, const Options& opt, const void* codes, float* out, size_t n) {
   const size_t bytes = CodeBytes(f);
-  for (size_t i = 0; i < n; ++i) out[i] = DecodeToF32(f, LoadCode(codes, bytes, i, f), opt);
+  Options exact = opt;
+  exact.flush_output = false;  // flush_output is about rounding into f, not about float32
+  for (size_t i = 0; i < n; ++i) out[i] = DecodeToF32(f, LoadCode(codes, bytes, i, f), exact);
 }
 
 void FakeQuantF32Array(const Format& f, const Options& opt, const float* in, float* out, size_t n,
                        uint64_t first_index, ArrayStats* stats) {
   Options exact = opt;
-  exact.flush_input = false;  // the decode reads the code's value exactly
+  exact.flush_input = false;   // the decode reads the code's value exactly,
+  exact.flush_output = false;  // and a float32 subnormal stays one
   for (size_t i = 0; i < n; ++i) {
     const Result r = EncodeFromF32(f, in[i], opt, first_index + i);
     Count(f, opt, in[i], first_index + i, r, stats);

@@ -53,8 +53,10 @@ void EncodeF32Array(const Format& f, const Options& opt, const float* in, void* 
 void EncodeF64Array(const Format& f, const Options& opt, const double* in, void* codes, size_t n,
                     uint64_t first_index = 0, ArrayStats* stats = nullptr, unsigned threads = 1);
 
-// codes of `f` -> float32 (exact for every format but f64; NaN payloads and
-// DAZ follow `opt`).
+// codes of `f` -> float32 (exact for every format but f64). NaN payloads
+// and DAZ (opt.flush_input) follow `opt`; opt.flush_output is about
+// rounding into a format and is ignored here: a code whose value is a
+// float32 subnormal decodes to that subnormal.
 void DecodeToF32Array(const Format& f, const Options& opt, const void* codes, float* out, size_t n,
                       unsigned threads = 1);
 

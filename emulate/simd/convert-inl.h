@@ -290,8 +290,7 @@ HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, VU bits, VU idx_lo, VU idx_hi)
   }
   code = hn::IfThenElse(ovf, hn::IfThenElse(neg, hn::Set(du, p.overflow.code[1]), hn::Set(du, p.overflow.code[0])), code);
   flags = hn::IfThenElse(ovf, hn::Set(du, kOverflow | kInexact), flags);
-  MU saturated = hn::And(ovf, hn::IfThenElse(neg, hn::Set(du, p.overflow_saturates[1] ? ~0u : 0u),
-                                             hn::Set(du, p.overflow_saturates[0] ? ~0u : 0u)) == hn::Set(du, ~0u));
+  MU saturated;
   flushed = hn::AndNot(ovf, flushed);
 
   // Specials, as the core gives them.
@@ -313,12 +312,12 @@ HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, VU bits, VU idx_lo, VU idx_hi)
     by_sign(p.nan_signaling, &code, &flags, hn::AndNot(quiet, is_nan));
   }
   const MU special = hn::Or(hn::Or(is_nan, is_inf), is_zero);
-  saturated = hn::AndNot(special, saturated);
   flushed = hn::AndNot(special, flushed);
-  if (!p.is_signed) {
-    saturated = hn::AndNot(neg, saturated);
-    flushed = hn::AndNot(neg, flushed);
-  }
+  if (!p.is_signed) flushed = hn::AndNot(neg, flushed);
+  // Saturated as ArrayStats defines it: overflow raised and +-max finite
+  // given (an infinite input clamped by a format without infinities counts).
+  saturated = hn::And(hn::Ne(hn::And(flags, hn::Set(du, kOverflow)), zero),
+                      hn::Eq(hn::AndNot(hn::Set(du, p.sign_bit), code), hn::Set(du, p.max_mag)));
   out.code = code;
   out.flags = flags;
   out.saturated = saturated;

@@ -34,7 +34,6 @@ struct EncodePlan {
 
   // Specials, from the scalar core.
   SpecialResult zero, inf, overflow, nan_quiet, nan_signaling, negative;
-  bool overflow_saturates[2] = {false, false};
   // IEEE-style NaNs with payload kept: code = sign | nan_base | payload bits.
   bool nan_from_payload = false;
   uint32_t nan_base = 0;
@@ -97,7 +96,6 @@ inline EncodePlan MakeEncodePlan(const Format& f, const Options& opt) {
   p.nan_signaling = CoreOnBothSigns(f, opt, 0x7fa00000u);
   p.negative = CoreOnBothSigns(f, opt, 0x3f800000u);  // [1] = -1.0: unsigned floats give NaN
   for (int s = 0; s < 2; ++s)
-    p.overflow_saturates[s] = (p.overflow.code[s] & ~p.sign_bit) == p.max_mag && !p.is_int;
   p.nan_from_payload = f.nan == NanCodes::kIeee && opt.nan_payload == NanPayload::kPreserve;
   if (p.nan_from_payload)
     p.nan_base = (MaxExponentField(f) << f.mantissa_bits) | (1u << (f.mantissa_bits - 1));

@@ -1,0 +1,336 @@
+// The SIMD array kernels (emulate/simd/) against the scalar core, element by
+// element, on every Highway target this CPU runs: codes, fake-quantized
+// values, decoded values and the per-array statistics (the flags counted).
+//
+// CI runs a sample of 2^20 float32 inputs per (format, mode, options) that
+// holds every sign/exponent/top-7-mantissa-bits pattern with low halves on,
+// beside and between the rounding boundaries of every format up to 16 bits
+// (tests/simd/exhaustive_simd.cc runs all 2^32; docs/TESTING.md records it).
+// A failure names the target, the format, the mode and the first input.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <hwy/targets.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "emulate/array_ops.h"
+#include "emulate/simd/kernels.h"
+#include "formats/catalog.h"
+#include "formats/names.h"
+#include "formats/spec_parser.h"
+
+namespace fs = floatscope;
+
+namespace {
+
+constexpr fs::Rounding kAllModes[] = {
+    fs::Rounding::kNearestEven, fs::Rounding::kNearestAway, fs::Rounding::kTowardZero,
+    fs::Rounding::kDown,        fs::Rounding::kUp,          fs::Rounding::kOdd,
+    fs::Rounding::kStochastic,  fs::Rounding::kStochasticEq,
+};
+
+// Every top-16-bit pattern x 16 low halves: 0, 1, 0xffff, the midpoint bit of
+// formats with 10 (f16/tf32) and 7 (bf16) fraction bits and one past it,
+// and random ones.
+const std::vector<float>& SampleInputs() {
+  static const std::vector<float> inputs = [] {
+    const uint32_t fixed[] = {0x0000, 0x0001, 0xffff, 0x1000, 0x1001, 0x0fff, 0x8000, 0x8001, 0x7fff, 0x3000};
+    std::mt19937 rng(20261123);
+    std::vector<float> v;
+    v.reserve(1u << 20);
+    for (uint32_t top = 0; top < (1u << 16); ++top) {
+      for (uint32_t low : fixed) {
+        const uint32_t bits = (top << 16) | low;
+        float x;
+        std::memcpy(&x, &bits, 4);
+        v.push_back(x);
+      }
+      for (int k = 0; k < 6; ++k) {
+        const uint32_t bits = (top << 16) | (rng() & 0xffff);
+        float x;
+        std::memcpy(&x, &bits, 4);
+        v.push_back(x);
+      }
+    }
+    return v;
+  }();
+  return inputs;
+}
+
+// The formats under test: every named one but f64/f32 (nothing to round
+// float32 into), plus custom specs that exercise the plan's corners.
+std::vector<const fs::Format*> FormatsUnderTest() {
+  static std::vector<fs::Format> customs;
+  std::vector<const fs::Format*> out;
+  for (const fs::Format& f : fs::formats::kAll)
+    if (f.bits <= 24) out.push_back(&f);
+  if (customs.empty()) {
+    for (const char* spec : {"e5m6", "e4m3:bias=9,inf=no,nan=ones,subnormals=no", "e3m0:inf=no,nan=ones", "e6m9",
+                             "e2m2:nan=no,inf=no", "e5m2:subnormals=no", "int6", "uint3", "e8m7:signed=no,zero=no"}) {
+      std::string error;
+      const fs::Format* f = fs::ResolveFormat(spec, &error);
+      if (f == nullptr) {
+        FAIL_CHECK("bad test spec " << std::string(spec) << ": " << error);
+        continue;
+      }
+      customs.push_back(*f);
+    }
+  }
+  for (const fs::Format& f : customs) out.push_back(&f);
+  return out;
+}
+
+std::string Describe(const fs::Format& f, const fs::Options& o) {
+  return fmt::format("{} {} overflow={} flush_in={} flush_out={} tininess={} seed={} sr_bits={} nan_payload={} p1={}",
+                     f.name, fs::RoundingNameOf(o.rounding), fs::OverflowNameOf(o.overflow), o.flush_input,
+                     o.flush_output, o.tininess == fs::Tininess::kAfterRounding ? "after" : "before", o.seed,
+                     int{o.sr_bits}, static_cast<int>(o.nan_payload), static_cast<int>(o.tie_rule_p1));
+}
+
+std::string StatsText(const fs::ArrayStats& s) {
+  return fmt::format("elements {} inexact {} underflow {} overflow {} invalid {} saturated {} flushed {} nan {}",
+                     s.elements, s.inexact, s.underflow, s.overflow, s.invalid, s.saturated, s.flushed, s.nan);
+}
+
+uint64_t CodeAt(const std::vector<uint8_t>& buf, size_t bytes, size_t i) {
+  uint64_t c = 0;
+  std::memcpy(&c, buf.data() + i * bytes, bytes);
+  return c;
+}
+
+uint32_t BitsOf(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
+  return b;
+}
+
+struct Reference {
+  std::vector<uint8_t> codes;
+  std::vector<float> fq;
+  fs::ArrayStats stats, fq_stats;
+};
+
+Reference ScalarReference(const fs::Format& f, const fs::Options& o, const std::vector<float>& in,
+                          uint64_t first_index) {
+  Reference r;
+  r.codes.resize(in.size() * fs::CodeBytes(f));
+  r.fq.resize(in.size());
+  fs::scalar::EncodeF32Array(f, o, in.data(), r.codes.data(), in.size(), first_index, &r.stats);
+  fs::scalar::FakeQuantF32Array(f, o, in.data(), r.fq.data(), in.size(), first_index, &r.fq_stats);
+  return r;
+}
+
+// Checks encode and fake-quant of `in` on the current target against `ref`.
+void CheckOnTarget(const fs::Format& f, const fs::Options& o, const std::vector<float>& in, const Reference& ref,
+                   uint64_t first_index, unsigned threads, const std::string& where) {
+  const size_t bytes = fs::CodeBytes(f);
+  std::vector<uint8_t> codes(in.size() * bytes);
+  fs::ArrayStats stats;
+  fs::EncodeF32Array(f, o, in.data(), codes.data(), in.size(), first_index, &stats, threads);
+  size_t bad = 0, first_bad = 0;
+  for (size_t i = 0; i < in.size(); ++i)
+    if (CodeAt(codes, bytes, i) != CodeAt(ref.codes, bytes, i) && bad++ == 0) first_bad = i;
+  if (bad) {
+    FAIL_CHECK(where << ": encode: " << bad << " of " << in.size() << " codes differ; first: f32 "
+                     << fmt::format("0x{:08x}", BitsOf(in[first_bad])) << " simd "
+                     << fmt::format("0x{:x}", CodeAt(codes, bytes, first_bad)) << " core "
+                     << fmt::format("0x{:x}", CodeAt(ref.codes, bytes, first_bad)));
+  }
+  if (!(stats == ref.stats))
+    FAIL_CHECK(where << ": encode stats differ:\n  simd " << StatsText(stats) << "\n  core " << StatsText(ref.stats));
+
+  std::vector<float> fq(in.size());
+  fs::ArrayStats fq_stats;
+  fs::FakeQuantF32Array(f, o, in.data(), fq.data(), in.size(), first_index, &fq_stats, threads);
+  bad = 0;
+  for (size_t i = 0; i < in.size(); ++i)
+    if (BitsOf(fq[i]) != BitsOf(ref.fq[i]) && bad++ == 0) first_bad = i;
+  if (bad) {
+    FAIL_CHECK(where << ": fake-quant: " << bad << " of " << in.size() << " values differ; first: f32 "
+                     << fmt::format("0x{:08x} simd 0x{:08x} core 0x{:08x}", BitsOf(in[first_bad]),
+                                    BitsOf(fq[first_bad]), BitsOf(ref.fq[first_bad])));
+  }
+  if (!(fq_stats == ref.fq_stats))
+    FAIL_CHECK(where << ": fake-quant stats differ:\n  simd " << StatsText(fq_stats) << "\n  core "
+                     << StatsText(ref.fq_stats));
+}
+
+// Runs `fn` once per Highway target compiled in and supported here, with
+// dispatch forced to it; restores the default afterwards.
+template <class Fn>
+void ForEachTarget(Fn fn) {
+  const std::vector<int64_t> targets = fs::simd::CompiledTargets();
+  REQUIRE(!targets.empty());
+  for (const int64_t t : targets) {
+    fs::simd::ForceTarget(t);
+    fn(std::string(hwy::TargetName(t)));
+  }
+  fs::simd::ForceTarget(0);
+}
+
+void CheckConfig(const fs::Format& f, const fs::Options& o, const std::vector<float>& in) {
+  const Reference ref = ScalarReference(f, o, in, 0);
+  ForEachTarget([&](const std::string& target) { CheckOnTarget(f, o, in, ref, 0, 1, target + " " + Describe(f, o)); });
+}
+
+}  // namespace
+
+TEST_CASE("the targets under test include the best one this CPU supports") {
+  const std::vector<int64_t> targets = fs::simd::CompiledTargets();
+  REQUIRE(!targets.empty());
+  std::string names;
+  for (int64_t t : targets) names += std::string(" ") + hwy::TargetName(t);
+  MESSAGE("Highway targets checked:" << names << "; default dispatch: " << fs::SimdTargetName());
+  CHECK(std::string(fs::SimdTargetName()) == hwy::TargetName(targets.front()));
+}
+
+TEST_CASE("encode and fake-quant equal the core: every format, every mode, default options") {
+  const std::vector<float>& in = SampleInputs();
+  for (const fs::Format* f : FormatsUnderTest()) {
+    for (fs::Rounding mode : kAllModes) {
+      fs::Options o;
+      o.rounding = mode;
+      o.seed = 0x0123456789abcdefull;
+      CheckConfig(*f, o, in);
+    }
+  }
+}
+
+TEST_CASE("encode and fake-quant equal the core under every option") {
+  // A 2^18 subset (every 4th input) keeps the many variants quick.
+  std::vector<float> in;
+  const std::vector<float>& all = SampleInputs();
+  for (size_t i = 0; i < all.size(); i += 4) in.push_back(all[i]);
+  std::vector<fs::Options> variants;
+  for (fs::Rounding mode : kAllModes) {
+    fs::Options o;
+    o.rounding = mode;
+    for (fs::Overflow ov : {fs::Overflow::kIeee, fs::Overflow::kSaturate, fs::Overflow::kNan}) {
+      fs::Options v = o;
+      v.overflow = ov;
+      variants.push_back(v);
+    }
+    fs::Options v = o;
+    v.flush_input = true;
+    variants.push_back(v);
+    v = o;
+    v.flush_output = true;
+    variants.push_back(v);
+    v = o;
+    v.tininess = fs::Tininess::kBeforeRounding;
+    variants.push_back(v);
+    v = o;
+    v.nan_payload = fs::NanPayload::kCanonical;
+    v.nan_to_no_nan = fs::NanToNoNan::kZeroOppositeSign;
+    variants.push_back(v);
+    v = o;
+    v.tie_rule_p1 = fs::TieRuleP1::kAway;
+    variants.push_back(v);
+  }
+  for (uint8_t bits : {1, 3, 8, 16, 31}) {
+    fs::Options o;
+    o.rounding = fs::Rounding::kStochastic;
+    o.sr_bits = bits;
+    o.seed = 977u * bits;
+    variants.push_back(o);
+  }
+  for (const fs::Format* f : FormatsUnderTest()) {
+    if (!fs::IsFloat(*f) && f->bits > 8) continue;  // integers: int8/uint8 and the customs suffice
+    for (const fs::Options& o : variants) {
+      if (!fs::CheckOptionsFor(*f, o).empty()) continue;  // e.g. wrap on a float format
+      CheckConfig(*f, o, in);
+    }
+  }
+  // Integers wrap on request.
+  for (const char* name : {"int8", "uint8", "int4", "uint4"}) {
+    fs::Options o;
+    o.overflow = fs::Overflow::kWrap;
+    CheckConfig(*fs::FindNamedFormat(name), o, in);
+  }
+}
+
+TEST_CASE("decode equals the core on every code") {
+  for (const fs::Format* f : FormatsUnderTest()) {
+    if (f->bits > 16) continue;
+    const size_t n = size_t{1} << f->bits, bytes = fs::CodeBytes(*f);
+    std::vector<uint8_t> codes(n * bytes);
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t c = i << (bytes == 4 ? f->storage_shift : 0);
+      std::memcpy(codes.data() + i * bytes, &c, bytes);
+    }
+    for (int variant = 0; variant < 3; ++variant) {
+      fs::Options o;
+      if (variant == 1) o.flush_input = true;
+      if (variant == 2) o.nan_payload = fs::NanPayload::kCanonical;
+      std::vector<float> want(n);
+      fs::scalar::DecodeToF32Array(*f, o, codes.data(), want.data(), n);
+      ForEachTarget([&](const std::string& target) {
+        std::vector<float> got(n);
+        fs::DecodeToF32Array(*f, o, codes.data(), got.data(), n);
+        for (size_t i = 0; i < n; ++i)
+          if (BitsOf(got[i]) != BitsOf(want[i])) {
+            FAIL_CHECK(target << " " << Describe(*f, o) << ": decode of code " << fmt::format("0x{:x}", i)
+                              << fmt::format(": simd 0x{:08x} core 0x{:08x}", BitsOf(got[i]), BitsOf(want[i])));
+            break;
+          }
+      });
+    }
+  }
+}
+
+TEST_CASE("array lengths, unaligned pointers, in place, element index offsets") {
+  const std::vector<float>& all = SampleInputs();
+  const fs::Format& f = *fs::FindNamedFormat("e4m3fn");
+  fs::Options o;
+  o.rounding = fs::Rounding::kStochastic;
+  o.seed = 42;
+  ForEachTarget([&](const std::string& target) {
+    const size_t lanes = 64;  // beyond any target's lane count
+    for (size_t n : {size_t{0}, size_t{1}, size_t{3}, size_t{4}, size_t{5}, size_t{7}, size_t{8}, size_t{9},
+                     size_t{15}, size_t{16}, size_t{17}, lanes - 1, lanes, lanes + 1, size_t{1000}}) {
+      for (size_t offset : {size_t{0}, size_t{1}, size_t{3}}) {
+        // Unaligned: start `offset` floats into the buffer; stochastic index
+        // starts at 12345 so a kernel that used the array position would fail.
+        std::vector<float> in(all.begin() + 777, all.begin() + 777 + n + offset);
+        const std::vector<float> piece(in.begin() + offset, in.end());
+        const Reference ref = ScalarReference(f, o, piece, 12345);
+        CheckOnTarget(f, o, std::vector<float>(piece), ref, 12345, 1,
+                      fmt::format("{} n={} offset={}", target, n, offset));
+        std::vector<uint8_t> codes(n + 1, 0xAB);
+        fs::EncodeF32Array(f, o, in.data() + offset, codes.data() + 1, n, 12345);
+        CHECK_MESSAGE(codes[0] == 0xAB, target << " n=" << n << ": wrote before the output");
+        // In place.
+        std::vector<float> inplace = in;
+        fs::FakeQuantF32Array(f, o, inplace.data() + offset, inplace.data() + offset, n, 12345);
+        for (size_t i = 0; i < n; ++i)
+          if (BitsOf(inplace[offset + i]) != BitsOf(ref.fq[i])) {
+            FAIL_CHECK(target << " n=" << n << " offset=" << offset << ": in-place fake-quant differs at " << i);
+            break;
+          }
+      }
+    }
+  });
+}
+
+TEST_CASE("results do not depend on the thread count") {
+  // 3 * 2^20 + 5 elements: several pieces per thread, none a multiple of a
+  // vector; stochastic rounding keyed by element index.
+  const std::vector<float>& all = SampleInputs();
+  std::vector<float> in(3 * all.size() + 5);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = all[(i * 7919) % all.size()];
+  for (const char* name : {"e4m3fn", "bf16", "int4", "e8m0fnu"}) {
+    const fs::Format& f = *fs::FindNamedFormat(name);
+    for (fs::Rounding mode : {fs::Rounding::kNearestEven, fs::Rounding::kStochastic}) {
+      fs::Options o;
+      o.rounding = mode;
+      o.seed = 7;
+      const Reference ref = ScalarReference(f, o, in, 99);
+      for (unsigned threads : {1u, 2u, 3u, 8u, 0u})
+        CheckOnTarget(f, o, in, ref, 99, threads, fmt::format("{} {} threads={}", name, fs::RoundingNameOf(mode), threads));
+    }
+  }
+}
