@@ -300,9 +300,13 @@ FS_HD constexpr uint64_t IntegerSqrt(ArithU128 n, bool* inexact) {
 
 }  // namespace detail
 
-FS_HD constexpr Result Add(const Format& f, uint64_t a, uint64_t b, const Options& opt = {},
-                           uint64_t index = 0) {
-  const Unpacked ua = Unpack(f, a, opt.flush_input), ub = Unpack(f, b, opt.flush_input);
+// ---- operations on exact operands ----------------------------------------
+// The operands are exact values (Unpack of codes of any formats up to f64,
+// significands of at most 53 bits); the result is rounded into `f`. Mixed
+// formats (e4m3fn products accumulated in f32, emulate/dot.h) use these.
+
+FS_HD constexpr Result AddExactOperands(const Format& f, const Unpacked& ua, const Unpacked& ub,
+                                        const Options& opt = {}, uint64_t index = 0) {
   detail::Outcome o;
   const Unpacked* xs[] = {&ua, &ub};
   if (!detail::PropagateNan(xs, 2, &o))
@@ -310,9 +314,8 @@ FS_HD constexpr Result Add(const Format& f, uint64_t a, uint64_t b, const Option
   return detail::Finish(f, o, opt, index);
 }
 
-FS_HD constexpr Result Sub(const Format& f, uint64_t a, uint64_t b, const Options& opt = {},
-                           uint64_t index = 0) {
-  const Unpacked ua = Unpack(f, a, opt.flush_input), ub = Unpack(f, b, opt.flush_input);
+FS_HD constexpr Result SubExactOperands(const Format& f, const Unpacked& ua, const Unpacked& ub,
+                                        const Options& opt = {}, uint64_t index = 0) {
   detail::Outcome o;
   const Unpacked* xs[] = {&ua, &ub};
   if (!detail::PropagateNan(xs, 2, &o)) {
@@ -323,9 +326,8 @@ FS_HD constexpr Result Sub(const Format& f, uint64_t a, uint64_t b, const Option
   return detail::Finish(f, o, opt, index);
 }
 
-FS_HD constexpr Result Mul(const Format& f, uint64_t a, uint64_t b, const Options& opt = {},
-                           uint64_t index = 0) {
-  const Unpacked ua = Unpack(f, a, opt.flush_input), ub = Unpack(f, b, opt.flush_input);
+FS_HD constexpr Result MulExactOperands(const Format& f, const Unpacked& ua, const Unpacked& ub,
+                                        const Options& opt = {}, uint64_t index = 0) {
   detail::Outcome o;
   const Unpacked* xs[] = {&ua, &ub};
   if (!detail::PropagateNan(xs, 2, &o)) {
@@ -339,9 +341,8 @@ FS_HD constexpr Result Mul(const Format& f, uint64_t a, uint64_t b, const Option
   return detail::Finish(f, o, opt, index);
 }
 
-FS_HD constexpr Result Div(const Format& f, uint64_t a, uint64_t b, const Options& opt = {},
-                           uint64_t index = 0) {
-  const Unpacked ua = Unpack(f, a, opt.flush_input), ub = Unpack(f, b, opt.flush_input);
+FS_HD constexpr Result DivExactOperands(const Format& f, const Unpacked& ua, const Unpacked& ub,
+                                        const Options& opt = {}, uint64_t index = 0) {
   detail::Outcome o;
   const Unpacked* xs[] = {&ua, &ub};
   if (!detail::PropagateNan(xs, 2, &o)) {
@@ -372,9 +373,8 @@ FS_HD constexpr Result Div(const Format& f, uint64_t a, uint64_t b, const Option
   return detail::Finish(f, o, opt, index);
 }
 
-FS_HD constexpr Result Sqrt(const Format& f, uint64_t a, const Options& opt = {},
-                            uint64_t index = 0) {
-  const Unpacked ua = Unpack(f, a, opt.flush_input);
+FS_HD constexpr Result SqrtExactOperand(const Format& f, const Unpacked& ua, const Options& opt = {},
+                                        uint64_t index = 0) {
   detail::Outcome o;
   const Unpacked* xs[] = {&ua};
   if (!detail::PropagateNan(xs, 1, &o)) {
@@ -402,10 +402,9 @@ FS_HD constexpr Result Sqrt(const Format& f, uint64_t a, const Options& opt = {}
 }
 
 // a * b + c with one rounding (IEEE 754 fusedMultiplyAdd; TestFloat mulAdd).
-FS_HD constexpr Result MulAdd(const Format& f, uint64_t a, uint64_t b, uint64_t c,
-                              const Options& opt = {}, uint64_t index = 0) {
-  const Unpacked ua = Unpack(f, a, opt.flush_input), ub = Unpack(f, b, opt.flush_input),
-                 uc = Unpack(f, c, opt.flush_input);
+FS_HD constexpr Result MulAddExactOperands(const Format& f, const Unpacked& ua, const Unpacked& ub,
+                                           const Unpacked& uc, const Options& opt = {},
+                                           uint64_t index = 0) {
   detail::Outcome o;
   const Unpacked* xs[] = {&ua, &ub, &uc};
   const bool zero_inf = detail::IsZeroTimesInf(ua, ub);
@@ -419,6 +418,39 @@ FS_HD constexpr Result MulAdd(const Format& f, uint64_t a, uint64_t b, uint64_t 
                           detail::FromUnpacked(uc), opt.rounding);
   }
   return detail::Finish(f, o, opt, index);
+}
+
+// ---- operations on codes of one format ---------------------------------------
+
+FS_HD constexpr Result Add(const Format& f, uint64_t a, uint64_t b, const Options& opt = {},
+                           uint64_t index = 0) {
+  return AddExactOperands(f, Unpack(f, a, opt.flush_input), Unpack(f, b, opt.flush_input), opt, index);
+}
+
+FS_HD constexpr Result Sub(const Format& f, uint64_t a, uint64_t b, const Options& opt = {},
+                           uint64_t index = 0) {
+  return SubExactOperands(f, Unpack(f, a, opt.flush_input), Unpack(f, b, opt.flush_input), opt, index);
+}
+
+FS_HD constexpr Result Mul(const Format& f, uint64_t a, uint64_t b, const Options& opt = {},
+                           uint64_t index = 0) {
+  return MulExactOperands(f, Unpack(f, a, opt.flush_input), Unpack(f, b, opt.flush_input), opt, index);
+}
+
+FS_HD constexpr Result Div(const Format& f, uint64_t a, uint64_t b, const Options& opt = {},
+                           uint64_t index = 0) {
+  return DivExactOperands(f, Unpack(f, a, opt.flush_input), Unpack(f, b, opt.flush_input), opt, index);
+}
+
+FS_HD constexpr Result Sqrt(const Format& f, uint64_t a, const Options& opt = {},
+                            uint64_t index = 0) {
+  return SqrtExactOperand(f, Unpack(f, a, opt.flush_input), opt, index);
+}
+
+FS_HD constexpr Result MulAdd(const Format& f, uint64_t a, uint64_t b, uint64_t c,
+                              const Options& opt = {}, uint64_t index = 0) {
+  return MulAddExactOperands(f, Unpack(f, a, opt.flush_input), Unpack(f, b, opt.flush_input),
+                             Unpack(f, c, opt.flush_input), opt, index);
 }
 
 // One entry point for tables of ops: x holds OperandCount(op) codes.

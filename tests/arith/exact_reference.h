@@ -157,6 +157,16 @@ class Reference {
     throw std::logic_error("op");
   }
 
+  // A nonzero exact rational rounded into the format (deterministic modes).
+  RefResult RoundRational(const Rational& v, Rounding mode, bool saturate = false) const {
+    if (v == 0) throw std::invalid_argument("RoundRational: zero has no rounding");
+    const Ctx ctx{mode, saturate || def_.saturates_by_default, 0, 0};
+    return Round(ctx, Real{v, false});
+  }
+
+  // The exact value of a finite code.
+  Rational ValueOf(uint32_t code) const { return Rational(sweep::DecodeByDefinition(def_, code).value); }
+
  private:
   struct Entry {
     Rational value;

@@ -1,0 +1,348 @@
+// Dot products and GEMM with explicit accumulation models: the same data,
+// summed the way a given piece of hardware or library sums it, every
+// rounding done by the one core (emulate/arith.h -> formats/round_pack.h).
+//
+// Inputs are codes of a float format `in`; products and sums are rounded
+// into the accumulator format `acc` (both up to f64; the products of two
+// `in` values are exact before their first rounding). The models, for
+// p_i = a_i * b_i (exact) and round() into `acc`:
+//
+//   kSequential  s = round(s + round(p_i)),  i = 0, 1, ..., n-1
+//                (a plain loop: multiply, then add; 2n roundings)
+//   kFused       s = round(p_i + s)          (an FMA per step; n roundings)
+//   kPairwise    q_i = round(p_i), then a balanced tree of rounded sums:
+//                sum(l, r) = sum(l, m) + sum(m, r), m = l + (r - l) / 2,
+//                down to single terms (2n - 1 roundings)
+//   kBlock       s = round(s + p_i + ... + p_{i+k-1}) for blocks of k =
+//                model.block products, the block summed exactly: a
+//                k-term exact accumulator added to s with one rounding, as
+//                in wide-accumulator MMA units (k = 1 is kFused)
+//   kExact       round(p_0 + ... + p_{n-1}): the correctly rounded dot
+//                product (one rounding; kBlock with k >= n)
+//
+// s starts as +0 (IEEE 754 sums: an all-(-0) sum stays -0 only if every
+// addend is -0; exact cancellation gives +0, -0 under rdn). The exact sums
+// of kBlock/kExact use a long fixed-point accumulator (Kulisch) wide enough
+// for any sum of products of `in` values and a value of `acc`, so they are
+// exact, and the one rounding of each block goes through RoundPack.
+//
+// Specials follow IEEE 754 as if each exact sum were a sum of its terms:
+// a NaN operand or accumulator gives NaN (the first one met), 0 * inf and
+// inf - inf give the default NaN with invalid, infinities of one sign give
+// that infinity.
+//
+// `acc` must have a zero (not e8m0fnu); DAZ (flush_input) applies to the
+// inputs a and b, FTZ (flush_output) to every rounding. Flags are the OR of
+// every rounding's flags. Stochastic rounding: rounding
+// number t of a dot product (t = 0, 1, ..., counted in the order above;
+// RoundingsPerDot(model, n) of them) uses element index first_index + t.
+// Gemm gives C(i, j) first_index + (i * N + j) * RoundingsPerDot(model, K),
+// so every rounding of a GEMM has its own index.
+#pragma once
+
+#include <cstddef>
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "emulate/arith.h"
+
+namespace floatscope {
+
+enum class Accumulation : uint8_t { kSequential, kFused, kPairwise, kBlock, kExact };
+
+struct DotModel {
+  Accumulation accumulation = Accumulation::kSequential;
+  uint32_t block = 16;  // kBlock: products summed exactly per rounding (>= 1)
+};
+
+inline uint64_t RoundingsPerDot(const DotModel& m, size_t n) {
+  switch (m.accumulation) {
+    case Accumulation::kSequential: return 2 * uint64_t{n};
+    case Accumulation::kFused: return n;
+    case Accumulation::kPairwise: return n == 0 ? 0 : 2 * uint64_t{n} - 1;
+    case Accumulation::kBlock: return m.block == 0 ? 0 : (n + m.block - 1) / m.block;
+    case Accumulation::kExact: return n == 0 ? 0 : 1;
+  }
+  return 0;
+}
+
+namespace detail {
+
+// A long fixed-point accumulator: a two's-complement integer in 64-bit
+// words, in units of 2^lsb. Sized by the caller so that nothing overflows.
+class LongAccumulator {
+ public:
+  LongAccumulator(int32_t lsb, int32_t top_bits) : lsb_(lsb), words_((top_bits - lsb) / 64 + 3, 0) {}
+
+  int32_t lsb() const { return lsb_; }
+
+  // += or -= sig * 2^exp (sig < 2^128, exp >= lsb).
+  void Add(bool negative, ArithU128 sig, int32_t exp) {
+    const int32_t shift = exp - lsb_;
+    const size_t w = static_cast<size_t>(shift / 64);
+    const int b = shift % 64;
+    // sig << b spans up to three words.
+    uint64_t parts[3] = {static_cast<uint64_t>(sig) << b, 0, 0};
+    const uint64_t lo = static_cast<uint64_t>(sig), hi = static_cast<uint64_t>(sig >> 64);
+    parts[1] = b ? (hi << b) | (lo >> (64 - b)) : hi;
+    parts[2] = b ? hi >> (64 - b) : 0;
+    if (!negative) {
+      uint64_t carry = 0;
+      for (size_t i = w; i < words_.size(); ++i) {
+        const uint64_t add = i - w < 3 ? parts[i - w] : 0;
+        if (add == 0 && carry == 0 && i - w >= 3) break;
+        const uint64_t s1 = words_[i] + add;
+        const uint64_t c1 = s1 < add;
+        const uint64_t s2 = s1 + carry;
+        carry = c1 | (s2 < s1);
+        words_[i] = s2;
+      }
+    } else {
+      uint64_t borrow = 0;
+      for (size_t i = w; i < words_.size(); ++i) {
+        const uint64_t sub = i - w < 3 ? parts[i - w] : 0;
+        if (sub == 0 && borrow == 0 && i - w >= 3) break;
+        const uint64_t d1 = words_[i] - sub;
+        const uint64_t b1 = words_[i] < sub;
+        const uint64_t d2 = d1 - borrow;
+        borrow = b1 | (d1 < borrow);
+        words_[i] = d2;
+      }
+    }
+  }
+
+  bool IsZero() const {
+    for (uint64_t w : words_)
+      if (w) return false;
+    return true;
+  }
+
+  // The exact value as an Unpacked (finite or zero; a zero gets `zero_sign`),
+  // keeping the top 64 bits and a sticky bit: exact for RoundPack since 64
+  // bits are more than any format's precision plus one.
+  Unpacked ToUnpacked(bool zero_sign) const {
+    Unpacked u;
+    if (IsZero()) {
+      u.cls = Class::kZero;
+      u.sign = zero_sign;
+      return u;
+    }
+    std::vector<uint64_t> mag = words_;
+    const bool negative = (mag.back() >> 63) != 0;
+    if (negative) {  // two's complement negate
+      uint64_t carry = 1;
+      for (uint64_t& w : mag) {
+        w = ~w + carry;
+        carry = carry && w == 0;
+      }
+    }
+    size_t top = mag.size() - 1;
+    while (mag[top] == 0) --top;
+    const int bit = 63 - CountLeadingZeros64(mag[top]);
+    const int64_t msb = static_cast<int64_t>(top) * 64 + bit;  // position of the leading 1
+    // The 64-bit window [msb - 63, msb].
+    const int64_t low = msb - 63;
+    uint64_t sig = 0;
+    bool sticky = false;
+    for (int64_t pos = 0; pos < static_cast<int64_t>(mag.size()) * 64; pos += 64) {
+      const uint64_t w = mag[static_cast<size_t>(pos / 64)];
+      if (w == 0) continue;
+      if (pos + 63 < low) {
+        sticky = true;
+        continue;
+      }
+      // Bits of w at positions pos..pos+63 that fall in the window.
+      const int64_t off = pos - low;  // window bit of w's bit 0
+      if (off >= 0) sig |= off < 64 ? w << off : 0;
+      else {
+        sig |= w >> -off;
+        if ((w << (64 + off)) != 0) sticky = true;
+      }
+    }
+    u.cls = Class::kFinite;
+    u.sign = negative;
+    u.sig = sig;
+    u.exp = static_cast<int32_t>(low) + lsb_;  // low < 0: fewer than 64 bits, sig shifted up
+    u.sticky = sticky;
+    return u;
+  }
+
+ private:
+  int32_t lsb_;
+  std::vector<uint64_t> words_;
+};
+
+// Exponent of the lowest and one past the highest bit of a float format's
+// finite values.
+inline int32_t LowestBit(const Format& f) { return MinNormalExponent(f) - f.mantissa_bits; }
+inline int32_t TopBit(const Format& f) {
+  return static_cast<int32_t>(MaxFiniteMagnitude(f) >> f.mantissa_bits) - f.bias + 1;
+}
+
+// IEEE classes of a sum whose terms are known by class only.
+struct SpecialSum {
+  const Unpacked* nan = nullptr;  // first NaN operand met
+  bool invalid = false;           // 0 * inf, inf - inf, signaling NaN
+  bool default_nan = false;       // 0 * inf or inf - inf
+  bool pos_inf = false, neg_inf = false;
+  bool all_negative_zero = true;  // every term so far a -0
+  bool any_term = false;
+
+  void Operand(const Unpacked& u) {
+    if (u.cls == Class::kNan) {
+      if (!nan) nan = &u;
+      if (u.signaling) invalid = true;
+    }
+  }
+  void Infinity(bool negative) { (negative ? neg_inf : pos_inf) = true; }
+  void Term(bool is_zero, bool negative) {
+    any_term = true;
+    if (!(is_zero && negative)) all_negative_zero = false;
+  }
+};
+
+}  // namespace detail
+
+// One dot product: sum over i < n of a[i * a_stride] * b[i * b_stride].
+inline Result Dot(const Format& in, const uint64_t* a, size_t a_stride, const uint64_t* b, size_t b_stride,
+                  size_t n, const Format& acc, const DotModel& model, const Options& opt = {},
+                  uint64_t first_index = 0) {
+  uint64_t t = first_index;
+  uint8_t flags = 0;
+  auto A = [&](size_t i) { return Unpack(in, a[i * a_stride], opt.flush_input); };
+  auto B = [&](size_t i) { return Unpack(in, b[i * b_stride], opt.flush_input); };
+  const Unpacked zero{};  // +0
+  const uint64_t start_code = RoundPack(acc, zero, opt, 0).code;
+  switch (model.accumulation) {
+    case Accumulation::kSequential:
+    case Accumulation::kFused: {
+      uint64_t code = start_code;
+      for (size_t i = 0; i < n; ++i) {
+        const Unpacked s = Unpack(acc, code);
+        Result r;
+        if (model.accumulation == Accumulation::kFused) {
+          r = MulAddExactOperands(acc, A(i), B(i), s, opt, t++);
+        } else {
+          const Result p = MulExactOperands(acc, A(i), B(i), opt, t++);
+          flags |= p.flags;
+          r = AddExactOperands(acc, s, Unpack(acc, p.code), opt, t++);
+        }
+        flags |= r.flags;
+        code = r.code;
+      }
+      return Result{code, flags};
+    }
+    case Accumulation::kPairwise: {
+      if (n == 0) return Result{start_code, flags};
+      std::vector<uint64_t> q(n);
+      for (size_t i = 0; i < n; ++i) {
+        const Result p = MulExactOperands(acc, A(i), B(i), opt, t++);
+        flags |= p.flags;
+        q[i] = p.code;
+      }
+      Options sums = opt;
+      sums.flush_input = false;  // DAZ is for a and b; the q are results
+      struct Tree {
+        const Format& f;
+        const Options& o;
+        const std::vector<uint64_t>& q;
+        uint64_t& t;
+        uint8_t& flags;
+        uint64_t Sum(size_t l, size_t r) {
+          if (r - l == 1) return q[l];
+          const size_t m = l + (r - l) / 2;
+          const uint64_t x = Sum(l, m);
+          const uint64_t y = Sum(m, r);
+          const Result s = Add(f, x, y, o, t++);
+          flags |= s.flags;
+          return s.code;
+        }
+      };
+      Tree tree{acc, sums, q, t, flags};
+      const uint64_t code = tree.Sum(0, n);
+      return Result{code, flags};
+    }
+    case Accumulation::kBlock:
+    case Accumulation::kExact: {
+      const size_t k = model.accumulation == Accumulation::kExact ? (n ? n : 1) : (model.block ? model.block : 1);
+      // Wide enough for every product of `in`, a value of `acc`, and carries.
+      const int32_t lsb = std::min(2 * detail::LowestBit(in), detail::LowestBit(acc));
+      const int32_t top = std::max(2 * detail::TopBit(in), detail::TopBit(acc)) + 64;
+      if (n == 0) return Result{start_code, flags};
+      Unpacked s = zero;
+      uint64_t code = start_code;
+      for (size_t start = 0; start < n; start += k) {
+        const size_t end = start + k < n ? start + k : n;
+        detail::LongAccumulator sum(lsb, top);
+        detail::SpecialSum sp;
+        std::vector<Unpacked> ops;  // keeps NaN operands alive for sp.nan
+        ops.reserve(2 * (end - start) + 1);
+        ops.push_back(s);
+        sp.Operand(ops.back());
+        if (s.cls == Class::kInf) sp.Infinity(s.sign);
+        sp.Term(s.cls == Class::kZero, s.sign);
+        if (s.cls == Class::kFinite) sum.Add(s.sign, s.sig, s.exp);
+        for (size_t i = start; i < end; ++i) {
+          ops.push_back(A(i));
+          const Unpacked& x = ops.back();
+          ops.push_back(B(i));
+          const Unpacked& y = ops.back();
+          sp.Operand(x);
+          sp.Operand(y);
+          const bool neg = x.sign != y.sign;
+          const bool x_inf = x.cls == Class::kInf, y_inf = y.cls == Class::kInf;
+          const bool x_zero = x.cls == Class::kZero, y_zero = y.cls == Class::kZero;
+          if ((x_inf && y_zero) || (x_zero && y_inf)) {
+            sp.invalid = sp.default_nan = true;
+          } else if (x_inf || y_inf) {
+            sp.Infinity(neg);
+          } else if (x.cls == Class::kFinite && y.cls == Class::kFinite) {
+            sum.Add(neg, detail::ArithU128{x.sig} * y.sig, x.exp + y.exp);
+          }
+          sp.Term(x_zero || y_zero, neg);
+        }
+        Unpacked u;
+        uint8_t op_flags = 0;
+        if (sp.nan) {
+          u = *sp.nan;
+          if (sp.invalid) op_flags = kInvalid;
+        } else if (sp.default_nan || (sp.pos_inf && sp.neg_inf)) {
+          u.cls = Class::kNan;  // the default NaN
+          op_flags = kInvalid;
+        } else if (sp.pos_inf || sp.neg_inf) {
+          u.cls = Class::kInf;
+          u.sign = sp.neg_inf;
+        } else {
+          const bool zero_sign = sp.all_negative_zero || opt.rounding == Rounding::kDown;
+          u = sum.ToUnpacked(zero_sign);
+        }
+        Result r = RoundPack(acc, u, opt, t++);
+        r.flags |= op_flags;
+        flags |= r.flags;
+        code = r.code;
+        s = Unpack(acc, code);
+      }
+      return Result{code, flags};
+    }
+  }
+  return Result{0, kInvalid};
+}
+
+// C = A * B: A is M x K, B is K x N, both row-major codes of `in`; C is
+// M x N row-major codes of `acc`. Returns the OR of all flags.
+inline uint8_t Gemm(const Format& in, const uint64_t* a, const uint64_t* b, size_t m, size_t n, size_t k,
+                    const Format& acc, const DotModel& model, uint64_t* c, const Options& opt = {},
+                    uint64_t first_index = 0) {
+  uint8_t flags = 0;
+  const uint64_t per = RoundingsPerDot(model, k);
+  for (size_t i = 0; i < m; ++i)
+    for (size_t j = 0; j < n; ++j) {
+      const Result r = Dot(in, a + i * k, 1, b + j, n, k, acc, model, opt, first_index + (i * n + j) * per);
+      c[i * n + j] = r.code;
+      flags |= r.flags;
+    }
+  return flags;
+}
+
+}  // namespace floatscope

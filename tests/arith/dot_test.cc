@@ -1,0 +1,368 @@
+// emulate/dot.h: each accumulation model against an independent oracle.
+//   - f32 and f64 sequential / fused / pairwise dot products against the
+//     host's IEEE arithmetic (loops of float ops, std::fma chains, the same
+//     pairwise tree), results and the OR of the flags, in rne, rdn and rup;
+//   - mixed formats (e4m3fn, bf16, f16 inputs; f32 accumulator) against host
+//     float loops (their products are exact in float);
+//   - kExact and kBlock against exact rational sums (GMP) rounded by the
+//     table reference (tests/arith/exact_reference.h), f16/bf16/e4m3fn
+//     inputs into f16 and bf16 accumulators;
+//   - specials, zero signs, GEMM indexing, and the textbook behaviour
+//     (a long f16 sum stagnates sequentially, not pairwise or in blocks).
+// This file is built with -frounding-math (the host oracle changes modes).
+#include <doctest/doctest.h>
+
+#include <cfenv>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "emulate/dot.h"
+#include "formats/catalog.h"
+#include "formats/convert.h"
+#include "tests/arith/arith_compare.h"
+
+using namespace floatscope;
+using arith_test::Draw;
+
+namespace {
+
+uint8_t HostFlags() {
+  const int e = std::fetestexcept(FE_ALL_EXCEPT);
+  uint8_t f = 0;
+  if (e & FE_INEXACT) f |= kInexact;
+  if (e & FE_UNDERFLOW) f |= kUnderflow;
+  if (e & FE_OVERFLOW) f |= kOverflow;
+  if (e & FE_DIVBYZERO) f |= kInfinite;
+  if (e & FE_INVALID) f |= kInvalid;
+  return f;
+}
+
+template <typename T>
+T FromBits(uint64_t x) {
+  if constexpr (sizeof(T) == 4) return F32FromBits(static_cast<uint32_t>(x));
+  else return F64FromBits(x);
+}
+
+// The host's dot product of T values under the current rounding mode.
+template <typename T>
+T HostPairwise(const std::vector<T>& q, size_t l, size_t r) {
+  if (r - l == 1) return q[l];
+  const size_t m = l + (r - l) / 2;
+  volatile T x = HostPairwise(q, l, m);
+  volatile T y = HostPairwise(q, m, r);
+  volatile T s = x + y;
+  return s;
+}
+
+template <typename T>
+Result HostDot(Accumulation model, const std::vector<T>& a, const std::vector<T>& b) {
+  std::feclearexcept(FE_ALL_EXCEPT);
+  volatile T s = 0;
+  const size_t n = a.size();
+  if (model == Accumulation::kSequential) {
+    for (size_t i = 0; i < n; ++i) {
+      volatile T p = a[i] * b[i];
+      s = s + p;
+    }
+  } else if (model == Accumulation::kFused) {
+    for (size_t i = 0; i < n; ++i) s = std::fma(a[i], b[i], T(s));
+  } else {
+    std::vector<T> q(n);
+    for (size_t i = 0; i < n; ++i) {
+      volatile T p = a[i] * b[i];
+      q[i] = p;
+    }
+    s = HostPairwise(q, 0, n);
+  }
+  const uint8_t flags = HostFlags();
+  const T out = s;
+  return Result{BitsOf(out), flags};
+}
+
+// Random values of a format T with exponents spread over +-spread binades
+// around 1 (products and sums then overflow/underflow rarely but do cancel).
+template <typename T>
+std::vector<T> RandomValues(uint64_t seed, uint64_t trial, size_t n, int spread) {
+  std::vector<T> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t r = Draw(seed, trial, i);
+    const double mant = 1.0 + static_cast<double>(r >> 11) * 0x1p-53;
+    const int e = static_cast<int>((r >> 3) % (2 * spread + 1)) - spread;
+    v[i] = static_cast<T>(((r & 1) ? -mant : mant) * std::ldexp(1.0, e));
+  }
+  return v;
+}
+
+template <typename T>
+void CompareWithHost(const Format& f, int spread) {
+  const struct {
+    Rounding mode;
+    int host;
+  } modes[] = {{Rounding::kNearestEven, FE_TONEAREST}, {Rounding::kDown, FE_DOWNWARD}, {Rounding::kUp, FE_UPWARD}};
+  for (const auto& m : modes) {
+    for (Accumulation model : {Accumulation::kSequential, Accumulation::kFused, Accumulation::kPairwise}) {
+      int failed = 0;
+      for (uint64_t trial = 0; trial < 1500; ++trial) {
+        const size_t n = 1 + Draw(7, trial, 99) % 200;
+        const std::vector<T> a = RandomValues<T>(11, trial, n, spread), b = RandomValues<T>(13, trial, n, spread);
+        std::vector<uint64_t> ca(n), cb(n);
+        for (size_t i = 0; i < n; ++i) {
+          ca[i] = BitsOf(a[i]);
+          cb[i] = BitsOf(b[i]);
+        }
+        std::fesetround(m.host);
+        const Result host = HostDot<T>(model, a, b);
+        std::fesetround(FE_TONEAREST);
+        Options opt;
+        opt.rounding = m.mode;
+        DotModel dm;
+        dm.accumulation = model;
+        const Result got = Dot(f, ca.data(), 1, cb.data(), 1, n, f, dm, opt);
+        const bool both_nan = IsNanCode(f, got.code) && IsNanCode(f, host.code);  // x86's NaN is negative
+        if ((got.code != host.code && !both_nan) || got.flags != host.flags) {
+          if (++failed <= 3)
+            FAIL_CHECK(std::string(f.name) << " model " << int(model) << " mode "
+                                           << std::string(RoundingNameOf(m.mode)) << " trial " << trial << ": host "
+                                           << host.code << "/" << int(host.flags) << ", floatscope " << got.code
+                                           << "/" << int(got.flags));
+        }
+      }
+      CHECK_MESSAGE(failed == 0, std::string(f.name) << " model " << int(model) << " "
+                                            << std::string(RoundingNameOf(m.mode)));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("f32 and f64 dot products equal the host's loops, fma chains and pairwise trees") {
+  CompareWithHost<float>(formats::kF32, 70);    // some products overflow or underflow
+  CompareWithHost<double>(formats::kF64, 540);  // ... and here too
+  CompareWithHost<float>(formats::kF32, 4);     // mostly cancellation and rounding
+}
+
+TEST_CASE("mixed formats: e4m3fn, bf16 and f16 inputs accumulated in f32") {
+  for (const Format* in : {&formats::kE4m3fn, &formats::kBf16, &formats::kF16}) {
+    int failed = 0;
+    for (uint64_t trial = 0; trial < 2000; ++trial) {
+      const size_t n = 1 + Draw(3, trial, 99) % 300;
+      std::vector<uint64_t> ca(n), cb(n);
+      std::vector<float> a(n), b(n);
+      for (size_t i = 0; i < n; ++i) {
+        // Finite codes only: NaN/inf handling is checked elsewhere.
+        auto finite = [&](uint64_t seed) {
+          for (uint64_t tries = 0;; ++tries) {
+            const uint64_t code = Draw(seed, trial, i * 1000 + tries) & CodeMask(*in);
+            if (!IsNanCode(*in, code) && !IsInfCode(*in, code)) return code;
+          }
+        };
+        ca[i] = finite(5);
+        cb[i] = finite(6);
+        a[i] = DecodeToF32(*in, ca[i]);  // exact
+        b[i] = DecodeToF32(*in, cb[i]);
+      }
+      for (Accumulation model : {Accumulation::kSequential, Accumulation::kFused, Accumulation::kPairwise}) {
+        const Result host = HostDot<float>(model, a, b);
+        DotModel dm;
+        dm.accumulation = model;
+        const Result got = Dot(*in, ca.data(), 1, cb.data(), 1, n, formats::kF32, dm);
+        const bool both_nan = IsNanCode(formats::kF32, got.code) && IsNanCode(formats::kF32, host.code);
+        if ((got.code != host.code && !both_nan) || got.flags != host.flags) {
+          if (++failed <= 3)
+            FAIL_CHECK(std::string(in->name) << " -> f32, model " << int(model) << " trial " << trial
+                                             << ": host " << host.code << "/" << int(host.flags) << ", floatscope "
+                                             << got.code << "/" << int(got.flags));
+        }
+      }
+    }
+    CHECK_MESSAGE(failed == 0, std::string(in->name));
+  }
+}
+
+namespace {
+
+using arith_ref::Rational;
+
+// The reference of kBlock with blocks of k (k >= n: kExact): each block's
+// exact sum added exactly to the accumulator value, rounded once.
+arith_ref::RefResult ReferenceBlocks(const arith_test::FormatPair& in, const arith_test::FormatPair& acc,
+                                     const std::vector<uint64_t>& a, const std::vector<uint64_t>& b, size_t k,
+                                     Rounding mode) {
+  arith_ref::RefResult s{0, 0};  // +0
+  uint8_t flags = 0;
+  for (size_t start = 0; start < a.size(); start += k) {
+    // Once the accumulator has overflowed to infinity it stays there
+    // (infinity plus finite products: exact, no flags).
+    if (sweep::DecodeByDefinition(acc.ref.definition(), s.code).cls != sweep::CodeClass::kFinite) break;
+    Rational sum = acc.ref.ValueOf(s.code);
+    for (size_t i = start; i < a.size() && i < start + k; ++i)
+      sum += in.ref.ValueOf(static_cast<uint32_t>(a[i])) * in.ref.ValueOf(static_cast<uint32_t>(b[i]));
+    if (sum == 0) {
+      s = {mode == Rounding::kDown ? static_cast<uint32_t>(SignBit(*acc.core)) : 0u, 0};
+      continue;
+    }
+    s = acc.ref.RoundRational(sum, mode);
+    flags |= s.flags;
+  }
+  return {s.code, flags};
+}
+
+}  // namespace
+
+TEST_CASE("kExact and kBlock equal exact rational sums rounded by the table reference") {
+  const char* pairs[][2] = {{"f16", "f16"}, {"f16", "bf16"}, {"e4m3fn", "f16"}, {"e4m3fn", "bf16"}, {"bf16", "bf16"}};
+  for (const auto& p : pairs) {
+    const arith_test::FormatPair in(p[0]), acc(p[1]);
+    for (Rounding mode : arith_test::kDeterministicModes) {
+      int failed = 0;
+      for (uint64_t trial = 0; trial < 400; ++trial) {
+        const size_t n = 1 + Draw(21, trial, 99) % 64;
+        std::vector<uint64_t> a(n), b(n);
+        // Half the trials: values near 1 (cancellation, ties). The other
+        // half: exponents spread wide, so exact sums span far more than 64
+        // bits and the accumulator's sticky bit decides directed roundings.
+        const bool wide = trial % 2 == 1;
+        const int spread = std::string(p[0]) == "bf16" ? 50 : std::string(p[0]) == "f16" ? 10 : 6;
+        for (size_t i = 0; i < n; ++i) {
+          double x = (static_cast<double>(Draw(22, trial, i) % 2001) - 1000) / 250.0;
+          double y = (static_cast<double>(Draw(23, trial, i) % 2001) - 1000) / 300.0;
+          if (wide) {
+            x = std::ldexp(x, static_cast<int>(Draw(24, trial, i) % (2 * spread + 1)) - spread);
+            y = std::ldexp(y, static_cast<int>(Draw(25, trial, i) % (2 * spread + 1)) - spread);
+          }
+          a[i] = EncodeFromF64(*in.core, x).code;
+          b[i] = EncodeFromF64(*in.core, y).code;
+        }
+        for (size_t k : {size_t{1000}, size_t{4}, size_t{1}}) {
+          DotModel dm;
+          dm.accumulation = k == 1000 ? Accumulation::kExact : Accumulation::kBlock;
+          dm.block = static_cast<uint32_t>(k);
+          Options opt;
+          opt.rounding = mode;
+          const Result got = Dot(*in.core, a.data(), 1, b.data(), 1, n, *acc.core, dm, opt);
+          const arith_ref::RefResult want = ReferenceBlocks(in, acc, a, b, k, mode);
+          if (got.code != want.code || got.flags != want.flags) {
+            if (++failed <= 3)
+              FAIL_CHECK(std::string(p[0]) << " -> " << std::string(p[1]) << " block " << k << " "
+                                            << std::string(RoundingNameOf(mode)) << " trial "
+                              << trial << ": reference " << want.code << "/" << int(want.flags) << ", floatscope "
+                              << got.code << "/" << int(got.flags));
+          }
+        }
+      }
+      CHECK_MESSAGE(failed == 0, std::string(p[0]) << " -> " << std::string(p[1]) << " "
+                                                   << std::string(RoundingNameOf(mode)));
+    }
+  }
+}
+
+TEST_CASE("kBlock with block 1 is kFused; with block >= n it is kExact") {
+  for (uint64_t trial = 0; trial < 500; ++trial) {
+    const size_t n = 1 + Draw(31, trial, 99) % 100;
+    std::vector<uint64_t> a(n), b(n);
+    for (size_t i = 0; i < n; ++i) {
+      a[i] = Draw(32, trial, i) & 0xFFFF;
+      b[i] = Draw(33, trial, i) & 0xFFFF;
+    }
+    for (Rounding mode : {Rounding::kNearestEven, Rounding::kOdd, Rounding::kStochastic}) {
+      Options opt;
+      opt.rounding = mode;
+      opt.seed = trial;
+      DotModel fused{Accumulation::kFused}, block1{Accumulation::kBlock, 1}, exact{Accumulation::kExact},
+          block_n{Accumulation::kBlock, static_cast<uint32_t>(n)};
+      const Result f = Dot(formats::kF16, a.data(), 1, b.data(), 1, n, formats::kF16, fused, opt);
+      const Result b1 = Dot(formats::kF16, a.data(), 1, b.data(), 1, n, formats::kF16, block1, opt);
+      CHECK((f.code == b1.code || (IsNanCode(formats::kF16, f.code) && IsNanCode(formats::kF16, b1.code))));
+      CHECK(f.flags == b1.flags);
+      const Result e = Dot(formats::kF16, a.data(), 1, b.data(), 1, n, formats::kF32, exact, opt);
+      const Result bn = Dot(formats::kF16, a.data(), 1, b.data(), 1, n, formats::kF32, block_n, opt);
+      CHECK(e.code == bn.code);
+      CHECK(e.flags == bn.flags);
+    }
+  }
+}
+
+TEST_CASE("dot specials and exact zeros") {
+  const Format& h = formats::kF16;
+  auto dot = [&](std::vector<uint64_t> a, std::vector<uint64_t> b, Accumulation m,
+                 Rounding r = Rounding::kNearestEven) {
+    Options opt;
+    opt.rounding = r;
+    return Dot(h, a.data(), 1, b.data(), 1, a.size(), h, DotModel{m, 2}, opt);
+  };
+  for (Accumulation m : {Accumulation::kSequential, Accumulation::kFused, Accumulation::kPairwise,
+                         Accumulation::kBlock, Accumulation::kExact}) {
+    INFO("model " << int(m));
+    // 1*1 + (-1)*1 = +0 exactly; -0 toward -inf.
+    CHECK(dot({0x3C00, 0xBC00}, {0x3C00, 0x3C00}, m).code == 0x0000);
+    CHECK(dot({0x3C00, 0xBC00}, {0x3C00, 0x3C00}, m, Rounding::kDown).code == 0x8000);
+    // A NaN operand gives NaN; 0 * inf gives the default NaN with invalid.
+    CHECK(IsNanCode(h, dot({0x3C00, 0x7E00}, {0x3C00, 0x3C00}, m).code));
+    const Result zi = dot({0x0000, 0x3C00}, {0x7C00, 0x3C00}, m);
+    CHECK(IsNanCode(h, zi.code));
+    CHECK((zi.flags & kInvalid) != 0);
+    // inf + (-inf) inside the sum: invalid; inf + finite: inf.
+    const Result ii = dot({0x7C00, 0xFC00}, {0x3C00, 0x3C00}, m);
+    CHECK(IsNanCode(h, ii.code));
+    CHECK((ii.flags & kInvalid) != 0);
+    CHECK(dot({0x7C00, 0x3C00}, {0xBC00, 0x3C00}, m).code == 0xFC00);
+    // Overflow: 2 * 60000 = 120000 -> inf with overflow and inexact.
+    const Result ov = dot({0x4000}, {0x7B53}, m);
+    CHECK(ov.code == 0x7C00);
+    CHECK(ov.flags == (kOverflow | kInexact));
+  }
+  // Exact cancellation differs between models: 2^11 + 1 - 2^11.
+  // Sequential: (2048 + 1) rounds to 2048 (tie to even), then - 2048 = 0;
+  // exact: 1.
+  const std::vector<uint64_t> a = {0x6800, 0x3C00, 0xE800}, one = {0x3C00, 0x3C00, 0x3C00};
+  CHECK(dot(a, one, Accumulation::kSequential).code == 0x0000);
+  CHECK(dot(a, one, Accumulation::kExact).code == 0x3C00);
+}
+
+TEST_CASE("a long f16 sum: sequential stagnates, pairwise, blocks and stochastic rounding do not") {
+  const size_t n = 4096;
+  std::vector<uint64_t> ones(n, 0x3C00);
+  auto sum = [&](DotModel m, Rounding r = Rounding::kNearestEven, uint64_t first = 0) {
+    Options opt;
+    opt.rounding = r;
+    opt.seed = 5;
+    return DecodeToF64(formats::kF16, Dot(formats::kF16, ones.data(), 1, ones.data(), 1, n, formats::kF16, m, opt,
+                                          first).code);
+  };
+  CHECK(sum(DotModel{Accumulation::kSequential}) == 2048.0);  // 2048 + 1 ties back to 2048
+  CHECK(sum(DotModel{Accumulation::kPairwise}) == 4096.0);
+  CHECK(sum(DotModel{Accumulation::kBlock, 16}) == 4096.0);
+  CHECK(sum(DotModel{Accumulation::kExact}) == 4096.0);
+  const double sr = sum(DotModel{Accumulation::kSequential}, Rounding::kStochastic);
+  CHECK(std::fabs(sr - 4096.0) < 200.0);  // unbiased on average: no stagnation
+  CHECK(sum(DotModel{Accumulation::kSequential}, Rounding::kStochastic) == sr);  // reproducible
+  CHECK(sum(DotModel{Accumulation::kSequential}, Rounding::kStochastic, 1 << 20) != sr);  // index-keyed
+}
+
+TEST_CASE("GEMM: each element is its dot product, with its own stochastic indices") {
+  const size_t m = 5, n = 7, k = 33;
+  std::vector<uint64_t> a(m * k), b(k * n), c(m * n);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = EncodeFromF64(formats::kBf16, std::sin(double(i))).code;
+  for (size_t i = 0; i < b.size(); ++i) b[i] = EncodeFromF64(formats::kBf16, std::cos(double(i))).code;
+  for (Accumulation model : {Accumulation::kSequential, Accumulation::kPairwise, Accumulation::kBlock}) {
+    const DotModel dm{model, 8};
+    Options opt;
+    opt.rounding = Rounding::kStochastic;
+    opt.seed = 77;
+    Gemm(formats::kBf16, a.data(), b.data(), m, n, k, formats::kBf16, dm, c.data(), opt, 1000);
+    const uint64_t per = RoundingsPerDot(dm, k);
+    for (size_t i = 0; i < m; ++i)
+      for (size_t j = 0; j < n; ++j) {
+        const Result r = Dot(formats::kBf16, a.data() + i * k, 1, b.data() + j, n, k, formats::kBf16, dm, opt,
+                             1000 + (i * n + j) * per);
+        CHECK(c[i * n + j] == r.code);
+      }
+  }
+  CHECK(RoundingsPerDot(DotModel{Accumulation::kSequential}, 10) == 20);
+  CHECK(RoundingsPerDot(DotModel{Accumulation::kFused}, 10) == 10);
+  CHECK(RoundingsPerDot(DotModel{Accumulation::kPairwise}, 10) == 19);
+  CHECK(RoundingsPerDot(DotModel{Accumulation::kBlock, 4}, 10) == 3);
+  CHECK(RoundingsPerDot(DotModel{Accumulation::kExact}, 10) == 1);
+}
