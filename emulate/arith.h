@@ -19,10 +19,10 @@
 // test) falls strictly inside that interval. Every op below gives a sticky
 // result only with a significand of 63 bits or more, and Finish() keeps the
 // top 64 bits. Stochastic rounding compares the top sr_bits (R) of the
-// discarded fraction, which are exact when p + R <= 64: all formats up to
+// discarded fraction, which are exact when p + R <= 63: all formats up to
 // f32 with R = 32. For wider formats (f64) the R compared bits are the
-// 64 - p exact ones followed by zeros, since RoundPackFinite takes a 64-bit
-// significand (see docs/SEMANTICS.md).
+// (at least 10) exact ones followed by zeros, since RoundPackFinite takes a
+// 64-bit significand (see docs/SEMANTICS.md).
 //
 // Why each op is exact:
 //   Mul     sigA * sigB: two significands of at most 53 bits give at most
@@ -52,7 +52,8 @@
 // Special operands and flags (IEEE 754-2019 sections 6, 7):
 //   - invalid (16): inf - inf (effective subtraction of infinities), 0 * inf,
 //     0 / 0, inf / inf, sqrt of a negative nonzero value, MulAdd with
-//     0 * inf (also when c is a quiet NaN, as SoftFloat and x86 do), and any
+//     0 * inf (also when c is a quiet NaN: IEEE 754 7.2(c) leaves that open;
+//     SoftFloat, TestFloat's reference, signals, x86 FMA does not), and any
 //     signaling NaN operand. The result is the format's default NaN: the
 //     core's encoding of a positive quiet NaN without payload (the canonical
 //     NaN; CUDA's all-ones NaN under NanPayload::kAllOnes). A format without
@@ -74,9 +75,11 @@
 //   - subnormal operands read as zero under flush_input (DAZ); flush_output,
 //     overflow, underflow and tininess are the core's.
 //
-// Integer formats are not arithmetic formats here: the functions expect
-// IsFloat(f). Operands must be codes of `f` (bits above f.bits are ignored).
-// `index` keys stochastic rounding exactly as for conversions.
+// The *ExactOperands functions take the operands as exact values (Unpacked,
+// of any formats up to f64) and round into `f`: mixed-format arithmetic
+// (emulate/dot.h). Integer formats are not arithmetic formats here: the
+// functions expect IsFloat(f). Operands must be codes of `f` (bits above
+// f.bits are ignored). `index` keys stochastic rounding as for conversions.
 #pragma once
 
 #include <cstdint>
@@ -301,8 +304,9 @@ FS_HD constexpr uint64_t IntegerSqrt(ArithU128 n, bool* inexact) {
 }  // namespace detail
 
 // ---- operations on exact operands ----------------------------------------
-// The operands are exact values (Unpack of codes of any formats up to f64,
-// significands of at most 53 bits); the result is rounded into `f`. Mixed
+// The operands are exact values (Unpack of codes of any formats up to f64:
+// significands of at most 53 bits, no sticky); the result is rounded into
+// `f`. Mixed
 // formats (e4m3fn products accumulated in f32, emulate/dot.h) use these.
 
 FS_HD constexpr Result AddExactOperands(const Format& f, const Unpacked& ua, const Unpacked& ub,

@@ -46,7 +46,7 @@ class value {
   static constexpr const Format& format() { return F; }
   static constexpr Rounding rounding = R;
 
-  // +0 (the smallest value in a format without zero, e8m0fnu).
+  // +0 (in e8m0fnu, which has no zero, the conversion of 0 gives NaN).
   constexpr value() : code_(Encode(0.0)) {}
   template <typename T, typename = std::enable_if_t<std::is_arithmetic_v<T>>>
   constexpr value(T x) : code_(Encode(static_cast<double>(x))) {}  // NOLINT: implicit, as float is
