@@ -520,7 +520,7 @@ LONG = "3c00" + " " * 4093  # 4097 characters
 
 ERRORS = [
     # id, args, stdin, strings the message must contain
-    ("unknown op", ["eval", "f16_add"], "3c00\n", ["f16_add", "unknown op"]),
+    ("unknown op", ["eval", "f16_pow"], "3c00\n", ["f16_pow", "unknown op"]),  # f16_add is arithmetic now
     ("unknown op no _to_", ["verify", "frobnicate"], "3c00\n", ["frobnicate"]),
     ("unknown src format", ["eval", "zz_to_f32"], "3c00\n", ["'zz'"]),
     ("unknown dst format", ["eval", "f16_to_zz"], "3c00\n", ["'zz'"]),
