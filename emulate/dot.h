@@ -19,6 +19,34 @@
 //                in wide-accumulator MMA units (k = 1 is kFused)
 //   kExact       round(p_0 + ... + p_{n-1}): the correctly rounded dot
 //                product (one rounding; kBlock with k >= n)
+//   kHardware    an MMA unit's aligned, truncating adder tree (below)
+//
+// kHardware (parameters G = model.group, F = model.fraction_bits,
+// A = model.include_accumulator, N = model.promote_every). The products are
+// taken in groups of G consecutive terms (the last group may be shorter).
+// For each group, the exact products p_i (and the accumulator s when A) are
+// aligned to the largest exponent among them, e = max floor(log2 |x|) over
+// the group's nonzero finite products (and s, when A and s is nonzero);
+// each of them is cut to F fraction bits below that exponent: truncated
+// toward zero as a bit field, everything below 2^(e - F) dropped. The cut
+// terms are summed exactly, as integers, and the group sum enters the
+// accumulator with one rounding into `acc`:
+//
+//   T(x) = sign(x) * floor(|x| * 2^(F - e)) * 2^(e - F)
+//   A:      s = round(T(s) + T(p_i) + ... + T(p_{i+G-1}))
+//   not A:  s = round(s + T(p_i) + ... + T(p_{i+G-1}))   (s itself uncut)
+//
+// With F large enough to keep every bit (F >= e - lowest bit of any term)
+// this is kBlock with k = G. The cuts raise no flag (hardware drops those
+// bits silently); inexact and the others come from round() only. A group
+// whose cut sum is exactly zero gives +0 (-0 under rdn, or when every exact
+// term, s included, is -0), as in kBlock, even if its exact sum was not 0.
+// N > 0 models promotion into an outer fp32 accumulator o (o = +0 at the
+// start): after every N groups, and after the last group if any came since
+// the last promotion, o = round_f32(o + s) and s = +0 again; the result is
+// then round(o) into `acc` (exact when `acc` is f32 or wider). N = 0: no
+// outer accumulator, the result is s. Products are exact (no product
+// rounding), as in every model here. Specials are those of kBlock, per group.
 //
 // s starts as +0 (IEEE 754 sums: an all-(-0) sum stays -0 only if every
 // addend is -0; exact cancellation gives +0, -0 under rdn). The exact sums
@@ -36,6 +64,8 @@
 // every rounding's flags. Stochastic rounding: rounding
 // number t of a dot product (t = 0, 1, ..., counted in the order above;
 // RoundingsPerDot(model, n) of them) uses element index first_index + t.
+// kHardware counts a group's rounding, then (N > 0) a promotion when one is
+// due, and the final round(o) last; with n = 0 nothing is rounded.
 // Gemm gives C(i, j) first_index + (i * N + j) * RoundingsPerDot(model, K),
 // so every rounding of a GEMM has its own index.
 #pragma once
@@ -46,14 +76,21 @@
 #include <vector>
 
 #include "emulate/arith.h"
+#include "formats/catalog.h"
 
 namespace floatscope {
 
-enum class Accumulation : uint8_t { kSequential, kFused, kPairwise, kBlock, kExact };
+enum class Accumulation : uint8_t { kSequential, kFused, kPairwise, kBlock, kExact, kHardware };
 
 struct DotModel {
   Accumulation accumulation = Accumulation::kSequential;
   uint32_t block = 16;  // kBlock: products summed exactly per rounding (>= 1)
+  // kHardware (see the comment at the top; the defaults are an example, not
+  // a measured chip):
+  uint32_t group = 4;               // G: products per aligned group (0 reads as 1)
+  uint32_t fraction_bits = 24;      // F: bits kept below the group's largest exponent
+  bool include_accumulator = true;  // A: s is aligned and cut with the products
+  uint32_t promote_every = 0;       // N: groups per promotion into fp32 (0: never)
 };
 
 inline uint64_t RoundingsPerDot(const DotModel& m, size_t n) {
@@ -63,6 +100,13 @@ inline uint64_t RoundingsPerDot(const DotModel& m, size_t n) {
     case Accumulation::kPairwise: return n == 0 ? 0 : 2 * uint64_t{n} - 1;
     case Accumulation::kBlock: return m.block == 0 ? 0 : (n + m.block - 1) / m.block;
     case Accumulation::kExact: return n == 0 ? 0 : 1;
+    case Accumulation::kHardware: {
+      if (n == 0) return 0;
+      const uint64_t g = m.group ? m.group : 1;
+      const uint64_t groups = (n + g - 1) / g;
+      if (m.promote_every == 0) return groups;
+      return groups + (groups + m.promote_every - 1) / m.promote_every + 1;
+    }
   }
   return 0;
 }
@@ -324,6 +368,109 @@ inline Result Dot(const Format& in, const uint64_t* a, size_t a_stride, const ui
         s = Unpack(acc, code);
       }
       return Result{code, flags};
+    }
+    case Accumulation::kHardware: {
+      if (n == 0) return Result{start_code, flags};
+      const size_t g = model.group ? model.group : 1;
+      const int32_t lsb = std::min(2 * detail::LowestBit(in), detail::LowestBit(acc));
+      const int32_t top = std::max(2 * detail::TopBit(in), detail::TopBit(acc)) + 64;
+      const Format& outer_format = formats::kF32;
+      uint64_t outer = RoundPack(outer_format, zero, opt, 0).code;  // o = +0
+      uint32_t since_promotion = 0;
+      Unpacked s = zero;
+      uint64_t code = start_code;
+      auto promote = [&] {
+        const Result r = AddExactOperands(outer_format, Unpack(outer_format, outer), s, opt, t++);
+        flags |= r.flags;
+        outer = r.code;
+        s = zero;
+        code = start_code;
+        since_promotion = 0;
+      };
+      struct Term {
+        bool negative;
+        detail::ArithU128 sig;
+        int32_t exp;
+      };
+      std::vector<Term> terms;
+      for (size_t start = 0; start < n; start += g) {
+        const size_t end = start + g < n ? start + g : n;
+        detail::LongAccumulator sum(lsb, top);
+        detail::SpecialSum sp;
+        std::vector<Unpacked> ops;  // keeps NaN operands alive for sp.nan
+        ops.reserve(2 * (end - start) + 1);
+        terms.clear();
+        ops.push_back(s);
+        sp.Operand(ops.back());
+        if (s.cls == Class::kInf) sp.Infinity(s.sign);
+        sp.Term(s.cls == Class::kZero, s.sign);
+        if (s.cls == Class::kFinite) {
+          if (model.include_accumulator) terms.push_back({s.sign, s.sig, s.exp});
+          else sum.Add(s.sign, s.sig, s.exp);  // s enters uncut
+        }
+        for (size_t i = start; i < end; ++i) {
+          ops.push_back(A(i));
+          const Unpacked& x = ops.back();
+          ops.push_back(B(i));
+          const Unpacked& y = ops.back();
+          sp.Operand(x);
+          sp.Operand(y);
+          const bool neg = x.sign != y.sign;
+          const bool x_inf = x.cls == Class::kInf, y_inf = y.cls == Class::kInf;
+          const bool x_zero = x.cls == Class::kZero, y_zero = y.cls == Class::kZero;
+          if ((x_inf && y_zero) || (x_zero && y_inf)) {
+            sp.invalid = sp.default_nan = true;
+          } else if (x_inf || y_inf) {
+            sp.Infinity(neg);
+          } else if (x.cls == Class::kFinite && y.cls == Class::kFinite) {
+            terms.push_back({neg, detail::ArithU128{x.sig} * y.sig, x.exp + y.exp});
+          }
+          sp.Term(x_zero || y_zero, neg);
+        }
+        // Align to the largest leading-bit exponent e; cut below 2^(e - F).
+        if (!terms.empty()) {
+          int64_t e = INT64_MIN;
+          for (const Term& term : terms)
+            e = std::max<int64_t>(e, int64_t{term.exp} + detail::BitLength128(term.sig) - 1);
+          const int64_t cut = e - int64_t{model.fraction_bits};  // exponent of the last kept bit
+          for (const Term& term : terms) {
+            detail::ArithU128 sig = term.sig;
+            int32_t exp = term.exp;
+            if (exp < cut) {
+              const int64_t shift = cut - exp;
+              sig = shift >= 128 ? 0 : sig >> shift;
+              exp = static_cast<int32_t>(cut);  // > term.exp >= lsb: in range
+            }
+            if (sig != 0) sum.Add(term.negative, sig, exp);
+          }
+        }
+        Unpacked u;
+        uint8_t op_flags = 0;
+        if (sp.nan) {
+          u = *sp.nan;
+          if (sp.invalid) op_flags = kInvalid;
+        } else if (sp.default_nan || (sp.pos_inf && sp.neg_inf)) {
+          u.cls = Class::kNan;  // the default NaN
+          op_flags = kInvalid;
+        } else if (sp.pos_inf || sp.neg_inf) {
+          u.cls = Class::kInf;
+          u.sign = sp.neg_inf;
+        } else {
+          const bool zero_sign = sp.all_negative_zero || opt.rounding == Rounding::kDown;
+          u = sum.ToUnpacked(zero_sign);
+        }
+        Result r = RoundPack(acc, u, opt, t++);
+        r.flags |= op_flags;
+        flags |= r.flags;
+        code = r.code;
+        s = Unpack(acc, code);
+        if (model.promote_every != 0 && ++since_promotion == model.promote_every) promote();
+      }
+      if (model.promote_every == 0) return Result{code, flags};
+      if (since_promotion != 0) promote();
+      const Result r = RoundPack(acc, Unpack(outer_format, outer), opt, t++);
+      flags |= r.flags;
+      return Result{r.code, flags};
     }
   }
   return Result{0, kInvalid};

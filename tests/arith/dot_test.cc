@@ -7,6 +7,10 @@
 //   - kExact and kBlock against exact rational sums (GMP) rounded by the
 //     table reference (tests/arith/exact_reference.h), f16/bf16/e4m3fn
 //     inputs into f16 and bf16 accumulators;
+//   - kHardware (aligned, truncated group sums) against a separate
+//     reference: products in double, the cut by ilogb/ldexp/trunc, group
+//     sums as GMP rationals rounded by the table reference, promotion into
+//     fp32 by host float adds;
 //   - specials, zero signs, GEMM indexing, and the textbook behaviour
 //     (a long f16 sum stagnates sequentially, not pairwise or in blocks).
 // This file is built with -frounding-math (the host oracle changes modes).
@@ -293,7 +297,7 @@ TEST_CASE("dot specials and exact zeros") {
     return Dot(h, a.data(), 1, b.data(), 1, a.size(), h, DotModel{m, 2}, opt);
   };
   for (Accumulation m : {Accumulation::kSequential, Accumulation::kFused, Accumulation::kPairwise,
-                         Accumulation::kBlock, Accumulation::kExact}) {
+                         Accumulation::kBlock, Accumulation::kExact, Accumulation::kHardware}) {
     INFO("model " << int(m));
     // 1*1 + (-1)*1 = +0 exactly; -0 toward -inf.
     CHECK(dot({0x3C00, 0xBC00}, {0x3C00, 0x3C00}, m).code == 0x0000);
@@ -365,4 +369,235 @@ TEST_CASE("GEMM: each element is its dot product, with its own stochastic indice
   CHECK(RoundingsPerDot(DotModel{Accumulation::kPairwise}, 10) == 19);
   CHECK(RoundingsPerDot(DotModel{Accumulation::kBlock, 4}, 10) == 3);
   CHECK(RoundingsPerDot(DotModel{Accumulation::kExact}, 10) == 1);
+}
+
+namespace {
+
+struct HwParams {
+  size_t group;
+  int fraction_bits;
+  bool include_accumulator;
+  uint32_t promote_every;
+};
+
+// 2^k as an exact rational.
+Rational Pow2(int k) {
+  boost::multiprecision::mpz_int z = 1;
+  z <<= (k < 0 ? -k : k);
+  return k < 0 ? Rational(1) / Rational(z) : Rational(z);
+}
+
+int HostMode(Rounding mode) {
+  switch (mode) {
+    case Rounding::kDown: return FE_DOWNWARD;
+    case Rounding::kUp: return FE_UPWARD;
+    case Rounding::kTowardZero: return FE_TOWARDZERO;
+    default: return FE_TONEAREST;
+  }
+}
+
+// The reference of kHardware, written from the formula: every product is a
+// double (exact for f16, bf16 and e4m3fn inputs), e is the largest ilogb of
+// the group's nonzero terms, each term is trunc(x * 2^(F - e)) * 2^(e - F),
+// the terms are added as rationals and rounded once by the table reference.
+// Promotion (every > 0, modes rne/rtz/rdn/rup only): o = float(o + s) on
+// the host, then the final o is rounded into `acc` by the table reference.
+arith_ref::RefResult ReferenceHardware(const arith_test::FormatPair& in, const arith_test::FormatPair& acc,
+                                       const std::vector<uint64_t>& a, const std::vector<uint64_t>& b,
+                                       const HwParams& p, Rounding mode) {
+  const uint32_t neg_zero = static_cast<uint32_t>(SignBit(*acc.core));
+  uint32_t s = 0;  // +0
+  uint8_t flags = 0;
+  volatile float outer = 0.0f;
+  uint32_t since = 0;
+  auto promote = [&] {
+    std::fesetround(HostMode(mode));
+    std::feclearexcept(FE_ALL_EXCEPT);
+    volatile float sv = static_cast<float>(DecodeToF64(*acc.core, s));  // exact
+    outer = outer + sv;
+    flags |= HostFlags();
+    std::fesetround(FE_TONEAREST);
+    s = 0;
+    since = 0;
+  };
+  for (size_t start = 0; start < a.size(); start += p.group) {
+    // Once s has overflowed to infinity it stays there (no flags).
+    if (sweep::DecodeByDefinition(acc.ref.definition(), s).cls != sweep::CodeClass::kFinite) break;
+    const double sv = DecodeToF64(*acc.core, s);
+    bool all_negative_zero = sv == 0 && std::signbit(sv);
+    std::vector<double> terms;
+    if (p.include_accumulator) terms.push_back(sv);
+    for (size_t i = start; i < a.size() && i < start + p.group; ++i) {
+      const double x = DecodeToF64(*in.core, a[i]) * DecodeToF64(*in.core, b[i]);  // exact
+      if (!(x == 0 && std::signbit(x))) all_negative_zero = false;
+      terms.push_back(x);
+    }
+    int e = INT32_MIN;
+    for (double x : terms)
+      if (x != 0) e = std::max(e, std::ilogb(x));
+    Rational sum = p.include_accumulator ? Rational(0) : Rational(sv);
+    for (double x : terms) {
+      if (x == 0) continue;
+      const double cut = std::trunc(std::ldexp(x, p.fraction_bits - e));  // |x| * 2^(F-e) < 2^(F+1)
+      sum += Rational(cut) * Pow2(e - p.fraction_bits);
+    }
+    if (sum == 0) {
+      s = all_negative_zero || mode == Rounding::kDown ? neg_zero : 0u;
+    } else {
+      const arith_ref::RefResult r = acc.ref.RoundRational(sum, mode);
+      s = r.code;
+      flags |= r.flags;
+    }
+    if (p.promote_every != 0 && ++since == p.promote_every) promote();
+  }
+  if (p.promote_every == 0) return {s, flags};
+  if (since != 0) promote();
+  const float o = outer;
+  if (o == 0) return {std::signbit(o) ? neg_zero : 0u, flags};
+  const arith_ref::RefResult r = acc.ref.RoundRational(Rational(double(o)), mode);
+  return {r.code, static_cast<uint8_t>(flags | r.flags)};
+}
+
+// Operands of the reference tests: near 1 (cancellation, ties), or with
+// exponents spread over +-spread binades.
+void HwOperands(const Format& in, uint64_t trial, size_t n, bool wide, int spread, std::vector<uint64_t>& a,
+                std::vector<uint64_t>& b) {
+  a.resize(n);
+  b.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    double x = (static_cast<double>(Draw(42, trial, i) % 2001) - 1000) / 250.0;
+    double y = (static_cast<double>(Draw(43, trial, i) % 2001) - 1000) / 300.0;
+    if (wide) {
+      x = std::ldexp(x, static_cast<int>(Draw(44, trial, i) % (2 * spread + 1)) - spread);
+      y = std::ldexp(y, static_cast<int>(Draw(45, trial, i) % (2 * spread + 1)) - spread);
+    }
+    a[i] = EncodeFromF64(in, x).code;
+    b[i] = EncodeFromF64(in, y).code;
+  }
+}
+
+DotModel HardwareModel(const HwParams& p) {
+  DotModel dm;
+  dm.accumulation = Accumulation::kHardware;
+  dm.group = static_cast<uint32_t>(p.group);
+  dm.fraction_bits = static_cast<uint32_t>(p.fraction_bits);
+  dm.include_accumulator = p.include_accumulator;
+  dm.promote_every = p.promote_every;
+  return dm;
+}
+
+}  // namespace
+
+TEST_CASE("kHardware equals the aligned, truncated group sums of a separate reference") {
+  const char* pairs[][2] = {{"f16", "f16"}, {"f16", "bf16"}, {"e4m3fn", "f16"}, {"e4m3fn", "bf16"}, {"bf16", "bf16"}};
+  for (const auto& pr : pairs) {
+    const arith_test::FormatPair in(pr[0]), acc(pr[1]);
+    const int spread = std::string(pr[0]) == "bf16" ? 50 : std::string(pr[0]) == "f16" ? 10 : 6;
+    for (Rounding mode : arith_test::kDeterministicModes) {
+      int failed = 0, truncation_mattered = 0, trials_small_f = 0;
+      for (uint64_t trial = 0; trial < 120; ++trial) {
+        const size_t n = 1 + Draw(41, trial, 99) % 64;
+        std::vector<uint64_t> a, b;
+        HwOperands(*in.core, trial, n, trial % 2 == 1, spread, a, b);
+        Options opt;
+        opt.rounding = mode;
+        for (size_t g : {size_t{1}, size_t{4}, size_t{16}})
+          for (int f : {3, 11, 1000})
+            for (bool include : {true, false}) {
+              const HwParams p{g, f, include, 0};
+              const Result got = Dot(*in.core, a.data(), 1, b.data(), 1, n, *acc.core, HardwareModel(p), opt);
+              const arith_ref::RefResult want = ReferenceHardware(in, acc, a, b, p, mode);
+              if (got.code != want.code || got.flags != want.flags) {
+                if (++failed <= 3)
+                  FAIL_CHECK(std::string(pr[0]) << " -> " << std::string(pr[1]) << " G " << g << " F " << f
+                                                << " A " << include << " " << std::string(RoundingNameOf(mode))
+                                                << " trial " << trial << ": reference " << want.code << "/"
+                                                << int(want.flags) << ", floatscope " << got.code << "/"
+                                                << int(got.flags));
+              }
+              // F = 1000 keeps every bit: kBlock with k = G. F = 3 cuts.
+              DotModel block{Accumulation::kBlock, static_cast<uint32_t>(g)};
+              const Result exact_groups = Dot(*in.core, a.data(), 1, b.data(), 1, n, *acc.core, block, opt);
+              if (f == 1000) {
+                CHECK(got.code == exact_groups.code);
+                CHECK(got.flags == exact_groups.flags);
+              } else if (f == 3 && g == 16 && !include) {
+                ++trials_small_f;
+                if (got.code != exact_groups.code) ++truncation_mattered;
+              }
+            }
+      }
+      CHECK_MESSAGE(failed == 0, std::string(pr[0]) << " -> " << std::string(pr[1]) << " "
+                                                    << std::string(RoundingNameOf(mode)));
+      // With 3 fraction bits most 16-term groups lose bits that change s.
+      CHECK_MESSAGE(truncation_mattered * 2 > trials_small_f,
+                    std::string(pr[0]) << " -> " << std::string(pr[1]) << ": F = 3 changed only "
+                                       << truncation_mattered << " of " << trials_small_f);
+    }
+  }
+}
+
+TEST_CASE("kHardware: promotion into an fp32 accumulator every N groups") {
+  const char* pairs[][2] = {{"f16", "f16"}, {"e4m3fn", "bf16"}, {"bf16", "bf16"}};
+  for (const auto& pr : pairs) {
+    const arith_test::FormatPair in(pr[0]), acc(pr[1]);
+    for (Rounding mode : {Rounding::kNearestEven, Rounding::kTowardZero, Rounding::kDown, Rounding::kUp}) {
+      int failed = 0;
+      for (uint64_t trial = 0; trial < 150; ++trial) {
+        const size_t n = 1 + Draw(51, trial, 99) % 64;
+        std::vector<uint64_t> a, b;
+        HwOperands(*in.core, trial, n, false, 0, a, b);
+        Options opt;
+        opt.rounding = mode;
+        for (uint32_t every : {1u, 3u})
+          for (int f : {4, 1000}) {
+            const HwParams p{4, f, true, every};
+            const DotModel dm = HardwareModel(p);
+            const Result got = Dot(*in.core, a.data(), 1, b.data(), 1, n, *acc.core, dm, opt);
+            const arith_ref::RefResult want = ReferenceHardware(in, acc, a, b, p, mode);
+            if (got.code != want.code || got.flags != want.flags) {
+              if (++failed <= 3)
+                FAIL_CHECK(std::string(pr[0]) << " -> " << std::string(pr[1]) << " N " << every << " F " << f
+                                              << " " << std::string(RoundingNameOf(mode)) << " trial " << trial
+                                              << ": reference " << want.code << "/" << int(want.flags)
+                                              << ", floatscope " << got.code << "/" << int(got.flags));
+            }
+          }
+      }
+      CHECK_MESSAGE(failed == 0, std::string(pr[0]) << " -> " << std::string(pr[1]) << " "
+                                                    << std::string(RoundingNameOf(mode)));
+    }
+  }
+  // Roundings: 10 terms in groups of 4 = 3 groups; N = 2: 2 promotions and
+  // the final conversion.
+  DotModel dm;
+  dm.accumulation = Accumulation::kHardware;
+  dm.group = 4;
+  CHECK(RoundingsPerDot(dm, 10) == 3);
+  dm.promote_every = 2;
+  CHECK(RoundingsPerDot(dm, 10) == 6);
+  CHECK(RoundingsPerDot(dm, 0) == 0);
+}
+
+TEST_CASE("kHardware: a hand-worked cut") {
+  // f16 1 * 1 + 2^-4 * 1 + 2^-4 * 1 in one group, F = 2: e = 0, the cut is
+  // below 2^-2, so both 2^-4 vanish and the sum is 1. F = 4 keeps them: 1.125.
+  const Format& h = formats::kF16;
+  const std::vector<uint64_t> a = {0x3C00, 0x2C00, 0x2C00}, one = {0x3C00, 0x3C00, 0x3C00};
+  DotModel dm;
+  dm.accumulation = Accumulation::kHardware;
+  dm.group = 4;
+  dm.fraction_bits = 2;
+  const Result cut = Dot(h, a.data(), 1, one.data(), 1, 3, h, dm);
+  CHECK(cut.code == 0x3C00);
+  CHECK(cut.flags == 0);  // the cut itself raises nothing
+  dm.fraction_bits = 4;
+  CHECK(Dot(h, a.data(), 1, one.data(), 1, 3, h, dm).code == 0x3C80);
+  // Group of 1 with the accumulator aligned: s = 1, then 2^-4 with F = 2 is
+  // cut against s's exponent (1 stays); without A it enters exactly.
+  dm.group = 1;
+  dm.fraction_bits = 2;
+  CHECK(Dot(h, a.data(), 1, one.data(), 1, 3, h, dm).code == 0x3C00);
+  dm.include_accumulator = false;
+  CHECK(Dot(h, a.data(), 1, one.data(), 1, 3, h, dm).code == 0x3C80);
 }
