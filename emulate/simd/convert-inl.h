@@ -392,8 +392,12 @@ HWY_INLINE void CountLanes(const Lanes& l, MU valid, ArrayStats* st) {
 // Rounds n floats; writes codes (code_bytes wide) or, with fq_out, their
 // decoded values (fake quantization). Handles whole vectors; the caller
 // runs the scalar core on the tail.
-HWY_NOINLINE size_t EncodeF32Vectors(const EncodePlan& p, const float* in, void* codes, int code_bytes,
+HWY_NOINLINE size_t EncodeF32Vectors(const EncodePlan& plan, const float* in, void* codes, int code_bytes,
                                      float* fq_out, size_t n, uint64_t first_index, ArrayStats* stats) {
+  // A local copy: stores through the uint8_t output may alias anything the
+  // caller could see, which would make the compiler reload and re-test every
+  // plan field in every iteration. Nothing can alias this copy.
+  const EncodePlan p = plan;
   const DU du;
   const DF df;
   const size_t N = hn::Lanes(du);
@@ -427,7 +431,9 @@ HWY_NOINLINE size_t EncodeF32Vectors(const EncodePlan& p, const float* in, void*
   return i;
 }
 
-HWY_NOINLINE size_t DecodeToF32Vectors(const EncodePlan& p, const void* codes, int code_bytes, float* out, size_t n) {
+HWY_NOINLINE size_t DecodeToF32Vectors(const EncodePlan& plan, const void* codes, int code_bytes, float* out,
+                                       size_t n) {
+  const EncodePlan p = plan;  // see EncodeF32Vectors
   const DU du;
   const DF df;
   const size_t N = hn::Lanes(du);
