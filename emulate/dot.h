@@ -246,6 +246,31 @@ struct SpecialSum {
   }
 };
 
+// Rounds one group's sum into `acc`: its IEEE special result if it has
+// one (NaN, infinity, invalid), else the exact sum (an exact zero takes
+// the sign IEEE 754 6.3 gives it).
+inline Result RoundGroup(const Format& acc, const SpecialSum& sp, const LongAccumulator& sum, const Options& opt,
+                         uint64_t index) {
+  Unpacked u;
+  uint8_t op_flags = 0;
+  if (sp.nan) {
+    u = *sp.nan;
+    if (sp.invalid) op_flags = kInvalid;
+  } else if (sp.default_nan || (sp.pos_inf && sp.neg_inf)) {
+    u.cls = Class::kNan;  // the default NaN
+    op_flags = kInvalid;
+  } else if (sp.pos_inf || sp.neg_inf) {
+    u.cls = Class::kInf;
+    u.sign = sp.neg_inf;
+  } else {
+    const bool zero_sign = sp.all_negative_zero || opt.rounding == Rounding::kDown;
+    u = sum.ToUnpacked(zero_sign);
+  }
+  Result r = RoundPack(acc, u, opt, index);
+  r.flags |= op_flags;
+  return r;
+}
+
 }  // namespace detail
 
 // One dot product: sum over i < n of a[i * a_stride] * b[i * b_stride].
@@ -346,23 +371,7 @@ inline Result Dot(const Format& in, const uint64_t* a, size_t a_stride, const ui
           }
           sp.Term(x_zero || y_zero, neg);
         }
-        Unpacked u;
-        uint8_t op_flags = 0;
-        if (sp.nan) {
-          u = *sp.nan;
-          if (sp.invalid) op_flags = kInvalid;
-        } else if (sp.default_nan || (sp.pos_inf && sp.neg_inf)) {
-          u.cls = Class::kNan;  // the default NaN
-          op_flags = kInvalid;
-        } else if (sp.pos_inf || sp.neg_inf) {
-          u.cls = Class::kInf;
-          u.sign = sp.neg_inf;
-        } else {
-          const bool zero_sign = sp.all_negative_zero || opt.rounding == Rounding::kDown;
-          u = sum.ToUnpacked(zero_sign);
-        }
-        Result r = RoundPack(acc, u, opt, t++);
-        r.flags |= op_flags;
+        Result r = detail::RoundGroup(acc, sp, sum, opt, t++);
         flags |= r.flags;
         code = r.code;
         s = Unpack(acc, code);
@@ -444,23 +453,7 @@ inline Result Dot(const Format& in, const uint64_t* a, size_t a_stride, const ui
             if (sig != 0) sum.Add(term.negative, sig, exp);
           }
         }
-        Unpacked u;
-        uint8_t op_flags = 0;
-        if (sp.nan) {
-          u = *sp.nan;
-          if (sp.invalid) op_flags = kInvalid;
-        } else if (sp.default_nan || (sp.pos_inf && sp.neg_inf)) {
-          u.cls = Class::kNan;  // the default NaN
-          op_flags = kInvalid;
-        } else if (sp.pos_inf || sp.neg_inf) {
-          u.cls = Class::kInf;
-          u.sign = sp.neg_inf;
-        } else {
-          const bool zero_sign = sp.all_negative_zero || opt.rounding == Rounding::kDown;
-          u = sum.ToUnpacked(zero_sign);
-        }
-        Result r = RoundPack(acc, u, opt, t++);
-        r.flags |= op_flags;
+        Result r = detail::RoundGroup(acc, sp, sum, opt, t++);
         flags |= r.flags;
         code = r.code;
         s = Unpack(acc, code);

@@ -40,6 +40,7 @@
 #include "emulate/simd/kernels.h"
 #include "formats/names.h"
 #include "tests/sweep/sweep_runner.h"
+#include "tests/sweep/tool_util.h"
 
 namespace fs = floatscope;
 namespace sw = floatscope::sweep;
@@ -53,13 +54,6 @@ constexpr uint64_t kChunks = (uint64_t{1} << 32) / kChunk;
 [[noreturn]] void Fail(const std::string& message) {
   std::cerr << "exhaustive_simd: " << message << "\n";
   std::exit(2);
-}
-
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-  return out;
 }
 
 struct Counts {
@@ -164,21 +158,6 @@ void CheckChunk(const Job& job, const fs::Options& opt, const std::vector<sw::Pi
   }
 }
 
-void WriteJsonAtomically(const std::string& path, const nlohmann::json& j) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream o(tmp);
-    o << j.dump(2) << "\n";
-    if (!o) Fail("cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) Fail("cannot rename " + tmp + " to " + path);
-}
-
-std::string Clock2(double s) {
-  const long t = static_cast<long>(s);
-  return fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -218,7 +197,7 @@ int main(int argc, char** argv) {
   if (format_arg == "all") {
     for (const sw::FormatDefinition& d : sw::kDefinitions) defs.push_back(&d);
   } else {
-    for (const std::string& n : SplitCommas(format_arg)) {
+    for (const std::string& n : sw::SplitCommas(format_arg)) {
       const sw::FormatDefinition* d = sw::FindDefinition(n);
       if (!d) Fail("unknown format '" + n + "' (the named formats of at most 16 bits)");
       defs.push_back(d);
@@ -230,7 +209,7 @@ int main(int argc, char** argv) {
     modes.push_back(fs::Rounding::kStochastic);
     modes.push_back(fs::Rounding::kStochasticEq);
   } else {
-    for (const std::string& n : SplitCommas(round_arg)) {
+    for (const std::string& n : sw::SplitCommas(round_arg)) {
       const auto r = fs::ParseRounding(n);
       if (!r) Fail("unknown rounding mode '" + n + "'");
       modes.push_back(*r);
@@ -241,7 +220,7 @@ int main(int argc, char** argv) {
     targets.resize(1);
   } else if (target_arg != "all") {
     std::vector<int64_t> chosen;
-    for (const std::string& n : SplitCommas(target_arg)) {
+    for (const std::string& n : sw::SplitCommas(target_arg)) {
       bool found = false;
       for (int64_t t : targets)
         if (n == hwy::TargetName(t)) chosen.push_back(t), found = true;
@@ -259,12 +238,8 @@ int main(int argc, char** argv) {
 
   nlohmann::json report = {{"tool", "exhaustive_simd"}, {"command", command}, {"threads", threads},
                            {"targets", target_names}, {"seed", seed}, {"results", nlohmann::json::array()}};
-  {
-    char buf[32];
-    const std::time_t now = std::time(nullptr);
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-    report["started"] = buf;
-  }
+  report["started"] = sw::UtcNow();
+  report["machine"] = sw::CpuModel();
   const auto t0 = Clock::now();
   size_t passed = 0, failed = 0, done = 0;
   for (int64_t target : targets) {
@@ -294,7 +269,7 @@ int main(int argc, char** argv) {
             const double frac = (done + static_cast<double>(c + 1) / kChunks) / total;
             std::cerr << fmt::format("[{}/{} {} {} {}] {:5.1f}%, elapsed {}, ETA {}\n", done + 1, total,
                                      hwy::TargetName(target), job.def->name, fs::RoundingNameOf(job.mode),
-                                     100 * frac, Clock2(el), Clock2(el / frac * (1 - frac)));
+                                     100 * frac, sw::Hms(el), sw::Hms(el / frac * (1 - frac)));
           }
         }
       };
@@ -330,7 +305,8 @@ int main(int argc, char** argv) {
       report["passed"] = passed;
       report["failed"] = failed;
       report["complete"] = done == total;
-      if (!json_path.empty()) WriteJsonAtomically(json_path, report);
+      if (!json_path.empty())
+        if (const std::string e = sw::WriteJsonAtomically(json_path, report); !e.empty()) Fail(e);
     }
   }
   fs::simd::ForceTarget(0);

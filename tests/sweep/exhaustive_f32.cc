@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "tests/sweep/sweep_runner.h"
+#include "tests/sweep/tool_util.h"
 
 namespace fs = floatscope;
 namespace sw = floatscope::sweep;
@@ -44,45 +45,6 @@ struct Job {
 [[noreturn]] void Fail(const std::string& message) {
   std::cerr << "exhaustive_f32: " << message << "\n";
   std::exit(2);
-}
-
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-  return out;
-}
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) {
-      const size_t colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
-    }
-  return "unknown";
-}
-
-std::string UtcNow() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
-std::string Hms(double seconds) {
-  const long s = static_cast<long>(seconds + 0.5);
-  return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
-}
-
-void WriteJsonAtomically(const std::string& path, const nlohmann::json& j) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << j.dump(2) << "\n";
-    if (!out) Fail("cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) Fail("cannot rename " + tmp + " to " + path);
 }
 
 }  // namespace
@@ -118,7 +80,7 @@ int main(int argc, char** argv) {
   }
 
   std::vector<const sw::FormatDefinition*> defs;
-  for (const std::string& name : SplitCommas(format_arg)) {
+  for (const std::string& name : sw::SplitCommas(format_arg)) {
     if (name == "all") {
       for (const sw::FormatDefinition& d : sw::kDefinitions) defs.push_back(&d);
     } else if (const sw::FormatDefinition* d = sw::FindDefinition(name)) {
@@ -128,7 +90,7 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<fs::Rounding> modes;
-  for (const std::string& name : SplitCommas(round_arg)) {
+  for (const std::string& name : sw::SplitCommas(round_arg)) {
     bool found = false;
     for (fs::Rounding r : sw::kDeterministicModes)
       if (name == "all" || name == sw::ModeName(r)) {
@@ -155,8 +117,8 @@ int main(int argc, char** argv) {
       }
 
   nlohmann::json summary = {
-      {"tool", "exhaustive_f32"}, {"command", command},  {"started", UtcNow()},
-      {"machine", CpuModel()},    {"threads", threads},  {"complete", false},
+      {"tool", "exhaustive_f32"}, {"command", command},  {"started", sw::UtcNow()},
+      {"machine", sw::CpuModel()},    {"threads", threads},  {"complete", false},
       {"results", nlohmann::json::array()},
   };
   const uint64_t kAll = uint64_t{1} << 32;
@@ -182,7 +144,7 @@ int main(int argc, char** argv) {
       const double eta = done > 0 ? elapsed * (total_inputs - done) / done : 0;
       const std::string line =
           fmt::format("[{}] {:5.1f}% of {} pairs, elapsed {}, ETA {}", current,
-                      100.0 * done / total_inputs, jobs.size(), Hms(elapsed), done > 0 ? Hms(eta) : "?");
+                      100.0 * done / total_inputs, jobs.size(), sw::Hms(elapsed), done > 0 ? sw::Hms(eta) : "?");
       std::cerr << (tty ? "\r" + line + "   " : line + "\n") << std::flush;
     }
   });
@@ -231,7 +193,7 @@ int main(int argc, char** argv) {
                                   {"first_mismatches", firsts}});
     summary["passed"] = passed;
     summary["failed"] = failed;
-    if (!json_path.empty()) WriteJsonAtomically(json_path, summary);
+    if (!json_path.empty()) if (const std::string e = sw::WriteJsonAtomically(json_path, summary); !e.empty()) Fail(e);
   }
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -241,9 +203,9 @@ int main(int argc, char** argv) {
   progress.join();
   if (tty) std::cerr << "\n";
   summary["complete"] = true;
-  summary["finished"] = UtcNow();
+  summary["finished"] = sw::UtcNow();
   summary["seconds"] = std::round(std::chrono::duration<double>(Clock::now() - t_start).count());
-  if (!json_path.empty()) WriteJsonAtomically(json_path, summary);
+  if (!json_path.empty()) if (const std::string e = sw::WriteJsonAtomically(json_path, summary); !e.empty()) Fail(e);
   std::cout << passed << " passed, " << failed << " failed\n";
   return failed == 0 ? 0 : 1;
 }
