@@ -1,0 +1,173 @@
+// simd_bench: the array kernels (emulate/array_ops.h) beside their ceiling
+// and peers, in one run (Google Benchmark; bench/run_simd_bench.py adds
+// numpy and ml_dtypes and prints the ratios).
+//
+// Per size (2^24 float32 = 64 MiB, past every cache; 2^16 = 256 KiB, L2):
+//   copy           memcpy of the bytes fake-quant reads+writes: the ceiling
+//   scale          out[i] = 2 * in[i], a STREAM-like loop
+//   f16c           float32 -> f16 -> float32 with F16C instructions
+//   fakequant/F/M/T  floatscope FakeQuantF32Array, format F, mode M, T threads
+//   encode/F/M     floatscope EncodeF32Array to codes, one thread
+//   core/F/M       the scalar core element by element (what SIMD replaces)
+// Counters: ns per element and GB/s (bytes read + written).
+#include <benchmark/benchmark.h>
+#include <immintrin.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "emulate/array_ops.h"
+#include "formats/catalog.h"
+#include "formats/names.h"
+
+namespace fs = floatscope;
+
+namespace {
+
+const std::vector<float>& Input(size_t n) {
+  static std::vector<float> data = [] {
+    std::vector<float> v(size_t{1} << 24);
+    std::mt19937 rng(7);
+    std::normal_distribution<float> d(0.f, 1.f);
+    for (float& x : v) x = d(rng);
+    return v;
+  }();
+  (void)n;
+  return data;
+}
+
+void SetCounters(benchmark::State& st, size_t n, size_t bytes_per_elem) {
+  st.counters["ns_per_elem"] = benchmark::Counter(static_cast<double>(n) * 1e-9,
+                                                  benchmark::Counter::kIsIterationInvariantRate |
+                                                      benchmark::Counter::kInvert);
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(n * bytes_per_elem));
+}
+
+void BM_Copy(benchmark::State& st) {
+  const size_t n = static_cast<size_t>(st.range(0));
+  const float* in = Input(n).data();
+  std::vector<float> out(n);
+  for (auto _ : st) {
+    std::memcpy(out.data(), in, n * 4);
+    benchmark::ClobberMemory();
+  }
+  SetCounters(st, n, 8);
+}
+
+void BM_Scale(benchmark::State& st) {
+  const size_t n = static_cast<size_t>(st.range(0));
+  const float* in = Input(n).data();
+  std::vector<float> out(n);
+  for (auto _ : st) {
+    for (size_t i = 0; i < n; ++i) out[i] = 2.0f * in[i];
+    benchmark::ClobberMemory();
+  }
+  SetCounters(st, n, 8);
+}
+
+__attribute__((target("avx2,f16c"))) void F16cRoundTrip(const float* in, float* out, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(h));
+  }
+  for (; i < n; ++i) out[i] = _cvtsh_ss(_cvtss_sh(in[i], _MM_FROUND_TO_NEAREST_INT));
+}
+
+void BM_F16c(benchmark::State& st) {
+  if (!__builtin_cpu_supports("f16c")) {
+    st.SkipWithError("no F16C on this CPU");
+    return;
+  }
+  const size_t n = static_cast<size_t>(st.range(0));
+  const float* in = Input(n).data();
+  std::vector<float> out(n);
+  for (auto _ : st) {
+    F16cRoundTrip(in, out.data(), n);
+    benchmark::ClobberMemory();
+  }
+  SetCounters(st, n, 8);
+}
+
+fs::Options OptionsFor(const std::string& mode) {
+  fs::Options o;
+  o.rounding = *fs::ParseRounding(mode);
+  o.seed = 1234;
+  return o;
+}
+
+void RegisterAll() {
+  for (int64_t n : {int64_t{1} << 24, int64_t{1} << 16}) {
+    benchmark::RegisterBenchmark("copy", BM_Copy)->Arg(n)->UseRealTime();
+    benchmark::RegisterBenchmark("scale", BM_Scale)->Arg(n)->UseRealTime();
+    benchmark::RegisterBenchmark("f16c", BM_F16c)->Arg(n)->UseRealTime();
+    const unsigned all = std::max(1u, std::thread::hardware_concurrency());
+    for (const char* name : {"f16", "bf16", "e4m3fn", "e5m2", "e2m1fn", "int8"}) {
+      const fs::Format* f = fs::FindNamedFormat(name);
+      for (const char* mode : {"rne", "sr"}) {
+        for (unsigned threads : {1u, all}) {
+          benchmark::RegisterBenchmark(
+              (std::string("fakequant/") + name + "/" + mode + "/" + std::to_string(threads)).c_str(),
+              [f, mode, threads](benchmark::State& st) {
+                const size_t n = static_cast<size_t>(st.range(0));
+                const float* in = Input(n).data();
+                std::vector<float> out(n);
+                const fs::Options o = OptionsFor(mode);
+                for (auto _ : st) {
+                  fs::FakeQuantF32Array(*f, o, in, out.data(), n, 0, nullptr, threads);
+                  benchmark::ClobberMemory();
+                }
+                SetCounters(st, n, 8);
+              })
+              ->Arg(n)
+              ->UseRealTime();
+          if (all == 1) break;
+        }
+        benchmark::RegisterBenchmark((std::string("encode/") + name + "/" + mode).c_str(),
+                                     [f, mode](benchmark::State& st) {
+                                       const size_t n = static_cast<size_t>(st.range(0));
+                                       const float* in = Input(n).data();
+                                       std::vector<uint8_t> codes(n * fs::CodeBytes(*f));
+                                       const fs::Options o = OptionsFor(mode);
+                                       for (auto _ : st) {
+                                         fs::EncodeF32Array(*f, o, in, codes.data(), n, 0, nullptr, 1);
+                                         benchmark::ClobberMemory();
+                                       }
+                                       SetCounters(st, n, 4 + fs::CodeBytes(*f));
+                                     })
+            ->Arg(n)
+            ->UseRealTime();
+        benchmark::RegisterBenchmark((std::string("core/") + name + "/" + mode).c_str(),
+                                     [f, mode](benchmark::State& st) {
+                                       const size_t n = static_cast<size_t>(st.range(0));
+                                       const float* in = Input(n).data();
+                                       std::vector<float> out(n);
+                                       const fs::Options o = OptionsFor(mode);
+                                       for (auto _ : st) {
+                                         fs::scalar::FakeQuantF32Array(*f, o, in, out.data(), n, 0, nullptr);
+                                         benchmark::ClobberMemory();
+                                       }
+                                       SetCounters(st, n, 8);
+                                     })
+            ->Arg(n)
+            ->UseRealTime()
+            ->Iterations(n > (1 << 20) ? 1 : 20);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  RegisterAll();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  benchmark::AddCustomContext("simd_target", fs::SimdTargetName());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
