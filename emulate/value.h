@@ -24,6 +24,22 @@
 //
 // Eigen: including <Eigen/Core> before this header (or defining
 // FLOATSCOPE_VALUE_EIGEN) adds Eigen::NumTraits for value<F, R>.
+//
+// The order of a matrix product's operations (Eigen 3.4, checked by
+// tests/arith/value_test.cc). a.lazyProduct(b), and a * b wherever Eigen
+// picks its coefficient-based product (dynamic sizes with rows + cols +
+// depth < 20, and small fixed sizes), computes each element as
+//
+//   c(i, j) = ((p_0 + p_1) + p_2) + ... + p_{K-1},   p_l = a(i, l) * b(l, j)
+//
+// every product and every sum rounded into F (emulate/dot.h's kSequential
+// with `acc` = F, the first term taken as it is). One exception: when
+// Eigen unrolls a fixed-size sum completely (depth <= 3 with the costs
+// below) it sums by halving, p_0 + (p_1 + p_2) for a depth of 3. Larger
+// products (a * b with rows + cols + depth >= 20) go through Eigen's
+// blocked GEMM kernel, whose order is Eigen's internal affair and differs
+// from the left fold for some elements: use lazyProduct where the order
+// matters.
 #pragma once
 
 #include <cstdint>

@@ -10,8 +10,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 
+#include "emulate/dot.h"
 #include "emulate/value.h"
 #include "experiments/iterative_refinement.h"
 #include "tests/arith/arith_compare.h"
@@ -158,4 +160,131 @@ TEST_CASE("mixed-precision iterative refinement: f16/bf16 LU reach float64 accur
   // cond * u = 100 / 16 > 1: refinement from an e4m3fn LU cannot converge.
   const auto fp8 = experiments::Refine<e4m3>(a, b, x_true, 12);
   CHECK(fp8.backward_error.back() > 1e-6);
+}
+
+namespace {
+
+// Deterministic values in [-1, 1] with 4 decimals: most are not bf16 values,
+// and most bf16 products and sums of them round.
+template <typename M>
+M RandomMatrix(int rows, int cols, uint64_t seed) {
+  M m(rows, cols);
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j)
+      m(i, j) = typename M::Scalar(static_cast<double>(arith_test::Draw(seed, static_cast<uint64_t>(i), static_cast<uint64_t>(j)) % 20001) / 10000.0 - 1.0);
+  return m;
+}
+
+// The documented order (emulate/value.h): p_l = a(i, l) * b(l, j) rounded,
+// then ((p_0 + p_1) + p_2) + ... left to right, every sum rounded.
+template <typename MA, typename MB>
+bf16 LeftFold(const MA& a, const MB& b, int i, int j) {
+  bf16 s = a(i, 0) * b(0, j);
+  for (int l = 1; l < a.cols(); ++l) s = s + a(i, l) * b(l, j);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("Eigen products sum each element left to right (lazyProduct, small and fixed-size products)") {
+  using M = Eigen::Matrix<bf16, Eigen::Dynamic, Eigen::Dynamic>;
+  const int m = 6, k = 45, n = 7;
+  const M a = RandomMatrix<M>(m, k, 31), b = RandomMatrix<M>(k, n, 32);
+  const M p = a.lazyProduct(b);
+  int tree_differs = 0;
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      CHECK(p(i, j).code() == LeftFold(a, b, i, j).code());
+      // The same as emulate/dot.h's kSequential with a bf16 accumulator.
+      std::vector<uint64_t> x(k), y(k);
+      for (int l = 0; l < k; ++l) {
+        x[l] = a(i, l).code();
+        y[l] = b(l, j).code();
+      }
+      DotModel seq;
+      CHECK(p(i, j).code() == Dot(formats::kBf16, x.data(), 1, y.data(), 1, k, formats::kBf16, seq).code);
+      DotModel pairwise;
+      pairwise.accumulation = Accumulation::kPairwise;
+      tree_differs += p(i, j).code() != Dot(formats::kBf16, x.data(), 1, y.data(), 1, k, formats::kBf16, pairwise).code;
+    }
+  CHECK(tree_differs > 0);  // the order is visible in bf16: the check above can fail
+  // operator* of dynamic matrices with rows + cols + depth < 20 is the lazy product.
+  const M a2 = RandomMatrix<M>(3, 9, 33), b2 = RandomMatrix<M>(9, 4, 34);
+  const M p2 = a2 * b2;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 4; ++j) CHECK(p2(i, j).code() == LeftFold(a2, b2, i, j).code());
+  // Fixed sizes: the same left fold, except where Eigen unrolls the sum
+  // completely (depth <= 3 with value<>'s costs): then it halves the range,
+  // sum(l, len) = sum(l, len/2) + sum(l + len/2, len - len/2), so a depth
+  // of 3 gives p_0 + (p_1 + p_2).
+  using M34 = Eigen::Matrix<bf16, 3, 4>;
+  using M43 = Eigen::Matrix<bf16, 4, 3>;
+  using M33 = Eigen::Matrix<bf16, 3, 3>;
+  int fold_differs_3 = 0;
+  for (uint64_t trial = 0; trial < 50; ++trial) {
+    const M34 a4 = RandomMatrix<M34>(3, 4, 100 + trial);
+    const M43 b4 = RandomMatrix<M43>(4, 3, 200 + trial);
+    const M33 p4 = a4 * b4;
+    const M33 a3 = RandomMatrix<M33>(3, 3, 300 + trial), b3 = RandomMatrix<M33>(3, 3, 400 + trial);
+    const M33 p3 = a3 * b3;
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        CHECK(p4(i, j).code() == LeftFold(a4, b4, i, j).code());
+        const bf16 tree = a3(i, 0) * b3(0, j) + (a3(i, 1) * b3(1, j) + a3(i, 2) * b3(2, j));
+        CHECK(p3(i, j).code() == tree.code());
+        fold_differs_3 += tree.code() != LeftFold(a3, b3, i, j).code();
+      }
+  }
+  CHECK(fold_differs_3 > 0);
+}
+
+TEST_CASE("Eigen in bf16: matrix product, PartialPivLU solve and HouseholderQR, all rounded to bf16") {
+  using M = Eigen::Matrix<bf16, Eigen::Dynamic, Eigen::Dynamic>;
+  using V = Eigen::Matrix<bf16, Eigen::Dynamic, 1>;
+  const int n = 24;
+  const double u = std::ldexp(1.0, -8);  // bf16's unit roundoff
+  auto to_double = [](const auto& x) {
+    Eigen::MatrixXd d(x.rows(), x.cols());
+    for (int i = 0; i < x.rows(); ++i)
+      for (int j = 0; j < x.cols(); ++j) d(i, j) = static_cast<double>(x(i, j));
+    return d;
+  };
+  const Eigen::MatrixXd ad = experiments::MatrixWithCondition(n, 10, 21);
+  const M a = ad.cast<bf16>();
+  const Eigen::MatrixXd a_exact = to_double(a);  // the bf16 matrix, exactly
+  // Product: every element within the textbook bound n u sum |a||b| of the exact one.
+  const M p = a * a;
+  const Eigen::MatrixXd pd = to_double(p), exact = a_exact * a_exact;
+  const Eigen::MatrixXd bound = a_exact.cwiseAbs() * a_exact.cwiseAbs();
+  double worst = 0;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) worst = std::max(worst, std::fabs(pd(i, j) - exact(i, j)) / bound(i, j));
+  CHECK(worst < n * u);
+  CHECK(worst > u / 64);  // rounded in bf16, not in double
+  // LU solve.
+  const Eigen::VectorXd b = a_exact * Eigen::VectorXd::Ones(n);
+  const Eigen::PartialPivLU<M> lu(a);
+  const V x = lu.solve(V(b.cast<bf16>()));
+  const Eigen::VectorXd xd = to_double(x);
+  auto backward = [&](const Eigen::VectorXd& y) {
+    return (b - a_exact * y).cwiseAbs().maxCoeff() /
+           (a_exact.cwiseAbs().rowwise().sum().maxCoeff() * y.cwiseAbs().maxCoeff() + b.cwiseAbs().maxCoeff());
+  };
+  CHECK(backward(xd) < 10 * n * u);
+  CHECK(backward(xd) > u / 100);
+  // Householder QR: A = QR with Q orthogonal to bf16 accuracy, R upper triangular.
+  const Eigen::HouseholderQR<M> qr(a);
+  const M r = qr.matrixQR().triangularView<Eigen::Upper>();
+  const M q = qr.householderQ();
+  const Eigen::MatrixXd qd = to_double(q), rd = to_double(r);
+  for (int i = 1; i < n; ++i)
+    for (int j = 0; j < i; ++j) REQUIRE(rd(i, j) == 0.0);
+  const double qr_err = (qd * rd - a_exact).norm() / a_exact.norm();
+  const double orth = (qd.transpose() * qd - Eigen::MatrixXd::Identity(n, n)).norm();
+  CHECK(qr_err < 10 * n * u);
+  CHECK(qr_err > u / 100);
+  CHECK(orth < 10 * n * u);
+  CHECK(orth > u / 100);
+  const V xq = qr.solve(V(b.cast<bf16>()));
+  CHECK(backward(to_double(xq)) < 10 * n * u);
 }
