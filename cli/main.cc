@@ -10,6 +10,7 @@
 #include "cli/eval_verify.h"
 #include "cli/explain.h"
 #include "cli/format_table.h"
+#include "cli/gpu_verify.h"
 #include "cli/quantize.h"
 #include "cli/quoted.h"
 
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   floatscope::cli::RegisterEvalCommand(app);
   floatscope::cli::RegisterVerifyCommand(app);
   floatscope::cli::RegisterQuantizeCommand(app);
+  floatscope::cli::RegisterGpuVerifyCommand(app);
   // CLI11 reports an unknown first word as "a subcommand is required";
   // name it instead.
   if (argc > 1 && argv[1][0] != '-' && !HasSubcommand(app, argv[1])) {

@@ -1,0 +1,238 @@
+#include "cli/gpu_verify.h"
+
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/cli_error.h"
+#include "cli/npy_verify.h"
+#include "cli/quoted.h"
+#include "cli/rounding_options.h"
+#include "formats/catalog.h"
+#include "formats/names.h"
+#include "formats/spec_parser.h"
+
+#if defined(FLOATSCOPE_HAVE_CUDA)
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <cstring>
+
+#include "cuda/gpu.h"
+#include "cuda/verify.h"
+#endif
+
+namespace floatscope::cli {
+
+namespace {
+
+struct Session {
+  std::string formats = "all", rounds = "rne", variants = "all", json_path, in_path, out_path;
+  RoundingFlags flags;
+  bool exhaustive = false;
+  unsigned threads = 0;
+  int max_report = 10;
+};
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+const Format& FormatOf(const std::string& spec) {
+  std::string why;
+  const Format* f = ResolveFormat(spec, &why);
+  if (!f) throw UsageError("unknown format " + Quoted(spec) + (why.empty() ? "" : ": " + why));
+  return *f;
+}
+
+#if defined(FLOATSCOPE_HAVE_CUDA)
+
+std::vector<const Format*> ParseFormats(const std::string& arg) {
+  std::vector<const Format*> out;
+  if (arg == "all") {
+    for (const Format& f : formats::kAll)
+      if (f.bits <= 16) out.push_back(&f);
+    return out;
+  }
+  for (const std::string& s : SplitCommas(arg)) out.push_back(&FormatOf(s));
+  if (out.empty()) throw UsageError("--format needs at least one format");
+  return out;
+}
+
+std::vector<std::string> ParseModes(const std::string& arg) {
+  if (arg == "all") return {"rne", "rna", "rtz", "rdn", "rup", "rto", "sr", "sr-eq"};
+  if (arg == "deterministic") return {"rne", "rna", "rtz", "rdn", "rup", "rto"};
+  std::vector<std::string> out = SplitCommas(arg);
+  for (const std::string& m : out)
+    if (!ParseRounding(m)) throw UsageError("unknown rounding mode " + Quoted(m) + " (rne rna rtz rdn rup rto sr sr-eq)");
+  if (out.empty()) throw UsageError("--round needs at least one mode");
+  return out;
+}
+
+std::vector<gpu::Variant> ParseVariants(const std::string& arg, const Format& f) {
+  std::vector<gpu::Variant> out;
+  if (arg == "all") {
+    if (gpu::VariantSupports(gpu::Variant::kFast, f)) out.push_back(gpu::Variant::kFast);
+    out.push_back(gpu::Variant::kCore);
+    return out;
+  }
+  for (const std::string& s : SplitCommas(arg)) {
+    if (s == "fast") out.push_back(gpu::Variant::kFast);
+    else if (s == "core") out.push_back(gpu::Variant::kCore);
+    else if (s == "auto") out.push_back(gpu::Variant::kAuto);
+    else throw UsageError("unknown kernel variant " + Quoted(s) + " (fast, core, auto, all)");
+  }
+  return out;
+}
+
+std::string UtcNow() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+int RunExhaustive(const Session& s) {
+  const std::vector<const Format*> fmts = ParseFormats(s.formats);
+  const std::vector<std::string> modes = ParseModes(s.rounds);
+  const std::string device = gpu::DeviceDescription();
+  std::cout << "device: " << device << "\n";
+  nlohmann::json report = {{"tool", "floatscope gpu-verify --exhaustive"}, {"device", device},
+                           {"started", UtcNow()}, {"results", nlohmann::json::array()}};
+  int passed = 0, failed = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  const size_t total = fmts.size() * modes.size();
+  size_t done = 0;
+  for (const Format* f : fmts) {
+    for (const std::string& mode : modes) {
+      RoundingFlags flags = s.flags;
+      flags.round = mode;
+      const Options opt = ResolveOptions(flags, *f);
+      const std::vector<gpu::Variant> variants = ParseVariants(s.variants, *f);
+      const gpu::ExhaustiveOutcome out = gpu::VerifyExhaustive(*f, opt, variants, s.threads, s.max_report);
+      ++done;
+      std::string line = fmt::format("{} {}: 2^32 inputs, CPU digests {:.1f} s", f->name, mode, out.cpu_seconds);
+      nlohmann::json vj = nlohmann::json::array();
+      for (const gpu::VariantOutcome& v : out.variants) {
+        line += fmt::format("; {} kernels {:.2f} s GPU: {}", gpu::VariantName(v.variant), v.gpu_seconds,
+                            v.ok() ? "equal" : fmt::format("blocks differing {} (codes) {} (fake-quant), "
+                                                           "mismatches {} / {}, decode mismatches {}",
+                                                           v.code_blocks_differing, v.fake_quant_blocks_differing,
+                                                           v.code_mismatches, v.fake_quant_mismatches,
+                                                           v.decode_mismatches));
+        vj.push_back({{"variant", gpu::VariantName(v.variant)}, {"gpu_seconds", v.gpu_seconds}, {"ok", v.ok()},
+                      {"code_blocks_differing", v.code_blocks_differing},
+                      {"fake_quant_blocks_differing", v.fake_quant_blocks_differing},
+                      {"code_mismatches", v.code_mismatches}, {"fake_quant_mismatches", v.fake_quant_mismatches},
+                      {"decode_mismatches", v.decode_mismatches}, {"first", v.first}});
+      }
+      std::cout << line << "\n";
+      for (const gpu::VariantOutcome& v : out.variants)
+        for (const std::string& m : v.first) std::cout << "  [" << gpu::VariantName(v.variant) << "] " << m << "\n";
+      std::cout.flush();
+      (out.ok() ? passed : failed)++;
+      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::cerr << fmt::format("[{}/{}] elapsed {:.0f} s, ETA {:.0f} s\n", done, total, el,
+                               el / static_cast<double>(done) * static_cast<double>(total - done));
+      report["results"].push_back({{"format", f->name}, {"round", mode}, {"overflow", OverflowNameOf(opt.overflow)},
+                                   {"flush_input", opt.flush_input}, {"flush_output", opt.flush_output},
+                                   {"seed", opt.seed}, {"sr_bits", opt.sr_bits},
+                                   {"cpu_seconds", out.cpu_seconds}, {"ok", out.ok()}, {"variants", vj}});
+      report["passed"] = passed;
+      report["failed"] = failed;
+      if (!s.json_path.empty()) {
+        const std::string tmp = s.json_path + ".tmp";
+        std::ofstream(tmp) << report.dump(2) << "\n";
+        std::rename(tmp.c_str(), s.json_path.c_str());
+      }
+    }
+  }
+  std::cout << passed << " passed, " << failed << " failed\n";
+  return failed ? 1 : 0;
+}
+
+int RunNpy(const Session& s) {
+  const Format& f = FormatOf(s.formats);
+  RoundingFlags flags = s.flags;
+  flags.round = s.rounds;
+  const Options opt = ResolveOptions(flags, f);
+  const std::vector<gpu::Variant> variants = ParseVariants(s.variants == "all" ? "auto" : s.variants, f);
+  if (variants.size() != 1) throw UsageError("--in/--out checks one kernel variant at a time");
+  const gpu::Variant v = variants[0];
+  const NpyExpected on_gpu = [&](const std::vector<float>& x, bool fake_quant, std::vector<uint32_t>* out) {
+    const size_t n = x.size(), bytes = fake_quant ? 4 : CodeBytes(f);
+    gpu::DeviceArray<float> d_in(n);
+    gpu::DeviceArray<uint8_t> d_out(n * bytes);
+    d_in.Upload(x.data(), n);
+    if (fake_quant) gpu::FakeQuant(f, opt, d_in.get(), reinterpret_cast<float*>(d_out.get()), n, 0, v);
+    else gpu::Encode(f, opt, d_in.get(), d_out.get(), n, 0, v);
+    std::vector<uint8_t> raw(n * bytes);
+    d_out.Download(raw.data(), raw.size());
+    out->assign(n, 0);
+    for (size_t i = 0; i < n; ++i) std::memcpy(&(*out)[i], raw.data() + i * bytes, bytes);
+  };
+  std::cout << "device: " << gpu::DeviceDescription() << ", " << gpu::VariantName(v) << " kernels\n";
+  return RunNpyVerify(f, s.in_path, s.out_path, s.max_report, on_gpu, std::cout) ? 1 : 0;
+}
+
+#endif
+
+int Run(const Session& s) {
+  if (s.exhaustive == (!s.in_path.empty() || !s.out_path.empty()))
+    throw UsageError("gpu-verify: give either --exhaustive or both --in and --out");
+  if (!s.exhaustive && (s.in_path.empty() || s.out_path.empty()))
+    throw UsageError("gpu-verify: --in and --out go together");
+#if defined(FLOATSCOPE_HAVE_CUDA)
+  std::string why;
+  if (!gpu::DeviceAvailable(&why)) throw UsageError("gpu-verify: no CUDA device (" + why + ")");
+  try {
+    return s.exhaustive ? RunExhaustive(s) : RunNpy(s);
+  } catch (const gpu::GpuError& e) {
+    throw UsageError(std::string("gpu-verify: ") + e.what());
+  }
+#else
+  throw UsageError("gpu-verify: this floatscope was built without CUDA (configure with nvcc on PATH; meson option -Dcuda=enabled)");
+#endif
+}
+
+}  // namespace
+
+void RegisterGpuVerifyCommand(CLI::App& app) {
+  auto s = std::make_shared<Session>();
+  CLI::App* cmd = app.add_subcommand(
+      "gpu-verify",
+      "Check the CUDA kernels against the CPU emulator: --exhaustive (all 2^32 float32 inputs per format and mode) "
+      "or --in X.npy --out Y.npy (a kernel's float32 inputs and its codes or fake-quantized outputs)");
+  cmd->add_flag("--exhaustive", s->exhaustive, "all 2^32 float32 inputs, compared through per-block digests");
+  cmd->add_option("--format,-f", s->formats,
+                  "format(s): names or specs, comma-separated, or 'all' (the named formats of at most 16 bits)")
+      ->default_str("all");
+  cmd->add_option("--round,-r", s->rounds,
+                  "rounding mode(s), comma-separated, or 'deterministic' or 'all' [default: rne]");
+  cmd->add_option("--overflow", s->flags.overflow, "overflow policy: ieee saturate nan wrap [default: the format's]");
+  cmd->add_option("--subnormals", s->flags.subnormals, "keep | flush | flush-input | flush-output");
+  cmd->add_option("--seed", s->flags.seed, "stochastic rounding seed");
+  cmd->add_option("--sr-bits", s->flags.sr_bits, "random bits compared by sr, 1..32");
+  cmd->add_option("--compat", s->flags.compat, "peer preset: none | ml_dtypes | cuda | cuda-satfinite");
+  cmd->add_option("--kernels", s->variants, "kernel variants: fast, core, auto, or all [default: all]");
+  cmd->add_option("--threads", s->threads, "CPU threads for the digests (0: all)");
+  cmd->add_option("--max-report", s->max_report, "mismatches printed per check")->check(CLI::Range(0, 1 << 30));
+  cmd->add_option("--json", s->json_path, "write the exhaustive results here (rewritten after each check)");
+  cmd->add_option("--in", s->in_path, "float32 .npy: the inputs the kernel under test was given");
+  cmd->add_option("--out", s->out_path, "its outputs: codes (uint8/uint16 .npy) or fake-quantized float32 .npy");
+  cmd->callback([s] {
+    const int rc = Run(*s);
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace floatscope::cli

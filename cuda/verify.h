@@ -1,0 +1,82 @@
+// The GPU verification harness (`floatscope gpu-verify`): runs the CUDA
+// kernels and the CPU emulator on the same inputs and says whether they are
+// equal, bit for bit.
+//
+// Exhaustive mode: all 2^32 float32 bit patterns x = bits i (element index
+// i, which keys stochastic rounding), for one format and one set of
+// options. The GPU encodes and fake-quantizes them (each kernel variant
+// asked for), and reduces each block of 2^20 consecutive inputs to two
+// 64-bit digests: sum mod 2^64 of Mix64(i << 32 | stored code) and of
+// Mix64((i << 32 | fake-quantized float32 bits) ^ salt) (cuda/device_ops.h).
+// The CPU computes the same digests from emulate/array_ops.h (the Highway
+// kernels, proven equal to the core on all inputs; the scalar core where
+// they do not apply), on all hardware threads. Mix64 is a bijection, so a
+// block with a single differing element always gets a different digest;
+// every block whose digests differ is then rerun element by element against
+// the scalar core and its first mismatches printed with decoded fields.
+// Every code is also decoded on the GPU and compared with the core.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cuda/gpu.h"
+#include "formats/format.h"
+#include "formats/policy.h"
+
+namespace floatscope::gpu {
+
+inline constexpr int kLog2DigestBlock = 20;
+inline constexpr size_t kDigestBlocks = size_t{1} << (32 - kLog2DigestBlock);  // 4096
+
+// Both digest streams, kDigestBlocks each.
+struct Digests {
+  std::vector<uint64_t> codes, fake_quant;
+};
+
+// The CPU side: `threads` 0 = all hardware threads. progress(done, total)
+// is called from the calling thread now and then.
+Digests CpuDigests(const Format& f, const Options& opt, unsigned threads,
+                   const std::function<void(size_t, size_t)>& progress = {});
+
+// The GPU side for one kernel variant; *gpu_seconds = wall time of the GPU
+// work (kernels and the digest download).
+Digests GpuDigests(const Format& f, const Options& opt, Variant v, double* gpu_seconds);
+
+struct VariantOutcome {
+  Variant variant = Variant::kAuto;
+  double gpu_seconds = 0;
+  uint64_t code_blocks_differing = 0;
+  uint64_t fake_quant_blocks_differing = 0;
+  uint64_t code_mismatches = 0;        // counted in the differing blocks
+  uint64_t fake_quant_mismatches = 0;  // (localized against the scalar core)
+  uint64_t decode_mismatches = 0;      // of the 2^bits codes
+  std::vector<std::string> first;      // the first few mismatches, explained
+  bool ok() const {
+    return code_blocks_differing == 0 && fake_quant_blocks_differing == 0 && code_mismatches == 0 &&
+           fake_quant_mismatches == 0 && decode_mismatches == 0;
+  }
+};
+
+struct ExhaustiveOutcome {
+  double cpu_seconds = 0;
+  std::vector<VariantOutcome> variants;
+  bool ok() const {
+    for (const auto& v : variants)
+      if (!v.ok()) return false;
+    return true;
+  }
+};
+
+// Runs the GPU variants while the CPU digests are computed (each variant
+// must support f). max_report: mismatches kept per variant.
+ExhaustiveOutcome VerifyExhaustive(const Format& f, const Options& opt, const std::vector<Variant>& variants,
+                                   unsigned threads, int max_report,
+                                   const std::function<void(size_t, size_t)>& progress = {});
+
+// "0x39 [s=0 e=0111 m=001] 1.125": a code with its fields and value.
+std::string ExplainCode(const Format& f, uint64_t code);
+
+}  // namespace floatscope::gpu

@@ -1,0 +1,209 @@
+// Every CUDA kernel (cuda/gpu.h) on the GPU against the CPU emulator, bit
+// for bit: encode / decode / fake-quantization (both kernel variants, every
+// named format of at most 32 bits, every mode, policy variants, unaligned
+// pointers and odd lengths), per-tensor FP8 scaling, MX, NVFP4 and the
+// emulated GEMM. Without a CUDA device: one line "skipped: no CUDA device",
+// exit 77 (meson counts a skip).
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <cstdio>
+
+#include "cuda/gpu.h"
+#include "emulate/array_ops.h"
+#include "tests/cuda/cases.h"
+
+using namespace floatscope;
+using namespace floatscope::cuda_test;
+
+namespace {
+
+template <class T>
+std::vector<T> Download(const gpu::DeviceArray<T>& d, size_t n) {
+  std::vector<T> out(n);
+  gpu::Synchronize();
+  d.Download(out.data(), n);
+  return out;
+}
+
+// Compares n elements of `bytes` width; reports the first few.
+uint64_t CountDiff(const void* got, const void* want, size_t n, size_t bytes, const char* what, const Format& f,
+                   Rounding r, const std::vector<float>* inputs, size_t offset) {
+  uint64_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t g = 0, w = 0;
+    std::memcpy(&g, static_cast<const uint8_t*>(got) + i * bytes, bytes);
+    std::memcpy(&w, static_cast<const uint8_t*>(want) + i * bytes, bytes);
+    if (g != w && bad++ < 3)
+      FAIL_CHECK(fmt::format("{} {} {} element {} (input 0x{:08x}): gpu 0x{:x}, cpu 0x{:x}", what, f.name,
+                             RoundingNameOf(r), i, inputs ? Bits((*inputs)[offset + i]) : 0u, g, w));
+  }
+  return bad;
+}
+
+}  // namespace
+
+TEST_CASE("encode, decode and fake-quantization kernels equal emulate/array_ops") {
+  const std::vector<float> xs = InterestingInputs(1 << 18, 5);
+  gpu::DeviceArray<float> d_in(xs.size() + 1), d_fq(xs.size() + 1), d_dec(xs.size() + 1);
+  gpu::DeviceArray<uint8_t> d_codes(4 * (xs.size() + 1));
+  d_in.Upload(xs.data(), xs.size());
+  // Unaligned views (offset by one element) and an odd length.
+  for (const Format& f : formats::kAll) {
+    if (f.bits > 32 || CodeBytes(f) > 4) continue;
+    const size_t bytes = CodeBytes(f);
+    for (const gpu::Variant v : {gpu::Variant::kFast, gpu::Variant::kCore}) {
+      if (!gpu::VariantSupports(v, f)) continue;
+      std::vector<Options> variants(3);
+      variants[1].overflow = IsFloat(f) ? Overflow::kSaturate : Overflow::kWrap;
+      variants[2].flush_input = variants[2].flush_output = true;
+      variants[2].seed = 77;
+      for (Options opt : variants)
+        for (const Rounding r : {Rounding::kNearestEven, Rounding::kNearestAway, Rounding::kTowardZero,
+                                 Rounding::kDown, Rounding::kUp, Rounding::kOdd, Rounding::kStochastic,
+                                 Rounding::kStochasticEq}) {
+          opt.rounding = r;
+          CAPTURE(gpu::VariantName(v));
+          for (const size_t offset : {size_t{0}, size_t{1}}) {
+            const size_t n = xs.size() - offset - (offset ? 2 : 0);
+            const uint64_t first = 1000 + offset;
+            std::vector<uint8_t> want(n * bytes);
+            std::vector<float> want_fq(n), want_dec(n);
+            EncodeF32Array(f, opt, xs.data() + offset, want.data(), n, first, nullptr, 2);
+            FakeQuantF32Array(f, opt, xs.data() + offset, want_fq.data(), n, first, nullptr, 2);
+            DecodeToF32Array(f, opt, want.data(), want_dec.data(), n, 2);
+            uint8_t* codes = d_codes.get() + offset * bytes;
+            gpu::Encode(f, opt, d_in.get() + offset, codes, n, first, v);
+            gpu::FakeQuant(f, opt, d_in.get() + offset, d_fq.get() + offset, n, first, v);
+            gpu::Decode(f, opt, codes, d_dec.get() + offset, n, v);
+            gpu::Synchronize();
+            std::vector<uint8_t> got(n * bytes);
+            std::vector<float> got_fq(n), got_dec(n);
+            gpu::CopyToHost(got.data(), codes, n * bytes);
+            gpu::CopyToHost(got_fq.data(), d_fq.get() + offset, 4 * n);
+            gpu::CopyToHost(got_dec.data(), d_dec.get() + offset, 4 * n);
+            CHECK(CountDiff(got.data(), want.data(), n, bytes, "encode", f, r, &xs, offset) == 0);
+            CHECK(CountDiff(got_fq.data(), want_fq.data(), n, 4, "fake-quant", f, r, &xs, offset) == 0);
+            CHECK(CountDiff(got_dec.data(), want_dec.data(), n, 4, "decode", f, r, nullptr, 0) == 0);
+          }
+        }
+    }
+  }
+}
+
+TEST_CASE("per-tensor scaled fake-quantization equals emulate/quant scheme tensor") {
+  for (const Format* f : {&formats::kE4m3fn, &formats::kE5m2, &formats::kF16, &formats::kE3m4})
+    for (const bool specials : {false, true})
+      for (const auto& [margin, pow2] : std::vector<std::pair<int, bool>>{{0, false}, {1, true}})
+        for (const Rounding r : {Rounding::kNearestEven, Rounding::kStochastic, Rounding::kTowardZero}) {
+          CAPTURE(f->name);
+          CAPTURE(specials);
+          Options opt;
+          opt.rounding = r;
+          opt.seed = 5;
+          const size_t n = (1 << 20) + 3;
+          const std::vector<float> x = TensorInputs(n, 21, specials, 0.5f);
+          const quant::QuantResult cpu = CpuQuantize(*f, quant::Scheme::kTensor, opt, {n}, x, margin, pow2);
+          gpu::DeviceArray<float> d_in(n), d_out(n);
+          gpu::DeviceArray<uint8_t> d_codes(2 * n), d_work(gpu::TensorScaledWorkBytes());
+          d_in.Upload(x.data(), n);
+          gpu::TensorScaledFakeQuant(*f, opt, gpu::ScaledRecipe{margin, pow2}, d_in.get(), d_codes.get(),
+                                     d_out.get(), n, d_work.get());
+          const gpu::TensorScales s = gpu::TensorScaledScales(d_work.get());
+          CHECK(Bits(s.scale_inv) == Bits(cpu.scales[0]));
+          const std::vector<float> y = Download(d_out, n);
+          const std::vector<uint8_t> codes = Download(d_codes, 2 * n);
+          const size_t bytes = CodeBytes(*f);
+          std::vector<uint8_t> want(n * bytes);
+          for (size_t i = 0; i < n; ++i) std::memcpy(want.data() + i * bytes, &cpu.codes[i], bytes);
+          CHECK(CountDiff(codes.data(), want.data(), n, bytes, "scaled codes", *f, r, &x, 0) == 0);
+          CHECK(CountDiff(y.data(), cpu.dequantized.data(), n, 4, "scaled fake-quant", *f, r, &x, 0) == 0);
+        }
+}
+
+TEST_CASE("MX and NVFP4 kernels equal emulate/quant schemes mx and nvfp4") {
+  for (const auto& [rows, cols] : std::vector<std::pair<size_t, size_t>>{{64, 1024}, {7, 70}}) {
+    for (const bool specials : {false, true}) {
+      const std::vector<float> x = TensorInputs(rows * cols, 17, specials, 2.0f);
+      gpu::DeviceArray<float> d_in(x.size()), d_out(x.size());
+      gpu::DeviceArray<uint8_t> d_codes(x.size()), d_scales(x.size()), d_work(gpu::Nvfp4WorkBytes());
+      d_in.Upload(x.data(), x.size());
+      for (const Rounding r : {Rounding::kNearestEven, Rounding::kStochastic}) {
+        Options opt;
+        opt.rounding = r;
+        for (const char* name : {"e4m3fn", "e5m2", "e2m3fn", "e3m2fn", "e2m1fn", "int8"}) {
+          CAPTURE(name);
+          const Format& f = *FindNamedFormat(name);
+          const quant::QuantResult cpu = CpuQuantize(f, quant::Scheme::kMx, opt, {rows, cols}, x);
+          gpu::MxQuantize(f, opt, d_in.get(), rows, cols, d_codes.get(), d_scales.get(), d_out.get());
+          const std::vector<uint8_t> codes = Download(d_codes, x.size());
+          const std::vector<uint8_t> scales = Download(d_scales, cpu.scale_codes.size());
+          const std::vector<float> y = Download(d_out, x.size());
+          std::vector<uint8_t> want(x.size());
+          for (size_t i = 0; i < x.size(); ++i) want[i] = static_cast<uint8_t>(cpu.codes[i]);
+          CHECK(CountDiff(codes.data(), want.data(), x.size(), 1, "mx codes", f, r, &x, 0) == 0);
+          CHECK(CountDiff(scales.data(), cpu.scale_codes.data(), scales.size(), 1, "mx scales", f, r, nullptr, 0) == 0);
+          CHECK(CountDiff(y.data(), cpu.dequantized.data(), x.size(), 4, "mx values", f, r, &x, 0) == 0);
+        }
+        const quant::QuantResult cpu = CpuQuantize(formats::kE2m1fn, quant::Scheme::kNvfp4, opt, {rows, cols}, x);
+        gpu::Nvfp4Quantize(opt, d_in.get(), rows, cols, d_codes.get(), d_scales.get(), d_out.get(), d_work.get());
+        CHECK(Bits(gpu::Nvfp4GlobalDecodeScale(d_work.get())) == Bits(*cpu.global_decode_scale));
+        const std::vector<uint8_t> codes = Download(d_codes, x.size());
+        const std::vector<uint8_t> scales = Download(d_scales, cpu.scale_codes.size());
+        const std::vector<float> y = Download(d_out, x.size());
+        std::vector<uint8_t> want(x.size());
+        for (size_t i = 0; i < x.size(); ++i) want[i] = static_cast<uint8_t>(cpu.codes[i]);
+        CHECK(CountDiff(codes.data(), want.data(), x.size(), 1, "nvfp4 codes", formats::kE2m1fn, r, &x, 0) == 0);
+        CHECK(CountDiff(scales.data(), cpu.scale_codes.data(), scales.size(), 1, "nvfp4 scales", formats::kE2m1fn, r,
+                        nullptr, 0) == 0);
+        CHECK(CountDiff(y.data(), cpu.dequantized.data(), x.size(), 4, "nvfp4 values", formats::kE2m1fn, r, &x, 0) == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("the emulated GEMM equals emulate/dot.h Gemm") {
+  struct Shape {
+    size_t m, n, k;
+  };
+  const Shape shapes[] = {{17, 9, 1}, {33, 20, 40}, {8, 64, 100}};
+  const std::pair<const Format*, const Format*> pairs[] = {
+      {&formats::kE4m3fn, &formats::kF32}, {&formats::kBf16, &formats::kF32}, {&formats::kF16, &formats::kF16}};
+  uint32_t seed = 3;
+  for (const auto& [in, acc] : pairs)
+    for (const DotModel& model : DotModels())
+      for (const Rounding r : {Rounding::kNearestEven, Rounding::kStochastic})
+        for (const Shape& s : shapes) {
+          Options opt;
+          opt.rounding = r;
+          const std::vector<uint64_t> a = RandomCodes(*in, s.m * s.k, seed++, seed % 4 == 0);
+          const std::vector<uint64_t> b = RandomCodes(*in, s.k * s.n, seed++, false);
+          std::vector<uint64_t> want(s.m * s.n);
+          Gemm(*in, a.data(), b.data(), s.m, s.n, s.k, *acc, model, want.data(), opt, 5);
+          std::vector<uint32_t> a32(a.begin(), a.end()), b32(b.begin(), b.end());
+          gpu::DeviceArray<uint32_t> d_a(a32.size()), d_b(b32.size());
+          gpu::DeviceArray<uint64_t> d_c(want.size());
+          d_a.Upload(a32.data(), a32.size());
+          d_b.Upload(b32.data(), b32.size());
+          gpu::Gemm(*in, d_a.get(), d_b.get(), s.m, s.n, s.k, *acc, ParamsOf(model), d_c.get(), nullptr, opt, 5,
+                    RoundingsPerDot(model, s.k));
+          const std::vector<uint64_t> got = Download(d_c, want.size());
+          int bad = 0;
+          for (size_t i = 0; i < want.size(); ++i)
+            if (got[i] != want[i] && bad++ < 2)
+              FAIL_CHECK(fmt::format("gemm {}->{} model {} G{} F{} k {}: C[{}] gpu 0x{:x}, cpu 0x{:x}", in->name,
+                                     acc->name, static_cast<int>(model.accumulation), model.group,
+                                     model.fraction_bits, s.k, i, got[i], want[i]));
+        }
+}
+
+int main(int argc, char** argv) {
+  std::string why;
+  if (!gpu::DeviceAvailable(&why)) {
+    std::printf("skipped: no CUDA device\n");
+    return 77;
+  }
+  std::printf("device: %s\n", gpu::DeviceDescription().c_str());
+  doctest::Context context(argc, argv);
+  return context.run();
+}
