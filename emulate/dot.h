@@ -37,7 +37,29 @@
 //   not A:  s = round(s + T(p_i) + ... + T(p_{i+G-1}))   (s itself uncut)
 //
 // With F large enough to keep every bit (F >= e - lowest bit of any term)
-// this is kBlock with k = G. The cuts raise no flag (hardware drops those
+// this is kBlock with k = G.
+//
+// Which exponent a term aligns by is model.alignment:
+//   kLeadingBit   floor(log2 |x|), the exact term's leading bit (above)
+//   kExponentSum  a product's exponent-field sum E(a) + E(b), where E(v) is
+//                 floor(log2 |v|) for a normal v and the format's minimum
+//                 normal exponent for a subnormal one: the product, whose
+//                 significand lies in [1, 4), is aligned as a fixed-point
+//                 number with two integer bits, so one in [2, 4) * 2^E keeps
+//                 one bit more above 2^(e - F) than kLeadingBit would give it.
+//                 The accumulator s aligns by E(s) in the format it is kept
+//                 in. (Measured on H100 tensor cores: see
+//                 emulate/h100_tensor_core.h.)
+// e is then the largest of these exponents and T cuts at 2^(e - F) as above.
+//
+// model.sum_format (nullptr: `acc`) is the format a group's sum is rounded
+// into and s is kept in, when the adder's output is narrower than `acc`
+// (e.g. 14 significant bits in FP8 tensor cores): round() above is then into
+// sum_format, and the result s is rounded into `acc` once more at the end
+// (N = 0; one more rounding, counted last). model.promote_nearest_even makes
+// every promotion o = round_f32(o + s) round to nearest even whatever
+// opt.rounding says (a float32 FADD after the MMA), opt.rounding still
+// rounding the group sums. The cuts raise no flag (hardware drops those
 // bits silently); inexact and the others come from round() only. A group
 // whose cut sum is exactly zero gives +0 (-0 under rdn, or when every exact
 // term, s included, is -0), as in kBlock, even if its exact sum was not 0.
@@ -82,6 +104,9 @@ namespace floatscope {
 
 enum class Accumulation : uint8_t { kSequential, kFused, kPairwise, kBlock, kExact, kHardware };
 
+// kHardware: the exponent each term is aligned by (see the top comment).
+enum class Alignment : uint8_t { kLeadingBit, kExponentSum };
+
 struct DotModel {
   Accumulation accumulation = Accumulation::kSequential;
   uint32_t block = 16;  // kBlock: products summed exactly per rounding (>= 1)
@@ -91,6 +116,9 @@ struct DotModel {
   uint32_t fraction_bits = 24;      // F: bits kept below the group's largest exponent
   bool include_accumulator = true;  // A: s is aligned and cut with the products
   uint32_t promote_every = 0;       // N: groups per promotion into fp32 (0: never)
+  Alignment alignment = Alignment::kLeadingBit;  // what "largest exponent" compares
+  const Format* sum_format = nullptr;  // group sums and s rounded into this (nullptr: acc)
+  bool promote_nearest_even = false;   // promotions round to nearest even (else opt.rounding)
 };
 
 inline uint64_t RoundingsPerDot(const DotModel& m, size_t n) {
@@ -104,7 +132,7 @@ inline uint64_t RoundingsPerDot(const DotModel& m, size_t n) {
       if (n == 0) return 0;
       const uint64_t g = m.group ? m.group : 1;
       const uint64_t groups = (n + g - 1) / g;
-      if (m.promote_every == 0) return groups;
+      if (m.promote_every == 0) return groups + (m.sum_format ? 1 : 0);
       return groups + (groups + m.promote_every - 1) / m.promote_every + 1;
     }
   }
@@ -273,14 +301,23 @@ inline Result RoundGroup(const Format& acc, const SpecialSum& sp, const LongAccu
 
 }  // namespace detail
 
-// One dot product: sum over i < n of a[i * a_stride] * b[i * b_stride].
-inline Result Dot(const Format& in, const uint64_t* a, size_t a_stride, const uint64_t* b, size_t b_stride,
-                  size_t n, const Format& acc, const DotModel& model, const Options& opt = {},
+// One dot product of two input formats (a[i] codes of in_a, b[i] of in_b,
+// as in mixed FP8 GEMMs such as E5M2 x E4M3): sum over i < n of
+// a[i * a_stride] * b[i * b_stride]. Everything else as the one-format Dot
+// below.
+inline Result Dot(const Format& in_a, const uint64_t* a, size_t a_stride, const Format& in_b, const uint64_t* b,
+                  size_t b_stride, size_t n, const Format& acc, const DotModel& model, const Options& opt = {},
                   uint64_t first_index = 0) {
   uint64_t t = first_index;
   uint8_t flags = 0;
-  auto A = [&](size_t i) { return Unpack(in, a[i * a_stride], opt.flush_input); };
-  auto B = [&](size_t i) { return Unpack(in, b[i * b_stride], opt.flush_input); };
+  auto A = [&](size_t i) { return Unpack(in_a, a[i * a_stride], opt.flush_input); };
+  auto B = [&](size_t i) { return Unpack(in_b, b[i * b_stride], opt.flush_input); };
+  // Products of in_a and in_b values, a value of acc, and carries.
+  const Format& sum_format = model.sum_format ? *model.sum_format : acc;  // kHardware
+  const int32_t lowest = std::min({detail::LowestBit(in_a) + detail::LowestBit(in_b), detail::LowestBit(acc),
+                                   detail::LowestBit(sum_format)});
+  const int32_t highest =
+      std::max({detail::TopBit(in_a) + detail::TopBit(in_b), detail::TopBit(acc), detail::TopBit(sum_format)}) + 64;
   const Unpacked zero{};  // +0
   const uint64_t start_code = RoundPack(acc, zero, opt, 0).code;
   switch (model.accumulation) {
@@ -335,9 +372,7 @@ inline Result Dot(const Format& in, const uint64_t* a, size_t a_stride, const ui
     case Accumulation::kBlock:
     case Accumulation::kExact: {
       const size_t k = model.accumulation == Accumulation::kExact ? (n ? n : 1) : (model.block ? model.block : 1);
-      // Wide enough for every product of `in`, a value of `acc`, and carries.
-      const int32_t lsb = std::min(2 * detail::LowestBit(in), detail::LowestBit(acc));
-      const int32_t top = std::max(2 * detail::TopBit(in), detail::TopBit(acc)) + 64;
+      const int32_t lsb = lowest, top = highest;
       if (n == 0) return Result{start_code, flags};
       Unpacked s = zero;
       uint64_t code = start_code;
@@ -381,25 +416,33 @@ inline Result Dot(const Format& in, const uint64_t* a, size_t a_stride, const ui
     case Accumulation::kHardware: {
       if (n == 0) return Result{start_code, flags};
       const size_t g = model.group ? model.group : 1;
-      const int32_t lsb = std::min(2 * detail::LowestBit(in), detail::LowestBit(acc));
-      const int32_t top = std::max(2 * detail::TopBit(in), detail::TopBit(acc)) + 64;
+      const int32_t lsb = lowest, top = highest;
+      const bool by_fields = model.alignment == Alignment::kExponentSum;
       const Format& outer_format = formats::kF32;
       uint64_t outer = RoundPack(outer_format, zero, opt, 0).code;  // o = +0
       uint32_t since_promotion = 0;
       Unpacked s = zero;
-      uint64_t code = start_code;
+      const Format& sf = sum_format;
+      const uint64_t sum_start = RoundPack(sf, zero, opt, 0).code;
+      uint64_t code = sum_start;
+      Options promote_opt = opt;
+      if (model.promote_nearest_even) promote_opt.rounding = Rounding::kNearestEven;
       auto promote = [&] {
-        const Result r = AddExactOperands(outer_format, Unpack(outer_format, outer), s, opt, t++);
+        const Result r = AddExactOperands(outer_format, Unpack(outer_format, outer), s, promote_opt, t++);
         flags |= r.flags;
         outer = r.code;
         s = zero;
-        code = start_code;
+        code = sum_start;
         since_promotion = 0;
       };
       struct Term {
         bool negative;
         detail::ArithU128 sig;
         int32_t exp;
+        int64_t align;  // the exponent it is aligned by
+      };
+      auto lead = [](detail::ArithU128 sig, int32_t exp) {
+        return int64_t{exp} + detail::BitLength128(sig) - 1;
       };
       std::vector<Term> terms;
       for (size_t start = 0; start < n; start += g) {
@@ -414,7 +457,9 @@ inline Result Dot(const Format& in, const uint64_t* a, size_t a_stride, const ui
         if (s.cls == Class::kInf) sp.Infinity(s.sign);
         sp.Term(s.cls == Class::kZero, s.sign);
         if (s.cls == Class::kFinite) {
-          if (model.include_accumulator) terms.push_back({s.sign, s.sig, s.exp});
+          if (model.include_accumulator)
+            terms.push_back({s.sign, s.sig, s.exp,
+                             by_fields ? int64_t{s.exp} + sf.mantissa_bits : lead(s.sig, s.exp)});
           else sum.Add(s.sign, s.sig, s.exp);  // s enters uncut
         }
         for (size_t i = start; i < end; ++i) {
@@ -432,15 +477,17 @@ inline Result Dot(const Format& in, const uint64_t* a, size_t a_stride, const ui
           } else if (x_inf || y_inf) {
             sp.Infinity(neg);
           } else if (x.cls == Class::kFinite && y.cls == Class::kFinite) {
-            terms.push_back({neg, detail::ArithU128{x.sig} * y.sig, x.exp + y.exp});
+            const detail::ArithU128 sig = detail::ArithU128{x.sig} * y.sig;
+            const int64_t align = by_fields ? int64_t{x.exp} + in_a.mantissa_bits + y.exp + in_b.mantissa_bits
+                                            : lead(sig, x.exp + y.exp);
+            terms.push_back({neg, sig, x.exp + y.exp, align});
           }
           sp.Term(x_zero || y_zero, neg);
         }
         // Align to the largest leading-bit exponent e; cut below 2^(e - F).
         if (!terms.empty()) {
           int64_t e = INT64_MIN;
-          for (const Term& term : terms)
-            e = std::max<int64_t>(e, int64_t{term.exp} + detail::BitLength128(term.sig) - 1);
+          for (const Term& term : terms) e = std::max(e, term.align);
           const int64_t cut = e - int64_t{model.fraction_bits};  // exponent of the last kept bit
           for (const Term& term : terms) {
             detail::ArithU128 sig = term.sig;
@@ -453,13 +500,18 @@ inline Result Dot(const Format& in, const uint64_t* a, size_t a_stride, const ui
             if (sig != 0) sum.Add(term.negative, sig, exp);
           }
         }
-        Result r = detail::RoundGroup(acc, sp, sum, opt, t++);
+        Result r = detail::RoundGroup(sf, sp, sum, opt, t++);
         flags |= r.flags;
         code = r.code;
-        s = Unpack(acc, code);
+        s = Unpack(sf, code);
         if (model.promote_every != 0 && ++since_promotion == model.promote_every) promote();
       }
-      if (model.promote_every == 0) return Result{code, flags};
+      if (model.promote_every == 0) {
+        if (!model.sum_format) return Result{code, flags};
+        const Result r = RoundPack(acc, s, opt, t++);
+        flags |= r.flags;
+        return Result{r.code, flags};
+      }
       if (since_promotion != 0) promote();
       const Result r = RoundPack(acc, Unpack(outer_format, outer), opt, t++);
       flags |= r.flags;
@@ -467,6 +519,13 @@ inline Result Dot(const Format& in, const uint64_t* a, size_t a_stride, const ui
     }
   }
   return Result{0, kInvalid};
+}
+
+// One dot product: sum over i < n of a[i * a_stride] * b[i * b_stride].
+inline Result Dot(const Format& in, const uint64_t* a, size_t a_stride, const uint64_t* b, size_t b_stride,
+                  size_t n, const Format& acc, const DotModel& model, const Options& opt = {},
+                  uint64_t first_index = 0) {
+  return Dot(in, a, a_stride, in, b, b_stride, n, acc, model, opt, first_index);
 }
 
 // C = A * B: A is M x K, B is K x N, both row-major codes of `in`; C is

@@ -1,0 +1,103 @@
+// Measured accumulation models of NVIDIA H100 tensor-core GEMMs, as
+// emulate/dot.h kHardware models: pass `model` and `options` to Dot/Gemm with
+// acc = f32 to get the float32 result cuBLAS gives on an H100, bit for bit.
+//
+// Measured on 2026-11-23 on an NVIDIA H100 80GB HBM3 (sm_90, driver
+// 580.159.04, CUDA 13.0, PyTorch 2.11.0+cu130, cuBLAS(Lt) "nvjet" kernels) by
+// experiments/tensor_core_probe (probe.py on the GPU, tc_fit to fit and
+// verify); the data, the commands and the agreement counts are in
+// cuda/RESULTS.md, section "H100 tensor-core accumulation". GEMMs there are
+// torch.mm(a, b, out_dtype=torch.float32) for f16/bf16 and
+// torch._scaled_mm(a, b, 1, 1, out_dtype=torch.float32, use_fast_accum=...)
+// for FP8, beta = 0.
+//
+// What was measured (the model's parameters, dot.h's names):
+//   alignment    kExponentSum: products are aligned by the sum of their
+//                inputs' exponent fields, not by their leading bit
+//   group G      16 products per aligned group for f16/bf16, 32 for FP8
+//   fraction F   bits kept below the group's largest exponent: 25 for
+//                f16/bf16, 13 for FP8; the rest is truncated toward zero
+//                (sign-magnitude), negative terms included
+//   accumulator  the running sum takes part in every group's alignment (and
+//                is cut with the products)
+//   group sum    f16/bf16: rounded toward zero into float32. FP8: rounded
+//                toward zero to 14 significant bits (float32's exponent
+//                range; kH100Fp8SumFormat), so an FP8 GEMM without promotion
+//                returns float32 values with at most 14 significant bits
+//   promotion    FP8 without fast accumulation (E4M3 x E4M3 and E5M2 x
+//                E4M3): every 4 groups (128 products) the tensor-core sum is
+//                added into a separate float32 accumulator with round to
+//                nearest even and restarted from zero; with fast
+//                accumulation there is no promotion at all
+//
+// Not covered: split-K kernels (cuBLAS chose one for a 240x240x4096
+// f16/bf16 GEMM: two K chunks, each one such dot product, their float32
+// results added with round to nearest even; tc_fit --split models it and
+// then agrees), other GPUs, other cuBLAS versions and kernels, outputs other
+// than float32, NaN/infinity inputs, subnormal float32 sums (not probed; the
+// sum format keeps subnormals).
+#pragma once
+
+#include <string_view>
+
+#include "emulate/dot.h"
+
+namespace floatscope {
+
+struct H100TensorCoreModel {
+  const char* name;  // as tc_fit --preset takes it
+  const char* what;  // the GEMM it models
+  DotModel model;
+  Options options;   // rounding of a group's sum (promotions: model.promote_nearest_even)
+};
+
+// The FP8 tensor cores' adder output: float32's exponent range with 14
+// significant bits (13 stored), kept in a float32-sized word like tf32.
+inline constexpr Format kH100Fp8SumFormat{"f32p14", Kind::kFloat, 22, 32, true, 8, 13, 127, InfCodes::kIeee,
+                                          NanCodes::kIeee, true, true, Overflow::kIeee,
+                                          "H100 FP8 tensor-core group sum (measured, 2026-11-23)", 10};
+
+namespace detail {
+constexpr DotModel H100Model(uint32_t group, uint32_t fraction_bits, uint32_t promote_every,
+                             const Format* sum_format) {
+  DotModel m;
+  m.accumulation = Accumulation::kHardware;
+  m.group = group;
+  m.fraction_bits = fraction_bits;
+  m.include_accumulator = true;
+  m.promote_every = promote_every;
+  m.alignment = Alignment::kExponentSum;
+  m.sum_format = sum_format;
+  m.promote_nearest_even = true;
+  return m;
+}
+constexpr Options TowardZero() {
+  Options o;
+  o.rounding = Rounding::kTowardZero;
+  return o;
+}
+}  // namespace detail
+
+inline constexpr H100TensorCoreModel kH100TensorCoreModels[] = {
+    {"h100-f16", "f16 x f16 -> f32, torch.mm out_dtype=float32", detail::H100Model(16, 25, 0, nullptr),
+     detail::TowardZero()},
+    {"h100-bf16", "bf16 x bf16 -> f32, torch.mm out_dtype=float32", detail::H100Model(16, 25, 0, nullptr),
+     detail::TowardZero()},
+    {"h100-e4m3", "e4m3fn x e4m3fn -> f32, torch._scaled_mm, use_fast_accum=False",
+     detail::H100Model(32, 13, 4, &kH100Fp8SumFormat), detail::TowardZero()},
+    {"h100-e4m3-fast", "e4m3fn x e4m3fn -> f32, torch._scaled_mm, use_fast_accum=True",
+     detail::H100Model(32, 13, 0, &kH100Fp8SumFormat), detail::TowardZero()},
+    {"h100-e5m2xe4m3", "e5m2 x e4m3fn -> f32, torch._scaled_mm, use_fast_accum=False",
+     detail::H100Model(32, 13, 4, &kH100Fp8SumFormat), detail::TowardZero()},
+    {"h100-e5m2xe4m3-fast", "e5m2 x e4m3fn -> f32, torch._scaled_mm, use_fast_accum=True",
+     detail::H100Model(32, 13, 0, &kH100Fp8SumFormat), detail::TowardZero()},
+};
+
+// The model named `name`, or nullptr.
+inline const H100TensorCoreModel* FindH100TensorCoreModel(std::string_view name) {
+  for (const H100TensorCoreModel& m : kH100TensorCoreModels)
+    if (name == m.name) return &m;
+  return nullptr;
+}
+
+}  // namespace floatscope

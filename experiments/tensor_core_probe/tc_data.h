@@ -1,0 +1,153 @@
+// Reading the tensor-core probe's files (experiments/tensor_core_probe/
+// probe.py writes them; gunzip the .bin.gz first) and replaying their dot
+// products through emulate/dot.h.
+//
+// A file is a sequence of records (little-endian):
+//   uint32[10]  magic 0x31504354 ('TCP1'), kind (0 designed, 1 random),
+//               distribution, M, N, K of the GEMM that ran, ms, ns (rows of A
+//               and of B^T stored), format id of A, format id of B
+//               (0 f16, 1 bf16, 2 e4m3fn, 3 e5m2)
+//   A codes     ms x K (1 or 2 bytes each)
+//   B^T codes   ns x K
+//   C           designed: ms float32 (C[i][i]); random: ms x ns float32
+//   tags        designed only: ms x 4 int32 (family, k, position, sign)
+// Dot product (i, j) is row i of A with row j of B^T; a designed record holds
+// only i == j.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "emulate/dot.h"
+#include "formats/catalog.h"
+
+namespace floatscope::tc {
+
+inline constexpr uint32_t kMagic = 0x31504354;
+
+inline const char* const kDistNames[] = {"normal", "uniform", "wide", "cancel"};
+
+// Probe families of designed records (tags[0]), as probe.py names them.
+inline const char* const kFamilyNames[] = {"pad", "cut", "cut_sig", "round", "group", "tail", "sparse"};
+
+inline const Format& FormatOfId(uint32_t id) {
+  switch (id) {
+    case 0: return formats::kF16;
+    case 1: return formats::kBf16;
+    case 2: return formats::kE4m3fn;
+    case 3: return formats::kE5m2;
+  }
+  throw std::runtime_error("unknown format id " + std::to_string(id));
+}
+
+struct Record {
+  uint32_t kind = 0, dist = 0, M = 0, N = 0, K = 0, ms = 0, ns = 0, fa = 0, fb = 0;
+  std::vector<uint64_t> a, b;    // ms x K and ns x K codes
+  std::vector<uint32_t> c;       // float32 bits: ms (designed) or ms x ns
+  std::vector<int32_t> tags;     // designed: ms x 4
+
+  bool designed() const { return kind == 0; }
+  size_t dots() const { return c.size(); }
+  // Row of A and of B^T of dot product d.
+  uint32_t row_a(size_t d) const { return designed() ? static_cast<uint32_t>(d) : static_cast<uint32_t>(d / ns); }
+  uint32_t row_b(size_t d) const { return designed() ? static_cast<uint32_t>(d) : static_cast<uint32_t>(d % ns); }
+  std::string shape() const { return std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K); }
+};
+
+// Reads every record of a file; throws std::runtime_error naming the file
+// and the byte offset on a short or malformed file.
+inline std::vector<Record> ReadRecords(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t off = 0;
+  auto take = [&](void* dst, size_t n) {
+    if (bytes.size() - off < n)
+      throw std::runtime_error(path + ": truncated at byte " + std::to_string(off) + " (need " + std::to_string(n) +
+                               " more)");
+    std::memcpy(dst, bytes.data() + off, n);
+    off += n;
+  };
+  auto codes = [&](std::vector<uint64_t>& dst, size_t count, uint32_t fmt) {
+    const size_t size = FormatOfId(fmt).bits <= 8 ? 1 : 2;
+    dst.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      uint16_t v = 0;
+      take(&v, size);  // little-endian host assumed (x86-64, aarch64)
+      dst[i] = v;
+    }
+  };
+  std::vector<Record> out;
+  while (off < bytes.size()) {
+    const size_t at = off;
+    uint32_t h[10];
+    take(h, sizeof h);
+    if (h[0] != kMagic) throw std::runtime_error(path + ": bad record magic at byte " + std::to_string(at));
+    Record r;
+    r.kind = h[1], r.dist = h[2], r.M = h[3], r.N = h[4], r.K = h[5], r.ms = h[6], r.ns = h[7], r.fa = h[8],
+    r.fb = h[9];
+    if (r.kind > 1 || r.K == 0 || r.ms == 0 || r.ns == 0 || (r.kind == 0 && r.ms != r.ns) || r.K > (1u << 20) ||
+        r.ms > (1u << 16) || r.ns > (1u << 16))
+      throw std::runtime_error(path + ": implausible record header at byte " + std::to_string(at));
+    codes(r.a, size_t{r.ms} * r.K, r.fa);
+    codes(r.b, size_t{r.ns} * r.K, r.fb);
+    r.c.resize(r.designed() ? r.ms : size_t{r.ms} * r.ns);
+    take(r.c.data(), r.c.size() * 4);
+    if (r.designed()) {
+      r.tags.resize(size_t{r.ms} * 4);
+      take(r.tags.data(), r.tags.size() * 4);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// How the GEMM's dot products are formed from the model: `split` > 1 is
+// cuBLAS split-K, the K axis cut into `split` equal chunks, each a dot
+// product of the model, their float32 results summed in order with
+// round-to-nearest-even (the reduction kernel).
+struct Replay {
+  DotModel model;
+  Options opt;
+  uint32_t split = 1;
+};
+
+// The model's float32 bits for dot product d of record r.
+inline uint32_t Emulate(const Record& r, size_t d, const Replay& rp) {
+  const Format& fa = FormatOfId(r.fa);
+  const Format& fb = FormatOfId(r.fb);
+  const uint64_t* a = r.a.data() + size_t{r.row_a(d)} * r.K;
+  const uint64_t* b = r.b.data() + size_t{r.row_b(d)} * r.K;
+  if (rp.split <= 1) return static_cast<uint32_t>(Dot(fa, a, 1, fb, b, 1, r.K, formats::kF32, rp.model, rp.opt).code);
+  const size_t chunk = (r.K + rp.split - 1) / rp.split;
+  Options reduce;  // round to nearest even
+  uint64_t sum = 0;
+  for (size_t k0 = 0; k0 < r.K; k0 += chunk) {
+    const size_t n = std::min<size_t>(chunk, r.K - k0);
+    const uint64_t part = Dot(fa, a + k0, 1, fb, b + k0, 1, n, formats::kF32, rp.model, rp.opt).code;
+    sum = k0 == 0 ? part : Add(formats::kF32, sum, part, reduce).code;
+  }
+  return static_cast<uint32_t>(sum);
+}
+
+// The exact dot product rounded once to float64, for readable mismatch
+// reports.
+inline double ExactF64(const Record& r, size_t d) {
+  const Format& fa = FormatOfId(r.fa);
+  const Format& fb = FormatOfId(r.fb);
+  DotModel exact;
+  exact.accumulation = Accumulation::kExact;
+  const uint64_t code = Dot(fa, r.a.data() + size_t{r.row_a(d)} * r.K, 1, fb, r.b.data() + size_t{r.row_b(d)} * r.K,
+                            1, r.K, formats::kF64, exact)
+                            .code;
+  double v;
+  std::memcpy(&v, &code, 8);
+  return v;
+}
+
+}  // namespace floatscope::tc
