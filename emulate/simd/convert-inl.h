@@ -33,7 +33,8 @@ using VI = hn::Vec<DI>;
 using MU = hn::Mask<DU>;
 
 // Per-lane (hi, lo) of a * m for a constant m: MulEven on the even lanes and
-// on the odd lanes moved down, then interleaved back.
+// on the odd lanes moved down, then the halves interleaved back (no 32-bit
+// Mul: vpmulld costs two multiplier slots on x86).
 HWY_INLINE void MulHiLo(VU a, uint32_t m, VU* hi, VU* lo) {
   const DU du;
 #if HWY_TARGET == HWY_SCALAR
@@ -44,28 +45,35 @@ HWY_INLINE void MulHiLo(VU a, uint32_t m, VU* hi, VU* lo) {
   const VU ll = hn::Mul(al, ml), lh = hn::Mul(al, mh), hl = hn::Mul(ah, ml), hh = hn::Mul(ah, mh);
   const VU mid = hn::Add(hn::Add(hn::ShiftRight<16>(ll), hn::And(lh, mask)), hn::And(hl, mask));
   *hi = hn::Add(hn::Add(hh, hn::ShiftRight<16>(lh)), hn::Add(hn::ShiftRight<16>(hl), hn::ShiftRight<16>(mid)));
-  *lo = hn::Mul(a, hn::Set(du, m));
+  if (lo) *lo = hn::Mul(a, hn::Set(du, m));
 #else
   const hn::Repartition<uint64_t, DU> d64;
   const VU vm = hn::Set(du, m);
   const VU even = hn::BitCast(du, hn::MulEven(a, vm));  // [lo0 hi0 lo2 hi2 ...]
   const VU a_odd = hn::BitCast(du, hn::ShiftRight<32>(hn::BitCast(d64, a)));
   const VU odd = hn::BitCast(du, hn::MulEven(a_odd, vm));  // [lo1 hi1 lo3 hi3 ...]
-  const VU even_hi_down = hn::BitCast(du, hn::ShiftRight<32>(hn::BitCast(d64, even)));
-  *hi = hn::OddEven(odd, even_hi_down);
-  *lo = hn::Mul(a, vm);
+  *hi = hn::OddEven(odd, hn::BitCast(du, hn::ShiftRight<32>(hn::BitCast(d64, even))));
+  if (lo) *lo = hn::OddEven(hn::BitCast(du, hn::ShiftLeft<32>(hn::BitCast(d64, odd))), even);
 #endif
 }
 
 // Philox4x32-10, first output word, counter (c0, c1, 0, 0): formats/philox.h.
+// The first round multiplies c2 = 0 and the last one needs only the word
+// it returns, so 18 of the 20 products are formed.
 HWY_INLINE VU PhiloxWord0(VU c0, VU c1, uint32_t k0, uint32_t k1) {
   const DU du;
-  VU c2 = hn::Zero(du), c3 = hn::Zero(du);
-  for (int round = 0; round < 10; ++round) {
-    if (round > 0) {
-      k0 += 0x9E3779B9u;
-      k1 += 0xBB67AE85u;
-    }
+  VU c2, c3;
+  {  // round 0: c2 = c3 = 0, so c2 * M1 = 0
+    VU hi0, lo0;
+    MulHiLo(c0, 0xD2511F53u, &hi0, &lo0);
+    c0 = hn::Xor(c1, hn::Set(du, k0));
+    c1 = hn::Zero(du);
+    c2 = hn::Xor(hi0, hn::Set(du, k1));
+    c3 = lo0;
+  }
+  for (int round = 1; round < 9; ++round) {
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
     VU hi0, lo0, hi1, lo1;
     MulHiLo(c0, 0xD2511F53u, &hi0, &lo0);
     MulHiLo(c2, 0xCD9E8D57u, &hi1, &lo1);
@@ -76,7 +84,10 @@ HWY_INLINE VU PhiloxWord0(VU c0, VU c1, uint32_t k0, uint32_t k1) {
     c2 = n2;
     c3 = lo0;
   }
-  return c0;
+  k0 += 0x9E3779B9u;  // round 9: only the new c0
+  VU hi1;
+  MulHiLo(c2, 0xCD9E8D57u, &hi1, nullptr);
+  return hn::Xor(hn::Xor(hi1, c1), hn::Set(du, k0));
 }
 
 // 1 where m, else 0.
@@ -389,6 +400,173 @@ HWY_INLINE void CountLanes(const Lanes& l, MU valid, ArrayStats* st) {
   st->nan += count(l.is_nan);
 }
 
+// The fast path (EncodePlan::fast): the rounding done on the float32 bit
+// pattern. Within a binade a positive float32's pattern is linear in its
+// value, binade boundaries fall on multiples of 2^23 patterns, and a float32
+// subnormal's pattern is its value in units of 2^-149. So rounding |x| to a
+// multiple of a quantum 2^d times its ulp (d <= 23) is rounding its pattern
+// A to a multiple of 2^d: add a bias, clear the d low bits; a carry walks
+// into the exponent field exactly as the value moves up a binade. Per mode,
+// with half = 2^(d-1), mask = 2^d - 1 and `odd` the last kept bit of the
+// significand (RoundAt's rules in formats/round_pack.h):
+//   rne half - 1 + odd    rna half    rtz 0    rup/rdn mask or 0 by sign
+//   rto mask if even      sr  the top min(R, d) random bits, moved down so
+//   that bias + discarded bits carry exactly when r + u >= 2^R
+//   sr-eq mask or 0 by the top random bit.
+// Below that ("deep", d >= 24: |x| < 2^q) the result is 0 or 2^q, decided
+// from the significand directly. Overflow is a compare with the largest
+// finite magnitude; NaNs and infinities are selected afterwards.
+struct FastLanes {
+  VU mag;      // rounded |x| as a float32 pattern (meaningless where overflow or special)
+  VU bits;     // the input
+  MU neg, overflow, special;  // special: NaN or infinity in
+  bool any;    // some lane overflowed or is special
+};
+
+HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU idx_lo, VU idx_hi) {
+  const DU du;
+  const DI di;
+  const VU zero = hn::Zero(du), one = hn::Set(du, 1u);
+  const VI abs = hn::BitCast(di, hn::And(bits, hn::Set(du, 0x7fffffffu)));
+  const MU neg = hn::RebindMask(du, hn::Lt(hn::BitCast(di, bits), hn::Zero(di)));
+  VU a = hn::BitCast(du, abs);
+  const VI ef = hn::ShiftRight<23>(abs);
+  const auto normal_in = hn::Gt(ef, hn::Zero(di));
+  if (p.flush_in) a = hn::IfThenElseZero(hn::RebindMask(du, normal_in), a);  // DAZ
+  // d, and the significand sig < 2^24 (implicit bit included).
+  const VI d = hn::Max(hn::Set(di, p.fast_dmin), hn::Sub(hn::Set(di, p.fast_k), hn::Max(ef, hn::Set(di, 1))));
+  const VU sig = hn::Or(hn::And(a, hn::Set(du, 0x7fffffu)), hn::IfThenElseZero(hn::RebindMask(du, normal_in), hn::Set(du, 0x800000u)));
+  const MU deep = hn::RebindMask(du, hn::Gt(d, hn::Set(di, 23)));
+  const VU ds = hn::BitCast(du, hn::Min(d, hn::Set(di, 23)));
+  const VU mask = hn::Sub(hn::Shl(one, ds), one);
+  const VU random = (p.mode == Rounding::kStochastic || p.mode == Rounding::kStochasticEq)
+                        ? PhiloxWord0(idx_lo, idx_hi, p.key0, p.key1)
+                        : zero;
+  const VU top_r = hn::Set(du, p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits));
+  VU bias;
+  MU up_deep;  // deep lanes: round up to 2^q
+  const MU nonzero = hn::Ne(sig, zero);
+  const MU at_24 = hn::RebindMask(du, hn::Eq(d, hn::Set(di, 24)));
+  switch (p.mode) {
+    case Rounding::kNearestEven:
+      bias = hn::Add(hn::ShiftRight<1>(mask), hn::And(hn::Shr(sig, ds), one));
+      up_deep = hn::And(at_24, hn::Gt(sig, hn::Set(du, 0x800000u)));
+      break;
+    case Rounding::kNearestAway:
+      bias = hn::Add(hn::ShiftRight<1>(mask), one);
+      up_deep = hn::And(at_24, hn::Ne(hn::And(sig, hn::Set(du, 0x800000u)), zero));
+      break;
+    case Rounding::kTowardZero:
+      bias = zero;
+      up_deep = hn::Lt(one, one);
+      break;
+    case Rounding::kDown:
+      bias = hn::IfThenElseZero(neg, mask);
+      up_deep = hn::And(nonzero, neg);
+      break;
+    case Rounding::kUp:
+      bias = hn::IfThenZeroElse(neg, mask);
+      up_deep = hn::AndNot(neg, nonzero);
+      break;
+    case Rounding::kOdd:
+      bias = hn::IfThenZeroElse(hn::Ne(hn::And(hn::Shr(sig, ds), one), zero), mask);
+      up_deep = nonzero;
+      break;
+    case Rounding::kStochastic: {
+      const VU u = hn::And(random, top_r);
+      bias = hn::Shr(u, hn::Sub(hn::Set(du, 32), ds));
+      // t = floor(|x| / 2^q * 2^32): sig << (32 - d), or sig >> (d - 32).
+      const VI left = hn::Sub(hn::Set(di, 32), d);
+      const VU t = hn::IfThenElse(hn::RebindMask(du, hn::Gt(left, hn::Zero(di))),
+                                  hn::Shl(sig, hn::BitCast(du, hn::Max(left, hn::Zero(di)))),
+                                  hn::Shr(sig, hn::BitCast(du, hn::Min(hn::Neg(left), hn::Set(di, 31)))));
+      const VU tr = hn::And(t, top_r);
+      up_deep = hn::Lt(hn::Add(tr, u), u);  // carry out of 32 bits
+      break;
+    }
+    case Rounding::kStochasticEq:
+      bias = hn::IfThenElseZero(hn::Ne(hn::ShiftRight<31>(random), zero), mask);
+      up_deep = hn::And(nonzero, hn::Ne(hn::ShiftRight<31>(random), zero));
+      break;
+  }
+  const VU shallow = hn::AndNot(mask, hn::Add(a, bias));
+  FastLanes out;
+  out.mag = hn::IfThenElse(deep, hn::IfThenElseZero(up_deep, hn::Set(du, p.fast_min_pos)), shallow);
+  out.bits = bits;
+  out.neg = neg;
+  const VI limit = hn::BitCast(di, hn::IfThenElse(neg, hn::Set(du, p.fast_limit[1]), hn::Set(du, p.fast_limit[0])));
+  out.overflow = hn::RebindMask(du, hn::Gt(hn::BitCast(di, out.mag), limit));
+  out.special = hn::RebindMask(du, hn::Gt(abs, hn::Set(di, 0x7f7fffff)));
+  out.any = !hn::AllFalse(du, hn::Or(out.overflow, out.special));
+  return out;
+}
+
+// Fake quantization: the rounded value is the answer (float32 bits).
+HWY_INLINE VU FastFakeQuantLanes(const EncodePlan& p, const FastLanes& l) {
+  const DU du;
+  const VU zero = hn::Zero(du);
+  const VU sign = hn::And(l.bits, hn::Set(du, 0x80000000u));
+  // Formats without -0 (and integers, whose zero decodes to +0): no sign on 0.
+  VU r = hn::Or(l.mag, p.neg_zero && !p.is_int ? sign : hn::IfThenZeroElse(hn::Eq(l.mag, zero), sign));
+  if (!l.any) return r;
+  auto by_sign = [&](const uint32_t v[2]) { return hn::IfThenElse(l.neg, hn::Set(du, v[1]), hn::Set(du, v[0])); };
+  r = hn::IfThenElse(l.overflow, by_sign(p.fq_overflow), r);
+  const VU abs = hn::And(l.bits, hn::Set(du, 0x7fffffffu));
+  r = hn::IfThenElse(hn::Eq(abs, hn::Set(du, 0x7f800000u)), by_sign(p.fq_inf), r);
+  const MU nan = hn::RebindMask(du, hn::Gt(hn::BitCast(DI(), abs), hn::Set(DI(), 0x7f800000)));
+  VU nan_r;
+  if (p.nan_from_payload) {  // sign | quiet | the payload bits the format keeps
+    nan_r = hn::AndNot(hn::Set(du, (1u << (23 - p.m)) - 1), hn::Or(l.bits, hn::Set(du, 0x7fc00000u)));
+  } else {
+    const MU quiet = hn::Ne(hn::And(l.bits, hn::Set(du, 0x400000u)), zero);
+    nan_r = hn::IfThenElse(quiet, by_sign(p.fq_nan_quiet), by_sign(p.fq_nan_signaling));
+  }
+  return hn::IfThenElse(nan, nan_r, r);
+}
+
+// Encoding: the rounded value's code.
+HWY_INLINE VU FastCodeLanes(const EncodePlan& p, const FastLanes& l) {
+  const DU du;
+  const DI di;
+  const DF df;
+  const VU zero = hn::Zero(du);
+  VU code;
+  if (p.is_int) {
+    const VU kept = hn::BitCast(du, hn::ConvertTo(di, hn::BitCast(df, l.mag)));  // exact: an integer < 2^24
+    code = hn::And(hn::IfThenElse(l.neg, hn::Sub(zero, kept), kept), hn::Set(du, p.code_mask));
+  } else {
+    // Normal: the pattern's fields moved to the format's. Below 2^emin: the
+    // significand in units of 2^(emin - m) (exact: mag is a multiple of it).
+    const VU normal_code = hn::Sub(hn::Shr(l.mag, hn::Set(du, 23 - p.m)), hn::Set(du, p.fast_code_sub));
+    const VI fe = hn::BitCast(di, hn::ShiftRight<23>(l.mag));
+    const VU sig = hn::Or(hn::And(l.mag, hn::Set(du, 0x7fffffu)),
+                          hn::IfThenElseZero(hn::RebindMask(du, hn::Gt(fe, hn::Zero(di))), hn::Set(du, 0x800000u)));
+    const VI shift = hn::Min(hn::Sub(hn::Set(di, p.fast_k), hn::Max(fe, hn::Set(di, 1))), hn::Set(di, 31));
+    const VU sub_code = hn::Shr(sig, hn::BitCast(du, hn::Max(shift, hn::Zero(di))));
+    const VU mag_code = hn::IfThenElse(hn::Lt(l.mag, hn::Set(du, p.fast_min_normal)), sub_code, normal_code);
+    const MU signed_lane = p.neg_zero ? l.neg : hn::AndNot(hn::Eq(mag_code, zero), l.neg);
+    code = hn::Or(mag_code, hn::IfThenElseZero(signed_lane, hn::Set(du, p.sign_bit)));
+  }
+  if (!l.any) return code;
+  auto by_sign = [&](const SpecialResult& s) {
+    return hn::IfThenElse(l.neg, hn::Set(du, s.code[1]), hn::Set(du, s.code[0]));
+  };
+  code = hn::IfThenElse(l.overflow, by_sign(p.overflow), code);
+  const VU abs = hn::And(l.bits, hn::Set(du, 0x7fffffffu));
+  code = hn::IfThenElse(hn::Eq(abs, hn::Set(du, 0x7f800000u)), by_sign(p.inf), code);
+  const MU nan = hn::RebindMask(du, hn::Gt(hn::BitCast(di, abs), hn::Set(di, 0x7f800000)));
+  VU nan_code;
+  if (p.nan_from_payload) {
+    const VU mant = hn::And(l.bits, hn::Set(du, 0x7fffffu));
+    nan_code = hn::Or(hn::Or(hn::Set(du, p.nan_base), hn::Shr(mant, hn::Set(du, 23 - p.m))),
+                      hn::IfThenElseZero(l.neg, hn::Set(du, p.sign_bit)));
+  } else {
+    const MU quiet = hn::Ne(hn::And(l.bits, hn::Set(du, 0x400000u)), zero);
+    nan_code = hn::IfThenElse(quiet, by_sign(p.nan_quiet), by_sign(p.nan_signaling));
+  }
+  return hn::IfThenElse(nan, nan_code, code);
+}
+
 // Rounds n floats; writes codes (code_bytes wide) or, with fq_out, their
 // decoded values (fake quantization). Handles whole vectors; the caller
 // runs the scalar core on the tail.
@@ -405,15 +583,43 @@ HWY_NOINLINE size_t EncodeF32Vectors(const EncodePlan& plan, const float* in, vo
   const MU all = hn::Eq(iota, iota);
   const bool sr = p.mode == Rounding::kStochastic || p.mode == Rounding::kStochasticEq;
   size_t i = 0;
+  // Element indices (low, high halves) for stochastic rounding.
+  auto indices = [&](size_t at, VU* lo, VU* hi) {
+    const uint64_t base = first_index + at;
+    const VU b = hn::Set(du, static_cast<uint32_t>(base));
+    *lo = hn::Add(b, iota);
+    *hi = hn::Add(hn::Set(du, static_cast<uint32_t>(base >> 32)), hn::IfThenElseZero(hn::Lt(*lo, b), hn::Set(du, 1u)));
+  };
+  if (p.fast && stats == nullptr) {
+    VU lo = hn::Zero(du), hi = lo;
+    if (fq_out) {
+      for (; i + N <= n; i += N) {
+        if (sr) indices(i, &lo, &hi);
+        const FastLanes l = FastRoundLanes(p, hn::BitCast(du, hn::LoadU(df, in + i)), lo, hi);
+        hn::StoreU(hn::BitCast(df, FastFakeQuantLanes(p, l)), df, fq_out + i);
+      }
+      return i;
+    }
+    for (; i + N <= n; i += N) {
+      if (sr) indices(i, &lo, &hi);
+      const FastLanes l = FastRoundLanes(p, hn::BitCast(du, hn::LoadU(df, in + i)), lo, hi);
+      const VU code = FastCodeLanes(p, l);
+      if (code_bytes == 1) {
+        const hn::Rebind<uint8_t, DU> d8;
+        hn::StoreU(hn::DemoteTo(d8, hn::BitCast(DI(), code)), d8, static_cast<uint8_t*>(codes) + i);
+      } else if (code_bytes == 2) {
+        const hn::Rebind<uint16_t, DU> d16;
+        hn::StoreU(hn::DemoteTo(d16, hn::BitCast(DI(), code)), d16, static_cast<uint16_t*>(codes) + i);
+      } else {
+        hn::StoreU(hn::ShiftLeftSame(code, p.storage_shift), du, static_cast<uint32_t*>(codes) + i);
+      }
+    }
+    return i;
+  }
   for (; i + N <= n; i += N) {
     const VU bits = hn::BitCast(du, hn::LoadU(df, in + i));
     VU lo = hn::Zero(du), hi = lo;
-    if (sr) {
-      const uint64_t base = first_index + i;
-      const VU b = hn::Set(du, static_cast<uint32_t>(base));
-      lo = hn::Add(b, iota);
-      hi = hn::Add(hn::Set(du, static_cast<uint32_t>(base >> 32)), hn::IfThenElseZero(hn::Lt(lo, b), hn::Set(du, 1u)));
-    }
+    if (sr) indices(i, &lo, &hi);
     const Lanes l = EncodeLanes(p, bits, lo, hi);
     if (stats) CountLanes(l, all, stats);
     if (fq_out) {

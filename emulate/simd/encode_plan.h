@@ -45,6 +45,21 @@ struct EncodePlan {
   InfCodes inf_kind = InfCodes::kNone;
   uint32_t max_field = 0, mag_mask = 0;
   uint32_t dec_nan[2] = {0, 0}, dec_inf[2] = {0, 0};  // float32 bits, by code sign
+
+  // The fast path (FastEncodeLanes in convert-inl.h): rounding done on the
+  // float32 bit pattern itself, for the common formats and options when no
+  // statistics are asked for. `fast` says whether it applies; the rest are
+  // its constants. Rounding |x| to a multiple of the quantum drops
+  // d = max(fast_dmin, fast_k - max(f32 exponent field, 1)) low bits of the
+  // pattern (every name below is a float32 bit pattern unless it says code).
+  bool fast = false;
+  int32_t fast_dmin = 0, fast_k = 0;
+  uint32_t fast_limit[2] = {0, 0};  // largest finite result magnitude, by sign
+  uint32_t fast_min_pos = 0;        // smallest nonzero magnitude: 2^(emin - m), or 1 for integers
+  uint32_t fast_min_normal = 0;     // floats: 2^emin
+  uint32_t fast_code_sub = 0;       // floats: (127 - bias) << m
+  // Fake quantization of the specials (the core's decode of the codes above).
+  uint32_t fq_overflow[2] = {0, 0}, fq_inf[2] = {0, 0}, fq_nan_quiet[2] = {0, 0}, fq_nan_signaling[2] = {0, 0};
 };
 
 // Asks the core for the code and flags of one float32 input.
@@ -95,7 +110,6 @@ inline EncodePlan MakeEncodePlan(const Format& f, const Options& opt) {
   p.nan_quiet = CoreOnBothSigns(f, opt, 0x7fc00000u);
   p.nan_signaling = CoreOnBothSigns(f, opt, 0x7fa00000u);
   p.negative = CoreOnBothSigns(f, opt, 0x3f800000u);  // [1] = -1.0: unsigned floats give NaN
-  for (int s = 0; s < 2; ++s)
   p.nan_from_payload = f.nan == NanCodes::kIeee && opt.nan_payload == NanPayload::kPreserve;
   if (p.nan_from_payload)
     p.nan_base = (MaxExponentField(f) << f.mantissa_bits) | (1u << (f.mantissa_bits - 1));
@@ -110,6 +124,39 @@ inline EncodePlan MakeEncodePlan(const Format& f, const Options& opt) {
     const uint64_t sign = s ? SignBit(f) : 0;
     if (HasNan(f)) p.dec_nan[s] = static_cast<uint32_t>(Convert(f, CanonicalNanCode(f) | sign, kF32, opt).code);
     if (HasInf(f)) p.dec_inf[s] = static_cast<uint32_t>(Convert(f, PositiveInfCode(f) | sign, kF32, opt).code);
+  }
+
+  // The fast path. Floats: signed, with zero and subnormals, at least one
+  // mantissa bit (with none, rne's parity is the exponent field's, not the
+  // pattern's). Integers: anything but wrapping. Not for flush-to-zero
+  // output (that needs tininess).
+  p.fast = !opt.flush_output && (p.is_int ? !p.int_wrap : (p.is_signed && p.has_zero && p.has_sub && p.m >= 1));
+  Options exact = opt;  // what FakeQuantF32Array decodes with
+  exact.flush_input = false;
+  exact.flush_output = false;
+  auto f32_of = [&](uint64_t code) { return static_cast<uint32_t>(Convert(f, code, kF32, exact).code); };
+  if (p.is_int) {
+    // kept = |x| rounded to an integer; d = 150 - exponent field (>= 1).
+    p.fast_dmin = 1;
+    p.fast_k = 150;
+    p.fast_limit[0] = BitsOf(static_cast<float>(p.max_mag));
+    p.fast_limit[1] = BitsOf(static_cast<float>(p.int_max_neg));
+    p.fast_min_pos = 0x3f800000u;  // 1.0
+  } else if (p.fast) {
+    // Quantum 2^(E - m) for normal binades, 2^(emin - m) below: d = 23 - m,
+    // or (150 + emin - m) - exponent field where that is larger.
+    p.fast_dmin = 23 - p.m;
+    p.fast_k = 150 + p.emin - p.m;
+    p.fast_limit[0] = p.fast_limit[1] = f32_of(p.max_mag);
+    p.fast_min_pos = f32_of(1);
+    p.fast_min_normal = f32_of(uint64_t{1} << p.m);
+    p.fast_code_sub = static_cast<uint32_t>(127 - p.bias) << p.m;
+  }
+  for (int s = 0; s < 2; ++s) {
+    p.fq_overflow[s] = f32_of(p.overflow.code[s]);
+    p.fq_inf[s] = f32_of(p.inf.code[s]);
+    p.fq_nan_quiet[s] = f32_of(p.nan_quiet.code[s]);
+    p.fq_nan_signaling[s] = f32_of(p.nan_signaling.code[s]);
   }
   return p;
 }

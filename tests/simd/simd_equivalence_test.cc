@@ -124,39 +124,45 @@ Reference ScalarReference(const fs::Format& f, const fs::Options& o, const std::
   return r;
 }
 
-// Checks encode and fake-quant of `in` on the current target against `ref`.
+// Checks encode and fake-quant of `in` on the current target against `ref`,
+// with statistics (the general kernel) and without (the fast path, where the
+// plan allows it: emulate/simd/convert-inl.h FastRoundLanes).
 void CheckOnTarget(const fs::Format& f, const fs::Options& o, const std::vector<float>& in, const Reference& ref,
                    uint64_t first_index, unsigned threads, const std::string& where) {
   const size_t bytes = fs::CodeBytes(f);
-  std::vector<uint8_t> codes(in.size() * bytes);
-  fs::ArrayStats stats;
-  fs::EncodeF32Array(f, o, in.data(), codes.data(), in.size(), first_index, &stats, threads);
-  size_t bad = 0, first_bad = 0;
-  for (size_t i = 0; i < in.size(); ++i)
-    if (CodeAt(codes, bytes, i) != CodeAt(ref.codes, bytes, i) && bad++ == 0) first_bad = i;
-  if (bad) {
-    FAIL_CHECK(where << ": encode: " << bad << " of " << in.size() << " codes differ; first: f32 "
-                     << fmt::format("0x{:08x}", BitsOf(in[first_bad])) << " simd "
-                     << fmt::format("0x{:x}", CodeAt(codes, bytes, first_bad)) << " core "
-                     << fmt::format("0x{:x}", CodeAt(ref.codes, bytes, first_bad)));
-  }
-  if (!(stats == ref.stats))
-    FAIL_CHECK(where << ": encode stats differ:\n  simd " << StatsText(stats) << "\n  core " << StatsText(ref.stats));
+  for (const bool with_stats : {true, false}) {
+    const std::string path = where + (with_stats ? " (with stats)" : " (no stats)");
+    std::vector<uint8_t> codes(in.size() * bytes);
+    fs::ArrayStats stats;
+    fs::EncodeF32Array(f, o, in.data(), codes.data(), in.size(), first_index, with_stats ? &stats : nullptr, threads);
+    size_t bad = 0, first_bad = 0;
+    for (size_t i = 0; i < in.size(); ++i)
+      if (CodeAt(codes, bytes, i) != CodeAt(ref.codes, bytes, i) && bad++ == 0) first_bad = i;
+    if (bad) {
+      FAIL_CHECK(path << ": encode: " << bad << " of " << in.size() << " codes differ; first: f32 "
+                      << fmt::format("0x{:08x}", BitsOf(in[first_bad])) << " simd "
+                      << fmt::format("0x{:x}", CodeAt(codes, bytes, first_bad)) << " core "
+                      << fmt::format("0x{:x}", CodeAt(ref.codes, bytes, first_bad)));
+    }
+    if (with_stats && !(stats == ref.stats))
+      FAIL_CHECK(path << ": encode stats differ:\n  simd " << StatsText(stats) << "\n  core " << StatsText(ref.stats));
 
-  std::vector<float> fq(in.size());
-  fs::ArrayStats fq_stats;
-  fs::FakeQuantF32Array(f, o, in.data(), fq.data(), in.size(), first_index, &fq_stats, threads);
-  bad = 0;
-  for (size_t i = 0; i < in.size(); ++i)
-    if (BitsOf(fq[i]) != BitsOf(ref.fq[i]) && bad++ == 0) first_bad = i;
-  if (bad) {
-    FAIL_CHECK(where << ": fake-quant: " << bad << " of " << in.size() << " values differ; first: f32 "
-                     << fmt::format("0x{:08x} simd 0x{:08x} core 0x{:08x}", BitsOf(in[first_bad]),
-                                    BitsOf(fq[first_bad]), BitsOf(ref.fq[first_bad])));
+    std::vector<float> fq(in.size());
+    fs::ArrayStats fq_stats;
+    fs::FakeQuantF32Array(f, o, in.data(), fq.data(), in.size(), first_index, with_stats ? &fq_stats : nullptr,
+                          threads);
+    bad = 0;
+    for (size_t i = 0; i < in.size(); ++i)
+      if (BitsOf(fq[i]) != BitsOf(ref.fq[i]) && bad++ == 0) first_bad = i;
+    if (bad) {
+      FAIL_CHECK(path << ": fake-quant: " << bad << " of " << in.size() << " values differ; first: f32 "
+                      << fmt::format("0x{:08x} simd 0x{:08x} core 0x{:08x}", BitsOf(in[first_bad]),
+                                     BitsOf(fq[first_bad]), BitsOf(ref.fq[first_bad])));
+    }
+    if (with_stats && !(fq_stats == ref.fq_stats))
+      FAIL_CHECK(path << ": fake-quant stats differ:\n  simd " << StatsText(fq_stats) << "\n  core "
+                      << StatsText(ref.fq_stats));
   }
-  if (!(fq_stats == ref.fq_stats))
-    FAIL_CHECK(where << ": fake-quant stats differ:\n  simd " << StatsText(fq_stats) << "\n  core "
-                     << StatsText(ref.fq_stats));
 }
 
 // Runs `fn` once per Highway target compiled in and supported here, with
