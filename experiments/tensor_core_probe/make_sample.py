@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Cut a small sample out of the probe's full data, for the CI test.
 
-  python3 make_sample.py IN.bin OUT.bin
+  python3 make_sample.py IN.bin OUT.bin [--sparse-1024]
 
 IN.bin is a gunzipped tc_<config>.bin from probe.py; OUT.bin has the same
 record format (see probe.py) and holds real hardware outputs only:
   - designed probes: every third one with K <= 32, every fifth at K = 64,
     every sixteenth at K = 128 and 256, and 12 tail probes at K = 1024
-    (promotion);
+    (promotion); with --sparse-1024 also every sparse probe at K = 1024 (for
+    FP8 without fast accumulation: the few dot products where the rounding
+    of the float32 promotion shows are among them);
   - from every random GEMM with K <= 1024, the top-left 6 x 6 dot products
     (4 x 4 for K >= 512).
 Designed GEMMs with K = 4096 are left out (cuBLAS ran the f16/bf16 one as
@@ -19,7 +21,7 @@ import sys
 import numpy as np
 
 MAGIC = 0x31504354
-FAM_PAD, FAM_GROUP, FAM_TAIL = 0, 4, 5
+FAM_PAD, FAM_GROUP, FAM_TAIL, FAM_SPARSE = 0, 4, 5, 6
 
 
 def size_of(fmt_id):
@@ -52,6 +54,7 @@ def records(data):
 
 def main():
     src, dst = sys.argv[1], sys.argv[2]
+    sparse_1024 = "--sparse-1024" in sys.argv[3:]
     data = open(src, "rb").read()
     out = bytearray()
     dots = 0
@@ -68,6 +71,8 @@ def main():
                 keep = np.nonzero((fam != FAM_PAD) & (idx % (5 if K == 64 else 16) == 0))[0]
             else:
                 keep = np.nonzero(fam == FAM_TAIL)[0][::12][:12]
+                if sparse_1024:
+                    keep = np.concatenate([keep, np.nonzero(fam == FAM_SPARSE)[0]])
             if len(keep) == 0:
                 continue
             n = len(keep)

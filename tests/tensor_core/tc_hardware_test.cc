@@ -1,0 +1,164 @@
+// emulate/h100_tensor_core.h against real H100 outputs: tests/data/
+// tc_h100_<config>.bin are samples (about 1500-1800 dot products each) of
+// what experiments/tensor_core_probe/probe.py recorded on an H100 on
+// 2026-11-23 (designed probes and random tiles of four distributions; see
+// cuda/RESULTS.md). Every dot product must come out of the fitted model bit
+// for bit; and every parameter of the model must matter: changing any one
+// of them must break agreement somewhere in the same sample, so the sample
+// pins the whole model and not just part of it.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "emulate/h100_tensor_core.h"
+#include "experiments/tensor_core_probe/tc_data.h"
+
+using namespace floatscope;
+using namespace floatscope::tc;
+
+#ifndef FLOATSCOPE_TC_DATA
+#error "FLOATSCOPE_TC_DATA (the folder of tc_h100_*.bin) must be defined by the build"
+#endif
+
+namespace {
+
+struct Sample {
+  const char* file;    // tests/data/tc_h100_<file>.bin
+  const char* preset;  // kH100TensorCoreModels name
+};
+
+constexpr Sample kSamples[] = {
+    {"f16", "h100-f16"},       {"bf16", "h100-bf16"},           {"e4m3", "h100-e4m3"},
+    {"e4m3_fast", "h100-e4m3-fast"}, {"e5m2", "h100-e5m2xe4m3"}, {"e5m2_fast", "h100-e5m2xe4m3-fast"},
+};
+
+std::vector<Record> Load(const Sample& s) {
+  const std::string path = std::string(FLOATSCOPE_TC_DATA) + "/tc_h100_" + s.file + ".bin";
+  return ReadRecords(path);  // throws (and fails the test) if missing
+}
+
+Replay PresetReplay(const char* name) {
+  const H100TensorCoreModel* m = FindH100TensorCoreModel(name);
+  REQUIRE(m != nullptr);
+  Replay rp;
+  rp.model = m->model;
+  rp.opt = m->options;
+  return rp;
+}
+
+// Dot products of `recs` that `rp` gets wrong; the first few are described.
+size_t Mismatches(const std::vector<Record>& recs, const Replay& rp, std::string* first = nullptr) {
+  size_t bad = 0;
+  for (const Record& r : recs)
+    for (size_t d = 0; d < r.dots(); ++d) {
+      const uint32_t got = Emulate(r, d, rp);
+      if (got == r.c[d]) continue;
+      if (first && bad < 3) {
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "%s GEMM %s dot %zu: hardware 0x%08x, model 0x%08x, exact %.17g\n",
+                      r.designed() ? "designed" : "random", r.shape().c_str(), d, r.c[d], got, ExactF64(r, d));
+        *first += buf;
+      }
+      ++bad;
+    }
+  return bad;
+}
+
+size_t Dots(const std::vector<Record>& recs) {
+  size_t n = 0;
+  for (const Record& r : recs) n += r.dots();
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("every sampled H100 dot product is reproduced bit for bit by its fitted model") {
+  for (const Sample& s : kSamples) {
+    const std::string file = s.file;
+    CAPTURE(file);
+    const std::vector<Record> recs = Load(s);
+    const size_t n = Dots(recs);
+    CHECK(n >= 1000);  // the sample is real, not empty
+    bool random = false, designed = false, promotion_depth = false;
+    for (const Record& r : recs) {
+      random |= !r.designed();
+      designed |= r.designed();
+      promotion_depth |= r.K >= 512;
+    }
+    CHECK(random);
+    CHECK(designed);
+    CHECK(promotion_depth);  // K past several promotion intervals
+    std::string first;
+    const size_t bad = Mismatches(recs, PresetReplay(s.preset), &first);
+    INFO(first);
+    CHECK_MESSAGE(bad == 0, bad << " of " << n << " differ");
+  }
+}
+
+TEST_CASE("every parameter of the fitted models is pinned by the hardware sample") {
+  using Change = std::function<void(Replay&)>;
+  struct Variant {
+    const char* what;
+    Change change;
+  };
+  for (const Sample& s : kSamples) {
+    const std::string file = s.file;
+    CAPTURE(file);
+    const std::vector<Record> recs = Load(s);
+    const Replay fitted = PresetReplay(s.preset);
+    const bool fp8 = fitted.model.sum_format != nullptr;
+    std::vector<Variant> variants = {
+        {"one fraction bit fewer", [](Replay& r) { --r.model.fraction_bits; }},
+        {"one fraction bit more", [](Replay& r) { ++r.model.fraction_bits; }},
+        {"half the group", [](Replay& r) { r.model.group /= 2; }},
+        {"twice the group", [](Replay& r) { r.model.group *= 2; }},
+        {"accumulator outside the alignment", [](Replay& r) { r.model.include_accumulator = false; }},
+        {"alignment by leading bit", [](Replay& r) { r.model.alignment = Alignment::kLeadingBit; }},
+        {"group sums rounded to nearest even", [](Replay& r) { r.opt.rounding = Rounding::kNearestEven; }},
+    };
+    if (fp8) {
+      variants.push_back({"group sums kept in float32", [](Replay& r) { r.model.sum_format = nullptr; }});
+      if (fitted.model.promote_every != 0) {
+        variants.push_back({"no promotion", [](Replay& r) { r.model.promote_every = 0; }});
+        variants.push_back({"promotion every 2 groups", [](Replay& r) { r.model.promote_every = 2; }});
+        variants.push_back({"promotion every 8 groups", [](Replay& r) { r.model.promote_every = 8; }});
+        variants.push_back({"promotion rounded toward zero", [](Replay& r) { r.model.promote_nearest_even = false; }});
+      } else {
+        variants.push_back({"promotion every 4 groups", [](Replay& r) { r.model.promote_every = 4; }});
+      }
+    }
+    for (const Variant& v : variants) {
+      const std::string what = v.what;
+      CAPTURE(what);
+      Replay changed = fitted;
+      v.change(changed);
+      CHECK(Mismatches(recs, changed) > 0);
+    }
+  }
+}
+
+TEST_CASE("reading a malformed probe file fails with the file's name") {
+  const std::string path = std::string(FLOATSCOPE_TC_DATA) + "/tc_h100_f16.bin";
+  CHECK_THROWS_WITH_AS(ReadRecords(path + ".missing"), doctest::Contains("cannot open"), std::runtime_error);
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(bytes.size() > 100);
+  const std::string bad = (std::filesystem::temp_directory_path() / "floatscope_tc_bad.bin").string();
+  auto write = [&](const std::string& content) {
+    std::ofstream out(bad, std::ios::binary | std::ios::trunc);
+    out << content;
+  };
+  write(bytes.substr(0, 100));  // a header and part of A
+  CHECK_THROWS_WITH_AS(ReadRecords(bad), doctest::Contains("truncated at byte"), std::runtime_error);
+  std::string wrong_magic = bytes;
+  wrong_magic[0] ^= 1;
+  write(wrong_magic);
+  CHECK_THROWS_WITH_AS(ReadRecords(bad), doctest::Contains("bad record magic at byte 0"), std::runtime_error);
+  std::remove(bad.c_str());
+}
