@@ -6,8 +6,9 @@
 //       aligned or not, promotion interval, rounding of a group's sum,
 //       alignment by leading bit or exponent sum) on the designed probes of
 //       FILE whose K <= max-k (default 1024), and lists the models that
-//       reproduce every one; each of those is then scored on N random dot
-//       products spread over the file (default 20000).
+//       reproduce every one; each of those (and near misses, with fewer
+//       than 20 mismatches) is then scored on N random dot products spread
+//       over the file (default 20000). Exit status 0 when some model fits.
 //   tc_fit verify FILE (--preset NAME | MODEL FLAGS) [--split MxNxK:S]...
 //          [--threads T] [--show N]
 //       Replays every dot product of FILE through the model and prints the
@@ -236,8 +237,11 @@ int Fit(const Args& args, const std::vector<Record>& recs) {
     if (!r.designed())
       for (size_t d = 0; d < r.dots(); ++d, ++k)
         if (k % stride == 0) randoms.push_back({&r, d});
-  const size_t shown = std::max<size_t>(perfect, std::min<size_t>(10, order.size()));
-  for (size_t i = 0; i < shown && i < order.size(); ++i) {
+  // The perfect models, then near misses (fewer mismatches than the cap),
+  // at most 10 in all.
+  size_t shown = 0;
+  while (shown < order.size() && miss[order[shown]] < kCap && (shown < perfect || shown < 10)) ++shown;
+  for (size_t i = 0; i < shown; ++i) {
     const Replay& rp = grid[order[i]];
     std::atomic<size_t> agree{0}, nxt{0};
     auto score = [&] {
