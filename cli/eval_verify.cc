@@ -15,6 +15,7 @@
 #include "cli/cli_error.h"
 #include "cli/describe.h"
 #include "cli/hex_codes.h"
+#include "cli/npy_verify.h"
 #include "cli/ops.h"
 #include "cli/rounding_options.h"
 #include "formats/names.h"
@@ -56,6 +57,7 @@ struct Session {
   std::string op_name;
   bool check_nans = false;
   int max_report = 20;
+  std::string in_path, out_path;  // verify: .npy dumps instead of stdin
 };
 
 void RunEval(const Session& s) {
@@ -161,7 +163,22 @@ void RegisterVerifyCommand(CLI::App& app) {
   cmd->add_flag("--check-nans", s->check_nans,
                 "compare NaN results bit for bit (default: any NaN matches any NaN, as testfloat_ver)");
   cmd->add_option("--max-report", s->max_report, "mismatches printed in full")->check(CLI::Range(0, 1 << 30));
+  cmd->add_option("--in", s->in_path, "float32 .npy: inputs of a kernel under test (OP f32_to_<fmt>; with --out)");
+  cmd->add_option("--out", s->out_path,
+                  "its outputs: codes (uint8/uint16 .npy) or fake-quantized float32 .npy, checked against the CPU");
   cmd->callback([s] {
+    if (!s->in_path.empty() || !s->out_path.empty()) {
+      if (s->in_path.empty() || s->out_path.empty()) throw UsageError("verify: --in and --out go together");
+      const Op op = ResolveOp(s->op_name);
+      if (op.operands.size() != 1 || op.operands[0]->bits != 32 || op.operands[0]->kind != Kind::kFloat ||
+          op.operands[0]->exponent_bits != 8 || op.operands[0]->mantissa_bits != 23)
+        throw UsageError("verify --in/--out checks f32_to_<format> conversions, not " + s->op_name);
+      const Format& f = *op.result;
+      if (RunNpyVerify(f, s->in_path, s->out_path, s->max_report, CpuExpected(f, ResolveOptions(s->flags, f)),
+                       std::cout) != 0)
+        throw CLI::RuntimeError(1);
+      return;
+    }
     const int rc = RunVerify(*s);
     if (rc != 0) throw CLI::RuntimeError(rc);
   });

@@ -24,6 +24,7 @@
 #include <cstring>
 
 #include "cuda/gpu.h"
+#include "emulate/array_ops.h"
 #include "cuda/verify.h"
 #endif
 

@@ -11,6 +11,7 @@
 
 #include "cuda/gpu.h"
 #include "emulate/array_ops.h"
+#include "formats/names.h"
 #include "tests/cuda/cases.h"
 
 using namespace floatscope;
@@ -176,7 +177,8 @@ TEST_CASE("the emulated GEMM equals emulate/dot.h Gemm") {
         for (const Shape& s : shapes) {
           Options opt;
           opt.rounding = r;
-          const std::vector<uint64_t> a = RandomCodes(*in, s.m * s.k, seed++, seed % 4 == 0);
+          const bool specials = seed % 4 == 0;
+          const std::vector<uint64_t> a = RandomCodes(*in, s.m * s.k, seed++, specials);
           const std::vector<uint64_t> b = RandomCodes(*in, s.k * s.n, seed++, false);
           std::vector<uint64_t> want(s.m * s.n);
           Gemm(*in, a.data(), b.data(), s.m, s.n, s.k, *acc, model, want.data(), opt, 5);
