@@ -17,12 +17,12 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT
 nproc | tee -a "$OUT/device.txt"
 date -u | tee -a "$OUT/device.txt"
 echo "== gpu_kernels_test"
-$B/gpu_kernels_test 2>&1 | tail -25 | tee "$OUT/gpu_kernels_test.log"
+timeout 150 $B/gpu_kernels_test 2>&1 | tail -25 | tee "$OUT/gpu_kernels_test.log"
 echo "== benchmark"
 mkdir -p "$OUT/bench"
 PATH_SAVE=$PATH
 mkdir -p build-dev/bench && cp $B/gpu_bench build-dev/bench/
-bench/run_gpu_bench.sh build-dev "$OUT/bench" 2>&1 | tee "$OUT/bench.log"
+timeout 120 bench/run_gpu_bench.sh build-dev "$OUT/bench" 2>&1 | tee "$OUT/bench.log"
 echo "== exhaustive (budget ${budget} s)"
 start=$(date +%s)
 run() {
