@@ -130,9 +130,18 @@ FS_HD constexpr Result Fp8ScaledEncode(const Format& f, const Options& opt, floa
   return RoundPack(f, u, opt, index);
 }
 
+// x86 float32 multiplication when an operand may be NaN: the NaN operand
+// comes back quieted (sign and payload kept), where a GPU would give its
+// canonical NaN 0x7FFFFFFF. The CPU recipes multiply on x86; the kernels
+// must give the same bits.
+FS_HD constexpr float MulF32AsX86(float nan_candidate, float finite) {
+  if (IsNanF32(nan_candidate)) return F32FromBits(BitsOf(nan_candidate) | 0x400000u);
+  return nan_candidate * finite;
+}
+
 // quant::Fp8Decode.
 FS_HD constexpr float Fp8ScaledDecode(const Format& f, uint64_t code, float scale_inv) {
-  return DecodeToF32(f, code) * scale_inv;
+  return MulF32AsX86(DecodeToF32(f, code), scale_inv);
 }
 
 // ---- OCP MX (emulate/quant/mx.h) ---------------------------------------------
@@ -207,7 +216,7 @@ FS_HD constexpr float Nvfp4BlockEncodeScaleF32(uint8_t scale_code, float s_dec) 
 
 FS_HD constexpr Result Nvfp4EncodeElementF32(const Options& opt, float x, float k, uint64_t index) {
   constexpr Format kE2m1fn = formats::kE2m1fn;
-  return EncodeFromF32(kE2m1fn, x * k, opt, index);
+  return EncodeFromF32(kE2m1fn, MulF32AsX86(x, k), opt, index);
 }
 
 FS_HD constexpr float Nvfp4DecodeElementF32(uint64_t code, uint8_t scale_code, float s_dec) {
