@@ -57,38 +57,86 @@ HWY_INLINE void MulHiLo(VU a, uint32_t m, VU* hi, VU* lo) {
 #endif
 }
 
-// Philox4x32-10, first output word, counter (c0, c1, 0, 0): formats/philox.h.
-// The first round multiplies c2 = 0 and the last one needs only the word
-// it returns, so 18 of the 20 products are formed.
-HWY_INLINE VU PhiloxWord0(VU c0, VU c1, uint32_t k0, uint32_t k1) {
+// Philox's round keys, each broadcast to a whole vector once per call (so the
+// rounds XOR with a memory operand instead of re-broadcasting).
+struct PhiloxKeys {
+  HWY_ALIGN uint32_t lanes[10][2][hn::MaxLanes(DU())];
+  explicit PhiloxKeys(const EncodePlan& p) {
+    for (int r = 0; r < 10; ++r)
+      for (int w = 0; w < 2; ++w) hn::Store(hn::Set(DU(), p.round_key[r][w]), DU(), lanes[r][w]);
+  }
+  VU Get(int round, int word) const { return hn::Load(DU(), lanes[round][word]); }
+};
+
+// Philox4x32-10, first output word, counter (c0, c1, 0, 0): formats/philox.h,
+// with the round keys from the plan. The first round multiplies c2 = 0 and
+// the last one needs only the word it returns, so 18 of the 20 products are
+// formed.
+#if HWY_TARGET == HWY_SCALAR
+HWY_INLINE VU PhiloxWord0(VU c0, VU c1, const PhiloxKeys& key) {
   const DU du;
   VU c2, c3;
   {  // round 0: c2 = c3 = 0, so c2 * M1 = 0
     VU hi0, lo0;
     MulHiLo(c0, 0xD2511F53u, &hi0, &lo0);
-    c0 = hn::Xor(c1, hn::Set(du, k0));
+    c0 = hn::Xor(c1, key.Get(0, 0));
     c1 = hn::Zero(du);
-    c2 = hn::Xor(hi0, hn::Set(du, k1));
+    c2 = hn::Xor(hi0, key.Get(0, 1));
     c3 = lo0;
   }
   for (int round = 1; round < 9; ++round) {
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
     VU hi0, lo0, hi1, lo1;
     MulHiLo(c0, 0xD2511F53u, &hi0, &lo0);
     MulHiLo(c2, 0xCD9E8D57u, &hi1, &lo1);
-    const VU n0 = hn::Xor(hn::Xor(hi1, c1), hn::Set(du, k0));
-    const VU n2 = hn::Xor(hn::Xor(hi0, c3), hn::Set(du, k1));
+    const VU n0 = hn::Xor(hn::Xor(hi1, c1), key.Get(round, 0));
+    const VU n2 = hn::Xor(hn::Xor(hi0, c3), key.Get(round, 1));
     c0 = n0;
     c1 = lo1;
     c2 = n2;
     c3 = lo0;
   }
-  k0 += 0x9E3779B9u;  // round 9: only the new c0
-  VU hi1;
+  VU hi1;  // round 9: only the new c0
   MulHiLo(c2, 0xCD9E8D57u, &hi1, nullptr);
-  return hn::Xor(hn::Xor(hi1, c1), hn::Set(du, k0));
+  return hn::Xor(hn::Xor(hi1, c1), key.Get(9, 0));
 }
+#else
+// The even lanes and the odd lanes run as two generators in 64-bit lanes:
+// each word lives in the low half of a 64-bit lane (the high half holds
+// garbage that MulEven ignores and XOR never brings down), so a product's
+// high word is one shift away and its low word needs no move at all.
+HWY_INLINE VU PhiloxWord0(VU c0v, VU c1v, const PhiloxKeys& key) {
+  const DU du;
+  const hn::Repartition<uint64_t, DU> d64;
+  using V64 = hn::Vec<decltype(d64)>;
+  const VU m0 = hn::Set(du, 0xD2511F53u), m1 = hn::Set(du, 0xCD9E8D57u);
+  auto k = [&](int round, int word) { return hn::BitCast(d64, key.Get(round, word)); };
+  // Both generators in lockstep (independent chains for the multiplier).
+  V64 c0[2] = {hn::BitCast(d64, c0v), hn::ShiftRight<32>(hn::BitCast(d64, c0v))};
+  V64 c1[2] = {hn::BitCast(d64, c1v), hn::ShiftRight<32>(hn::BitCast(d64, c1v))};
+  V64 c2[2], c3[2];
+  for (int g = 0; g < 2; ++g) {  // round 0: c2 = c3 = 0, so c2 * M1 = 0
+    const V64 p0 = hn::MulEven(hn::BitCast(du, c0[g]), m0);
+    c0[g] = hn::Xor(c1[g], k(0, 0));
+    c1[g] = hn::Zero(d64);
+    c2[g] = hn::Xor(hn::ShiftRight<32>(p0), k(0, 1));
+    c3[g] = p0;
+  }
+  for (int round = 1; round < 9; ++round) {
+    for (int g = 0; g < 2; ++g) {
+      const V64 p0 = hn::MulEven(hn::BitCast(du, c0[g]), m0);
+      const V64 p1 = hn::MulEven(hn::BitCast(du, c2[g]), m1);
+      c0[g] = hn::Xor(hn::Xor(hn::ShiftRight<32>(p1), c1[g]), k(round, 0));
+      c2[g] = hn::Xor(hn::Xor(hn::ShiftRight<32>(p0), c3[g]), k(round, 1));
+      c1[g] = p1;
+      c3[g] = p0;
+    }
+  }
+  for (int g = 0; g < 2; ++g)  // round 9: only the new c0
+    c0[g] = hn::Xor(hn::Xor(hn::ShiftRight<32>(hn::MulEven(hn::BitCast(du, c2[g]), m1)), c1[g]), k(9, 0));
+  const V64 even = c0[0], odd = c0[1];
+  return hn::OddEven(hn::BitCast(du, hn::ShiftLeft<32>(odd)), hn::BitCast(du, even));
+}
+#endif
 
 // 1 where m, else 0.
 HWY_INLINE VU Bit(MU m) { return hn::IfThenElseZero(m, hn::Set(DU(), 1u)); }
@@ -168,7 +216,7 @@ struct Lanes {
 
 // Rounds float32 lanes (as bits) into the plan's format. `index` lanes are
 // the element indices (low and high halves) for stochastic rounding.
-HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, VU bits, VU idx_lo, VU idx_hi) {
+HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, const PhiloxKeys& keys, VU bits, VU idx_lo, VU idx_hi) {
   const DU du;
   const DI di;
   const DF df;
@@ -195,7 +243,7 @@ HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, VU bits, VU idx_lo, VU idx_hi)
                               hn::Sub(hn::BitCast(di, ef), hn::Set(di, 127)));
 
   const VU random = (p.mode == Rounding::kStochastic || p.mode == Rounding::kStochasticEq)
-                        ? PhiloxWord0(idx_lo, idx_hi, p.key0, p.key1)
+                        ? PhiloxWord0(idx_lo, idx_hi, keys)
                         : zero;
   Lanes out;
   VU flags = zero;
@@ -413,107 +461,121 @@ HWY_INLINE void CountLanes(const Lanes& l, MU valid, ArrayStats* st) {
 //   rto mask if even      sr  the top min(R, d) random bits, moved down so
 //   that bias + discarded bits carry exactly when r + u >= 2^R
 //   sr-eq mask or 0 by the top random bit.
-// Below that ("deep", d >= 24: |x| < 2^q) the result is 0 or 2^q, decided
-// from the significand directly. Overflow is a compare with the largest
-// finite magnitude; NaNs and infinities are selected afterwards.
+// Below the smallest nonzero result 2^q ("deep" lanes) the result is 0 or
+// 2^q: rne rounds up above 2^(q-1), rna from 2^(q-1) on, rup/rdn/rto
+// whatever is nonzero, sr where r + u carries with r the top bits of
+// |x| / 2^q. Overflow is a compare with the largest finite magnitude; NaNs
+// and infinities are selected afterwards.
 struct FastLanes {
-  VU mag;      // rounded |x| as a float32 pattern (meaningless where overflow or special)
-  VU bits;     // the input
-  MU neg, overflow, special;  // special: NaN or infinity in
-  bool any;    // some lane overflowed or is special
+  VU mag;   // rounded |x| as a float32 pattern (meaningless where overflow or special)
+  VU bits;  // the input
+  bool any; // some lane may have overflowed or be special: see FastOverflow
 };
 
-HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU idx_lo, VU idx_hi) {
+// What a fast-path loop is specialised for, besides the rounding mode.
+enum class FastKind { kFloat, kFloatNoNegZero, kInt };
+
+template <Rounding kMode, FastKind kKind>
+HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, const PhiloxKeys& keys, VU bits, VU idx_lo, VU idx_hi) {
   const DU du;
   const DI di;
   const VU zero = hn::Zero(du), one = hn::Set(du, 1u);
-  const VI abs = hn::BitCast(di, hn::And(bits, hn::Set(du, 0x7fffffffu)));
-  const MU neg = hn::RebindMask(du, hn::Lt(hn::BitCast(di, bits), hn::Zero(di)));
-  VU a = hn::BitCast(du, abs);
-  const VI ef = hn::ShiftRight<23>(abs);
-  const auto normal_in = hn::Gt(ef, hn::Zero(di));
-  if (p.flush_in) a = hn::IfThenElseZero(hn::RebindMask(du, normal_in), a);  // DAZ
-  // d, and the significand sig < 2^24 (implicit bit included).
-  const VI d = hn::Max(hn::Set(di, p.fast_dmin), hn::Sub(hn::Set(di, p.fast_k), hn::Max(ef, hn::Set(di, 1))));
-  const VU sig = hn::Or(hn::And(a, hn::Set(du, 0x7fffffu)), hn::IfThenElseZero(hn::RebindMask(du, normal_in), hn::Set(du, 0x800000u)));
-  const MU deep = hn::RebindMask(du, hn::Gt(d, hn::Set(di, 23)));
-  const VU ds = hn::BitCast(du, hn::Min(d, hn::Set(di, 23)));
-  const VU mask = hn::Sub(hn::Shl(one, ds), one);
-  const VU random = (p.mode == Rounding::kStochastic || p.mode == Rounding::kStochasticEq)
-                        ? PhiloxWord0(idx_lo, idx_hi, p.key0, p.key1)
-                        : zero;
-  const VU top_r = hn::Set(du, p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits));
+  const VU abs = hn::And(bits, hn::Set(du, 0x7fffffffu));
+  // Compares of magnitudes (< 2^31) as signed lanes: what x86 has.
+  auto gt = [&](VU x, uint32_t c) { return hn::RebindMask(du, hn::Gt(hn::BitCast(di, x), hn::Set(di, static_cast<int32_t>(c)))); };
+  auto neg = [&] { return hn::RebindMask(du, hn::Lt(hn::BitCast(di, bits), hn::Zero(di))); };
+  VU a = abs;
+  const VU implicit = hn::Set(du, 0x800000u);
+  if (p.flush_in) a = hn::IfThenElseZero(gt(a, 0x7fffffu), a);  // DAZ
+  // d, at most 23: exponent fields below fast_ef_floor's only occur in deep
+  // lanes (which take another route) and in float32 subnormals (field 1).
+  const VI ef = hn::BitCast(di, hn::ShiftRight<23>(hn::Max(a, hn::Set(du, p.fast_ef_floor))));
+  const VU d = hn::BitCast(du, hn::Max(hn::Set(di, p.fast_dmin), hn::Sub(hn::Set(di, p.fast_k), ef)));
+  const VU mask = hn::Sub(hn::Shl(one, d), one);
+  // The kept significand's last bit: bit d of the pattern with bit 23 set
+  // for normal inputs (the implicit bit; at d = 23 it is the last kept one).
+  auto odd = [&] { return hn::And(hn::Shr(hn::Or(a, hn::Min(a, implicit)), d), one); };
+  const VU min_pos = hn::Set(du, p.fast_min_pos);
+  const MU deep = hn::RebindMask(du, hn::Lt(hn::BitCast(di, a), hn::BitCast(di, min_pos)));
+  const MU nonzero = hn::Ne(a, zero);
   VU bias;
   MU up_deep;  // deep lanes: round up to 2^q
-  const MU nonzero = hn::Ne(sig, zero);
-  const MU at_24 = hn::RebindMask(du, hn::Eq(d, hn::Set(di, 24)));
-  switch (p.mode) {
-    case Rounding::kNearestEven:
-      bias = hn::Add(hn::ShiftRight<1>(mask), hn::And(hn::Shr(sig, ds), one));
-      up_deep = hn::And(at_24, hn::Gt(sig, hn::Set(du, 0x800000u)));
-      break;
-    case Rounding::kNearestAway:
-      bias = hn::Add(hn::ShiftRight<1>(mask), one);
-      up_deep = hn::And(at_24, hn::Ne(hn::And(sig, hn::Set(du, 0x800000u)), zero));
-      break;
-    case Rounding::kTowardZero:
-      bias = zero;
-      up_deep = hn::Lt(one, one);
-      break;
-    case Rounding::kDown:
-      bias = hn::IfThenElseZero(neg, mask);
-      up_deep = hn::And(nonzero, neg);
-      break;
-    case Rounding::kUp:
-      bias = hn::IfThenZeroElse(neg, mask);
-      up_deep = hn::AndNot(neg, nonzero);
-      break;
-    case Rounding::kOdd:
-      bias = hn::IfThenZeroElse(hn::Ne(hn::And(hn::Shr(sig, ds), one), zero), mask);
-      up_deep = nonzero;
-      break;
-    case Rounding::kStochastic: {
-      const VU u = hn::And(random, top_r);
-      bias = hn::Shr(u, hn::Sub(hn::Set(du, 32), ds));
-      // t = floor(|x| / 2^q * 2^32): sig << (32 - d), or sig >> (d - 32).
-      const VI left = hn::Sub(hn::Set(di, 32), d);
-      const VU t = hn::IfThenElse(hn::RebindMask(du, hn::Gt(left, hn::Zero(di))),
-                                  hn::Shl(sig, hn::BitCast(du, hn::Max(left, hn::Zero(di)))),
-                                  hn::Shr(sig, hn::BitCast(du, hn::Min(hn::Neg(left), hn::Set(di, 31)))));
-      const VU tr = hn::And(t, top_r);
-      up_deep = hn::Lt(hn::Add(tr, u), u);  // carry out of 32 bits
-      break;
-    }
-    case Rounding::kStochasticEq:
-      bias = hn::IfThenElseZero(hn::Ne(hn::ShiftRight<31>(random), zero), mask);
-      up_deep = hn::And(nonzero, hn::Ne(hn::ShiftRight<31>(random), zero));
-      break;
+  if constexpr (kMode == Rounding::kNearestEven) {
+    bias = hn::Add(hn::ShiftRight<1>(mask), odd());
+    up_deep = gt(a, p.fast_half_min);
+  } else if constexpr (kMode == Rounding::kNearestAway) {
+    bias = hn::Add(hn::ShiftRight<1>(mask), one);
+    up_deep = gt(a, p.fast_half_min - 1);
+  } else if constexpr (kMode == Rounding::kTowardZero) {
+    bias = zero;
+    up_deep = hn::Lt(one, one);
+  } else if constexpr (kMode == Rounding::kDown) {
+    bias = hn::IfThenElseZero(neg(), mask);
+    up_deep = hn::And(nonzero, neg());
+  } else if constexpr (kMode == Rounding::kUp) {
+    bias = hn::IfThenZeroElse(neg(), mask);
+    up_deep = hn::AndNot(neg(), nonzero);
+  } else if constexpr (kMode == Rounding::kOdd) {
+    bias = hn::IfThenZeroElse(hn::Ne(odd(), zero), mask);
+    up_deep = nonzero;
+  } else if constexpr (kMode == Rounding::kStochastic) {
+    const VU top_r = hn::Set(du, p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits));
+    const VU u = hn::And(PhiloxWord0(idx_lo, idx_hi, keys), top_r);
+    bias = hn::Shr(u, hn::Sub(hn::Set(du, 32), d));
+    // t = floor(|x| / 2^q * 2^32) = sig << (32 - D) or sig >> (D - 32), with
+    // sig the 24-bit significand and D the unclamped d.
+    const VI ef1 = hn::BitCast(di, hn::ShiftRight<23>(hn::Max(a, implicit)));
+    const VI left = hn::Sub(hn::Add(ef1, hn::Set(di, 32)), hn::Set(di, p.fast_k));
+    const VU sig = hn::Or(hn::And(a, hn::Set(du, 0x7fffffu)), hn::And(hn::Min(a, implicit), implicit));
+    const VU t = hn::IfThenElse(hn::RebindMask(du, hn::Gt(left, hn::Zero(di))),
+                                hn::Shl(sig, hn::BitCast(du, hn::Max(left, hn::Zero(di)))),
+                                hn::Shr(sig, hn::BitCast(du, hn::Min(hn::Neg(left), hn::Set(di, 31)))));
+    up_deep = hn::Lt(hn::Add(hn::And(t, top_r), u), u);  // carry out of 32 bits
+  } else {  // kStochasticEq
+    const MU coin = hn::RebindMask(du, hn::Lt(hn::BitCast(di, PhiloxWord0(idx_lo, idx_hi, keys)), hn::Zero(di)));
+    bias = hn::IfThenElseZero(coin, mask);
+    up_deep = hn::And(nonzero, coin);
   }
   const VU shallow = hn::AndNot(mask, hn::Add(a, bias));
   FastLanes out;
-  out.mag = hn::IfThenElse(deep, hn::IfThenElseZero(up_deep, hn::Set(du, p.fast_min_pos)), shallow);
+  out.mag = hn::IfThenElse(deep, hn::IfThenElseZero(up_deep, min_pos), shallow);
   out.bits = bits;
-  out.neg = neg;
-  const VI limit = hn::BitCast(di, hn::IfThenElse(neg, hn::Set(du, p.fast_limit[1]), hn::Set(du, p.fast_limit[0])));
-  out.overflow = hn::RebindMask(du, hn::Gt(hn::BitCast(di, out.mag), limit));
-  out.special = hn::RebindMask(du, hn::Gt(abs, hn::Set(di, 0x7f7fffff)));
-  out.any = !hn::AllFalse(du, hn::Or(out.overflow, out.special));
+  // Overflowed lanes have mag > limit; NaN and infinity have abs > limit.
+  out.any = !hn::AllFalse(du, gt(hn::BitCast(du, hn::Max(hn::BitCast(di, out.mag), hn::BitCast(di, abs))), p.fast_any_limit));
   return out;
 }
 
+// The overflowed lanes of a rare vector (FastLanes::any).
+template <FastKind kKind>
+HWY_INLINE MU FastOverflow(const EncodePlan& p, const FastLanes& l, MU neg) {
+  const DU du;
+  const DI di;
+  const VI mag = hn::BitCast(di, l.mag);
+  if constexpr (kKind == FastKind::kInt) {
+    const VI limit = hn::BitCast(di, hn::IfThenElse(neg, hn::Set(du, p.fast_limit[1]), hn::Set(du, p.fast_limit[0])));
+    return hn::RebindMask(du, hn::Gt(mag, limit));
+  } else {
+    (void)neg;
+    return hn::RebindMask(du, hn::Gt(mag, hn::Set(di, static_cast<int32_t>(p.fast_limit[0]))));
+  }
+}
+
 // Fake quantization: the rounded value is the answer (float32 bits).
+template <FastKind kKind>
 HWY_INLINE VU FastFakeQuantLanes(const EncodePlan& p, const FastLanes& l) {
   const DU du;
+  const DI di;
   const VU zero = hn::Zero(du);
-  const VU sign = hn::And(l.bits, hn::Set(du, 0x80000000u));
-  // Formats without -0 (and integers, whose zero decodes to +0): no sign on 0.
-  VU r = hn::Or(l.mag, p.neg_zero && !p.is_int ? sign : hn::IfThenZeroElse(hn::Eq(l.mag, zero), sign));
-  if (!l.any) return r;
-  auto by_sign = [&](const uint32_t v[2]) { return hn::IfThenElse(l.neg, hn::Set(du, v[1]), hn::Set(du, v[0])); };
-  r = hn::IfThenElse(l.overflow, by_sign(p.fq_overflow), r);
   const VU abs = hn::And(l.bits, hn::Set(du, 0x7fffffffu));
+  const VU sign = hn::Xor(l.bits, abs);
+  // Formats without -0 (and integers, whose zero decodes to +0): no sign on 0.
+  VU r = hn::Or(l.mag, kKind == FastKind::kFloat ? sign : hn::IfThenZeroElse(hn::Eq(l.mag, zero), sign));
+  if (!l.any) return r;
+  const MU neg = hn::RebindMask(du, hn::Lt(hn::BitCast(di, l.bits), hn::Zero(di)));
+  auto by_sign = [&](const uint32_t v[2]) { return hn::IfThenElse(neg, hn::Set(du, v[1]), hn::Set(du, v[0])); };
+  r = hn::IfThenElse(FastOverflow<kKind>(p, l, neg), by_sign(p.fq_overflow), r);
   r = hn::IfThenElse(hn::Eq(abs, hn::Set(du, 0x7f800000u)), by_sign(p.fq_inf), r);
-  const MU nan = hn::RebindMask(du, hn::Gt(hn::BitCast(DI(), abs), hn::Set(DI(), 0x7f800000)));
+  const MU nan = hn::RebindMask(du, hn::Gt(hn::BitCast(di, abs), hn::Set(di, 0x7f800000)));
   VU nan_r;
   if (p.nan_from_payload) {  // sign | quiet | the payload bits the format keeps
     nan_r = hn::AndNot(hn::Set(du, (1u << (23 - p.m)) - 1), hn::Or(l.bits, hn::Set(du, 0x7fc00000u)));
@@ -525,15 +587,17 @@ HWY_INLINE VU FastFakeQuantLanes(const EncodePlan& p, const FastLanes& l) {
 }
 
 // Encoding: the rounded value's code.
+template <FastKind kKind>
 HWY_INLINE VU FastCodeLanes(const EncodePlan& p, const FastLanes& l) {
   const DU du;
   const DI di;
   const DF df;
   const VU zero = hn::Zero(du);
+  const MU neg = hn::RebindMask(du, hn::Lt(hn::BitCast(di, l.bits), hn::Zero(di)));
   VU code;
-  if (p.is_int) {
+  if constexpr (kKind == FastKind::kInt) {
     const VU kept = hn::BitCast(du, hn::ConvertTo(di, hn::BitCast(df, l.mag)));  // exact: an integer < 2^24
-    code = hn::And(hn::IfThenElse(l.neg, hn::Sub(zero, kept), kept), hn::Set(du, p.code_mask));
+    code = hn::And(hn::IfThenElse(neg, hn::Sub(zero, kept), kept), hn::Set(du, p.code_mask));
   } else {
     // Normal: the pattern's fields moved to the format's. Below 2^emin: the
     // significand in units of 2^(emin - m) (exact: mag is a multiple of it).
@@ -543,15 +607,16 @@ HWY_INLINE VU FastCodeLanes(const EncodePlan& p, const FastLanes& l) {
                           hn::IfThenElseZero(hn::RebindMask(du, hn::Gt(fe, hn::Zero(di))), hn::Set(du, 0x800000u)));
     const VI shift = hn::Min(hn::Sub(hn::Set(di, p.fast_k), hn::Max(fe, hn::Set(di, 1))), hn::Set(di, 31));
     const VU sub_code = hn::Shr(sig, hn::BitCast(du, hn::Max(shift, hn::Zero(di))));
-    const VU mag_code = hn::IfThenElse(hn::Lt(l.mag, hn::Set(du, p.fast_min_normal)), sub_code, normal_code);
-    const MU signed_lane = p.neg_zero ? l.neg : hn::AndNot(hn::Eq(mag_code, zero), l.neg);
+    const MU below = hn::RebindMask(du, hn::Lt(hn::BitCast(di, l.mag), hn::Set(di, static_cast<int32_t>(p.fast_min_normal))));
+    const VU mag_code = hn::IfThenElse(below, sub_code, normal_code);
+    const MU signed_lane = kKind == FastKind::kFloat ? neg : hn::AndNot(hn::Eq(mag_code, zero), neg);
     code = hn::Or(mag_code, hn::IfThenElseZero(signed_lane, hn::Set(du, p.sign_bit)));
   }
   if (!l.any) return code;
   auto by_sign = [&](const SpecialResult& s) {
-    return hn::IfThenElse(l.neg, hn::Set(du, s.code[1]), hn::Set(du, s.code[0]));
+    return hn::IfThenElse(neg, hn::Set(du, s.code[1]), hn::Set(du, s.code[0]));
   };
-  code = hn::IfThenElse(l.overflow, by_sign(p.overflow), code);
+  code = hn::IfThenElse(FastOverflow<kKind>(p, l, neg), by_sign(p.overflow), code);
   const VU abs = hn::And(l.bits, hn::Set(du, 0x7fffffffu));
   code = hn::IfThenElse(hn::Eq(abs, hn::Set(du, 0x7f800000u)), by_sign(p.inf), code);
   const MU nan = hn::RebindMask(du, hn::Gt(hn::BitCast(di, abs), hn::Set(di, 0x7f800000)));
@@ -559,12 +624,74 @@ HWY_INLINE VU FastCodeLanes(const EncodePlan& p, const FastLanes& l) {
   if (p.nan_from_payload) {
     const VU mant = hn::And(l.bits, hn::Set(du, 0x7fffffu));
     nan_code = hn::Or(hn::Or(hn::Set(du, p.nan_base), hn::Shr(mant, hn::Set(du, 23 - p.m))),
-                      hn::IfThenElseZero(l.neg, hn::Set(du, p.sign_bit)));
+                      hn::IfThenElseZero(neg, hn::Set(du, p.sign_bit)));
   } else {
     const MU quiet = hn::Ne(hn::And(l.bits, hn::Set(du, 0x400000u)), zero);
     nan_code = hn::IfThenElse(quiet, by_sign(p.nan_quiet), by_sign(p.nan_signaling));
   }
   return hn::IfThenElse(nan, nan_code, code);
+}
+
+// The fast path's loop over whole vectors, for one rounding mode (the mode
+// and the integer/float split are template arguments so the loop holds no
+// per-vector decision but the rare one about overflow and specials).
+template <Rounding kMode, FastKind kKind>
+HWY_NOINLINE size_t FastEncodeLoop(const EncodePlan& plan, const float* in, void* codes, int code_bytes,
+                                   float* fq_out, size_t n, uint64_t first_index) {
+  const EncodePlan p = plan;  // see EncodeF32Vectors
+  const DU du;
+  const DF df;
+  const size_t N = hn::Lanes(du);
+  const VU iota = hn::Iota(du, 0);
+  constexpr bool kSr = kMode == Rounding::kStochastic || kMode == Rounding::kStochasticEq;
+  const PhiloxKeys keys(p);
+  VU lo = hn::Zero(du), hi = lo;
+  auto indices = [&](size_t at) {  // element indices, low and high halves
+    const uint64_t base = first_index + at;
+    const VU b = hn::Set(du, static_cast<uint32_t>(base));
+    lo = hn::Add(b, iota);
+    hi = hn::Add(hn::Set(du, static_cast<uint32_t>(base >> 32)), hn::IfThenElseZero(hn::Lt(lo, b), hn::Set(du, 1u)));
+  };
+  size_t i = 0;
+  if (fq_out) {
+    for (; i + N <= n; i += N) {
+      if constexpr (kSr) indices(i);
+      const FastLanes l = FastRoundLanes<kMode, kKind>(p, keys, hn::BitCast(du, hn::LoadU(df, in + i)), lo, hi);
+      hn::StoreU(hn::BitCast(df, FastFakeQuantLanes<kKind>(p, l)), df, fq_out + i);
+    }
+    return i;
+  }
+  for (; i + N <= n; i += N) {
+    if constexpr (kSr) indices(i);
+    const FastLanes l = FastRoundLanes<kMode, kKind>(p, keys, hn::BitCast(du, hn::LoadU(df, in + i)), lo, hi);
+    const VU code = FastCodeLanes<kKind>(p, l);
+    if (code_bytes == 1) {
+      const hn::Rebind<uint8_t, DU> d8;
+      hn::StoreU(hn::DemoteTo(d8, hn::BitCast(DI(), code)), d8, static_cast<uint8_t*>(codes) + i);
+    } else if (code_bytes == 2) {
+      const hn::Rebind<uint16_t, DU> d16;
+      hn::StoreU(hn::DemoteTo(d16, hn::BitCast(DI(), code)), d16, static_cast<uint16_t*>(codes) + i);
+    } else {
+      hn::StoreU(hn::ShiftLeftSame(code, p.storage_shift), du, static_cast<uint32_t*>(codes) + i);
+    }
+  }
+  return i;
+}
+
+template <FastKind kKind>
+size_t FastEncodeByMode(const EncodePlan& p, const float* in, void* codes, int code_bytes, float* fq_out, size_t n,
+                        uint64_t first_index) {
+  switch (p.mode) {
+    case Rounding::kNearestEven: return FastEncodeLoop<Rounding::kNearestEven, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
+    case Rounding::kNearestAway: return FastEncodeLoop<Rounding::kNearestAway, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
+    case Rounding::kTowardZero: return FastEncodeLoop<Rounding::kTowardZero, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
+    case Rounding::kDown: return FastEncodeLoop<Rounding::kDown, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
+    case Rounding::kUp: return FastEncodeLoop<Rounding::kUp, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
+    case Rounding::kOdd: return FastEncodeLoop<Rounding::kOdd, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
+    case Rounding::kStochastic: return FastEncodeLoop<Rounding::kStochastic, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
+    case Rounding::kStochasticEq: return FastEncodeLoop<Rounding::kStochasticEq, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
+  }
+  return 0;
 }
 
 // Rounds n floats; writes codes (code_bytes wide) or, with fq_out, their
@@ -582,6 +709,7 @@ HWY_NOINLINE size_t EncodeF32Vectors(const EncodePlan& plan, const float* in, vo
   const VU iota = hn::Iota(du, 0);
   const MU all = hn::Eq(iota, iota);
   const bool sr = p.mode == Rounding::kStochastic || p.mode == Rounding::kStochasticEq;
+  const PhiloxKeys keys(p);
   size_t i = 0;
   // Element indices (low, high halves) for stochastic rounding.
   auto indices = [&](size_t at, VU* lo, VU* hi) {
@@ -591,36 +719,15 @@ HWY_NOINLINE size_t EncodeF32Vectors(const EncodePlan& plan, const float* in, vo
     *hi = hn::Add(hn::Set(du, static_cast<uint32_t>(base >> 32)), hn::IfThenElseZero(hn::Lt(*lo, b), hn::Set(du, 1u)));
   };
   if (p.fast && stats == nullptr) {
-    VU lo = hn::Zero(du), hi = lo;
-    if (fq_out) {
-      for (; i + N <= n; i += N) {
-        if (sr) indices(i, &lo, &hi);
-        const FastLanes l = FastRoundLanes(p, hn::BitCast(du, hn::LoadU(df, in + i)), lo, hi);
-        hn::StoreU(hn::BitCast(df, FastFakeQuantLanes(p, l)), df, fq_out + i);
-      }
-      return i;
-    }
-    for (; i + N <= n; i += N) {
-      if (sr) indices(i, &lo, &hi);
-      const FastLanes l = FastRoundLanes(p, hn::BitCast(du, hn::LoadU(df, in + i)), lo, hi);
-      const VU code = FastCodeLanes(p, l);
-      if (code_bytes == 1) {
-        const hn::Rebind<uint8_t, DU> d8;
-        hn::StoreU(hn::DemoteTo(d8, hn::BitCast(DI(), code)), d8, static_cast<uint8_t*>(codes) + i);
-      } else if (code_bytes == 2) {
-        const hn::Rebind<uint16_t, DU> d16;
-        hn::StoreU(hn::DemoteTo(d16, hn::BitCast(DI(), code)), d16, static_cast<uint16_t*>(codes) + i);
-      } else {
-        hn::StoreU(hn::ShiftLeftSame(code, p.storage_shift), du, static_cast<uint32_t*>(codes) + i);
-      }
-    }
-    return i;
+    if (p.is_int) return FastEncodeByMode<FastKind::kInt>(p, in, codes, code_bytes, fq_out, n, first_index);
+    if (p.fast_zero_sign) return FastEncodeByMode<FastKind::kFloat>(p, in, codes, code_bytes, fq_out, n, first_index);
+    return FastEncodeByMode<FastKind::kFloatNoNegZero>(p, in, codes, code_bytes, fq_out, n, first_index);
   }
   for (; i + N <= n; i += N) {
     const VU bits = hn::BitCast(du, hn::LoadU(df, in + i));
     VU lo = hn::Zero(du), hi = lo;
     if (sr) indices(i, &lo, &hi);
-    const Lanes l = EncodeLanes(p, bits, lo, hi);
+    const Lanes l = EncodeLanes(p, keys, bits, lo, hi);
     if (stats) CountLanes(l, all, stats);
     if (fq_out) {
       hn::StoreU(hn::BitCast(df, DecodeLanes(p, l.code)), df, fq_out + i);

@@ -30,6 +30,7 @@ struct EncodePlan {
   // The rounding.
   Rounding mode = Rounding::kNearestEven;
   uint32_t sr_bits = 32, key0 = 0, key1 = 0;
+  uint32_t round_key[10][2] = {};  // Philox's key before each round (formats/philox.h)
   bool flush_in = false, flush_out = false, tiny_after = true, p1_even_code = true;
 
   // Specials, from the scalar core.
@@ -56,7 +57,11 @@ struct EncodePlan {
   int32_t fast_dmin = 0, fast_k = 0;
   uint32_t fast_limit[2] = {0, 0};  // largest finite result magnitude, by sign
   uint32_t fast_min_pos = 0;        // smallest nonzero magnitude: 2^(emin - m), or 1 for integers
+  uint32_t fast_half_min = 0;       // half of that (2^-149 where that would be 2^-150)
   uint32_t fast_min_normal = 0;     // floats: 2^emin
+  uint32_t fast_ef_floor = 0;       // patterns below this one have d >= 23: max(2^-126, 2^(emin - m))
+  uint32_t fast_any_limit = 0;      // min of fast_limit: beyond it a lane may overflow
+  bool fast_zero_sign = true;       // a zero result keeps the input's sign (floats with -0)
   uint32_t fast_code_sub = 0;       // floats: (127 - bias) << m
   // Fake quantization of the specials (the core's decode of the codes above).
   uint32_t fq_overflow[2] = {0, 0}, fq_inf[2] = {0, 0}, fq_nan_quiet[2] = {0, 0}, fq_nan_signaling[2] = {0, 0};
@@ -93,6 +98,10 @@ inline EncodePlan MakeEncodePlan(const Format& f, const Options& opt) {
   p.sr_bits = opt.sr_bits < 1 ? 1 : (opt.sr_bits > 32 ? 32 : opt.sr_bits);
   p.key0 = static_cast<uint32_t>(opt.seed);
   p.key1 = static_cast<uint32_t>(opt.seed >> 32);
+  for (int r = 0; r < 10; ++r) {
+    p.round_key[r][0] = p.key0 + static_cast<uint32_t>(r) * 0x9E3779B9u;
+    p.round_key[r][1] = p.key1 + static_cast<uint32_t>(r) * 0xBB67AE85u;
+  }
   p.flush_in = opt.flush_input;
   p.flush_out = opt.flush_output;
   p.tiny_after = opt.tininess == Tininess::kAfterRounding;
@@ -151,6 +160,14 @@ inline EncodePlan MakeEncodePlan(const Format& f, const Options& opt) {
     p.fast_min_pos = f32_of(1);
     p.fast_min_normal = f32_of(uint64_t{1} << p.m);
     p.fast_code_sub = static_cast<uint32_t>(127 - p.bias) << p.m;
+  }
+  if (p.fast) {
+    const int32_t field = p.fast_k - 23;  // exponent field of 2^(emin - m) (<= 0: a float32 subnormal)
+    p.fast_ef_floor = field > 1 ? static_cast<uint32_t>(field) << 23 : 0x800000u;
+    p.fast_any_limit = p.fast_limit[0] < p.fast_limit[1] ? p.fast_limit[0] : p.fast_limit[1];
+    p.fast_zero_sign = !p.is_int && p.neg_zero;
+    const float half = F32FromBits(p.fast_min_pos) * 0.5f;  // exact, or 2^-150 -> 0
+    p.fast_half_min = half == 0.0f ? 1u : BitsOf(half);
   }
   for (int s = 0; s < 2; ++s) {
     p.fq_overflow[s] = f32_of(p.overflow.code[s]);

@@ -9,7 +9,9 @@
 //     fixed, element index = the input's position in value order).
 // Compared: every code, every fake-quantized float32 (against the core's
 // decode of the expected code), and per chunk the counts of each flag, of
-// saturated results and of NaN results.
+// saturated results and of NaN results. Codes and fake-quantized values are
+// computed twice, with statistics (the general kernel) and without (the fast
+// path on the float32 pattern, where the plan allows it), and both checked.
 //
 //   exhaustive_simd [--format NAME[,NAME...]|all] [--round MODE[,MODE...]|all]
 //                   [--target NAME[,NAME...]|all|best] [--threads N] [--seed S] [--json OUT]
@@ -82,8 +84,8 @@ void CheckChunk(const Job& job, const fs::Options& opt, const std::vector<sw::Pi
   const fs::Format& f = *job.format;
   const size_t bytes = fs::CodeBytes(f);
   // Per-thread buffers: fresh pages per chunk would cost more than the check.
-  thread_local std::vector<float> in(kChunk), fq(kChunk);
-  thread_local std::vector<uint8_t> codes(kChunk * 8);
+  thread_local std::vector<float> in(kChunk), fq(kChunk), fq_fast(kChunk);
+  thread_local std::vector<uint8_t> codes(kChunk * 8), codes_fast(kChunk * 8);
   for (uint64_t i = 0; i < kChunk; ++i) {
     const uint32_t bits = sw::F32BitsOfKey(static_cast<uint32_t>(begin + i));
     std::memcpy(&in[i], &bits, 4);
@@ -91,26 +93,34 @@ void CheckChunk(const Job& job, const fs::Options& opt, const std::vector<sw::Pi
   fs::ArrayStats enc_stats, fq_stats;
   fs::EncodeF32Array(f, opt, in.data(), codes.data(), kChunk, begin, &enc_stats, 1);
   fs::FakeQuantF32Array(f, opt, in.data(), fq.data(), kChunk, begin, &fq_stats, 1);
+  // Without statistics: the fast path where the plan allows it.
+  fs::EncodeF32Array(f, opt, in.data(), codes_fast.data(), kChunk, begin, nullptr, 1);
+  fs::FakeQuantF32Array(f, opt, in.data(), fq_fast.data(), kChunk, begin, nullptr, 1);
 
   Counts want;
   const uint64_t mag_max = fs::MaxFiniteMagnitude(f);
-  auto code_at = [&](uint64_t i) {
+  // Run 0: with statistics; run 1: without (the fast path).
+  auto code_at = [&](int run, uint64_t i) {
     uint64_t got = 0;
-    std::memcpy(&got, codes.data() + i * bytes, bytes);
+    std::memcpy(&got, (run ? codes_fast : codes).data() + i * bytes, bytes);
     return bytes == 4 ? got >> f.storage_shift : got;
   };
-  auto fq_at = [&](uint64_t i) {
+  auto fq_at = [&](int run, uint64_t i) {
     uint32_t b;
-    std::memcpy(&b, &fq[i], 4);
+    std::memcpy(&b, &(run ? fq_fast : fq)[i], 4);
     return b;
   };
   auto note = [&](uint64_t i, uint32_t expect_code) {
     const uint32_t in_bits = sw::F32BitsOfKey(static_cast<uint32_t>(begin + i));
-    if (code_at(i) != expect_code && out->code_mismatches++ < 5 && out->first.size() < 10)
-      out->first.push_back(fmt::format("encode f32 0x{:08x}: simd 0x{:x}, expected 0x{:x}", in_bits, code_at(i), expect_code));
-    if (fq_at(i) != decode_lut[expect_code] && out->fq_mismatches++ < 5 && out->first.size() < 10)
-      out->first.push_back(fmt::format("fake-quant f32 0x{:08x}: simd 0x{:08x}, expected 0x{:08x}", in_bits, fq_at(i),
-                                       decode_lut[expect_code]));
+    for (int run = 0; run < 2; ++run) {
+      const char* how = run ? " (no stats)" : "";
+      if (code_at(run, i) != expect_code && out->code_mismatches++ < 5 && out->first.size() < 10)
+        out->first.push_back(fmt::format("encode{} f32 0x{:08x}: simd 0x{:x}, expected 0x{:x}", how, in_bits,
+                                         code_at(run, i), expect_code));
+      if (fq_at(run, i) != decode_lut[expect_code] && out->fq_mismatches++ < 5 && out->first.size() < 10)
+        out->first.push_back(fmt::format("fake-quant{} f32 0x{:08x}: simd 0x{:08x}, expected 0x{:08x}", how, in_bits,
+                                         fq_at(run, i), decode_lut[expect_code]));
+    }
   };
   // Adds `count` elements with this result to the expected counts.
   auto tally = [&](uint32_t code, uint8_t flags, uint64_t count) {
@@ -134,11 +144,11 @@ void CheckChunk(const Job& job, const fs::Options& opt, const std::vector<sw::Pi
       tally(code, (*pieces)[p].result.flags, stop - i);
       bool same = true;
       if (bytes == 1) {
-        for (uint64_t k = i; k < stop; ++k) same &= codes[k] == code;
+        for (uint64_t k = i; k < stop; ++k) same &= codes[k] == code && codes_fast[k] == code;
       } else {
-        for (uint64_t k = i; k < stop; ++k) same &= code_at(k) == code;
+        for (uint64_t k = i; k < stop; ++k) same &= code_at(0, k) == code && code_at(1, k) == code;
       }
-      for (uint64_t k = i; k < stop; ++k) same &= fq_at(k) == fq_want;
+      for (uint64_t k = i; k < stop; ++k) same &= fq_at(0, k) == fq_want && fq_at(1, k) == fq_want;
       if (!same)
         for (uint64_t k = i; k < stop; ++k) note(k, code);
       i = stop;
@@ -149,7 +159,9 @@ void CheckChunk(const Job& job, const fs::Options& opt, const std::vector<sw::Pi
       const fs::Result r = fs::EncodeFromF32(f, in[i], opt, begin + i);
       const uint32_t code = static_cast<uint32_t>(r.code);
       tally(code, r.flags, 1);
-      if (code_at(i) != code || fq_at(i) != decode_lut[code]) note(i, code);
+      if (code_at(0, i) != code || fq_at(0, i) != decode_lut[code] || code_at(1, i) != code ||
+          fq_at(1, i) != decode_lut[code])
+        note(i, code);
     }
   }
   if (!(CountsOf(enc_stats) == want) || !(CountsOf(fq_stats) == want)) {
