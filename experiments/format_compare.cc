@@ -405,8 +405,9 @@ std::string BucketName(int b) { return std::to_string(b); }
 
 int main(int argc, char** argv) {
   const std::vector<Variant> all = AllVariants();
-  std::string names_help = "variants to run, comma separated (default: all):";
-  for (const Variant& v : all) names_help += " " + v.name;
+  std::string known;
+  for (const Variant& v : all) known += (known.empty() ? "" : " ") + v.name;
+  const std::string names_help = "variants to run, comma separated (default: all): " + known;
 
   CLI::App app{"format_compare: how much of five built-in data sets survives each low-precision format, raw "
                "casts and scaled schemes side by side"};
@@ -439,8 +440,8 @@ int main(int argc, char** argv) {
     for (const std::string& name : names) {
       const auto it = std::find_if(all.begin(), all.end(), [&](const Variant& v) { return v.name == name; });
       if (it == all.end()) {
-        std::fprintf(stderr, "format_compare: --formats: unknown variant '%s' (known:%s)\n", name.c_str(),
-                     names_help.substr(names_help.find(':') + 1).c_str());
+        std::fprintf(stderr, "format_compare: --formats: unknown variant '%s' (known: %s)\n", name.c_str(),
+                     known.c_str());
         return 2;
       }
       if (std::find(variants.begin(), variants.end(), &*it) == variants.end()) variants.push_back(&*it);
