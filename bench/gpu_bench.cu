@@ -1,8 +1,10 @@
 // GPU throughput of floatscope's CUDA kernels (cuda/gpu.h) beside the
 // ceiling measured in the same run: a plain float4 device copy. Over 2^28
 // float32 (1 GiB): fake-quantization (f16, bf16, e4m3fn, e5m2, e2m1fn, int8;
-// rne and sr), per-tensor scaled fake-quantization (amax pass + cast pass),
-// encode; then the emulated GEMM beside cuBLAS FP32 and BF16 GEMM.
+// rne and sr; the compile-time specialised kernels beside the run-time-plan
+// kernel, "plan"), per-tensor scaled fake-quantization (amax pass + cast
+// pass; "v1" the first version), encode; then the emulated GEMM beside
+// cuBLAS FP32 and BF16 GEMM.
 // CUDA events around each call, the median of --reps repetitions after a
 // warm-up. GB/s count the bytes each kernel must move: fake-quant and
 // scaled read 4 and write 4 bytes per element (scaled really reads twice:
@@ -132,6 +134,9 @@ int main(int argc, char** argv) {
                     {"ratio_to_copy", gbs / copy_gbs}});
   };
   row("copy (float4)", "f32", "-", copy_ms, 8);
+  // "plan" rows: the kernel driven by the run-time plan (the first fast
+  // version, for before/after in one run); unmarked rows: what the entry
+  // points take now (the compile-time specialised kernels).
   const char* names[] = {"f16", "bf16", "e4m3fn", "e5m2", "e2m1fn", "int8"};
   for (const char* name : names) {
     const fs::Format& f = *fs::FindNamedFormat(name);
@@ -139,7 +144,20 @@ int main(int argc, char** argv) {
       fs::Options opt;
       opt.rounding = r;
       opt.seed = 1;
+      row("fake-quant plan", name, fs::RoundingNameOf(r),
+          MedianMs(reps, [&] { gpu::FakeQuant(f, opt, x.get(), y.get(), n, 0, gpu::Variant::kPlan); }), 8);
       row("fake-quant", name, fs::RoundingNameOf(r),
+          MedianMs(reps, [&] { gpu::FakeQuant(f, opt, x.get(), y.get(), n); }), 8);
+    }
+  }
+  {  // the other modes, specialised
+    const fs::Format& f = *fs::FindNamedFormat("e4m3fn");
+    for (const fs::Rounding r : {fs::Rounding::kNearestAway, fs::Rounding::kTowardZero, fs::Rounding::kDown,
+                                 fs::Rounding::kUp, fs::Rounding::kOdd, fs::Rounding::kStochasticEq}) {
+      fs::Options opt;
+      opt.rounding = r;
+      opt.seed = 1;
+      row("fake-quant", "e4m3fn", fs::RoundingNameOf(r),
           MedianMs(reps, [&] { gpu::FakeQuant(f, opt, x.get(), y.get(), n); }), 8);
     }
   }
@@ -148,16 +166,26 @@ int main(int argc, char** argv) {
     for (const fs::Rounding r : {fs::Rounding::kNearestEven, fs::Rounding::kStochastic}) {
       fs::Options opt;
       opt.rounding = r;
-      row("per-tensor scaled", name, fs::RoundingNameOf(r), MedianMs(reps, [&] {
-            gpu::TensorScaledFakeQuant(f, opt, gpu::ScaledRecipe{}, x.get(), nullptr, y.get(), n, work.get());
-          }), 8);
+      for (const gpu::Variant v : {gpu::Variant::kCore, gpu::Variant::kAuto}) {
+        row(v == gpu::Variant::kCore ? "per-tensor scaled v1" : "per-tensor scaled", name, fs::RoundingNameOf(r),
+            MedianMs(reps, [&] {
+              gpu::TensorScaledFakeQuant(f, opt, gpu::ScaledRecipe{}, x.get(), nullptr, y.get(), n, work.get(), v);
+            }), 8);
+      }
     }
   }
   for (const char* name : names) {
     const fs::Format& f = *fs::FindNamedFormat(name);
-    fs::Options opt;
-    row("encode", name, "rne", MedianMs(reps, [&] { gpu::Encode(f, opt, x.get(), codes.get(), n); }),
-        4.0 + static_cast<double>(fs::CodeBytes(f)));
+    for (const fs::Rounding r : {fs::Rounding::kNearestEven, fs::Rounding::kStochastic}) {
+      fs::Options opt;
+      opt.rounding = r;
+      opt.seed = 1;
+      const double bytes = 4.0 + static_cast<double>(fs::CodeBytes(f));
+      row("encode plan", name, fs::RoundingNameOf(r),
+          MedianMs(reps, [&] { gpu::Encode(f, opt, x.get(), codes.get(), n, 0, gpu::Variant::kPlan); }), bytes);
+      row("encode", name, fs::RoundingNameOf(r),
+          MedianMs(reps, [&] { gpu::Encode(f, opt, x.get(), codes.get(), n); }), bytes);
+    }
   }
   // The core variant (formats/ itself in the kernel) for comparison.
   for (const char* name : {"e4m3fn", "bf16"}) {

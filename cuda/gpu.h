@@ -68,10 +68,15 @@ class DeviceArray {
 };
 
 // Which element kernel converts: "fast" is emulate/simd's integer algorithm
-// (cuda/fast_convert.h; the formats SimdSupports() accepts), "core" calls
-// formats/ itself (any format of at most 32 bits), "auto" takes fast where
-// it applies.
-enum class Variant : uint8_t { kAuto, kFast, kCore };
+// (the formats SimdSupports() accepts): for the named formats it covers,
+// with the default-like options (no flushing, no wrapping), a kernel
+// specialised at compile time (cuda/named_convert.h), otherwise the kernel
+// driven by the run-time plan (cuda/fast_convert.h); "plan" is always the
+// latter (for comparison); "core" calls formats/ itself (any format of at
+// most 32 bits); "auto" takes fast where it applies. For
+// TensorScaledFakeQuant, kCore keeps the first version (the core's cast,
+// amax with float compares), anything else the fast passes.
+enum class Variant : uint8_t { kAuto, kFast, kCore, kPlan };
 const char* VariantName(Variant v);
 // Whether `v` can convert float32 into `f` (kAuto: whether any can).
 bool VariantSupports(Variant v, const Format& f);
@@ -97,7 +102,7 @@ struct ScaledRecipe {
 };
 size_t TensorScaledWorkBytes();
 void TensorScaledFakeQuant(const Format& f, const Options& opt, const ScaledRecipe& recipe, const float* d_in,
-                           void* d_codes, float* d_out, size_t n, void* d_work);
+                           void* d_codes, float* d_out, size_t n, void* d_work, Variant v = Variant::kAuto);
 struct TensorScales {
   float amax, scale, scale_inv;
 };

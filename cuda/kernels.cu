@@ -14,6 +14,7 @@
 #include "cuda/dot_device.h"
 #include "cuda/fast_convert.h"
 #include "cuda/gpu.h"
+#include "cuda/named.h"
 #include "emulate/simd/encode_plan.h"
 #include "formats/catalog.h"
 #include "formats/convert.h"
@@ -246,7 +247,7 @@ bool FastSupports(const Format& f) {
 Variant Resolve(Variant v, const Format& f) {
   if (CodeBytesOf(f) > 4) throw GpuError(std::string("format ") + f.name + " is too wide for the GPU kernels (codes of at most 32 bits)");
   if (v == Variant::kAuto) return FastSupports(f) ? Variant::kFast : Variant::kCore;
-  if (v == Variant::kFast && !FastSupports(f))
+  if ((v == Variant::kFast || v == Variant::kPlan) && !FastSupports(f))
     throw GpuError(std::string("the fast kernels do not cover format ") + f.name + " (use the core variant)");
   return v;
 }
@@ -292,11 +293,6 @@ void LaunchAmax(const float* in, size_t n, unsigned* amax_bits) {
 }
 
 // ---- per-tensor scaled ---------------------------------------------------------------
-
-struct ScaledWork {
-  unsigned amax_bits;
-  float scale, scale_inv;
-};
 
 __global__ void TensorScaleKernel(Format f, ScaledRecipe recipe, ScaledWork* w) {
   const ScaledPair s = Fp8ScaleFromAmaxF32(f, __uint_as_float(w->amax_bits), recipe.margin, recipe.pow2);
@@ -369,20 +365,6 @@ void LaunchScaledCast(const Op& op, const Format& f, const float* in, void* code
   };
   if (CodeBytesOf(f) == 1) go(static_cast<uint8_t*>(codes));
   else go(static_cast<uint16_t*>(codes));
-}
-
-// Index in formats::kAll of the named format whose fields equal f's, or -1.
-int NamedIndex(const Format& f) {
-  int i = 0;
-  for (const Format& g : formats::kAll) {
-    if (g.kind == f.kind && g.bits == f.bits && g.storage_bits == f.storage_bits && g.is_signed == f.is_signed &&
-        g.exponent_bits == f.exponent_bits && g.mantissa_bits == f.mantissa_bits && g.bias == f.bias &&
-        g.inf == f.inf && g.nan == f.nan && g.has_subnormals == f.has_subnormals && g.has_zero == f.has_zero &&
-        g.default_overflow == f.default_overflow && g.storage_shift == f.storage_shift)
-      return i;
-    ++i;
-  }
-  return -1;
 }
 
 constexpr int IndexOfName(std::string_view name) {
@@ -575,18 +557,21 @@ const char* VariantName(Variant v) {
     case Variant::kAuto: return "auto";
     case Variant::kFast: return "fast";
     case Variant::kCore: return "core";
+    case Variant::kPlan: return "plan";
   }
   return "?";
 }
 
 bool VariantSupports(Variant v, const Format& f) {
   if (CodeBytesOf(f) > 4) return false;
-  return v != Variant::kFast || FastSupports(f);
+  return (v != Variant::kFast && v != Variant::kPlan) || FastSupports(f);
 }
 
 void Encode(const Format& f, const Options& opt, const float* in, void* codes, size_t n, uint64_t first_index,
             Variant v) {
-  if (Resolve(v, f) == Variant::kFast) {
+  const Variant r = Resolve(v, f);
+  if (r == Variant::kFast && named::Encode(f, opt, in, codes, n, first_index)) return;
+  if (r == Variant::kFast || r == Variant::kPlan) {
     const simd::EncodePlan plan = simd::MakeEncodePlan(f, opt);
     WithMode(opt.rounding, [&](auto mode) {
       LaunchEncode(FastEncodeOp<decltype(mode)::value>{plan}, f, in, codes, n, first_index);
@@ -597,7 +582,8 @@ void Encode(const Format& f, const Options& opt, const float* in, void* codes, s
 }
 
 void Decode(const Format& f, const Options& opt, const void* codes, float* out, size_t n, Variant v) {
-  if (Resolve(v, f) == Variant::kFast) {
+  const Variant r = Resolve(v, f);
+  if (r == Variant::kFast || r == Variant::kPlan) {
     simd::EncodePlan plan = simd::MakeEncodePlan(f, opt);
     LaunchDecode(FastDecodeOp{plan}, f, codes, out, n);
   } else {
@@ -607,7 +593,9 @@ void Decode(const Format& f, const Options& opt, const void* codes, float* out, 
 
 void FakeQuant(const Format& f, const Options& opt, const float* in, float* out, size_t n, uint64_t first_index,
                Variant v) {
-  if (Resolve(v, f) == Variant::kFast) {
+  const Variant r = Resolve(v, f);
+  if (r == Variant::kFast && named::FakeQuant(f, opt, in, out, n, first_index)) return;
+  if (r == Variant::kFast || r == Variant::kPlan) {
     simd::EncodePlan plan = simd::MakeEncodePlan(f, opt);
     plan.decode_flush = false;  // as emulate/array_ops.cc: the decode reads the code exactly
     WithMode(opt.rounding, [&](auto mode) {
@@ -621,19 +609,22 @@ void FakeQuant(const Format& f, const Options& opt, const float* in, float* out,
 size_t TensorScaledWorkBytes() { return sizeof(ScaledWork); }
 
 void TensorScaledFakeQuant(const Format& f, const Options& opt_in, const ScaledRecipe& recipe, const float* in,
-                           void* codes, float* out, size_t n, void* work) {
+                           void* codes, float* out, size_t n, void* work, Variant v) {
   if (!IsFloat(f) || f.storage_bits > 16)
     throw GpuError(std::string("per-tensor FP8 scaling needs a float format of at most 16 bits, not ") + f.name);
   const Options opt = SaturateByDefault(opt_in);
   ScaledWork* w = static_cast<ScaledWork*>(work);
-  LaunchAmax(in, n, &w->amax_bits);
+  const bool first_version = v == Variant::kCore;
+  if (first_version) LaunchAmax(in, n, &w->amax_bits);
+  else named::Amax(in, n, &w->amax_bits);
   TensorScaleKernel<<<1, 1>>>(f, recipe, w);
   CheckLaunch("TensorScaleKernel");
-  const int named = NamedIndex(f);
-  if (named == kE4m3fnIndex || named == kE5m2Index) {
+  if (!first_version && named::ScaledCast(f, opt, in, codes, out, n, w)) return;
+  const int index = NamedIndex(f);
+  if (index == kE4m3fnIndex || index == kE5m2Index) {
     WithMode(opt.rounding, [&](auto mode) {
       constexpr Rounding kMode = decltype(mode)::value;
-      if (named == kE4m3fnIndex) LaunchScaledCast(NamedScaledOp<kE4m3fnIndex, kMode>{opt}, f, in, codes, out, n, w);
+      if (index == kE4m3fnIndex) LaunchScaledCast(NamedScaledOp<kE4m3fnIndex, kMode>{opt}, f, in, codes, out, n, w);
       else LaunchScaledCast(NamedScaledOp<kE5m2Index, kMode>{opt}, f, in, codes, out, n, w);
     });
   } else {

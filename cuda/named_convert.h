@@ -1,0 +1,316 @@
+// Fake quantization and encoding for the named formats with every format
+// constant known at compile time: the fast path of emulate/simd (the
+// rounding done on the float32 bit pattern: add a bias, clear the low d
+// bits; inputs below the smallest nonzero result ("deep") by compare;
+// overflow and specials by select; see FastRoundLanes in
+// emulate/simd/convert-inl.h), written for one float32 per thread with the
+// format's fields as constants, so that the compiler folds everything the
+// format fixes (for bf16, d is the constant 16; for integers no subnormal
+// code path exists at all).
+//
+// What stays a run-time parameter (NamedParams) is what the options decide
+// and what the scalar core answers for the special inputs: the codes and
+// fake-quantized values of overflow, infinity and NaN, the seed, the number
+// of random bits. They are copied from the run-time plan
+// (emulate/simd/encode_plan.h, MakeEncodePlan), and the host checks that
+// the plan's fast-path constants equal this file's compile-time ones before
+// it launches a specialised kernel (cuda/named_kernels.cu), so the two can
+// never drift apart silently. `floatscope gpu-verify --exhaustive` proves
+// the specialised kernels equal to the core on all 2^32 float32 inputs
+// (cuda/RESULTS.md).
+#pragma once
+
+#include <cstdint>
+
+#include "emulate/simd/encode_plan.h"
+#include "formats/catalog.h"
+#include "formats/convert.h"
+
+namespace floatscope::gpu {
+
+// The fast path's constants of one format (the EncodePlan fields of the
+// same names, minus "fast_"), derived as MakeEncodePlan derives them.
+struct NamedDesc {
+  bool ok = false;  // the fast path covers the format (with default-like options)
+  bool is_int = false;
+  bool neg_zero = false;  // floats with -0: a zero result keeps the input's sign
+  int32_t m = 0, dmin = 0, k = 0;
+  uint32_t limit0 = 0, limit1 = 0, any_limit = 0;
+  uint32_t min_pos = 0, half_min = 0, min_normal = 0, ef_floor = 0, code_sub = 0;
+  uint32_t code_mask = 0, sign_bit = 0;
+};
+
+// float32 bits of sig * 2^e (exact: a value of a format the fast path
+// covers). Written out rather than asked of the core, whose bit counting is
+// not constexpr in device compilation; PlanMatches compares the results
+// with the core's.
+FS_HD constexpr uint32_t F32OfSigExp(uint32_t sig, int32_t e) {
+  if (sig == 0) return 0;
+  int32_t length = 0;
+  while (length < 32 && (sig >> length) != 0) ++length;
+  const int32_t top = e + length - 1;
+  if (top >= -126) return static_cast<uint32_t>(top + 127) << 23 | ((sig << (24 - length)) & 0x7fffffu);
+  return sig << (e + 149);  // a float32 subnormal: the value in units of 2^-149
+}
+
+// float32 bits of a finite positive code of a float format with subnormals.
+FS_HD constexpr uint32_t F32OfCode(const Format& f, uint64_t code) {
+  const int32_t m = f.mantissa_bits;
+  const uint32_t field = static_cast<uint32_t>(code >> m);
+  const uint32_t mant = static_cast<uint32_t>(code) & ((1u << m) - 1u);
+  if (field == 0) return F32OfSigExp(mant, MinNormalExponent(f) - m);
+  return F32OfSigExp((1u << m) | mant, static_cast<int32_t>(field) - f.bias - m);
+}
+
+FS_HD constexpr NamedDesc MakeNamedDesc(const Format& f) {
+  NamedDesc d;
+  d.is_int = !IsFloat(f);
+  const int32_t emin = MinNormalExponent(f);
+  // cuda/kernels.cu's FastSupports, and EncodePlan::fast for the default
+  // options (integers: wrapping overflow is checked at run time).
+  const bool supported =
+      f.storage_shift == 0 && f.storage_bits <= 16 &&
+      (d.is_int ? f.bits <= 16
+                : (f.mantissa_bits <= 21 && f.exponent_bits <= 8 && emin >= -126 && emin - f.mantissa_bits >= -147 &&
+                   static_cast<int>(MaxFiniteMagnitude(f) >> f.mantissa_bits) - f.bias <= 127));
+  const bool fast = d.is_int || (f.is_signed && f.has_zero && f.has_subnormals && f.mantissa_bits >= 1);
+  d.ok = supported && fast;
+  if (!d.ok) return d;
+  d.m = f.mantissa_bits;
+  d.neg_zero = !d.is_int && HasNegativeZero(f);
+  d.code_mask = static_cast<uint32_t>(CodeMask(f));
+  d.sign_bit = static_cast<uint32_t>(SignBit(f));
+  const uint32_t max_mag = static_cast<uint32_t>(MaxFiniteMagnitude(f));
+  if (d.is_int) {
+    d.dmin = 1;
+    d.k = 150;
+    d.limit0 = BitsOf(static_cast<float>(max_mag));
+    d.limit1 = BitsOf(static_cast<float>(f.is_signed ? max_mag + 1 : 0));
+    d.min_pos = 0x3f800000u;  // 1.0
+  } else {
+    d.dmin = 23 - d.m;
+    d.k = 150 + emin - d.m;
+    d.limit0 = d.limit1 = F32OfCode(f, max_mag);
+    d.min_pos = F32OfCode(f, 1);
+    d.min_normal = F32OfCode(f, uint64_t{1} << d.m);
+    d.code_sub = static_cast<uint32_t>(127 - f.bias) << d.m;
+  }
+  const int32_t field = d.k - 23;
+  d.ef_floor = field > 1 ? static_cast<uint32_t>(field) << 23 : 0x800000u;
+  d.any_limit = d.limit0 < d.limit1 ? d.limit0 : d.limit1;
+  const float half = F32FromBits(d.min_pos) * 0.5f;
+  d.half_min = half == 0.0f ? 1u : BitsOf(half);
+  return d;
+}
+
+template <int kIndex>
+inline constexpr NamedDesc kNamedDesc = MakeNamedDesc(formats::kAll[kIndex]);
+
+// Whether the run-time plan has exactly these constants (and the options
+// leave the fast path on without input flushing).
+inline bool PlanMatches(const NamedDesc& d, const simd::EncodePlan& p) {
+  return d.ok && p.fast && !p.flush_in && p.storage_shift == 0 && p.is_int == d.is_int && p.m == d.m &&
+         p.fast_dmin == d.dmin && p.fast_k == d.k && p.fast_limit[0] == d.limit0 && p.fast_limit[1] == d.limit1 &&
+         p.fast_any_limit == d.any_limit && p.fast_min_pos == d.min_pos && p.fast_half_min == d.half_min &&
+         p.fast_ef_floor == d.ef_floor && p.fast_zero_sign == d.neg_zero && p.code_mask == d.code_mask &&
+         p.sign_bit == d.sign_bit && (d.is_int || (p.fast_min_normal == d.min_normal && p.fast_code_sub == d.code_sub));
+}
+
+// The options' part: special results from the scalar core (by input sign),
+// the seed and the random bits.
+struct NamedParams {
+  uint32_t fq_overflow[2], fq_inf[2], fq_nan_quiet[2], fq_nan_signaling[2];
+  uint32_t code_overflow[2], code_inf[2], code_nan_quiet[2], code_nan_signaling[2];
+  uint32_t nan_base;
+  uint32_t key0, key1;
+  uint32_t top_r;  // the sr_bits top bits
+  bool nan_from_payload;
+};
+
+inline NamedParams MakeNamedParams(const simd::EncodePlan& p) {
+  NamedParams q{};
+  for (int s = 0; s < 2; ++s) {
+    q.fq_overflow[s] = p.fq_overflow[s];
+    q.fq_inf[s] = p.fq_inf[s];
+    q.fq_nan_quiet[s] = p.fq_nan_quiet[s];
+    q.fq_nan_signaling[s] = p.fq_nan_signaling[s];
+    q.code_overflow[s] = p.overflow.code[s];
+    q.code_inf[s] = p.inf.code[s];
+    q.code_nan_quiet[s] = p.nan_quiet.code[s];
+    q.code_nan_signaling[s] = p.nan_signaling.code[s];
+  }
+  q.nan_base = p.nan_base;
+  q.key0 = p.key0;
+  q.key1 = p.key1;
+  q.top_r = p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits);
+  q.nan_from_payload = p.nan_from_payload;
+  return q;
+}
+
+#ifdef __CUDACC__
+
+// Philox4x32-10's first output word for counter (c0, c1, 0, 0) and key
+// (k0, k1): formats/philox.h, bit for bit, in 32-bit operations only. The
+// first round multiplies c2 = 0 and the last needs only the word it
+// returns: 18 products (each a mul.hi + mul.lo pair) instead of 20.
+__device__ __forceinline__ uint32_t PhiloxWord0Device(uint32_t c0, uint32_t c1, uint32_t k0, uint32_t k1) {
+  constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
+  constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
+  uint32_t c2 = __umulhi(c0, kM0) ^ k1;
+  uint32_t c3 = c0 * kM0;
+  c0 = c1 ^ k0;
+  c1 = 0;
+#pragma unroll
+  for (uint32_t round = 1; round < 9; ++round) {
+    const uint32_t hi0 = __umulhi(c0, kM0), lo0 = c0 * kM0;
+    const uint32_t hi1 = __umulhi(c2, kM1), lo1 = c2 * kM1;
+    const uint32_t n0 = hi1 ^ c1 ^ (k0 + round * kW0);
+    const uint32_t n2 = hi0 ^ c3 ^ (k1 + round * kW1);
+    c0 = n0;
+    c1 = lo1;
+    c2 = n2;
+    c3 = lo0;
+  }
+  return __umulhi(c2, kM1) ^ c1 ^ (k0 + 9u * kW0);
+}
+
+__device__ __forceinline__ uint32_t UMaxD(uint32_t a, uint32_t b) { return a > b ? a : b; }
+__device__ __forceinline__ uint32_t UMinD(uint32_t a, uint32_t b) { return a < b ? a : b; }
+__device__ __forceinline__ int32_t IMaxD(int32_t a, int32_t b) { return a > b ? a : b; }
+__device__ __forceinline__ int32_t IMinD(int32_t a, int32_t b) { return a < b ? a : b; }
+__device__ __forceinline__ uint32_t MaxS(uint32_t a, uint32_t b) {  // as signed 32-bit values
+  return static_cast<int32_t>(a) > static_cast<int32_t>(b) ? a : b;
+}
+__device__ __forceinline__ bool GtS(uint32_t a, uint32_t b) { return static_cast<int32_t>(a) > static_cast<int32_t>(b); }
+
+// |x| rounded to the format, as a float32 pattern (meaningless where the
+// result overflows or x is NaN or infinite): FastRoundLanes.
+template <int kIdx, Rounding kMode>
+__device__ __forceinline__ uint32_t NamedRoundMag(uint32_t bits, uint32_t random, uint32_t top_r) {
+  constexpr NamedDesc D = kNamedDesc<kIdx>;
+  const uint32_t a = bits & 0x7fffffffu;
+  const bool neg = bits >> 31;
+  constexpr uint32_t kImplicit = 0x800000u;
+  // d <= 23: fields below ef_floor's occur only in deep inputs (another
+  // route) and float32 subnormals (field 1). Where k - 1 <= dmin, d is dmin.
+  uint32_t d;
+  if constexpr (D.k - 1 <= D.dmin) {
+    d = static_cast<uint32_t>(D.dmin);
+  } else {
+    const int32_t ef = static_cast<int32_t>(UMaxD(a, D.ef_floor) >> 23);
+    d = static_cast<uint32_t>(IMaxD(D.dmin, D.k - ef));
+  }
+  const uint32_t mask = (1u << d) - 1u;
+  auto odd = [&] { return ((a | UMinD(a, kImplicit)) >> d) & 1u; };
+  const bool deep = static_cast<int32_t>(a) < static_cast<int32_t>(D.min_pos);
+  const bool nonzero = a != 0;
+  uint32_t bias = 0;
+  bool up_deep = false;
+  if constexpr (kMode == Rounding::kNearestEven) {
+    bias = (mask >> 1) + odd();
+    up_deep = GtS(a, D.half_min);
+  } else if constexpr (kMode == Rounding::kNearestAway) {
+    bias = (mask >> 1) + 1u;
+    up_deep = GtS(a, D.half_min - 1);
+  } else if constexpr (kMode == Rounding::kTowardZero) {
+    bias = 0;
+    up_deep = false;
+  } else if constexpr (kMode == Rounding::kDown) {
+    bias = neg ? mask : 0u;
+    up_deep = nonzero && neg;
+  } else if constexpr (kMode == Rounding::kUp) {
+    bias = neg ? 0u : mask;
+    up_deep = nonzero && !neg;
+  } else if constexpr (kMode == Rounding::kOdd) {
+    bias = odd() ? 0u : mask;
+    up_deep = nonzero;
+  } else if constexpr (kMode == Rounding::kStochastic) {
+    const uint32_t u = random & top_r;
+    bias = u >> (32u - d);
+    // t = floor(|x| / 2^q * 2^32) for deep inputs: sig << (32 - D) or
+    // sig >> (D - 32), D the unclamped d.
+    const int32_t ef1 = static_cast<int32_t>(UMaxD(a, kImplicit) >> 23);
+    const int32_t left = ef1 + 32 - D.k;
+    const uint32_t sig = (a & 0x7fffffu) | (UMinD(a, kImplicit) & kImplicit);
+    const uint32_t t = left > 0 ? sig << IMaxD(left, 0) : sig >> IMinD(-left, 31);
+    up_deep = (t & top_r) + u < u;  // carry out of 32 bits
+  } else {  // kStochasticEq
+    const bool coin = static_cast<int32_t>(random) < 0;
+    bias = coin ? mask : 0u;
+    up_deep = nonzero && coin;
+  }
+  const uint32_t shallow = (a + bias) & ~mask;
+  return deep ? (up_deep ? D.min_pos : 0u) : shallow;
+}
+
+template <int kIdx>
+__device__ __forceinline__ bool NamedOverflow(uint32_t mag, bool neg) {
+  constexpr NamedDesc D = kNamedDesc<kIdx>;
+  if constexpr (D.is_int) return GtS(mag, neg ? D.limit1 : D.limit0);
+  else return GtS(mag, D.limit0);
+}
+
+// Fake quantization: FastFakeQuantLanes.
+template <int kIdx>
+__device__ __forceinline__ uint32_t NamedFakeQuantOf(const NamedParams& p, uint32_t bits, uint32_t mag) {
+  constexpr NamedDesc D = kNamedDesc<kIdx>;
+  const uint32_t abs = bits & 0x7fffffffu;
+  const uint32_t sign = bits ^ abs;
+  const bool neg = sign != 0;
+  uint32_t r = mag | (D.neg_zero ? sign : (mag == 0 ? 0u : sign));
+  if (GtS(MaxS(mag, abs), D.any_limit)) {  // rare: overflow, infinity, NaN
+    if (NamedOverflow<kIdx>(mag, neg)) r = neg ? p.fq_overflow[1] : p.fq_overflow[0];
+    if (abs == 0x7f800000u) r = neg ? p.fq_inf[1] : p.fq_inf[0];
+    if (abs > 0x7f800000u) {
+      if (p.nan_from_payload) {
+        r = (bits | 0x7fc00000u) & ~((1u << (23 - D.m)) - 1u);
+      } else {
+        const bool quiet = (bits & 0x400000u) != 0;
+        r = quiet ? (neg ? p.fq_nan_quiet[1] : p.fq_nan_quiet[0]) : (neg ? p.fq_nan_signaling[1] : p.fq_nan_signaling[0]);
+      }
+    }
+  }
+  return r;
+}
+
+// Encoding: FastCodeLanes.
+template <int kIdx>
+__device__ __forceinline__ uint32_t NamedCodeOf(const NamedParams& p, uint32_t bits, uint32_t mag) {
+  constexpr NamedDesc D = kNamedDesc<kIdx>;
+  const uint32_t abs = bits & 0x7fffffffu;
+  const bool neg = (bits >> 31) != 0;
+  uint32_t code;
+  if constexpr (D.is_int) {
+    // mag is an integer below 2^24 as a float32: adding 2^23 puts it in
+    // the low mantissa bits (exact).
+    const uint32_t kept = __float_as_uint(__fadd_rn(__uint_as_float(mag), 8388608.0f)) - 0x4b000000u;
+    code = (neg ? 0u - kept : kept) & D.code_mask;
+  } else {
+    const uint32_t normal_code = (mag >> (23 - D.m)) - D.code_sub;
+    const int32_t fe = static_cast<int32_t>(mag >> 23);
+    const uint32_t sig = (mag & 0x7fffffu) | (fe > 0 ? 0x800000u : 0u);
+    const int32_t shift = IMinD(D.k - IMaxD(fe, 1), 31);
+    const uint32_t sub_code = sig >> IMaxD(shift, 0);
+    const uint32_t mag_code = static_cast<int32_t>(mag) < static_cast<int32_t>(D.min_normal) ? sub_code : normal_code;
+    const bool signed_code = D.neg_zero ? neg : (neg && mag_code != 0);
+    code = mag_code | (signed_code ? D.sign_bit : 0u);
+  }
+  if (GtS(MaxS(mag, abs), D.any_limit)) {
+    if (NamedOverflow<kIdx>(mag, neg)) code = neg ? p.code_overflow[1] : p.code_overflow[0];
+    if (abs == 0x7f800000u) code = neg ? p.code_inf[1] : p.code_inf[0];
+    if (abs > 0x7f800000u) {
+      if (p.nan_from_payload) {
+        code = p.nan_base | ((bits & 0x7fffffu) >> (23 - D.m)) | (neg ? D.sign_bit : 0u);
+      } else {
+        const bool quiet = (bits & 0x400000u) != 0;
+        code = quiet ? (neg ? p.code_nan_quiet[1] : p.code_nan_quiet[0])
+                     : (neg ? p.code_nan_signaling[1] : p.code_nan_signaling[0]);
+      }
+    }
+  }
+  return code;
+}
+
+#endif  // __CUDACC__
+
+}  // namespace floatscope::gpu
