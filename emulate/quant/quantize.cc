@@ -6,6 +6,7 @@
 #include <cmath>
 #include <thread>
 
+#include "emulate/array_ops.h"
 #include "emulate/quant/common.h"
 #include "emulate/quant/mx.h"
 #include "emulate/quant/nvfp4.h"
@@ -66,11 +67,16 @@ void CountElement(QuantStats& s, double x, float y, uint8_t flags) {
   s.sum_sq_ref += x * x;
 }
 
+// A chunk's element casts done in bulk: fills codes[b, e) and returns how
+// many of those elements count as saturated (see CountElement).
+using BulkCast = std::function<uint64_t(size_t b, size_t e, uint16_t* codes)>;
+
 // The element pass: enc(e) -> Result, dec(e, code) -> float, in fixed
-// chunks whose statistics are added in chunk order.
+// chunks whose statistics are added in chunk order. With `bulk`, the codes
+// come from it and enc is not called.
 template <class Enc, class Dec>
 QuantStats CastAll(size_t n, unsigned threads, QuantResult& out, const std::vector<double>& x, Enc&& enc,
-                   Dec&& dec, const Progress& progress) {
+                   Dec&& dec, const Progress& progress, const BulkCast& bulk = {}) {
   out.codes.assign(n, 0);
   out.dequantized.assign(n, 0.0f);
   const size_t chunks = (n + kChunk - 1) / kChunk;
@@ -80,6 +86,16 @@ QuantStats CastAll(size_t n, unsigned threads, QuantResult& out, const std::vect
       [&](size_t c) {
         const size_t b = c * kChunk, e = std::min(n, b + kChunk);
         QuantStats& s = part[c];
+        if (bulk) {
+          const uint64_t saturated = bulk(b, e, out.codes.data() + b);
+          for (size_t i = b; i < e; ++i) {
+            const float y = dec(i, out.codes[i]);
+            out.dequantized[i] = y;
+            CountElement(s, x[i], y, 0);
+          }
+          s.saturated += saturated;
+          return;
+        }
         for (size_t i = b; i < e; ++i) {
           const Result r = enc(i);
           out.codes[i] = static_cast<uint16_t>(r.code);
@@ -93,6 +109,84 @@ QuantStats CastAll(size_t n, unsigned threads, QuantResult& out, const std::vect
   QuantStats total;
   for (const QuantStats& s : part) total += s;
   return total;
+}
+
+// Element casts of [b, e) through EncodeF32Array. scaled(i, &v) says
+// whether element i's cast is exactly EncodeFromF32(f, v, array_opt, i)
+// (and sets v); the others, NaN inputs included, go through core(i).
+// Saturated = overflow or invalid raised on a non-NaN input; a cast never
+// raises both, so the array's two counts add up.
+template <class Scaled, class Core>
+uint64_t BulkEncode(const Format& f, const Options& array_opt, const std::vector<double>& x, size_t b, size_t e,
+                    uint16_t* codes, Scaled&& scaled, Core&& core) {
+  const size_t n = e - b;
+  std::vector<float> v(n);
+  std::vector<size_t> others;
+  for (size_t i = b; i < e; ++i) {
+    float s = 0.0f;
+    if (!std::isnan(x[i]) && scaled(i, &s)) {
+      v[i - b] = s;
+    } else {
+      v[i - b] = 0.0f;  // casts to code 0 with no flags; replaced below
+      others.push_back(i);
+    }
+  }
+  ArrayStats st;
+  if (CodeBytes(f) == 1) {
+    std::vector<uint8_t> c(n);
+    EncodeF32Array(f, array_opt, v.data(), c.data(), n, b, &st, 1);
+    for (size_t k = 0; k < n; ++k) codes[k] = c[k];
+  } else {
+    EncodeF32Array(f, array_opt, v.data(), codes, n, b, &st, 1);
+  }
+  uint64_t saturated = st.overflow + st.invalid;
+  for (const size_t i : others) {
+    const Result r = core(i);
+    codes[i - b] = static_cast<uint16_t>(r.code);
+    saturated += !std::isnan(x[i]) && (r.flags & (kOverflow | kInvalid)) != 0;
+  }
+  return saturated;
+}
+
+// x * 2^k as a float32 when that is exact (x a float32 value, no float32
+// underflow or overflow on the way).
+bool ExactScaledF32(double x, int k, float* out) {
+  const float x32 = static_cast<float>(x);
+  if (static_cast<double>(x32) != x || !std::isfinite(x32)) return false;
+  const float y = std::ldexp(x32, k);
+  if (static_cast<double>(y) != std::ldexp(x, k)) return false;
+  *out = y;
+  return true;
+}
+
+// A float32 scale that is a power of two: 2^k.
+std::optional<int> Pow2Exponent(float scale) {
+  int e = 0;
+  if (!(scale > 0) || std::isinf(scale) || std::frexp(scale, &e) != 0.5f) return std::nullopt;
+  return e - 1;
+}
+
+// The FP8 scaling schemes' bulk cast (per-unit scales): through the arrays
+// where the unit's scale is a power of two (then x * scale is a float32
+// whenever ExactScaledF32 says so), else nothing (empty: the core).
+BulkCast Fp8Bulk(const QuantConfig& c, const Format& f, const Options& opt, const Partition& part,
+                 const std::vector<double>& x, const std::vector<float>& scale) {
+  if (!c.simd || !SimdSupports(f)) return {};
+  std::vector<std::optional<int>> k(scale.size());
+  bool any = false;
+  for (size_t u = 0; u < scale.size(); ++u) any |= (k[u] = Pow2Exponent(scale[u])).has_value();
+  if (!any) return {};
+  Options array_opt = opt;
+  array_opt.flush_input = false;  // DAZ applies to x as a float64: never to a float32 value
+  return [&f, opt, array_opt, &part, &x, &scale, k](size_t b, size_t e, uint16_t* codes) {
+    return BulkEncode(
+        f, array_opt, x, b, e, codes,
+        [&](size_t i, float* v) {
+          const std::optional<int>& ku = k[part.UnitOf(i)];
+          return ku && ExactScaledF32(x[i], *ku, v);
+        },
+        [&](size_t i) { return Fp8Encode(f, opt, x[i], scale[part.UnitOf(i)], i); });
+  };
 }
 
 Partition MakePartition(const QuantConfig& c, const std::vector<size_t>& shape, size_t axis) {
@@ -311,7 +405,8 @@ QuantResult Quantize(const QuantConfig& c, const std::vector<size_t>& shape, con
         out.scales = inv;
         out.stats = CastAll(
             n, c.threads, out, x, [&](size_t e) { return Fp8Encode(f, opt, x[e], scale[part.UnitOf(e)], e); },
-            [&](size_t e, uint64_t code) { return Fp8Decode(f, code, inv[part.UnitOf(e)]); }, progress);
+            [&](size_t e, uint64_t code) { return Fp8Decode(f, code, inv[part.UnitOf(e)]); }, progress,
+            Fp8Bulk(c, f, opt, part, x, scale));
       }
       break;
     }
@@ -330,7 +425,8 @@ QuantResult Quantize(const QuantConfig& c, const std::vector<size_t>& shape, con
       out.scales = inv;
       out.stats = CastAll(
           n, c.threads, out, x, [&](size_t e) { return Fp8Encode(f, opt, x[e], scale[part.UnitOf(e)], e); },
-          [&](size_t e, uint64_t code) { return Fp8Decode(f, code, inv[part.UnitOf(e)]); }, progress);
+          [&](size_t e, uint64_t code) { return Fp8Decode(f, code, inv[part.UnitOf(e)]); }, progress,
+          Fp8Bulk(c, f, opt, part, x, scale));
       break;
     }
     case Scheme::kMx: {
@@ -348,9 +444,23 @@ QuantResult Quantize(const QuantConfig& c, const std::vector<size_t>& shape, con
       });
       out.scale_codes.resize(units);
       for (size_t u = 0; u < units; ++u) out.scale_codes[u] = scales[u].code;
+      BulkCast bulk;
+      if (c.simd && t.implied_shift == 0 && SimdSupports(*t.elem)) {  // MXINT8 remaps -128: the core
+        Options array_opt = opt;
+        array_opt.flush_input = false;  // DAZ applies to V_i as a float64: never to a float32 value
+        bulk = [&, array_opt](size_t b, size_t e, uint16_t* codes) {
+          return BulkEncode(
+              *t.elem, array_opt, x, b, e, codes,
+              [&](size_t i, float* v) {
+                const MxScale& s = scales[part.UnitOf(i)];
+                return !s.IsNan() && ExactScaledF32(x[i], t.implied_shift - s.shared_exp, v);
+              },
+              [&](size_t i) { return MxEncodeElement(t, opt, x[i], scales[part.UnitOf(i)], i); });
+        };
+      }
       out.stats = CastAll(
           n, c.threads, out, x, [&](size_t e) { return MxEncodeElement(t, opt, x[e], scales[part.UnitOf(e)], e); },
-          [&](size_t e, uint64_t code) { return MxDecodeElement(t, code, scales[part.UnitOf(e)]); }, progress);
+          [&](size_t e, uint64_t code) { return MxDecodeElement(t, code, scales[part.UnitOf(e)]); }, progress, bulk);
       break;
     }
     case Scheme::kNvfp4: {
@@ -368,12 +478,24 @@ QuantResult Quantize(const QuantConfig& c, const std::vector<size_t>& shape, con
         k[u] = Nvfp4BlockEncodeScale(out.scale_codes[u], s_dec);
       });
       out.global_decode_scale = s_dec;
+      BulkCast bulk;
+      if (c.simd) {  // the element cast is EncodeFromF32(e2m1fn, x32 * k): an array of those products
+        bulk = [&](size_t b, size_t e, uint16_t* codes) {
+          return BulkEncode(
+              formats::kE2m1fn, opt, x, b, e, codes,
+              [&](size_t i, float* v) {
+                *v = x32[i] * k[part.UnitOf(i)];
+                return true;
+              },
+              [&](size_t i) { return Nvfp4EncodeElement(opt, x32[i], k[part.UnitOf(i)], i); });
+        };
+      }
       out.stats = CastAll(
           n, c.threads, out, x, [&](size_t e) { return Nvfp4EncodeElement(opt, x32[e], k[part.UnitOf(e)], e); },
           [&](size_t e, uint64_t code) {
             return Nvfp4DecodeElement(code, out.scale_codes[part.UnitOf(e)], s_dec);
           },
-          progress);
+          progress, bulk);
       break;
     }
   }

@@ -58,6 +58,11 @@ struct QuantConfig {
   AmaxReduce reduce = AmaxReduce::kMax;    // delayed
   Options opt;  // element casts; overflow kDefault means saturate here
   unsigned threads = 0;  // 0: all hardware threads
+  // Cast through the SIMD array kernels (emulate/array_ops.h) wherever that
+  // gives the core's bits: NVFP4 elements, MX float elements, FP8 scaling
+  // with a power-of-two scale. false: the core element by element (the
+  // reference the tests compare with). Results are identical either way.
+  bool simd = true;
 };
 
 // What the quantization cost, against the input's float64 values. Errors

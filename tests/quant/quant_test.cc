@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -551,4 +552,56 @@ TEST_CASE("configurations that do not apply are refused with one line") {
   QuantConfig pct = Config(formats::kE2m1fn, Scheme::kMx);
   pct.calib.method = CalibMethod::kMse;
   refuses(pct, {64}, "calibrates by max only");
+}
+
+TEST_CASE("the SIMD array casts give the core's codes, values and statistics") {
+  // Float32 values over many binades, with the edges the bulk path has to
+  // leave to the core: NaN, infinities, float32 subnormals, values whose
+  // scaled float32 would underflow, a float64 value that is not a float32.
+  std::vector<double> x = RandomValues(3 * 4096 + 77, 41, 3.0);
+  const double edges[] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, 1e-45, -1.4e-45, 1e-40, 3.0e38, -3.0e38,
+                          0.1 /* not a float32 */, 1e-30, 448.0, 480.0, 1e-3, -6.0, 6.5};
+  for (size_t i = 0; i < std::size(edges); ++i) x[i * 97 % x.size()] = edges[i];
+  const std::vector<size_t> shape = {x.size()};
+  struct Case {
+    const Format* f;
+    Scheme s;
+    bool pow2;
+  };
+  for (const Case& k : {Case{&kE2m1fn, Scheme::kNvfp4, false}, Case{&kE4m3fn, Scheme::kMx, false},
+                        Case{&kE2m1fn, Scheme::kMx, false}, Case{&formats::kE5m2, Scheme::kMx, false},
+                        Case{&formats::kInt8, Scheme::kMx, false}, Case{&kE4m3fn, Scheme::kTensor, true},
+                        Case{&formats::kE5m2, Scheme::kTensor, true}, Case{&kE4m3fn, Scheme::kTensor, false},
+                        Case{&kE4m3fn, Scheme::kDelayed, true}}) {
+    for (const Rounding mode : {Rounding::kNearestEven, Rounding::kTowardZero, Rounding::kStochastic}) {
+      for (const bool daz : {false, true}) {
+        CAPTURE(SchemeName(k.s));
+        CAPTURE(k.f->name);
+        CAPTURE(static_cast<int>(mode));
+        CAPTURE(daz);
+        QuantConfig c = Config(*k.f, k.s, -1);
+        c.fp8.pow2 = k.pow2;
+        c.opt.rounding = mode;
+        c.opt.seed = 99;
+        c.opt.flush_input = daz;
+        c.threads = 2;
+        const std::vector<size_t> sh = k.s == Scheme::kDelayed ? std::vector<size_t>{3, x.size() / 3} : shape;
+        const std::vector<double> xx(x.begin(), x.begin() + static_cast<long>(sh.size() == 2 ? sh[0] * sh[1] : x.size()));
+        c.simd = true;
+        const QuantResult fast = Quantize(c, sh, xx);
+        c.simd = false;
+        const QuantResult core = Quantize(c, sh, xx);
+        CHECK(fast.codes == core.codes);
+        size_t differ = 0;
+        for (size_t i = 0; i < xx.size(); ++i)
+          differ += std::memcmp(&fast.dequantized[i], &core.dequantized[i], 4) != 0;
+        CHECK(differ == 0);
+        CHECK(fast.stats.saturated == core.stats.saturated);
+        CHECK(fast.stats.flushed == core.stats.flushed);
+        CHECK(fast.stats.nan_outputs == core.stats.nan_outputs);
+        CHECK(fast.stats.sum_sq_err == core.stats.sum_sq_err);
+        CHECK(fast.stats.max_abs_err == core.stats.max_abs_err);
+      }
+    }
+  }
 }
