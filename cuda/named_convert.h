@@ -189,7 +189,7 @@ template <int kIdx, Rounding kMode>
 __device__ __forceinline__ uint32_t NamedRoundMag(uint32_t bits, uint32_t random, uint32_t top_r) {
   constexpr NamedDesc D = kNamedDesc<kIdx>;
   const uint32_t a = bits & 0x7fffffffu;
-  const bool neg = bits >> 31;
+  [[maybe_unused]] const bool neg = bits >> 31;
   constexpr uint32_t kImplicit = 0x800000u;
   // d <= 23: fields below ef_floor's occur only in deep inputs (another
   // route) and float32 subnormals (field 1). Where k - 1 <= dmin, d is dmin.
@@ -201,9 +201,9 @@ __device__ __forceinline__ uint32_t NamedRoundMag(uint32_t bits, uint32_t random
     d = static_cast<uint32_t>(IMaxD(D.dmin, D.k - ef));
   }
   const uint32_t mask = (1u << d) - 1u;
-  auto odd = [&] { return ((a | UMinD(a, kImplicit)) >> d) & 1u; };
+  [[maybe_unused]] auto odd = [&] { return ((a | UMinD(a, kImplicit)) >> d) & 1u; };
   const bool deep = static_cast<int32_t>(a) < static_cast<int32_t>(D.min_pos);
-  const bool nonzero = a != 0;
+  [[maybe_unused]] const bool nonzero = a != 0;
   uint32_t bias = 0;
   bool up_deep = false;
   if constexpr (kMode == Rounding::kNearestEven) {
