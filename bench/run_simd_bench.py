@@ -183,6 +183,16 @@ def main(argv=None) -> int:
                     print(f"| {name} | {ours:.3f} | {1 / ours:.2f} | {r['gb_per_s']:.1f} | {fmt_ratio(row['x_copy'])} "
                           f"| {fmt_ratio(row['x_f16c'])} | {pname} {'' if pns is None else f'({pns:.2f} ns)'} "
                           f"| {fmt_ratio(row['x_peer'])} | {fmt_ratio(row['x_core'])} |")
+    quant = sorted(k for k in cpp if k[0].startswith("quantize/"))
+    if quant:
+        print("\n## whole quantization schemes (emulate/quant, float64 in, statistics included)\n")
+        print("| scheme/format/path | n | ns/elem | × core path |")
+        print("|---|---|---|---|")
+        for name, n in quant:
+            ours = cpp[(name, n)]["ns_per_elem"]
+            core = cpp.get((name.rsplit("/", 1)[0] + "/core", n), {}).get("ns_per_elem")
+            rows.append({"kernel": name, "n": n, **cpp[(name, n)], "x_core": ratio(core, ours)})
+            print(f"| {name} | 2^{n.bit_length() - 1} | {ours:.1f} | {fmt_ratio(ratio(core, ours))} |")
     if args.out:
         write_atomically(args.out, {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu": cpu,
                                     "context": context, "reps": REPS, "rows": rows})

@@ -9,6 +9,11 @@
 //   fakequant/F/M/T  floatscope FakeQuantF32Array, format F, mode M, T threads
 //   encode/F/M     floatscope EncodeF32Array to codes, one thread
 //   core/F/M       the scalar core element by element (what SIMD replaces)
+//   quantize/S/F/P whole emulate/quant schemes (float64 in, codes, scales,
+//                  dequantized values and error statistics out), 2^20
+//                  elements, P = simd (element casts through the kernels
+//                  where that is the core's cast) or core (QuantConfig::simd
+//                  off): what the kernels buy inside `floatscope quantize`
 // Counters: items_per_second (elements per second, so "1.1G/s" is 1.1 per ns)
 // and bytes_per_second (bytes read + written).
 #include <benchmark/benchmark.h>
@@ -21,6 +26,7 @@
 #include <vector>
 
 #include "emulate/array_ops.h"
+#include "emulate/quant/quantize.h"
 #include "formats/catalog.h"
 #include "formats/names.h"
 
@@ -160,10 +166,46 @@ void RegisterAll() {
   }
 }
 
+void RegisterQuantize() {
+  namespace q = fs::quant;
+  const size_t n = size_t{1} << 20;
+  struct Case {
+    const char* name;
+    q::Scheme scheme;
+    const char* format;
+    bool pow2;
+  };
+  for (const Case& c : {Case{"tensor-pow2", q::Scheme::kTensor, "e4m3fn", true},
+                        Case{"mx", q::Scheme::kMx, "e4m3fn", false}, Case{"nvfp4", q::Scheme::kNvfp4, "e2m1fn", false}}) {
+    for (bool simd : {true, false}) {
+      benchmark::RegisterBenchmark(
+          (std::string("quantize/") + c.name + "/" + c.format + "/" + (simd ? "simd" : "core")).c_str(),
+          [c, simd, n](benchmark::State& st) {
+            const float* in = Input(n).data();
+            const std::vector<double> x(in, in + n);
+            q::QuantConfig cfg;
+            cfg.format = fs::FindNamedFormat(c.format);
+            cfg.scheme = c.scheme;
+            cfg.fp8.pow2 = c.pow2;
+            cfg.threads = 1;
+            cfg.simd = simd;
+            for (auto _ : st) {
+              q::QuantResult r = q::Quantize(cfg, {n}, x);
+              benchmark::DoNotOptimize(r.dequantized.data());
+            }
+            SetCounters(st, n, 8 + 2 + 4);  // float64 in; code and float32 out
+          })
+          ->Arg(static_cast<int64_t>(n))
+          ->UseRealTime();
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   RegisterAll();
+  RegisterQuantize();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   benchmark::AddCustomContext("simd_target", fs::SimdTargetName());
