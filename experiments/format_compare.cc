@@ -82,6 +82,7 @@
 #include "emulate/quant/quantize.h"
 #include "formats/catalog.h"
 #include "formats/convert.h"
+#include "experiments/output_util.h"
 
 namespace {
 
@@ -373,23 +374,8 @@ struct Row {
   Stats stats;
 };
 
-// Writes `text` to `path` through a temporary file in the same folder.
-void WriteAtomically(const std::filesystem::path& path, const std::string& text) {
-  const std::filesystem::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot create " + tmp.string());
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
-  }
-  std::filesystem::rename(tmp, path);
-}
-
-std::string Duration(double s) {
-  if (s < 60) return fmt::format("{:.0f}s", s);
-  return fmt::format("{:.0f}m{:02.0f}s", std::floor(s / 60), std::fmod(s, 60));
-}
+using floatscope::experiments::Duration;
+using floatscope::experiments::WriteAtomically;
 
 std::string Num(double v) {  // CSV number; inf/nan spelled out
   if (std::isnan(v)) return "nan";

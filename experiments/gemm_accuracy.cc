@@ -62,6 +62,7 @@
 #include "emulate/dot.h"
 #include "formats/catalog.h"
 #include "formats/convert.h"
+#include "experiments/output_util.h"
 
 namespace {
 
@@ -140,23 +141,8 @@ size_t TileSide(size_t k, size_t tile) {
   return std::min(tile, std::max<size_t>(4, s));
 }
 
-// Writes `text` to `path` through a temporary file in the same folder.
-void WriteAtomically(const std::filesystem::path& path, const std::string& text) {
-  const std::filesystem::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot create " + tmp.string());
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
-  }
-  std::filesystem::rename(tmp, path);
-}
-
-std::string Duration(double s) {
-  if (s < 60) return fmt::format("{:.0f}s", s);
-  return fmt::format("{:.0f}m{:02.0f}s", std::floor(s / 60), std::fmod(s, 60));
-}
+using floatscope::experiments::Duration;
+using floatscope::experiments::WriteAtomically;
 
 }  // namespace
 
