@@ -272,6 +272,23 @@ struct SpecialSum {
     any_term = true;
     if (!(is_zero && negative)) all_negative_zero = false;
   }
+  // The product term x*y: its NaN operands, 0*inf (invalid), an infinite
+  // product and its zero sign. True when x*y is finite and nonzero, i.e.
+  // the caller adds sig_x*sig_y * 2^(exp_x+exp_y) to the sum.
+  bool Product(const Unpacked& x, const Unpacked& y) {
+    Operand(x);
+    Operand(y);
+    const bool neg = x.sign != y.sign;
+    const bool x_inf = x.cls == Class::kInf, y_inf = y.cls == Class::kInf;
+    const bool x_zero = x.cls == Class::kZero, y_zero = y.cls == Class::kZero;
+    if ((x_inf && y_zero) || (x_zero && y_inf)) {
+      invalid = default_nan = true;
+    } else if (x_inf || y_inf) {
+      Infinity(neg);
+    }
+    Term(x_zero || y_zero, neg);
+    return x.cls == Class::kFinite && y.cls == Class::kFinite;
+  }
 };
 
 // Rounds one group's sum into `acc`: its IEEE special result if it has
@@ -392,19 +409,7 @@ inline Result Dot(const Format& in_a, const uint64_t* a, size_t a_stride, const 
           const Unpacked& x = ops.back();
           ops.push_back(B(i));
           const Unpacked& y = ops.back();
-          sp.Operand(x);
-          sp.Operand(y);
-          const bool neg = x.sign != y.sign;
-          const bool x_inf = x.cls == Class::kInf, y_inf = y.cls == Class::kInf;
-          const bool x_zero = x.cls == Class::kZero, y_zero = y.cls == Class::kZero;
-          if ((x_inf && y_zero) || (x_zero && y_inf)) {
-            sp.invalid = sp.default_nan = true;
-          } else if (x_inf || y_inf) {
-            sp.Infinity(neg);
-          } else if (x.cls == Class::kFinite && y.cls == Class::kFinite) {
-            sum.Add(neg, detail::ArithU128{x.sig} * y.sig, x.exp + y.exp);
-          }
-          sp.Term(x_zero || y_zero, neg);
+          if (sp.Product(x, y)) sum.Add(x.sign != y.sign, detail::ArithU128{x.sig} * y.sig, x.exp + y.exp);
         }
         Result r = detail::RoundGroup(acc, sp, sum, opt, t++);
         flags |= r.flags;
@@ -467,22 +472,13 @@ inline Result Dot(const Format& in_a, const uint64_t* a, size_t a_stride, const 
           const Unpacked& x = ops.back();
           ops.push_back(B(i));
           const Unpacked& y = ops.back();
-          sp.Operand(x);
-          sp.Operand(y);
-          const bool neg = x.sign != y.sign;
-          const bool x_inf = x.cls == Class::kInf, y_inf = y.cls == Class::kInf;
-          const bool x_zero = x.cls == Class::kZero, y_zero = y.cls == Class::kZero;
-          if ((x_inf && y_zero) || (x_zero && y_inf)) {
-            sp.invalid = sp.default_nan = true;
-          } else if (x_inf || y_inf) {
-            sp.Infinity(neg);
-          } else if (x.cls == Class::kFinite && y.cls == Class::kFinite) {
+          if (sp.Product(x, y)) {
+            const bool neg = x.sign != y.sign;
             const detail::ArithU128 sig = detail::ArithU128{x.sig} * y.sig;
             const int64_t align = by_fields ? int64_t{x.exp} + in_a.mantissa_bits + y.exp + in_b.mantissa_bits
                                             : lead(sig, x.exp + y.exp);
             terms.push_back({neg, sig, x.exp + y.exp, align});
           }
-          sp.Term(x_zero || y_zero, neg);
         }
         // Align to the largest leading-bit exponent e; cut below 2^(e - F).
         if (!terms.empty()) {
