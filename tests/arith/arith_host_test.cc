@@ -32,6 +32,7 @@
 #include "formats/catalog.h"
 #include "formats/names.h"
 #include "formats/convert.h"
+#include "tests/arith/host_fenv.h"
 
 using namespace floatscope;
 
@@ -49,21 +50,8 @@ uint64_t SplitMix64(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-template <typename T>
-T FromBits(uint64_t x) {
-  if constexpr (sizeof(T) == 4) return F32FromBits(static_cast<uint32_t>(x));
-  else return F64FromBits(x);
-}
-
-uint8_t FlagsFromHost(int e) {
-  uint8_t f = 0;
-  if (e & FE_INEXACT) f |= kInexact;
-  if (e & FE_UNDERFLOW) f |= kUnderflow;
-  if (e & FE_OVERFLOW) f |= kOverflow;
-  if (e & FE_DIVBYZERO) f |= kInfinite;
-  if (e & FE_INVALID) f |= kInvalid;
-  return f;
-}
+using arith_test::FlagsFromHost;
+using arith_test::FromBits;
 
 // The host's result and flags for one op on T = float or double.
 template <typename T>

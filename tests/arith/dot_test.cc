@@ -26,28 +26,15 @@
 #include "formats/catalog.h"
 #include "formats/convert.h"
 #include "tests/arith/arith_compare.h"
+#include "tests/arith/host_fenv.h"
 
 using namespace floatscope;
 using arith_test::Draw;
+using arith_test::FromBits;
 
 namespace {
 
-uint8_t HostFlags() {
-  const int e = std::fetestexcept(FE_ALL_EXCEPT);
-  uint8_t f = 0;
-  if (e & FE_INEXACT) f |= kInexact;
-  if (e & FE_UNDERFLOW) f |= kUnderflow;
-  if (e & FE_OVERFLOW) f |= kOverflow;
-  if (e & FE_DIVBYZERO) f |= kInfinite;
-  if (e & FE_INVALID) f |= kInvalid;
-  return f;
-}
-
-template <typename T>
-T FromBits(uint64_t x) {
-  if constexpr (sizeof(T) == 4) return F32FromBits(static_cast<uint32_t>(x));
-  else return F64FromBits(x);
-}
+uint8_t HostFlags() { return arith_test::FlagsFromHost(std::fetestexcept(FE_ALL_EXCEPT)); }
 
 // The host's dot product of T values under the current rounding mode.
 template <typename T>
