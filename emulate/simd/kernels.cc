@@ -1,5 +1,15 @@
 // Compiles emulate/simd/convert-inl.h once per Highway target and exports
 // the entry points through dynamic dispatch (the Highway per-target pattern).
+//
+// Only the x86 targets AVX3 (AVX-512) and AVX2 are compiled and used: each
+// is proven equal to the core on all 2^32 float32 inputs for every format
+// and mode (tests/simd/exhaustive_simd.cc, docs/TESTING.md), a proof that
+// costs hours of CPU per target. On any other CPU (no AVX2, or not x86) the
+// kernels report no work done and the array API runs the core itself, which
+// is what Highway's scalar fallback would be worth anyway.
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS (HWY_AVX3_DL | HWY_SSE4 | HWY_SSSE3)
+#endif
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "emulate/simd/kernels.cc"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -17,26 +27,72 @@ namespace floatscope::simd {
 HWY_EXPORT(EncodeF32Vectors);
 HWY_EXPORT(DecodeToF32Vectors);
 
+namespace {
+
+// The targets with an exhaustive proof on record.
+constexpr int64_t kProvenTargets = HWY_AVX3 | HWY_AVX2;
+
+// The target this thread's calls are pinned to (ThreadTarget), 0 for none.
+thread_local int64_t pinned_target = 0;
+
+// The best target compiled here and supported by this CPU (or the pin).
+int64_t ActiveTarget() {
+  if (pinned_target != 0) return pinned_target;
+  const int64_t t = hwy::SupportedTargets() & HWY_TARGETS;
+  return t & (~t + 1);  // lower bits are better targets
+}
+
+// The dispatch-table entry Highway itself would call if `target` were the
+// only supported target: the same computation as ChosenTarget::Update
+// followed by GetIndex (hwy/targets.h). The tests check the two agree.
+size_t TableIndexOf(int64_t target) {
+  const int64_t mask = (HWY_CHOSEN_TARGET_SHIFT(target) | HWY_CHOSEN_TARGET_MASK_SCALAR) & HWY_CHOSEN_TARGET_MASK_TARGETS;
+  return hwy::Num0BitsBelowLS1Bit_Nonzero64(static_cast<uint64_t>(mask));
+}
+
+}  // namespace
+
 size_t EncodeF32Vectors(const EncodePlan& p, const float* in, void* codes, int code_bytes, float* fq_out,
                         size_t n, uint64_t first_index, ArrayStats* stats) {
+  const int64_t target = ActiveTarget();
+  if ((target & kProvenTargets) == 0) return 0;
+  if (pinned_target != 0)
+    return HWY_DISPATCH_TABLE(EncodeF32Vectors)[TableIndexOf(target)](p, in, codes, code_bytes, fq_out, n,
+                                                                       first_index, stats);
   return HWY_DYNAMIC_DISPATCH(EncodeF32Vectors)(p, in, codes, code_bytes, fq_out, n, first_index, stats);
 }
 
 size_t DecodeToF32Vectors(const EncodePlan& p, const void* codes, int code_bytes, float* out, size_t n) {
+  const int64_t target = ActiveTarget();
+  if ((target & kProvenTargets) == 0) return 0;
+  if (pinned_target != 0)
+    return HWY_DISPATCH_TABLE(DecodeToF32Vectors)[TableIndexOf(target)](p, codes, code_bytes, out, n);
   return HWY_DYNAMIC_DISPATCH(DecodeToF32Vectors)(p, codes, code_bytes, out, n);
 }
 
 const char* DispatchedTargetName() {
-  // Lower bits are better targets: the best one compiled and supported.
-  const int64_t t = hwy::SupportedTargets() & HWY_TARGETS;
-  return hwy::TargetName(t & (~t + 1));
+  const int64_t t = ActiveTarget();
+  return (t & kProvenTargets) ? hwy::TargetName(t) : "none (scalar core)";
 }
 
-std::vector<int64_t> CompiledTargets() { return hwy::SupportedAndGeneratedTargets(); }
+std::vector<int64_t> CompiledTargets() {
+  std::vector<int64_t> proven;
+  for (int64_t t : hwy::SupportedAndGeneratedTargets())
+    if (t & kProvenTargets) proven.push_back(t);
+  return proven;
+}
 
 void ForceTarget(int64_t target) {
   hwy::SetSupportedTargetsForTest(target);
   hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+}
+
+ThreadTarget::ThreadTarget(int64_t target) : previous_(pinned_target) { pinned_target = target; }
+ThreadTarget::~ThreadTarget() { pinned_target = previous_; }
+
+size_t DispatchIndexForTest(int64_t target) {
+  if (target != 0) return TableIndexOf(target);
+  return pinned_target != 0 ? TableIndexOf(pinned_target) : hwy::GetChosenTarget().GetIndex();
 }
 
 }  // namespace floatscope::simd

@@ -194,6 +194,52 @@ TEST_CASE("the targets under test include the best one this CPU supports") {
   CHECK(std::string(fs::SimdTargetName()) == hwy::TargetName(targets.front()));
 }
 
+TEST_CASE("on a CPU without a proven target the array API runs the core") {
+  // Forcing Highway down to its baseline (the scalar/EMU128 fallback, never
+  // proven exhaustively) must leave every element to the core.
+  fs::simd::ForceTarget(HWY_STATIC_TARGET);
+  CHECK(std::string(fs::SimdTargetName()) == "none (scalar core)");
+  const std::vector<float>& in = SampleInputs();
+  const fs::Format& f = *fs::FindNamedFormat("e5m2");
+  fs::Options o;
+  o.rounding = fs::Rounding::kStochastic;
+  fs::simd::EncodePlan plan = fs::simd::MakeEncodePlan(f, o);
+  std::vector<uint8_t> codes(in.size());
+  CHECK(fs::simd::EncodeF32Vectors(plan, in.data(), codes.data(), 1, nullptr, in.size(), 0, nullptr) == 0);
+  const Reference ref = ScalarReference(f, o, in, 0);
+  CheckOnTarget(f, o, in, ref, 0, 1, "fallback e5m2 sr");
+  fs::simd::ForceTarget(0);
+  CHECK(std::string(fs::SimdTargetName()) != "none (scalar core)");
+}
+
+TEST_CASE("a thread pin picks the same kernels as Highway's own dispatch") {
+  // exhaustive_simd pins threads to different targets at once
+  // (simd::ThreadTarget); this proves a pin calls the entry that
+  // ForceTarget (Highway's ChosenTarget) calls, and gives the same bits.
+  const std::vector<float>& in = SampleInputs();
+  const fs::Format& f = *fs::FindNamedFormat("e4m3fn");
+  fs::Options o;
+  o.rounding = fs::Rounding::kStochastic;
+  std::vector<uint8_t> forced(in.size()), pinned(in.size());
+  for (const int64_t t : fs::simd::CompiledTargets()) {
+    CAPTURE(hwy::TargetName(t));
+    fs::simd::ForceTarget(t);
+    const size_t chosen = fs::simd::DispatchIndexForTest(0);
+    fs::EncodeF32Array(f, o, in.data(), forced.data(), in.size(), 7, nullptr, 1);
+    fs::simd::ForceTarget(0);
+    fs::simd::ThreadTarget pin(t);
+    CHECK(fs::simd::DispatchIndexForTest(0) == chosen);
+    CHECK(fs::simd::DispatchIndexForTest(t) == chosen);
+    fs::EncodeF32Array(f, o, in.data(), pinned.data(), in.size(), 7, nullptr, 1);
+    CHECK(forced == pinned);
+  }
+  // Distinct targets have distinct entries (a pin is not a no-op).
+  std::vector<size_t> entries;
+  for (const int64_t t : fs::simd::CompiledTargets()) entries.push_back(fs::simd::DispatchIndexForTest(t));
+  std::sort(entries.begin(), entries.end());
+  CHECK(std::adjacent_find(entries.begin(), entries.end()) == entries.end());
+}
+
 TEST_CASE("encode and fake-quant equal the core: every format, every mode, default options") {
   const std::vector<float>& in = SampleInputs();
   for (const fs::Format* f : FormatsUnderTest()) {
