@@ -386,3 +386,27 @@ TEST_CASE("results do not depend on the thread count") {
     }
   }
 }
+
+TEST_CASE("stochastic rounding past element index 2^32 (huge arrays and offsets)") {
+  // The kernels carry the element index as two 32-bit halves; a vector that
+  // straddles 2^32 (or 2^33, or sits far above) must take the carry into the
+  // high half exactly as the core's 64-bit counter does.
+  const std::vector<float>& all = SampleInputs();
+  const std::vector<float> in(all.begin() + 4096, all.begin() + 4096 + 1000);
+  for (const char* name : {"e4m3fn", "bf16", "int8"}) {
+    const fs::Format& f = *fs::FindNamedFormat(name);
+    for (fs::Rounding mode : {fs::Rounding::kStochastic, fs::Rounding::kStochasticEq}) {
+      fs::Options o;
+      o.rounding = mode;
+      o.seed = 0x1234567890abcdefull;
+      for (uint64_t first : {(uint64_t{1} << 32) - 3, (uint64_t{1} << 32) - 500, (uint64_t{1} << 33) - 1,
+                             (uint64_t{1} << 40) + 7, ~uint64_t{0} - 2000}) {
+        const Reference ref = ScalarReference(f, o, in, first);
+        ForEachTarget([&](const std::string& target) {
+          CheckOnTarget(f, o, in, ref, first, 1,
+                        fmt::format("{} {} {} first index {:#x}", target, name, fs::RoundingNameOf(mode), first));
+        });
+      }
+    }
+  }
+}
