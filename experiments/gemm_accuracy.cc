@@ -62,21 +62,16 @@
 #include "emulate/dot.h"
 #include "formats/catalog.h"
 #include "formats/convert.h"
+#include "experiments/keyed_random.h"
 #include "experiments/output_util.h"
 
 namespace {
 
 using namespace floatscope;
 
-uint64_t Mix(uint64_t x) {  // splitmix64's finalizer
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-// A uniform double in [0, 1) from a key: 53 random bits.
-double Uniform(uint64_t key) { return static_cast<double>(Mix(key) >> 11) * 0x1p-53; }
+using experiments::Mix;
+using experiments::Normal;
+using experiments::Uniform;
 
 enum class Dist { kUniform, kNormal };
 const char* DistName(Dist d) { return d == Dist::kUniform ? "uniform" : "normal"; }
@@ -85,10 +80,7 @@ const char* DistName(Dist d) { return d == Dist::kUniform ? "uniform" : "normal"
 double Draw(uint64_t seed, Dist d, size_t k, int which, size_t r, size_t c) {
   uint64_t key = Mix(seed ^ Mix((static_cast<uint64_t>(d) << 1 | static_cast<uint64_t>(which)) ^ Mix(k)));
   key = Mix(key ^ Mix(r * 0x100000001B3ull + c));
-  const double u1 = Uniform(key);
-  if (d == Dist::kUniform) return u1;
-  const double u2 = Uniform(key ^ 0x5851F42D4C957F2Dull);  // Box-Muller
-  return std::sqrt(-2.0 * std::log1p(-u1)) * std::cos(2.0 * std::numbers::pi * u2);
+  return d == Dist::kUniform ? Uniform(key) : Normal(key);
 }
 
 struct Model {
