@@ -34,41 +34,43 @@ constexpr fs::Rounding kAllModes[] = {
     fs::Rounding::kStochastic,  fs::Rounding::kStochasticEq,
 };
 
-// Every top-16-bit pattern x 16 low halves: 0, 1, 0xffff, the midpoint bit of
-// formats with 10 (f16/tf32) and 7 (bf16) fraction bits and one past it,
-// and random ones.
-const std::vector<float>& SampleInputs() {
-  static const std::vector<float> inputs = [] {
-    const uint32_t fixed[] = {0x0000, 0x0001, 0xffff, 0x1000, 0x1001, 0x0fff, 0x8000, 0x8001, 0x7fff, 0x3000};
-    std::mt19937 rng(20261123);
-    std::vector<float> v;
-    v.reserve(1u << 20);
-    for (uint32_t top = 0; top < (1u << 16); ++top) {
-      for (uint32_t low : fixed) {
-        const uint32_t bits = (top << 16) | low;
-        float x;
-        std::memcpy(&x, &bits, 4);
-        v.push_back(x);
-      }
-      for (int k = 0; k < 6; ++k) {
-        const uint32_t bits = (top << 16) | (rng() & 0xffff);
-        float x;
-        std::memcpy(&x, &bits, 4);
-        v.push_back(x);
-      }
+// Every top-16-bit pattern (sign, exponent, top 7 mantissa bits) x
+// `per_top` low halves: `fixed` first, then random ones (one generator
+// across all tops, seeded).
+std::vector<float> TopsTimesLows(const std::vector<uint32_t>& fixed, size_t per_top) {
+  std::mt19937 rng(20261123);
+  std::vector<float> v;
+  v.reserve(per_top << 16);
+  std::vector<uint32_t> lows;
+  for (uint32_t top = 0; top < (1u << 16); ++top) {
+    lows = fixed;
+    while (lows.size() < per_top) lows.push_back(rng() & 0xffff);
+    for (uint32_t low : lows) {
+      const uint32_t bits = (top << 16) | low;
+      float x;
+      std::memcpy(&x, &bits, 4);
+      v.push_back(x);
     }
-    return v;
-  }();
+  }
+  return v;
+}
+
+// 2^20 inputs: every top-16-bit pattern x 16 low halves: 0, 1, 0xffff, the
+// midpoint bit of formats with 10 (f16/tf32) and 7 (bf16) fraction bits
+// and one past it, and random ones.
+const std::vector<float>& SampleInputs() {
+  static const std::vector<float> inputs =
+      TopsTimesLows({0x0000, 0x0001, 0xffff, 0x1000, 0x1001, 0x0fff, 0x8000, 0x8001, 0x7fff, 0x3000}, 16);
   return inputs;
 }
 
-// 2^24 inputs: every top-16-bit pattern (sign, exponent, top 7 mantissa
-// bits: every binade, every special) x 256 low halves. The low halves hold
-// every midpoint +-1 ulp of every format of at most 16 bits: such a
-// format keeps at most 10 fraction bits, so its rounding boundary is float32
-// bit b >= 12 (b > 15: the top half, enumerated, with low halves 0, 1 and
-// 0xffff on either side); for b = 12..15 every pattern of the bits above b
-// with bit b set, minus one, exact and plus one. The rest are random.
+// 2^24 inputs: every top-16-bit pattern (every binade, every special) x 256
+// low halves. The low halves hold every midpoint +-1 ulp of every format of
+// at most 16 bits: such a format keeps at most 10 fraction bits, so its
+// rounding boundary is float32 bit b >= 12 (b > 15: the top half,
+// enumerated, with low halves 0, 1 and 0xffff on either side); for
+// b = 12..15 every pattern of the bits above b with bit b set, minus one,
+// exact and plus one. The rest are random.
 const std::vector<float>& CoverageInputs() {
   static const std::vector<float> inputs = [] {
     std::vector<uint32_t> fixed = {0x0000, 0x0001, 0x0002, 0xfffe, 0xffff};
@@ -79,21 +81,7 @@ const std::vector<float>& CoverageInputs() {
       }
     std::sort(fixed.begin(), fixed.end());
     fixed.erase(std::unique(fixed.begin(), fixed.end()), fixed.end());
-    std::mt19937 rng(20261123);
-    std::vector<float> v;
-    v.reserve(size_t{1} << 24);
-    std::vector<uint32_t> lows;
-    for (uint32_t top = 0; top < (1u << 16); ++top) {
-      lows = fixed;
-      while (lows.size() < 256) lows.push_back(rng() & 0xffff);
-      for (uint32_t low : lows) {
-        const uint32_t bits = (top << 16) | low;
-        float x;
-        std::memcpy(&x, &bits, 4);
-        v.push_back(x);
-      }
-    }
-    return v;
+    return TopsTimesLows(fixed, 256);
   }();
   return inputs;
 }
