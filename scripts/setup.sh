@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever is missing on a Debian 12 machine (Debian packages, a
-# Python virtualenv in .venv with the peers numpy and ml_dtypes), then
-# configures and builds floatscope in build/. Safe to run again: it only
+# Python virtualenv in .venv with the peers numpy and ml_dtypes), caches the
+# training lab's data sets in data/cache, then configures and builds
+# floatscope in build/. Safe to run again: it only
 # installs what is missing and only rebuilds what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,14 +24,26 @@ fi
 
 # Python peers for the cross-checks (pinned major versions; the tests print
 # the versions they ran against).
-PY_PACKAGES=(numpy ml_dtypes matplotlib pytest softfloatpy)
+# scikit-learn (its bundled 8x8 digits) and mnist1d (the MNIST-1D generator)
+# make the training lab's cached data sets (scripts/cache_data.py).
+PY_PACKAGES=(numpy ml_dtypes matplotlib pytest softfloatpy scikit-learn mnist1d)
 if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv >&2
 fi
-if ! .venv/bin/python -c "import numpy, ml_dtypes, matplotlib, pytest, softfloatpy" 2>/dev/null; then
+if ! .venv/bin/python -c "import numpy, ml_dtypes, matplotlib, pytest, softfloatpy, sklearn, mnist1d" 2>/dev/null; then
   echo "setup: installing ${PY_PACKAGES[*]} into .venv" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}" >&2
 fi
+
+# The training lab's data sets, cached as .npy (train/data.h reads them):
+# generated offline, written atomically, only when a file is missing.
+DATA_DIR="${FLOATSCOPE_DATA:-data/cache}"
+for f in digits_x digits_y mnist1d_train_x mnist1d_train_y mnist1d_test_x mnist1d_test_y; do
+  if [[ ! -f "$DATA_DIR/$f.npy" ]]; then
+    .venv/bin/python scripts/cache_data.py >&2
+    break
+  fi
+done
 
 if [[ ! -f build/build.ninja ]]; then
   meson setup build --buildtype=release >&2
