@@ -13,6 +13,7 @@
 #include "cli/gpu_verify.h"
 #include "cli/quantize.h"
 #include "cli/quoted.h"
+#include "cli/train.h"
 
 namespace {
 
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   floatscope::cli::RegisterVerifyCommand(app);
   floatscope::cli::RegisterQuantizeCommand(app);
   floatscope::cli::RegisterGpuVerifyCommand(app);
+  floatscope::cli::RegisterTrainCommand(app);
   // CLI11 reports an unknown first word as "a subcommand is required";
   // name it instead.
   if (argc > 1 && argv[1][0] != '-' && !HasSubcommand(app, argv[1])) {
