@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "analysis/error_stats.h"
 #include "cli/cli_error.h"
 #include "cli/quoted.h"
 #include "cli/rounding_options.h"
@@ -210,7 +211,7 @@ void Run(const State& s) {
     wrote.emplace_back(s.out, "float32 dequantized values");
   }
 
-  const quant::QuantStats& st = r.stats;
+  const analysis::ErrorStats& st = r.stats;
   const size_t n_scales = r.scales.empty() ? r.scale_codes.size() : r.scales.size();
   std::string scheme_text = fmt::format("{} {}", quant::SchemeName(*scheme), f->name);
   if (*scheme != quant::Scheme::kTensor && *scheme != quant::Scheme::kDelayed)

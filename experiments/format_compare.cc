@@ -37,9 +37,9 @@
 //     mxfp8-e5m2 mxfp6-e2m3 mxfp6-e3m2 mxfp4 mxint8
 //   nvfp4: E2M1 blocks of 16, E4M3 block scales and an fp32 tensor scale
 //
-// Measured per (data set, variant) against the float64 inputs, over the
-// nonzero inputs (a zero input stays zero in every variant; how many there
-// are is reported): the median and max relative error |y - x| / |x| and the
+// Measured per (data set, variant) against the float64 inputs by analysis/
+// (ErrorStats, RelErrorHistogram), over the nonzero inputs (a zero input
+// stays zero in every variant; how many there are is reported): the median and max relative error |y - x| / |x| and the
 // max absolute error over the finite outputs, the RMSE and SQNR (10 log10
 // sum x^2 / sum (y - x)^2) over the finite outputs, and the fractions
 // overflowed (the cast raised overflow: saturated, or became inf/NaN),
@@ -62,7 +62,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -77,6 +76,8 @@
 #include <thread>
 #include <vector>
 
+#include "analysis/error_stats.h"
+#include "analysis/histogram.h"
 #include "emulate/array_ops.h"
 #include "emulate/quant/mx.h"
 #include "emulate/quant/quantize.h"
@@ -93,7 +94,6 @@ constexpr size_t kChannels = 256;
 constexpr size_t kChunk = size_t{1} << 16;
 constexpr size_t kCheckElements = size_t{1} << 16;
 constexpr int kBinLo = -30, kBinHi = 0;
-constexpr int kBins = kBinHi - kBinLo + 1;
 constexpr size_t kOutlierChannels[] = {37, 101, 165};
 constexpr double kOutlierGain = 100.0;
 
@@ -260,35 +260,28 @@ Cast SchemeCast(const Variant& v, const std::vector<double>& x, unsigned threads
   return c;
 }
 
+// One (data set, variant)'s measures: analysis::ErrorStats and
+// RelErrorHistogram over the nonzero inputs (the only pairs fed to them),
+// and what only this program counts.
 struct Stats {
-  uint64_t elements = 0, nonzero = 0, finite = 0;  // finite: nonzero inputs with finite outputs
-  uint64_t flushed = 0, subnormal = 0, nan = 0, inf = 0, exact = 0, overflow = 0;
-  double max_rel = 0, max_abs = 0, sum_sq_err = 0, sum_sq_ref = 0, median_rel = 0;
-  std::array<uint64_t, kBins> bins{};
-  uint64_t lost = 0;
+  uint64_t elements = 0;           // zero inputs included
+  analysis::ErrorStats err;        // err.saturated: casts that raised overflow (Cast::overflow)
+  analysis::RelErrorHistogram hist;
+  uint64_t subnormal = 0;          // stored as a subnormal of the element format
+  double median_rel = 0;
 
-  void Add(const Stats& o) {
+  Stats& operator+=(const Stats& o) {
     elements += o.elements;
-    nonzero += o.nonzero;
-    finite += o.finite;
-    flushed += o.flushed;
+    err += o.err;
+    hist += o.hist;
     subnormal += o.subnormal;
-    nan += o.nan;
-    inf += o.inf;
-    exact += o.exact;
-    max_rel = std::max(max_rel, o.max_rel);
-    max_abs = std::max(max_abs, o.max_abs);
-    sum_sq_err += o.sum_sq_err;
-    sum_sq_ref += o.sum_sq_ref;
-    for (int b = 0; b < kBins; ++b) bins[b] += o.bins[b];
-    lost += o.lost;
+    return *this;
   }
-  double Rmse() const { return finite ? std::sqrt(sum_sq_err / static_cast<double>(finite)) : 0.0; }
-  double SqnrDb() const {
-    if (sum_sq_err == 0) return sum_sq_ref > 0 ? INFINITY : NAN;
-    return 10.0 * std::log10(sum_sq_ref / sum_sq_err);
-  }
-  double Frac(uint64_t k) const { return nonzero ? static_cast<double>(k) / static_cast<double>(nonzero) : 0.0; }
+  uint64_t Nonzero() const { return err.elements; }
+  // No signal and no error (every nonzero input became inf or NaN):
+  // undefined.
+  double SqnrDb() const { return err.sum_sq_err == 0 && err.sum_sq_ref == 0 ? NAN : err.SqnrDb(); }
+  double Frac(uint64_t k) const { return Nonzero() ? static_cast<double>(k) / static_cast<double>(Nonzero()) : 0.0; }
 };
 
 bool IsSubnormalCode(const Format& f, uint64_t code) {
@@ -307,53 +300,18 @@ Stats Measure(const Variant& v, const std::vector<double>& x, const Cast& c, uns
       ++s.elements;
       const double xi = x[i], yi = c.y[i];
       if (xi == 0) continue;
-      ++s.nonzero;
-      const bool sub = c.codes.empty() ? (IsFloat(f) && yi != 0 && std::fabs(yi) < min_normal)
-                                       : IsSubnormalCode(f, c.codes[i]);
-      s.subnormal += sub;
-      if (std::isnan(yi) || std::isinf(yi) || yi == 0) {
-        ++s.lost;
-        s.nan += std::isnan(yi);
-        s.inf += std::isinf(yi);
-        s.flushed += yi == 0;
-        if (yi == 0) {  // finite: counts in the errors (relative error 1)
-          ++s.finite;
-          rel[i] = 1.0;
-          s.max_rel = std::max(s.max_rel, 1.0);
-          s.max_abs = std::max(s.max_abs, std::fabs(xi));
-          s.sum_sq_err += xi * xi;
-          s.sum_sq_ref += xi * xi;
-        }
-        continue;
-      }
-      ++s.finite;
-      const double d = std::fabs(yi - xi), r = d / std::fabs(xi);
-      rel[i] = r;
-      s.max_rel = std::max(s.max_rel, r);
-      s.max_abs = std::max(s.max_abs, d);
-      s.sum_sq_err += d * d;
-      s.sum_sq_ref += xi * xi;
-      if (d == 0) {
-        ++s.exact;
-        continue;
-      }
-      const int b = std::clamp(std::ilogb(r), kBinLo, kBinHi);
-      ++s.bins[b - kBinLo];
+      s.err.Add(xi, yi);
+      s.hist.Add(xi, yi);
+      s.subnormal += c.codes.empty() ? (IsFloat(f) && yi != 0 && std::fabs(yi) < min_normal)
+                                     : IsSubnormalCode(f, c.codes[i]);
+      if (std::isfinite(yi)) rel[i] = analysis::RelError(xi, yi);  // a flushed input: 1
     }
   });
   Stats total;
-  for (const Stats& s : part) total.Add(s);
-  total.overflow = c.overflow;
+  for (const Stats& s : part) total += s;
+  total.err.saturated = c.overflow;
   std::erase_if(rel, [](double r) { return r < 0; });
-  if (!rel.empty()) {
-    const size_t h = rel.size() / 2;
-    std::nth_element(rel.begin(), rel.begin() + static_cast<long>(h), rel.end());
-    total.median_rel = rel[h];
-    if (rel.size() % 2 == 0) {
-      const double lo = *std::max_element(rel.begin(), rel.begin() + static_cast<long>(h));
-      total.median_rel = 0.5 * (lo + total.median_rel);
-    }
-  }
+  total.median_rel = analysis::Median(rel);
   return total;
 }
 
@@ -503,35 +461,36 @@ int main(int argc, char** argv) {
     const Variant& v = *r.variant;
     const char* data = kDataSets[r.data].name;
     csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", data, v.name, v.format->name,
-                       KindName(v.kind), Num(v.bits), s.elements, s.nonzero, Num(s.median_rel), Num(s.max_rel),
-                       Num(s.max_abs), Num(s.Rmse()), Num(s.SqnrDb()), Num(s.Frac(s.overflow)),
-                       Num(s.Frac(s.flushed)), Num(s.Frac(s.subnormal)), Num(s.Frac(s.nan)), Num(s.Frac(s.inf)),
-                       Num(s.Frac(s.exact)));
+                       KindName(v.kind), Num(v.bits), s.elements, s.Nonzero(), Num(s.median_rel),
+                       Num(s.err.max_rel_err), Num(s.err.max_abs_err), Num(s.err.Rmse()), Num(s.SqnrDb()),
+                       Num(s.Frac(s.err.saturated)), Num(s.Frac(s.err.flushed)), Num(s.Frac(s.subnormal)),
+                       Num(s.Frac(s.err.nan_outputs)), Num(s.Frac(s.err.inf_outputs)), Num(s.Frac(s.hist.exact)));
     auto bucket = [&](const std::string& name, uint64_t count) {
       hist_csv += fmt::format("{},{},{},{},{}\n", data, v.name, name, count, Num(s.Frac(count)));
     };
-    bucket("exact", s.exact);
-    for (int b = kBinLo; b <= kBinHi; ++b) bucket(BucketName(b), s.bins[b - kBinLo]);
-    bucket("lost", s.lost);
+    const std::vector<uint64_t> bins = s.hist.errors.Clamped(kBinLo, kBinHi);
+    bucket("exact", s.hist.exact);
+    for (int b = kBinLo; b <= kBinHi; ++b) bucket(BucketName(b), bins[static_cast<size_t>(b - kBinLo)]);
+    bucket("lost", s.hist.lost);
     rows_json.push_back({{"data", data},
                          {"variant", v.name},
                          {"format", v.format->name},
                          {"scheme", KindName(v.kind)},
                          {"bits", v.bits},
                          {"elements", s.elements},
-                         {"nonzero", s.nonzero},
+                         {"nonzero", s.Nonzero()},
                          {"median_rel_err", JsonNum(s.median_rel)},
-                         {"max_rel_err", JsonNum(s.max_rel)},
-                         {"max_abs_err", JsonNum(s.max_abs)},
-                         {"rmse", JsonNum(s.Rmse())},
+                         {"max_rel_err", JsonNum(s.err.max_rel_err)},
+                         {"max_abs_err", JsonNum(s.err.max_abs_err)},
+                         {"rmse", JsonNum(s.err.Rmse())},
                          {"sqnr_db", JsonNum(s.SqnrDb())},
-                         {"overflow", s.Frac(s.overflow)},
-                         {"flushed", s.Frac(s.flushed)},
+                         {"overflow", s.Frac(s.err.saturated)},
+                         {"flushed", s.Frac(s.err.flushed)},
                          {"subnormal", s.Frac(s.subnormal)},
-                         {"nan", s.Frac(s.nan)},
-                         {"inf", s.Frac(s.inf)},
-                         {"exact", s.Frac(s.exact)},
-                         {"hist", {{"exact", s.exact}, {"bins", s.bins}, {"lost", s.lost}}}});
+                         {"nan", s.Frac(s.err.nan_outputs)},
+                         {"inf", s.Frac(s.err.inf_outputs)},
+                         {"exact", s.Frac(s.hist.exact)},
+                         {"hist", {{"exact", s.hist.exact}, {"bins", bins}, {"lost", s.hist.lost}}}});
   }
   nlohmann::json sets_json = nlohmann::json::array();
   for (size_t d = 0; d < sets; ++d)
@@ -599,7 +558,7 @@ int main(int argc, char** argv) {
     fmt::print("{:<14} {:>5.4g}", v->name, v->bits);
     for (size_t d = 0; d < sets; ++d) {
       const Stats& s = find(d, v);
-      fmt::print(" {:>12}", fmt::format("{:.3g}/{:.3g}", 100 * s.Frac(s.flushed), 100 * s.Frac(s.overflow)));
+      fmt::print(" {:>12}", fmt::format("{:.3g}/{:.3g}", 100 * s.Frac(s.err.flushed), 100 * s.Frac(s.err.saturated)));
     }
     fmt::print("\n");
   }

@@ -50,48 +50,31 @@ void ParallelFor(size_t count, size_t step, unsigned threads, Fn&& fn,
   for (auto& th : pool) th.join();
 }
 
-void CountElement(QuantStats& s, double x, float y, uint8_t flags) {
-  ++s.elements;
-  const bool x_nan = std::isnan(x);
-  s.nan_inputs += x_nan;
-  s.inf_inputs += std::isinf(x);
-  s.nan_outputs += std::isnan(y);
-  s.saturated += !x_nan && (flags & (kOverflow | kInvalid)) != 0;
-  if (!std::isfinite(x) || !std::isfinite(y)) return;
-  s.flushed += x != 0 && y == 0;
-  ++s.compared;
-  const double d = std::fabs(static_cast<double>(y) - x);
-  s.max_abs_err = std::max(s.max_abs_err, d);
-  if (x != 0) s.max_rel_err = std::max(s.max_rel_err, d / std::fabs(x));
-  s.sum_sq_err += d * d;
-  s.sum_sq_ref += x * x;
-}
-
 // A chunk's element casts done in bulk: fills codes[b, e) and returns how
-// many of those elements count as saturated (see CountElement).
+// many of those elements count as saturated (ErrorStats::Add with flags).
 using BulkCast = std::function<uint64_t(size_t b, size_t e, uint16_t* codes)>;
 
 // The element pass: enc(e) -> Result, dec(e, code) -> float, in fixed
 // chunks whose statistics are added in chunk order. With `bulk`, the codes
 // come from it and enc is not called.
 template <class Enc, class Dec>
-QuantStats CastAll(size_t n, unsigned threads, QuantResult& out, const std::vector<double>& x, Enc&& enc,
-                   Dec&& dec, const Progress& progress, const BulkCast& bulk = {}) {
+analysis::ErrorStats CastAll(size_t n, unsigned threads, QuantResult& out, const std::vector<double>& x,
+                             Enc&& enc, Dec&& dec, const Progress& progress, const BulkCast& bulk = {}) {
   out.codes.assign(n, 0);
   out.dequantized.assign(n, 0.0f);
   const size_t chunks = (n + kChunk - 1) / kChunk;
-  std::vector<QuantStats> part(chunks);
+  std::vector<analysis::ErrorStats> part(chunks);
   ParallelFor(
       chunks, 1, threads,
       [&](size_t c) {
         const size_t b = c * kChunk, e = std::min(n, b + kChunk);
-        QuantStats& s = part[c];
+        analysis::ErrorStats& s = part[c];
         if (bulk) {
           const uint64_t saturated = bulk(b, e, out.codes.data() + b);
           for (size_t i = b; i < e; ++i) {
             const float y = dec(i, out.codes[i]);
             out.dequantized[i] = y;
-            CountElement(s, x[i], y, 0);
+            s.Add(x[i], static_cast<double>(y));
           }
           s.saturated += saturated;
           return;
@@ -101,13 +84,13 @@ QuantStats CastAll(size_t n, unsigned threads, QuantResult& out, const std::vect
           out.codes[i] = static_cast<uint16_t>(r.code);
           const float y = dec(i, r.code);
           out.dequantized[i] = y;
-          CountElement(s, x[i], y, r.flags);
+          s.Add(x[i], static_cast<double>(y), r.flags);
         }
       },
       progress ? std::function<void(size_t)>([&](size_t done) { progress(std::min(n, done * kChunk), n); })
                : std::function<void(size_t)>());
-  QuantStats total;
-  for (const QuantStats& s : part) total += s;
+  analysis::ErrorStats total;
+  for (const analysis::ErrorStats& s : part) total += s;
   return total;
 }
 
@@ -304,28 +287,6 @@ Options ElementOptions(const QuantConfig& c) {
 }
 
 }  // namespace
-
-QuantStats& QuantStats::operator+=(const QuantStats& o) {
-  elements += o.elements;
-  compared += o.compared;
-  nan_inputs += o.nan_inputs;
-  inf_inputs += o.inf_inputs;
-  saturated += o.saturated;
-  flushed += o.flushed;
-  nan_outputs += o.nan_outputs;
-  max_abs_err = std::max(max_abs_err, o.max_abs_err);
-  max_rel_err = std::max(max_rel_err, o.max_rel_err);
-  sum_sq_err += o.sum_sq_err;
-  sum_sq_ref += o.sum_sq_ref;
-  return *this;
-}
-
-double QuantStats::Rmse() const { return compared ? std::sqrt(sum_sq_err / static_cast<double>(compared)) : 0.0; }
-
-double QuantStats::SqnrDb() const {
-  if (sum_sq_err == 0) return INFINITY;
-  return 10.0 * std::log10(sum_sq_ref / sum_sq_err);
-}
 
 std::optional<Scheme> ParseScheme(std::string_view name) {
   for (const Scheme s : {Scheme::kTensor, Scheme::kChannel, Scheme::kGroup, Scheme::kDelayed, Scheme::kMx,

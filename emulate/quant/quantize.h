@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "analysis/error_stats.h"
 #include "emulate/quant/calibration.h"
 #include "emulate/quant/fp8_scaling.h"
 #include "emulate/quant/integer.h"
@@ -65,27 +66,6 @@ struct QuantConfig {
   bool simd = true;
 };
 
-// What the quantization cost, against the input's float64 values. Errors
-// are measured on the float32 dequantized values (what the default output
-// file holds) over the elements where input and output are both finite.
-struct QuantStats {
-  uint64_t elements = 0;
-  uint64_t compared = 0;     // both finite
-  uint64_t nan_inputs = 0;
-  uint64_t inf_inputs = 0;
-  uint64_t saturated = 0;    // the cast overflowed / clamped (not NaN inputs)
-  uint64_t flushed = 0;      // finite nonzero input, zero output
-  uint64_t nan_outputs = 0;
-  double max_abs_err = 0;
-  double max_rel_err = 0;    // over nonzero inputs
-  double sum_sq_err = 0;
-  double sum_sq_ref = 0;
-
-  QuantStats& operator+=(const QuantStats& o);
-  double Rmse() const;
-  double SqnrDb() const;  // 10 log10(sum x^2 / sum (x - x')^2); inf if exact
-};
-
 struct QuantResult {
   std::vector<size_t> shape;
   std::vector<uint16_t> codes;     // one element code per input element
@@ -98,7 +78,11 @@ struct QuantResult {
   std::vector<float> zero_points;   // asymmetric integer schemes only
   std::vector<uint8_t> scale_codes; // mx: E8M0 codes; nvfp4: E4M3 codes
   std::optional<float> global_decode_scale;  // nvfp4: S_dec
-  QuantStats stats;
+  // What the quantization cost, against the input's float64 values:
+  // measured on the float32 dequantized values (what the default output
+  // file holds). `saturated` counts the casts that overflowed or clamped
+  // (NaN inputs excepted).
+  analysis::ErrorStats stats;
 };
 
 // Called now and then from the calling thread with elements done so far.
