@@ -18,6 +18,7 @@
 #include <hwy/highway.h>
 
 #if HWY_ONCE
+#include <atomic>
 #include <vector>
 
 #include "emulate/simd/kernels.h"
@@ -35,10 +36,20 @@ constexpr int64_t kProvenTargets = HWY_AVX3 | HWY_AVX2;
 // The target this thread's calls are pinned to (ThreadTarget), 0 for none.
 thread_local int64_t pinned_target = 0;
 
+// hwy::SupportedTargets() runs CPUID on every call (Highway 1.0.3), which
+// costs microseconds in a virtual machine: measured at 56 % of a small
+// training step's time, more than the kernels. The answer is cached here and
+// dropped by ForceTarget, the only thing that changes it.
+std::atomic<int64_t> supported_cache{0};
+
 // The best target compiled here and supported by this CPU (or the pin).
 int64_t ActiveTarget() {
   if (pinned_target != 0) return pinned_target;
-  const int64_t t = hwy::SupportedTargets() & HWY_TARGETS;
+  int64_t t = supported_cache.load(std::memory_order_relaxed);
+  if (t == 0) {
+    t = hwy::SupportedTargets() & HWY_TARGETS;
+    supported_cache.store(t, std::memory_order_relaxed);
+  }
   return t & (~t + 1);  // lower bits are better targets
 }
 
@@ -85,6 +96,7 @@ std::vector<int64_t> CompiledTargets() {
 void ForceTarget(int64_t target) {
   hwy::SetSupportedTargetsForTest(target);
   hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+  supported_cache.store(0, std::memory_order_relaxed);
 }
 
 ThreadTarget::ThreadTarget(int64_t target) : previous_(pinned_target) { pinned_target = target; }
