@@ -1,5 +1,6 @@
 #include "train/fake_quant.h"
 
+#include <cfloat>
 #include <cmath>
 #include <vector>
 
@@ -19,8 +20,12 @@ void ScaleState::EndStep(const RoleSpec& spec) {
 }
 
 float Amax(const float* x, size_t n) {
+  // `a > m ? a : m` skips NaN as fmaxf does and compiles to vector max.
   float m = 0.0f;
-  for (size_t i = 0; i < n; ++i) m = std::fmax(m, std::fabs(x[i]));
+  for (size_t i = 0; i < n; ++i) {
+    const float a = std::fabs(x[i]);
+    m = a > m ? a : m;
+  }
   return m;
 }
 
@@ -98,10 +103,11 @@ void MxFakeQuant(const RoleSpec& spec, const Options& opt, float* x, size_t rows
     float* v = b.buf.data() + b.start[k];
     const size_t n = b.len[k];
     bool special = false;
-    double amax = 0;
+    float amax = 0;
     for (size_t i = 0; i < n; ++i) {
-      special |= !std::isfinite(v[i]);
-      amax = std::fmax(amax, std::fabs(static_cast<double>(v[i])));
+      const float a = std::fabs(v[i]);
+      special |= !(a <= FLT_MAX);  // inf or NaN
+      amax = a > amax ? a : amax;
     }
     const quant::MxScale sc = quant::MxSharedScale(*t, amax, special);
     nan_block[k] = sc.IsNan();
@@ -109,12 +115,16 @@ void MxFakeQuant(const RoleSpec& spec, const Options& opt, float* x, size_t rows
     // x * 2^-k is exact in float32 unless it falls below float32's normal
     // range, where the element format's result is zero (or its smallest
     // subnormal) either way; x' = q * 2^k is exact.
-    for (size_t i = 0; i < n; ++i) v[i] = sc.IsNan() ? 0.0f : std::ldexp(v[i], -sc.shared_exp);
+    // 2^-k and 2^k are float32 values for |k| <= 127; a product with one is
+    // rounded once, exactly as ldexp would.
+    const float down = sc.IsNan() ? 0.0f : std::ldexp(1.0f, -sc.shared_exp);
+    for (size_t i = 0; i < n; ++i) v[i] *= down;
   }
   FakeQuantF32Array(*t->elem, opt, b.buf.data(), b.buf.data(), b.buf.size(), 0, st, threads);
   for (size_t k = 0; k < b.start.size(); ++k) {
     float* v = b.buf.data() + b.start[k];
-    for (size_t i = 0; i < b.len[k]; ++i) v[i] = nan_block[k] ? NAN : std::ldexp(v[i], shift[k]);
+    const float up = nan_block[k] ? NAN : std::ldexp(1.0f, shift[k]);
+    for (size_t i = 0; i < b.len[k]; ++i) v[i] *= up;
     if (nan_block[k] && st) st->nan += b.len[k];
   }
   Scatter(b, x, rows, cols, k_along_rows);
@@ -126,12 +136,21 @@ void Nvfp4FakeQuant(const Options& opt, float* x, size_t rows, size_t cols, bool
   const float s_enc = quant::Nvfp4GlobalEncodeScale(amax_t);
   const float s_dec = quant::Nvfp4GlobalDecodeScale(s_enc);
   Blocks b = Gather(x, rows, cols, k_along_rows, quant::kNvfp4Block);
-  std::vector<float> dec(b.start.size());
-  for (size_t k = 0; k < b.start.size(); ++k) {
+  // Block scales: nvfp4.h's float32 formula, the E4M3 casts of all blocks in
+  // one array call (the kernels are proven equal to the core's cast).
+  const size_t nb = b.start.size();
+  std::vector<float> s(nb), dec(nb);
+  for (size_t k = 0; k < nb; ++k)
+    s[k] = std::fmin(Amax(b.buf.data() + b.start[k], b.len[k]) / 6.0f * s_enc, FLT_MAX);
+  std::vector<uint8_t> sc(nb);
+  Options sat;
+  sat.overflow = Overflow::kSaturate;
+  EncodeF32Array(formats::kE4m3fn, sat, s.data(), sc.data(), nb);
+  DecodeToF32Array(formats::kE4m3fn, Options{}, sc.data(), dec.data(), nb);
+  for (size_t k = 0; k < nb; ++k) {
     float* v = b.buf.data() + b.start[k];
-    const uint8_t sc = quant::Nvfp4BlockScaleCode(Amax(v, b.len[k]), s_enc);
-    const float enc = quant::Nvfp4BlockEncodeScale(sc, s_dec);
-    dec[k] = DecodeToF32(formats::kE4m3fn, sc) * s_dec;
+    const float enc = std::fmin(1.0f / (dec[k] * s_dec), FLT_MAX);  // Nvfp4BlockEncodeScale
+    dec[k] *= s_dec;
     for (size_t i = 0; i < b.len[k]; ++i) v[i] *= enc;
   }
   FakeQuantF32Array(formats::kE2m1fn, opt, b.buf.data(), b.buf.data(), b.buf.size(), 0, st, threads);
