@@ -18,6 +18,8 @@
 #include "analysis/error_stats.h"
 #include "analysis/histogram.h"
 #include "emulate/array_ops.h"
+#include "emulate/dot.h"
+#include "emulate/h100_tensor_core.h"
 #include "train/fake_quant.h"
 #include "train/policy.h"
 #include "train/tensor.h"
@@ -49,6 +51,48 @@ inline uint64_t Mix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// GEMM accumulation: "fast" (float32 products and sums by Eigen), or an
+// emulate/dot.h model run element by element (slow; opt-in): "sequential",
+// "fused", "pairwise", "exact", "block:K", or a fitted tensor-core preset
+// (h100-f16, h100-bf16, h100-e4m3, ...). Accumulator: float32.
+struct Accum {
+  bool fast = true;
+  DotModel model;
+  Options opt;
+};
+
+// Parses an accumulation name; false for an unknown one.
+inline bool ParseAccum(const std::string& name, Accum* out) {
+  Accum a;
+  if (name == "fast") {
+    *out = a;
+    return true;
+  }
+  a.fast = false;
+  if (const H100TensorCoreModel* m = FindH100TensorCoreModel(name)) {
+    a.model = m->model;
+    a.opt = m->options;
+  } else if (name == "sequential") {
+    a.model.accumulation = Accumulation::kSequential;
+  } else if (name == "fused") {
+    a.model.accumulation = Accumulation::kFused;
+  } else if (name == "pairwise") {
+    a.model.accumulation = Accumulation::kPairwise;
+  } else if (name == "exact") {
+    a.model.accumulation = Accumulation::kExact;
+  } else if (name.rfind("block:", 0) == 0) {
+    const std::string k = name.substr(6);
+    if (k.empty() || k.size() > 5 || k.find_first_not_of("0123456789") != std::string::npos) return false;
+    a.model.accumulation = Accumulation::kBlock;
+    a.model.block = static_cast<uint32_t>(std::stoul(k));
+    if (a.model.block < 1) return false;
+  } else {
+    return false;
+  }
+  *out = a;
+  return true;
+}
+
 template <class T>
 class Ctx {
  public:
@@ -61,6 +105,7 @@ class Ctx {
     stats_.assign(layers_.size(), LayerStats{});
   }
   void SetLayerPolicy(size_t id, const LayerPolicy& p) { layers_[id] = p; }
+  void SetAccum(const Accum& a) { accum_ = a; }
   const LayerPolicy& PolicyOf(size_t id) const { return layers_[id]; }
   size_t LayerCount() const { return layers_.size(); }
 
@@ -113,6 +158,9 @@ class Ctx {
       pb = &qb;
     }
     Mat<T> c;
+    if constexpr (kRounds) {
+      if (!accum_.fast) return ModelMatMul(*pa, ta, ra, *pb, tb, rb);
+    }
     if (!ta && !tb) c.noalias() = *pa * *pb;
     else if (!ta && tb) c.noalias() = *pa * pb->transpose();
     else if (ta && !tb) c.noalias() = pa->transpose() * *pb;
@@ -133,6 +181,33 @@ class Ctx {
   const std::array<analysis::Log2Histogram, kHistKinds>& Histograms() const { return hists_; }
 
  private:
+  // op(a) * op(b) by the dot model: operands as codes of their role's format
+  // (float32 where the role is not rounded), one Dot per output element.
+  Mat<T> ModelMatMul(const Mat<T>& a, bool ta, Role ra, const Mat<T>& b, bool tb, Role rb) {
+    const RoleSpec& sa = layers_[layer_][ra];
+    const RoleSpec& sb = layers_[layer_][rb];
+    if ((sa.Active() && sa.scaling != Scaling::kNone) || (sb.Active() && sb.scaling != Scaling::kNone))
+      throw std::invalid_argument("accum models take unscaled GEMM operands (use accum \"fast\" with scaling)");
+    const Format& fa = sa.Active() ? *sa.format : formats::kF32;
+    const Format& fb = sb.Active() ? *sb.format : formats::kF32;
+    const Mat<T> A = ta ? Mat<T>(a.transpose()) : a;   // M x K
+    const Mat<T> B = tb ? b : Mat<T>(b.transpose());   // N x K
+    auto codes = [](const Format& f, const Mat<T>& m) {
+      std::vector<uint64_t> c(static_cast<size_t>(m.size()));
+      for (size_t i = 0; i < c.size(); ++i) c[i] = EncodeFromF32(f, m.data()[i], Options{}).code;
+      return c;
+    };
+    const std::vector<uint64_t> ca = codes(fa, A), cb = codes(fb, B);
+    const size_t M = static_cast<size_t>(A.rows()), N = static_cast<size_t>(B.rows()), K = static_cast<size_t>(A.cols());
+    Mat<T> c(A.rows(), B.rows());
+    for (size_t i = 0; i < M; ++i)
+      for (size_t j = 0; j < N; ++j) {
+        const Result r = Dot(fa, ca.data() + i * K, 1, fb, cb.data() + j * K, 1, K, formats::kF32, accum_.model, accum_.opt);
+        c(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = DecodeToF32(formats::kF32, r.code);
+      }
+    return c;
+  }
+
   void Quantize(Mat<T>& x, Role r, int slot, bool k_along_rows, bool record = true) {
     if constexpr (kRounds) {
       const RoleSpec& spec = layers_[layer_][r];
@@ -156,6 +231,7 @@ class Ctx {
   }
 
   std::vector<LayerPolicy> layers_;
+  Accum accum_;
   unsigned threads_ = 1;
   size_t layer_ = 0;
   int64_t step_ = 0;

@@ -238,10 +238,17 @@ class Run {
       if (p.master == Master::kF64 && l[Role::kOptState].Active())
         throw TrainError("policy '" + p.name + "': master f64 keeps the optimizer state in f64 (opt_state must be none)");
     }
-    if (p.accum != "fast")
-      throw TrainError("policy '" + p.name + "': accum '" + p.accum +
-                       "' is not available in train yet (only \"fast\": float32 accumulation)");
+    Accum acc;
+    if (!ParseAccum(p.accum, &acc))
+      throw TrainError("policy '" + p.name + "': unknown accum '" + p.accum +
+                       "' (fast, sequential, fused, pairwise, exact, block:K, h100-f16, h100-bf16, h100-e4m3, ...)");
+    for (const LayerPolicy& l : LeafPolicies(*model_, p, escalated_, fallback_))
+      for (Role r : {Role::kGemmIn, Role::kGemmW, Role::kGemmGrad})
+        if (!acc.fast && l[r].Active() && l[r].scaling != Scaling::kNone)
+          throw TrainError("policy '" + p.name + "': accum '" + p.accum +
+                           "' takes unscaled GEMM operands (role " + RoleName(r) + " is scaled); use accum fast");
     ctx_.Configure(LeafPolicies(*model_, p, escalated_, fallback_), 1);
+    ctx_.SetAccum(acc);
   }
 
   // Rounds every parameter into its layer's weights format (value), and
