@@ -200,9 +200,17 @@ class Run {
     master64_.resize(model_->Params().size());
     active_ = PhasePolicy(0);
     Configure(active_);
-    // The stored initial weights: rounded into the weights' format.
+    // The stored initial weights: rounded into the weights' format to
+    // nearest even (as model.half() or .to(bfloat16) casts them), whatever
+    // mode the policy uses for updates.
     ctx_.BeginStep(0, false, false);
-    RoundStoredWeights(true);
+    {
+      std::vector<LayerPolicy> rne = LeafPolicies(*model_, active_, escalated_, fallback_);
+      for (LayerPolicy& l : rne) l[Role::kWeights].opt.rounding = Rounding::kNearestEven;
+      ctx_.Configure(rne, 1);
+      RoundStoredWeights(true);
+      Configure(active_);
+    }
     if (cfg.shadow) {
       shadow_.model = BuildModel<double>(cfg.model, d, cfg.seed);
       CopyWeights(*model_, *shadow_.model);
