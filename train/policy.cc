@@ -353,7 +353,9 @@ Policy PolicyFromJson(const nlohmann::json& j, const PolicyParams& pp, int depth
           const Policy q = Preset(f.policy, p2);  // checks the name
           if (q.compute_f64) throw PolicyError(where + ": a phase cannot be fp64 (that is the shadow)");
         } else if (pj.is_object()) {
-          f.policy = "phase" + std::to_string(i);
+          f.policy = pj.contains("name") && pj["name"].is_string() ? pj["name"].get<std::string>()
+                                                                   : "phase" + std::to_string(i);
+          if (p.inline_policies.count(f.policy)) throw PolicyError(where + ": two phases named '" + f.policy + "'");
           const Policy q = PolicyFromJson(pj, p2, depth + 1);
           if (q.compute_f64) throw PolicyError(where + ": a phase cannot be fp64 (that is the shadow)");
           if (!q.progressive.empty()) throw PolicyError(where + ": phases cannot nest schedules");
