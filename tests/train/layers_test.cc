@@ -111,7 +111,6 @@ void RequireClose(const GradError& e, const std::string& what) {
   REQUIRE(e.checked > 0);
   REQUIRE(e.max_num > 0);
   CHECK(e.Relative() < kTolerance);
-  MESSAGE(what << " rel " << e.Relative() << " n " << e.checked << " skip " << e.skipped << " max " << e.max_num);
 }
 
 // One layer alone as a Model<double>: its parameters are moved off their
