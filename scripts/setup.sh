@@ -22,15 +22,19 @@ if ((${#missing[@]})); then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
 fi
 
-# Python peers for the cross-checks (pinned major versions; the tests print
-# the versions they ran against).
+# Python peers for the cross-checks; the tests print the versions they ran
+# against. ml_dtypes is pinned to the release the peer proofs were made with
+# (docs/TESTING.md): 0.7.0 (2026) casts float32 to int4/uint4/int2/uint2 by
+# truncating and wrapping (8.0 -> 0, 7.6 -> 7, -2.5 -> -2) and rounds tiny
+# float32 values into e8m0fnu differently, which fails 6 peer tests.
 # scikit-learn (its bundled 8x8 digits) and mnist1d (the MNIST-1D generator)
 # make the training lab's cached data sets (scripts/cache_data.py).
-PY_PACKAGES=(numpy ml_dtypes matplotlib pytest softfloatpy scikit-learn mnist1d)
+PY_PACKAGES=(numpy ml_dtypes==0.6.0 matplotlib pytest softfloatpy scikit-learn mnist1d)
 if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv >&2
 fi
-if ! .venv/bin/python -c "import numpy, ml_dtypes, matplotlib, pytest, softfloatpy, sklearn, mnist1d" 2>/dev/null; then
+if ! .venv/bin/python -c "import numpy, ml_dtypes, matplotlib, pytest, softfloatpy, sklearn, mnist1d
+assert ml_dtypes.__version__ == '0.6.0'" 2>/dev/null; then
   echo "setup: installing ${PY_PACKAGES[*]} into .venv" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}" >&2
 fi
