@@ -12,6 +12,7 @@
 
 #include "analysis/error_stats.h"
 #include "train/loss_scaler.h"
+#include "train/sampler.h"
 #include "train/zoo.h"
 #include "version.h"
 
@@ -31,31 +32,6 @@ Mat<T> Rows(const std::vector<float>& x, size_t features, const size_t* idx, siz
     for (size_t j = 0; j < features; ++j) m(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = static_cast<T>(x[idx[i] * features + j]);
   return m;
 }
-
-// Batches: a fresh permutation of the training set every epoch, drawn from
-// Rng(seed); the last partial batch of an epoch is dropped.
-class Sampler {
- public:
-  Sampler(size_t n, size_t batch, uint64_t seed) : n_(n), batch_(batch), rng_(Mix64(seed ^ 0x5eed)) { Shuffle(); }
-  std::vector<size_t> Next() {
-    if (pos_ + batch_ > n_) Shuffle();
-    std::vector<size_t> b(perm_.begin() + static_cast<long>(pos_), perm_.begin() + static_cast<long>(pos_ + batch_));
-    pos_ += batch_;
-    return b;
-  }
-
- private:
-  void Shuffle() {
-    perm_.resize(n_);
-    for (size_t i = 0; i < n_; ++i) perm_[i] = i;
-    for (size_t i = n_; i > 1; --i) std::swap(perm_[i - 1], perm_[rng_.Below(i)]);
-    pos_ = 0;
-  }
-  size_t n_, batch_;
-  Rng rng_;
-  std::vector<size_t> perm_;
-  size_t pos_ = 0;
-};
 
 // Loss and accuracy over a whole split, in batches of 500.
 template <class T>
@@ -113,31 +89,18 @@ struct GradCompare {
   std::vector<analysis::ErrorStats> layer;
 };
 
-// Model gradients (unscaled) against FP64 gradients at the same weights.
+// A field of every parameter (grad or value) of the model against the same
+// field of a float64 model, overall and per layer.
 template <class T>
-GradCompare CompareGrads(Model<T>& m, Model<double>& probe, size_t leaves) {
+GradCompare CompareParams(Model<T>& m, Model<double>& ref, size_t leaves, Mat<T> Param<T>::*mine_field,
+                          Mat<double> Param<double>::*ref_field) {
   GradCompare g;
   g.layer.assign(leaves, {});
   const auto& pm = m.Params();
-  const auto& pp = probe.Params();
+  const auto& pr = ref.Params();
   for (size_t i = 0; i < pm.size(); ++i) {
-    const Mat<double> mine = pm[i]->grad.template cast<double>();
-    const analysis::ErrorStats s = analysis::Compare(pp[i]->grad.data(), mine.data(), static_cast<size_t>(mine.size()));
-    g.all += s;
-    g.layer[pm[i]->layer] += s;
-  }
-  return g;
-}
-
-template <class T>
-GradCompare CompareWeights(Model<T>& m, Model<double>& shadow, size_t leaves) {
-  GradCompare g;
-  g.layer.assign(leaves, {});
-  const auto& pm = m.Params();
-  const auto& ps = shadow.Params();
-  for (size_t i = 0; i < pm.size(); ++i) {
-    const Mat<double> mine = pm[i]->value.template cast<double>();
-    const analysis::ErrorStats s = analysis::Compare(ps[i]->value.data(), mine.data(), static_cast<size_t>(mine.size()));
+    const Mat<double> mine = (pm[i]->*mine_field).template cast<double>();
+    const analysis::ErrorStats s = analysis::Compare((pr[i]->*ref_field).data(), mine.data(), static_cast<size_t>(mine.size()));
     g.all += s;
     g.layer[pm[i]->layer] += s;
   }
@@ -463,7 +426,7 @@ TrainResult Run<T>::Go() {
       Mat<double> d64;
       probe_->Loss(probe_ctx_, l64, y.data(), &d64, 1.0, nullptr);
       probe_->Backward(probe_ctx_, d64);
-      gc = CompareGrads(*model_, *probe_, leaves_);
+      gc = CompareParams(*model_, *probe_, leaves_, &Param<T>::grad, &Param<double>::grad);
     }
 
     const auto t2 = Clock::now();
@@ -538,7 +501,8 @@ TrainResult Run<T>::Go() {
     }
 
     if (collect) {
-      const GradCompare wc = cfg_.shadow ? CompareWeights(*model_, *shadow_.model, leaves_) : GradCompare{};
+      const GradCompare wc = cfg_.shadow ? CompareParams(*model_, *shadow_.model, leaves_, &Param<T>::value, &Param<double>::value)
+                                          : GradCompare{};
       StepRow row;
       row.step = step;
       row.name = active_.name;

@@ -36,6 +36,7 @@
 #include "train/loss_scaler.h"
 #include "train/policy.h"
 #include "train/rng.h"
+#include "train/sampler.h"
 #include "train/trainer.h"
 
 #ifndef FLOATSCOPE_SOURCE_ROOT
@@ -109,8 +110,8 @@ TEST_CASE("fp64 reproduces the FP64 shadow bit for bit") {
 // step, then buf = m * buf + g; w += -lr * buf). It shares nothing with
 // train/ but train::Rng (the initial weights: zoo.h's order, each Linear
 // drawing W row by row then b, PyTorch's U(-1/sqrt(in), 1/sqrt(in)) in
-// float64 cast to float) and the sampler below (trainer.cc's Sampler,
-// re-implemented).
+// float64 cast to float) and train/sampler.h (which examples each step
+// sees: the data order, not the arithmetic under test).
 //
 // Matrices are row-major (one example per row, as the batch lies in memory)
 // and every product is evaluated straight into its row-major result
@@ -129,32 +130,6 @@ namespace {
 
 template <int Order>
 using RefMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Order>;
-
-// trainer.cc's Sampler: a Fisher-Yates permutation of the training set per
-// epoch from Rng(Mix64(seed ^ 0x5eed)) (Lemire's Below), last partial batch
-// dropped.
-class RefSampler {
- public:
-  RefSampler(size_t n, size_t batch, uint64_t seed) : n_(n), batch_(batch), rng_(Mix64(seed ^ 0x5eed)) { Shuffle(); }
-  std::vector<size_t> Next() {
-    if (pos_ + batch_ > n_) Shuffle();
-    std::vector<size_t> b(perm_.begin() + static_cast<long>(pos_), perm_.begin() + static_cast<long>(pos_ + batch_));
-    pos_ += batch_;
-    return b;
-  }
-
- private:
-  void Shuffle() {
-    perm_.resize(n_);
-    for (size_t i = 0; i < n_; ++i) perm_[i] = i;
-    for (size_t i = n_; i > 1; --i) std::swap(perm_[i - 1], perm_[rng_.Below(i)]);
-    pos_ = 0;
-  }
-  size_t n_, batch_;
-  Rng rng_;
-  std::vector<size_t> perm_;
-  size_t pos_ = 0;
-};
 
 template <int Order>
 struct RefMlp {
@@ -259,7 +234,7 @@ struct RefMlp {
 template <int Order>
 std::vector<double> RefLosses(const Dataset& d, int64_t steps, size_t batch, uint64_t seed) {
   RefMlp<Order> net({d.features, 128, 64, d.classes}, seed);
-  RefSampler s(d.TrainSize(), batch, seed);
+  Sampler s(d.TrainSize(), batch, seed);
   std::vector<double> out;
   for (int64_t t = 0; t < steps; ++t) {
     const std::vector<size_t> idx = s.Next();
