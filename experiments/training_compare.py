@@ -56,8 +56,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "analysis"))
-import plot_train  # noqa: E402  (format limits, histogram records, atomic PNG writes)
+
+# (max, min normal, min subnormal) as `floatscope formats --json` prints them.
+FORMAT_LIMITS = {
+    "f16": (65504.0, 6.103515625e-05, 5.960464477539063e-08),
+    "bf16": (3.3895313892515355e38, 1.1754943508222875e-38, 9.183549615799121e-41),
+    "e4m3fn": (448.0, 0.015625, 0.001953125),
+    "e5m2": (57344.0, 6.103515625e-05, 1.52587890625e-05),
+}
 
 # (model, data, optimizer, lr, relative cost of a step): the transformer
 # trains with Adam (SGD at lr 0.1 diverges on it); mlp/cnn with SGD, momentum 0.9.
@@ -188,6 +194,29 @@ def fmt_num(v, kind="g"):
     if kind == "frac":
         return "0" if v == 0 else f"{v:.3g}"
     return f"{v:.3g}"
+
+
+def atomic_savefig(fig, path):
+    import matplotlib.pyplot as plt
+
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".png", dir=d)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    finally:
+        plt.close(fig)
+
+
+def hist_series(h):
+    """hist.json record -> (exponents, counts): counts[i] values with floor(log2|x|) == min_exp + i."""
+    e0 = int(h["min_exp"])
+    return [e0 + i for i in range(len(h["counts"]))], [float(c) for c in h["counts"]]
 
 
 # ------------------------------------------------------------------ floatscope
@@ -651,7 +680,7 @@ def plot_loss_curves(path, model_keys, policies, runs_by_key, seeds_of):
     h, lab = axes[0].get_legend_handles_labels()
     fig.legend(h, lab, loc="lower center", ncol=min(8, len(lab)), fontsize=8)
     fig.tight_layout(rect=(0, 0.03 + 0.025 * ((len(lab) + 7) // 8), 1, 1))
-    plot_train.atomic_savefig(fig, path)
+    atomic_savefig(fig, path)
 
 
 def summed_hist(runs, role):
@@ -662,7 +691,7 @@ def summed_hist(runs, role):
             h = rec.get(role)
             if not h:
                 continue
-            ex, cnt = plot_train.hist_series(h)
+            ex, cnt = hist_series(h)
             scale = rec.get("loss_scale", 1.0) or 1.0
             sh = math.log2(scale)
             for e, c in zip(ex, cnt):
@@ -694,14 +723,14 @@ def plot_grad_hist(path, model_keys, runs_by_key, seeds_of, shift_log2):
                 label=f"the same ×2^{sh:g} (loss scale)")
         top = max(fr) * 1.05
         for i, (name, col) in enumerate(fmts):
-            fmax, fn, fs = plot_train.FORMAT_LIMITS[name]
+            fmax, fn, fs = FORMAT_LIMITS[name]
             y = top * (1.06 + 0.07 * i)
             ax.plot([math.log2(fn), math.log2(fmax)], [y, y], color=col, linewidth=5, solid_capstyle="butt",
                     label=f"{name} normal")
             ax.plot([math.log2(fs), math.log2(fn)], [y, y], color=col, linewidth=2, alpha=0.6,
                     solid_capstyle="butt", label=f"{name} subnormal")
             ax.text(math.log2(fs) - 0.5, y, name, ha="right", va="center", fontsize=7, color=col)
-        lo = min(min(ex), math.log2(plot_train.FORMAT_LIMITS["f16"][2])) - 6
+        lo = min(min(ex), math.log2(FORMAT_LIMITS["f16"][2])) - 6
         ax.axvline(math.log2(5.960464477539063e-08), color="tab:red", linestyle=":", linewidth=1)
         ax.set_xlim(max(lo, -80), max(max(ex) + sh + 2, 18))
         ax.set_ylim(0, top * 1.06 + 0.07 * top * len(fmts) + 0.05 * top)
@@ -715,7 +744,7 @@ def plot_grad_hist(path, model_keys, runs_by_key, seeds_of, shift_log2):
     fig.suptitle("Activation-gradient magnitudes of the fp32 runs and format windows (after Micikevicius et al. 2017, "
                  "Fig. 3); bars: normal (thick) and subnormal (thin) ranges", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
-    plot_train.atomic_savefig(fig, path)
+    atomic_savefig(fig, path)
 
 
 def plot_lost_updates(path, model_keys, runs_by_key, seeds_of):
@@ -742,7 +771,7 @@ def plot_lost_updates(path, model_keys, runs_by_key, seeds_of):
     fig.legend(h, lab, loc="lower center", ncol=3, fontsize=8)
     fig.suptitle("Lost updates: w + Δw rounds back to w (mean over seeds, logged steps)", fontsize=11)
     fig.tight_layout(rect=(0, 0.08, 1, 0.96))
-    plot_train.atomic_savefig(fig, path)
+    atomic_savefig(fig, path)
 
 
 def plot_loss_scale(path, model_keys, runs_by_key, seeds_of):
@@ -769,7 +798,7 @@ def plot_loss_scale(path, model_keys, runs_by_key, seeds_of):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    plot_train.atomic_savefig(fig, path)
+    atomic_savefig(fig, path)
 
 
 # ------------------------------------------------------------------ main
