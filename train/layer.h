@@ -90,6 +90,34 @@ class Sequential : public Layer<T> {
   std::vector<LayerPtr<T>> layers_;
 };
 
+// Slots (Ctx's site numbers) of one projection's backward tensors.
+struct ProjectionSlots {
+  int dy;    // dy as both backward GEMMs read it (gemm_grad)
+  int x;     // x as the weight-gradient GEMM reads it (gemm_in)
+  int w;     // W as the data-gradient GEMM reads it (gemm_w)
+  int grad;  // dW (weight_grad); db uses grad + 1
+  int dx;    // dx as stored (act_grad)
+};
+
+// The backward of y = x W^T + b: sets w.grad = dy^T x and b.grad = the
+// column sums of dy (rounded as weight gradients), returns dx = dy W
+// (rounded as an activation gradient). Linear and the attention
+// projections share it.
+template <class T>
+Mat<T> ProjectionBackward(Ctx<T>& c, const Mat<T>& dy, const Mat<T>& x, Param<T>& w, Param<T>& b, ProjectionSlots s) {
+  Mat<T> gw = c.MatMul(dy, true, Role::kGemmGrad, s.dy, x, false, Role::kGemmIn, s.x);
+  c.Histogram(HistKind::kWeightGrad, gw);
+  c.Round(gw, Role::kWeightGrad, s.grad);
+  w.grad = std::move(gw);
+  Mat<T> gb = dy.colwise().sum();
+  c.Round(gb, Role::kWeightGrad, s.grad + 1);
+  b.grad = std::move(gb);
+  Mat<T> dx = c.MatMul(dy, false, Role::kGemmGrad, s.dy, w.value, false, Role::kGemmW, s.w);
+  c.Histogram(HistKind::kActGrad, dx);
+  c.Round(dx, Role::kActGrad, s.dx);
+  return dx;
+}
+
 // y = x W^T + b; W is out x in. PyTorch's default initialisation:
 // U(-1/sqrt(in), 1/sqrt(in)) for W and b, drawn in float64.
 template <class T>
@@ -117,17 +145,7 @@ class Linear : public Layer<T> {
     return y;
   }
   Mat<T> Backward(Ctx<T>& c, const Mat<T>& dy) override {
-    Mat<T> gw = c.MatMul(dy, true, Role::kGemmGrad, 0, x_, false, Role::kGemmIn, 0);
-    c.Histogram(HistKind::kWeightGrad, gw);
-    c.Round(gw, Role::kWeightGrad, 0);
-    w_.grad = std::move(gw);
-    Mat<T> gb = dy.colwise().sum();
-    c.Round(gb, Role::kWeightGrad, 1);
-    b_.grad = std::move(gb);
-    Mat<T> dx = c.MatMul(dy, false, Role::kGemmGrad, 0, w_.value, false, Role::kGemmW, 0);
-    c.Histogram(HistKind::kActGrad, dx);
-    c.Round(dx, Role::kActGrad);
-    return dx;
+    return ProjectionBackward(c, dy, x_, w_, b_, ProjectionSlots{0, 0, 0, 0, 0});
   }
 
  private:

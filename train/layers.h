@@ -449,16 +449,7 @@ class MultiHeadSelfAttention : public Layer<T> {
     using layers_detail::RoundRuns;
     const Eigen::Index n = dy.rows(), d = Ix(dim_), H = Ix(heads_), L = Ix(seq_), dh = d / H, B = n / L;
 
-    Mat<T> gwo = c.MatMul(dy, true, Role::kGemmGrad, 0, a_, false, Role::kGemmIn, 5);
-    c.Histogram(HistKind::kWeightGrad, gwo);
-    c.Round(gwo, Role::kWeightGrad, 2);
-    wo_.grad = std::move(gwo);
-    Mat<T> gbo = dy.colwise().sum();
-    c.Round(gbo, Role::kWeightGrad, 3);
-    bo_.grad = std::move(gbo);
-    Mat<T> da = c.MatMul(dy, false, Role::kGemmGrad, 0, wo_.value, false, Role::kGemmW, 1);
-    c.Histogram(HistKind::kActGrad, da);
-    c.Round(da, Role::kActGrad, 0);
+    const Mat<T> da = ProjectionBackward(c, dy, a_, wo_, bo_, ProjectionSlots{0, 5, 1, 2, 0});
 
     // dP = dA_h V_h^T (K = dh).
     const Mat<T> das = RoundRuns(c, da, dh, Role::kGemmGrad, 1), vs = RoundRuns(c, v_, dh, Role::kGemmIn, 6);
@@ -502,17 +493,7 @@ class MultiHeadSelfAttention : public Layer<T> {
     c.Histogram(HistKind::kActGrad, dqkv);
     c.Round(dqkv, Role::kActGrad, 3);
 
-    Mat<T> gwin = c.MatMul(dqkv, true, Role::kGemmGrad, 5, x_, false, Role::kGemmIn, 0);
-    c.Histogram(HistKind::kWeightGrad, gwin);
-    c.Round(gwin, Role::kWeightGrad, 0);
-    win_.grad = std::move(gwin);
-    Mat<T> gbin = dqkv.colwise().sum();
-    c.Round(gbin, Role::kWeightGrad, 1);
-    bin_.grad = std::move(gbin);
-    Mat<T> dx = c.MatMul(dqkv, false, Role::kGemmGrad, 5, win_.value, false, Role::kGemmW, 0);
-    c.Histogram(HistKind::kActGrad, dx);
-    c.Round(dx, Role::kActGrad, 4);
-    return dx;
+    return ProjectionBackward(c, dqkv, x_, win_, bin_, ProjectionSlots{5, 0, 0, 0, 4});
   }
 
  private:
