@@ -1,15 +1,21 @@
 #include "emulate/npy.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <optional>
 
 namespace floatscope::npy {
@@ -198,7 +204,7 @@ size_t ElementCount(const std::vector<size_t>& shape) {
   return n;
 }
 
-Header ParseHeader(std::string_view bytes, std::string_view name) {
+Header ParseHeader(std::string_view bytes, std::string_view name, std::string_view wanted) {
   if (bytes.size() < kMagic.size() || bytes.substr(0, kMagic.size()) != kMagic)
     Fail(name, "not a .npy file (bad magic; expected \\x93NUMPY)");
   if (bytes.size() < 8) Fail(name, "truncated .npy header");
@@ -210,6 +216,9 @@ Header ParseHeader(std::string_view bytes, std::string_view name) {
                       " (supported: 1.0, 2.0, 3.0)");
   if (bytes.size() < 8 + len_bytes) Fail(name, "truncated .npy header");
   const size_t header_len = ReadLe(bytes, 8, len_bytes);
+  if (header_len > kMaxHeaderBytes)
+    Fail(name, "the .npy header claims " + std::to_string(header_len) + " bytes, more than the " +
+                   std::to_string(kMaxHeaderBytes) + " this reader accepts");
   Header h;
   h.data_offset = 8 + len_bytes + header_len;
   if (bytes.size() < h.data_offset) Fail(name, "truncated .npy header");
@@ -228,9 +237,9 @@ Header ParseHeader(std::string_view bytes, std::string_view name) {
   else if (d == "<f8") h.dtype = Dtype::kFloat64;
   else if (d == "|u1") h.dtype = Dtype::kUint8;
   else if (d == "<u2") h.dtype = Dtype::kUint16;
-  else if (d == ">f4" || d == ">f8")
-    Fail(name, "dtype '" + d + "' is big-endian; need little-endian float32 or float64 ('<f4', '<f8')");
-  else Fail(name, "dtype '" + Shown(d) + "' is not supported; need float32 or float64 ('<f4', '<f8')");
+  else if (d.size() == 3 && d[0] == '>' && (d == ">f4" || d == ">f8" || d == ">u2"))
+    Fail(name, "dtype '" + d + "' is big-endian; need little-endian " + std::string(wanted));
+  else Fail(name, "dtype '" + Shown(d) + "' is not supported; need " + std::string(wanted));
   if (fortran->second.flag)
     Fail(name, "Fortran-order arrays are not supported; save a C-order copy (numpy.ascontiguousarray)");
   h.shape = shape->second.tuple;
@@ -242,39 +251,129 @@ Header ParseHeader(std::string_view bytes, std::string_view name) {
   return h;
 }
 
-FloatArray ReadFloatArray(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) Fail(path, "cannot open: " + ErrnoText());
-  std::string bytes;
-  char buf[1 << 16];
+namespace {
+
+// A file descriptor closed on scope exit.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+// Reads up to `len` bytes (fewer only at end of file); -1 on an error.
+ssize_t ReadUpTo(int fd, char* p, size_t len) {
   size_t got = 0;
-  while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.append(buf, got);
-  const bool err = std::ferror(f);
-  std::fclose(f);
-  if (err) Fail(path, "read error");
-  const Header h = ParseHeader(bytes, path);
-  if (h.dtype != Dtype::kFloat32 && h.dtype != Dtype::kFloat64)
-    Fail(path, std::string("dtype '") + DescrOf(h.dtype) + "' is not supported; need float32 or float64 ('<f4', '<f8')");
-  const size_t n = ElementCount(h.shape);
-  const size_t item = ItemSize(h.dtype);
-  if (n > (std::numeric_limits<size_t>::max() - h.data_offset) / item) Fail(path, "shape too large");
-  const size_t want = n * item, have = bytes.size() - h.data_offset;
-  if (have < want)
+  while (got < len) {
+    const ssize_t r = ::read(fd, p + got, len - got);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  return static_cast<ssize_t>(got);
+}
+
+bool WriteAll(int fd, const char* p, size_t len) {
+  while (len > 0) {
+    const ssize_t w = ::write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    len -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+}  // namespace
+
+RawArray ReadRawArray(const std::string& path, std::string_view wanted) {
+  const Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (f.fd < 0) Fail(path, "cannot open: " + ErrnoText());
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) Fail(path, "cannot stat: " + ErrnoText());
+  if (S_ISDIR(st.st_mode)) Fail(path, "is a directory, not a .npy file");
+  auto read_more = [&](std::string* into, size_t len) {
+    const size_t at = into->size();
+    into->resize(at + len);
+    const ssize_t got = ReadUpTo(f.fd, into->data() + at, len);
+    if (got < 0) Fail(path, "read error: " + ErrnoText());
+    into->resize(at + static_cast<size_t>(got));
+    return static_cast<size_t>(got) == len;
+  };
+  // Magic, version and header length first (12 bytes hold them for every
+  // version), then the header that length declares, then the data.
+  std::string head;
+  read_more(&head, 12);
+  if (head.size() < kMagic.size() || head.compare(0, kMagic.size(), kMagic) != 0)
+    Fail(path, "not a .npy file (bad magic; expected \\x93NUMPY)");
+  size_t header_end = head.size();
+  if (head.size() >= 10) {
+    const bool v1 = head[6] == 1;
+    const size_t len_bytes = v1 ? 2 : 4;
+    if (head.size() >= 8 + len_bytes) {
+      const size_t header_len = ReadLe(head, 8, len_bytes);
+      if (header_len <= kMaxHeaderBytes) header_end = 8 + len_bytes + header_len;
+    }
+  }
+  if (header_end > head.size()) read_more(&head, header_end - head.size());
+  RawArray out;
+  out.header = ParseHeader(head, path, wanted);  // every header error, truncation included
+  const Header& h = out.header;
+  const size_t n = ElementCount(h.shape), item = ItemSize(h.dtype);
+  if (n > std::numeric_limits<size_t>::max() / item) Fail(path, "shape " + ShapeText(h.shape) + " is too large");
+  const size_t want = n * item;
+  // The bytes already read past the header (a header shorter than 12 - 8 -
+  // len bytes) belong to the data.
+  out.data = head.substr(h.data_offset);
+  auto truncated = [&](uint64_t have) {
     Fail(path, "truncated data: shape " + ShapeText(h.shape) + " of " + DescrOf(h.dtype) + " needs " +
                    std::to_string(want) + " bytes, the file has " + std::to_string(have));
-  if (have > want)
-    Fail(path, "the file has " + std::to_string(have - want) + " bytes after the data that shape " +
-                   ShapeText(h.shape) + " describes");
+  };
+  if (S_ISREG(st.st_mode)) {
+    const auto size = static_cast<uint64_t>(st.st_size);
+    const uint64_t have = size > h.data_offset ? size - h.data_offset : 0;
+    if (have < want) truncated(have);
+    if (have > want)
+      Fail(path, "the file has " + std::to_string(have - want) + " bytes after the data that shape " +
+                     ShapeText(h.shape) + " describes");
+  }
+  // Read in steps of at most 64 MiB, so that a pipe claiming more than it
+  // holds costs only what it holds.
+  constexpr size_t kStep = size_t{64} << 20;
+  while (out.data.size() < want) {
+    if (!read_more(&out.data, std::min(kStep, want - out.data.size()))) truncated(out.data.size());
+  }
+  if (out.data.size() > want) Fail(path, "the file has bytes after the data that shape " + ShapeText(h.shape) + " describes");
+  std::string extra;
+  if (read_more(&extra, 1))
+    Fail(path, "the file has bytes after the data that shape " + ShapeText(h.shape) + " describes");
+  return out;
+}
+
+FloatArray ReadFloatArray(const std::string& path) {
+  RawArray raw = ReadRawArray(path, kFloatDtypes);
+  const Header& h = raw.header;
+  if (h.dtype != Dtype::kFloat32 && h.dtype != Dtype::kFloat64)
+    Fail(path, std::string("dtype '") + DescrOf(h.dtype) + "' is not supported; need " + std::string(kFloatDtypes));
+  const size_t n = ElementCount(h.shape);
   FloatArray out;
   out.dtype = h.dtype;
   out.shape = h.shape;
   out.values.resize(n);
-  const char* p = bytes.data() + h.data_offset;
+  const char* p = raw.data.data();
   // Little-endian host assumed (checked at compile time below): memcpy reads
   // the stored bits exactly; float -> double widening is exact.
   static_assert(std::endian::native == std::endian::little, "npy reader assumes a little-endian host");
   if (h.dtype == Dtype::kFloat64) {
-    std::memcpy(out.values.data(), p, want);
+    std::memcpy(out.values.data(), p, n * 8);
   } else {
     for (size_t i = 0; i < n; ++i) {
       float v;
@@ -285,8 +384,7 @@ FloatArray ReadFloatArray(const std::string& path) {
   return out;
 }
 
-void WriteArray(const std::string& path, Dtype dtype, const std::vector<size_t>& shape, const void* data) {
-  const size_t n = ElementCount(shape);
+std::string HeaderBytes(Dtype dtype, const std::vector<size_t>& shape) {
   std::string dict = std::string("{'descr': '") + DescrOf(dtype) + "', 'fortran_order': False, 'shape': " +
                      ShapeText(shape) + ", }";
   // Pad so that the data starts at a multiple of 64 bytes, as numpy does.
@@ -306,48 +404,275 @@ void WriteArray(const std::string& path, Dtype dtype, const std::vector<size_t>&
   head += static_cast<char>(major);
   head += '\0';
   for (size_t i = 0; i < prefix - 8; ++i) head += static_cast<char>((header_len >> (8 * i)) & 0xFF);
-  head += dict;
+  return head + dict;
+}
 
-  // The temporary lives beside the target so that rename() is atomic.
+// ---------------------------------------------------------------------------
+// Output files
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// The signals whose default action would end the process with a temporary
+// file left behind.
+constexpr int kCleanupSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
+
+// The temporaries that exist now, for the signal handler. A slot is a
+// seqlock: the writer (under g_temps_mutex) fills `path` while `version` is
+// even and makes it odd to publish it, even again to withdraw it; the
+// handler copies an odd slot and unlinks the copy only if `version` did
+// not change meanwhile (the handler may run on another thread).
+struct TempSlot {
+  std::atomic<uint64_t> version{0};
+  char path[PATH_MAX] = {};
+};
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "the signal handler needs lock-free atomics");
+constexpr int kTempSlots = 32;
+TempSlot g_temps[kTempSlots];
+std::mutex g_temps_mutex;
+
+void RemoveTempsAndReraise(int sig) {
+  for (TempSlot& slot : g_temps) {
+    const uint64_t v = slot.version.load(std::memory_order_acquire);
+    if (!(v & 1)) continue;
+    char copy[PATH_MAX];
+    std::memcpy(copy, slot.path, sizeof copy);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    copy[PATH_MAX - 1] = '\0';
+    if (slot.version.load(std::memory_order_relaxed) == v) ::unlink(copy);
+  }
+  // SA_RESETHAND restored the default action: the signal ends the process
+  // once this handler returns.
+  ::raise(sig);
+}
+
+void InstallCleanupHandlers() {
+  static bool installed = false;
+  if (installed) return;
+  installed = true;
+  struct sigaction sa {};
+  sa.sa_handler = RemoveTempsAndReraise;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  for (const int sig : kCleanupSignals) sigaddset(&sa.sa_mask, sig);
+  for (const int sig : kCleanupSignals) {
+    struct sigaction old {};
+    if (::sigaction(sig, nullptr, &old) == 0 && !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL)
+      ::sigaction(sig, &sa, nullptr);
+  }
+}
+
+// Returns the slot, or -1 when the path is too long or all slots are taken
+// (the file is then only removed by the ordinary error paths).
+int RegisterTemp(const std::string& path) {
+  const std::lock_guard<std::mutex> lock(g_temps_mutex);
+  InstallCleanupHandlers();
+  if (path.size() >= PATH_MAX) return -1;
+  for (int i = 0; i < kTempSlots; ++i) {
+    TempSlot& slot = g_temps[i];
+    const uint64_t v = slot.version.load(std::memory_order_relaxed);
+    if (v & 1) continue;
+    std::memcpy(slot.path, path.c_str(), path.size() + 1);
+    slot.version.store(v + 1, std::memory_order_release);
+    return i;
+  }
+  return -1;
+}
+
+void UnregisterTemp(int i) {
+  if (i < 0) return;
+  const std::lock_guard<std::mutex> lock(g_temps_mutex);
+  g_temps[i].version.fetch_add(1, std::memory_order_release);
+}
+
+// Blocks the cleanup signals in this thread for its lifetime: around
+// creating and registering a temporary, and around the renames.
+class BlockCleanupSignals {
+ public:
+  BlockCleanupSignals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (const int sig : kCleanupSignals) sigaddset(&set, sig);
+    ::pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~BlockCleanupSignals() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  BlockCleanupSignals(const BlockCleanupSignals&) = delete;
+  BlockCleanupSignals& operator=(const BlockCleanupSignals&) = delete;
+
+ private:
+  sigset_t old_;
+};
+
+std::string FolderOf(const std::string& path) {
   const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
-  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  std::string tmp = dir + "/." + base + ".tmpXXXXXX";
-  const int fd = mkstemp(tmp.data());
-  if (fd < 0) Fail(path, "cannot create a temporary file in " + dir + ": " + ErrnoText());
-  auto write_all = [&](const char* p, size_t len) {
-    while (len > 0) {
-      const ssize_t w = ::write(fd, p, len);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return false;
-      }
-      p += w;
-      len -= static_cast<size_t>(w);
+  if (slash == std::string::npos) return ".";
+  return path.substr(0, slash == 0 ? 1 : slash);
+}
+
+// What an output path finally names.
+struct Target {
+  std::string path;        // symlinks resolved
+  bool through = false;    // a character device or FIFO
+  bool exists = false;
+  mode_t mode = 0;         // an existing regular file's permission bits
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+
+Target ResolveTarget(const std::string& given) {
+  if (given.empty()) throw NpyError("an output path is empty");
+  Target t;
+  t.path = given;
+  for (int links = 0;; ++links) {
+    struct stat st {};
+    if (::lstat(t.path.c_str(), &st) != 0) {
+      if (errno == ENOENT) return t;  // to be created; its folder is checked by the caller
+      Fail(given, "cannot write there: " + ErrnoText());
     }
-    return true;
-  };
-  const bool ok = write_all(head.data(), head.size()) &&
-                  write_all(static_cast<const char*>(data), n * ItemSize(dtype)) && ::fsync(fd) == 0;
-  const std::string why = ok ? "" : ErrnoText();
-  // mkstemp makes the file 0600; give it the usual permissions (umask applies).
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  ::fchmod(fd, 0666 & ~mask);
+    if (S_ISLNK(st.st_mode)) {
+      if (links == 40) Fail(given, "too many levels of symbolic links");
+      std::string to(PATH_MAX, '\0');
+      const ssize_t len = ::readlink(t.path.c_str(), to.data(), to.size());
+      if (len < 0) Fail(given, "cannot read the symbolic link " + Shown(t.path, 200) + ": " + ErrnoText());
+      to.resize(static_cast<size_t>(len));
+      t.path = !to.empty() && to[0] == '/' ? to : FolderOf(t.path) + "/" + to;
+      continue;
+    }
+    t.exists = true;
+    t.dev = st.st_dev;
+    t.ino = st.st_ino;
+    if (S_ISREG(st.st_mode)) {
+      t.mode = st.st_mode & 0777;
+      return t;
+    }
+    if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+      t.through = true;
+      return t;
+    }
+    if (S_ISDIR(st.st_mode)) Fail(given, "is a directory");
+    Fail(given, std::string("is a ") + (S_ISBLK(st.st_mode) ? "block device" : "socket") +
+                    "; write to a regular file, a character device or a FIFO");
+  }
+}
+
+void CheckFolder(const std::string& given, const Target& t) {
+  if (t.exists && t.through) return;
+  const std::string dir = FolderOf(t.path);
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    Fail(given, "cannot create a temporary file in " + Shown(dir, 200) + ": " + ErrnoText());
+}
+
+mode_t NewFileMode() {
+  static const mode_t mode = [] {
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    return 0666 & ~mask;
+  }();
+  return mode;
+}
+
+}  // namespace
+
+void CheckOutputPath(const std::string& path) { CheckFolder(path, ResolveTarget(path)); }
+
+OutputFiles::~OutputFiles() {
+  for (Entry& e : entries_) {
+    if (e.temp.empty()) continue;
+    ::unlink(e.temp.c_str());
+    UnregisterTemp(e.slot);
+  }
+}
+
+void OutputFiles::AddArray(const std::string& path, Dtype dtype, const std::vector<size_t>& shape, const void* data) {
+  const size_t n = ElementCount(shape);
+  Add(path, HeaderBytes(dtype, shape), static_cast<const char*>(data), n * ItemSize(dtype));
+}
+
+void OutputFiles::AddBytes(const std::string& path, std::string bytes) { Add(path, std::move(bytes), nullptr, 0); }
+
+void OutputFiles::Add(const std::string& path, std::string head, const char* data, size_t size) {
+  const Target t = ResolveTarget(path);
+  CheckFolder(path, t);
+  for (const Entry& e : entries_) {
+    struct stat st {};
+    const bool same_file = e.target == t.path || (t.exists && ::stat(e.target.c_str(), &st) == 0 &&
+                                                   st.st_dev == t.dev && st.st_ino == t.ino);
+    if (same_file) Fail(path, "is the same file as " + Shown(e.path, 200) + ", written with it");
+  }
+  Entry& e = entries_.emplace_back();
+  e.path = path;
+  e.target = t.path;
+  e.through = t.through;
+  if (e.through) {
+    e.head = std::move(head);
+    e.data = data;
+    e.size = size;
+    return;
+  }
+  // The temporary lives beside the target so that rename() is atomic; its
+  // name stays within NAME_MAX.
+  const std::string dir = FolderOf(t.path);
+  const size_t slash = t.path.rfind('/');
+  std::string base = slash == std::string::npos ? t.path : t.path.substr(slash + 1);
+  if (base.size() > 200) base.resize(200);
+  std::string tmp = dir + "/." + base + ".tmpXXXXXX";
+  int fd = -1;
+  {
+    const BlockCleanupSignals block;  // no signal between creating it and registering it
+    fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+    if (fd >= 0) {
+      e.temp = tmp;
+      e.slot = RegisterTemp(tmp);
+    }
+  }
+  if (fd < 0) Fail(path, "cannot create a temporary file in " + Shown(dir, 200) + ": " + ErrnoText());
+  bool ok = WriteAll(fd, head.data(), head.size()) && WriteAll(fd, data, size) && ::fsync(fd) == 0;
+  std::string why = ok ? "" : ErrnoText();
+  // mkstemp makes the file 0600: give it the old file's bits, or the usual
+  // ones (umask applies).
+  ::fchmod(fd, t.exists ? t.mode : NewFileMode());
   if (::close(fd) != 0 && ok) {
-    const std::string e = ErrnoText();
-    ::unlink(tmp.c_str());
-    Fail(path, "cannot write: " + e);
+    ok = false;
+    why = ErrnoText();
   }
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    Fail(path, "cannot write: " + why);
+  if (!ok) Fail(path, "cannot write: " + why);  // the destructor removes the temporary
+}
+
+void OutputFiles::Commit() {
+  // Devices and FIFOs first: they cannot be taken back, and a failure there
+  // must still leave every regular target untouched.
+  for (Entry& e : entries_) {
+    if (!e.through) continue;
+    const Fd f(::open(e.target.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY));
+    if (f.fd < 0) Fail(e.path, "cannot open: " + ErrnoText());
+    if (!WriteAll(f.fd, e.head.data(), e.head.size()) || !WriteAll(f.fd, e.data, e.size))
+      Fail(e.path, "cannot write: " + ErrnoText());
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string e = ErrnoText();
-    ::unlink(tmp.c_str());
-    Fail(path, "cannot replace the file: " + e);
+  const BlockCleanupSignals block;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
+    if (e.through) continue;
+    if (std::rename(e.temp.c_str(), e.target.c_str()) != 0) {
+      std::string why = ErrnoText(), removed;
+      for (size_t j = 0; j < i; ++j) {
+        if (!entries_[j].renamed) continue;
+        ::unlink(entries_[j].target.c_str());
+        removed += (removed.empty() ? "" : ", ") + Shown(entries_[j].path, 200);
+      }
+      if (!removed.empty()) why += "; removed " + removed + ", written with it, so that no new file stands beside old ones";
+      Fail(e.path, "cannot replace the file: " + why);  // the destructor removes the other temporaries
+    }
+    e.renamed = true;
+    UnregisterTemp(e.slot);
+    e.slot = -1;
+    e.temp.clear();
   }
+}
+
+void WriteArray(const std::string& path, Dtype dtype, const std::vector<size_t>& shape, const void* data) {
+  OutputFiles out;
+  out.AddArray(path, dtype, shape, data);
+  out.Commit();
 }
 
 }  // namespace floatscope::npy

@@ -14,10 +14,31 @@
 // order. Fortran-order arrays are rejected (save them with
 // numpy.ascontiguousarray), as are big-endian data, other dtypes, a data
 // section shorter or longer than the shape says, and malformed headers.
+// A file is read header first: the magic, the version and the header (at
+// most kMaxHeaderBytes) are checked before anything else is read; then
+// exactly the bytes the shape declares are read, and for a regular file its
+// size is compared with the shape before any memory is allocated. So
+// /dev/zero, a 4 GB file that is not a .npy, or a 100-byte file whose header
+// claims a terabyte fail at once. Pipes and character devices (/dev/stdin)
+// are read the same way; a directory is an error of its own.
 //
-// Writing is atomic: the array goes to a temporary file in the target's
-// directory which is renamed over the target only once it is complete, so a
-// reader never sees half a file and a failed write leaves the old file.
+// Writing goes through OutputFiles, by the kind of the target:
+//   missing or a regular file: a temporary file beside it (same folder) is
+//     written, fsync'ed and renamed over it, so a reader sees the old file
+//     or the complete new one, never half of it; an existing file's
+//     permission bits are kept (a new one gets 0666 less the umask);
+//   a symbolic link: followed (up to 40 links; a relative one from the
+//     link's folder) and the rename goes over the file it finally names, so
+//     the link stays a link; a dangling link creates the file it names;
+//   a character device or a FIFO (/dev/null, /dev/stdout, a named pipe):
+//     opened and written directly, no temporary, no atomicity;
+//   a directory, a block device or a socket: an error before anything is
+//     written.
+// Temporary files are removed on every failure and on SIGINT, SIGTERM,
+// SIGHUP, SIGQUIT and SIGPIPE: while one exists a handler unlinks it (with
+// async-signal-safe calls only) and re-raises the signal with its default
+// action. A disposition other than the default (ignored, say under nohup)
+// is left alone.
 #pragma once
 
 #include <cstddef>
@@ -50,10 +71,27 @@ struct Header {
 // the product does not fit in size_t.
 size_t ElementCount(const std::vector<size_t>& shape);
 
+// What a reader accepts, as its dtype error messages say it.
+inline constexpr std::string_view kAnyDtype = "float32, float64, uint8 or uint16 ('<f4', '<f8', '|u1', '<u2')";
+inline constexpr std::string_view kFloatDtypes = "float32 or float64 ('<f4', '<f8')";
+
+// The longest header read: numpy writes a few hundred bytes, while a
+// version 2.0 length field could claim 4 GiB.
+inline constexpr size_t kMaxHeaderBytes = size_t{1} << 20;
+
 // Parses the magic, version and header at the start of `bytes` (the whole
 // file or at least its header): any of the four dtypes above, little-endian,
-// C order. Throws NpyError("<name>: ...") on anything else.
-Header ParseHeader(std::string_view bytes, std::string_view name);
+// C order. Throws NpyError("<name>: ...") on anything else; an unknown dtype
+// is reported as "need <wanted>".
+Header ParseHeader(std::string_view bytes, std::string_view name, std::string_view wanted = kAnyDtype);
+
+// A file's header and its data bytes (exactly what the shape needs), any of
+// the four dtypes; read header first (see the top of this file).
+struct RawArray {
+  Header header;
+  std::string data;
+};
+RawArray ReadRawArray(const std::string& path, std::string_view wanted = kAnyDtype);
 
 // A float array read from a file, widened exactly to float64. Only float32
 // and float64 files are accepted.
@@ -65,9 +103,63 @@ struct FloatArray {
 
 FloatArray ReadFloatArray(const std::string& path);
 
-// Writes `data` (ElementCount(shape) items of `dtype`, C order) to `path`,
-// format version 1.0 (2.0 if the header would not fit 1.0), atomically.
-void WriteArray(const std::string& path, Dtype dtype, const std::vector<size_t>& shape,
-                const void* data);
+// The bytes before the data of an array: magic, version 1.0 (2.0 if the
+// header would not fit 1.0) and the header padded to 64 bytes, as numpy.
+std::string HeaderBytes(Dtype dtype, const std::vector<size_t>& shape);
+
+// Throws NpyError unless `path` can be written as the top of this file
+// describes: a directory, block device or socket, a symlink loop, or a
+// missing or unwritable folder. For checking options before long work.
+void CheckOutputPath(const std::string& path);
+
+// A set of output files that appear together (quantize --codes writes the
+// codes and 1-3 scale files). Add*() checks the target and, for a regular
+// file, writes its temporary at once; Commit() writes the character
+// devices and FIFOs, then renames the temporaries in the order they were
+// added (put the main file last). What is guaranteed:
+//   - a failure before the renames (a bad target, a full disk, a write
+//     error, a signal) changes no target: every temporary is removed;
+//   - if rename k fails, the k-1 files already renamed are removed again
+//     (their old content is gone too) and the error says so: the set is
+//     never a mix of new files and old ones, though it may be incomplete;
+//   - the cleanup signals are blocked during the renames, so a signal
+//     there lands after the last rename.
+// What is not: POSIX has no rename of several files at once, so a reader
+// that looks during the renames (microseconds) can see new and old files
+// side by side, as can one after a crash or SIGKILL there; nothing is
+// atomic for devices and FIFOs, which are written before the renames.
+// Two entries naming the same file are an error.
+class OutputFiles {
+ public:
+  OutputFiles() = default;
+  OutputFiles(const OutputFiles&) = delete;
+  OutputFiles& operator=(const OutputFiles&) = delete;
+  ~OutputFiles();  // removes the temporaries of an uncommitted set
+
+  // ElementCount(shape) items of `dtype` at `data`, C order. For a device
+  // or FIFO target `data` is written by Commit(): keep it alive till then.
+  void AddArray(const std::string& path, Dtype dtype, const std::vector<size_t>& shape, const void* data);
+  // Any bytes (a JSON report, say).
+  void AddBytes(const std::string& path, std::string bytes);
+  void Commit();
+
+ private:
+  struct Entry {
+    std::string path;         // as given, for messages
+    std::string target;       // symlinks resolved
+    bool through = false;     // a device or FIFO: written directly by Commit()
+    std::string temp;         // its temporary while one exists
+    int slot = -1;            // its place in the signal handler's list
+    bool renamed = false;
+    std::string head;         // device/FIFO: the bytes to write, then
+    const char* data = nullptr;
+    size_t size = 0;
+  };
+  void Add(const std::string& path, std::string head, const char* data, size_t size);
+  std::vector<Entry> entries_;
+};
+
+// One file: an OutputFiles of one entry, committed.
+void WriteArray(const std::string& path, Dtype dtype, const std::vector<size_t>& shape, const void* data);
 
 }  // namespace floatscope::npy

@@ -161,11 +161,130 @@ TEST_CASE("npy: writes are atomic: no temporary left behind, the old file surviv
   // A target that is a directory cannot be replaced: the error names it and
   // nothing else appears.
   REQUIRE(mkdir((dir + "/sub.npy").c_str(), 0755) == 0);
-  CHECK_THROWS_WITH_AS(WriteArray(dir + "/sub.npy", Dtype::kFloat32, {2}, a), doctest::Contains("cannot replace"),
+  CHECK_THROWS_WITH_AS(WriteArray(dir + "/sub.npy", Dtype::kFloat32, {2}, a), doctest::Contains("is a directory"),
                        NpyError);
   CHECK_THROWS_WITH_AS(WriteArray(dir + "/no/such/dir/x.npy", Dtype::kFloat32, {2}, a),
                        doctest::Contains("cannot create a temporary file"), NpyError);
   auto names = FilesIn(dir);
   std::sort(names.begin(), names.end());
   CHECK(names == std::vector<std::string>{"out.npy", "sub.npy"});
+}
+
+TEST_CASE("npy: reading goes header first and reads only what the header declares") {
+  const std::string dir = TempDir() + "/headfirst";
+  REQUIRE(mkdir(dir.c_str(), 0755) == 0);
+  // A directory names itself as such (it used to be "read error").
+  CHECK_THROWS_WITH_AS(ReadFloatArray(dir), doctest::Contains("is a directory"), NpyError);
+  // /dev/zero: the magic is wrong after 12 bytes; nothing more is read.
+  CHECK_THROWS_WITH_AS(ReadFloatArray("/dev/zero"), doctest::Contains("bad magic"), NpyError);
+  // A version 2.0 length field claiming 4 GiB.
+  std::string huge = "\x93NUMPY";
+  huge += '\x02';
+  huge += '\0';
+  huge += std::string("\xf0\xff\xff\xff{", 5);
+  WriteBytes(dir + "/huge.npy", huge);
+  CHECK_THROWS_WITH_AS(ReadFloatArray(dir + "/huge.npy"), doctest::Contains("more than the 1048576"), NpyError);
+  // A terabyte declared, 8 bytes present: "truncated", from the file size.
+  WriteBytes(dir + "/tb.npy", Npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (250000000000,), }",
+                                  F32Bytes({1, 2})));
+  CHECK_THROWS_WITH_AS(ReadFloatArray(dir + "/tb.npy"), doctest::Contains("needs 1000000000000 bytes, the file has 8"),
+                       NpyError);
+  // ReadRawArray: any of the four dtypes; the caller's words for others.
+  const uint8_t codes[3] = {1, 2, 3};
+  WriteArray(dir + "/u8.npy", Dtype::kUint8, {3}, codes);
+  const RawArray raw = ReadRawArray(dir + "/u8.npy");
+  CHECK(raw.header.dtype == Dtype::kUint8);
+  CHECK(raw.data == std::string("\x01\x02\x03", 3));
+  WriteBytes(dir + "/i1.npy", Npy(1, "{'descr': '|i1', 'fortran_order': False, 'shape': (2,), }", "ab"));
+  CHECK_THROWS_WITH_AS(ReadRawArray(dir + "/i1.npy", "codes as uint8"),
+                       doctest::Contains("dtype '|i1' is not supported; need codes as uint8"), NpyError);
+}
+
+namespace {
+
+bool IsSymlink(const std::string& path) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+}  // namespace
+
+TEST_CASE("npy: outputs follow symlinks, write through to devices, keep permissions") {
+  const std::string dir = TempDir() + "/targets";
+  REQUIRE(mkdir(dir.c_str(), 0755) == 0);
+  const float a[2] = {1, 2};
+  // A relative symlink: the file it names is replaced, the link stays.
+  WriteArray(dir + "/real.npy", Dtype::kFloat32, {1}, a);
+  REQUIRE(symlink("real.npy", (dir + "/link.npy").c_str()) == 0);
+  WriteArray(dir + "/link.npy", Dtype::kFloat32, {2}, a);
+  CHECK(IsSymlink(dir + "/link.npy"));
+  CHECK(ReadFloatArray(dir + "/real.npy").values == std::vector<double>{1, 2});
+  // A dangling one creates its target.
+  REQUIRE(symlink("new.npy", (dir + "/dangling.npy").c_str()) == 0);
+  WriteArray(dir + "/dangling.npy", Dtype::kFloat32, {2}, a);
+  CHECK(ReadFloatArray(dir + "/new.npy").values == std::vector<double>{1, 2});
+  // Through a link to /dev/null: written directly, nothing replaced.
+  REQUIRE(symlink("/dev/null", (dir + "/null.npy").c_str()) == 0);
+  WriteArray(dir + "/null.npy", Dtype::kFloat32, {2}, a);
+  CHECK(IsSymlink(dir + "/null.npy"));
+  struct stat st {};
+  REQUIRE(stat("/dev/null", &st) == 0);
+  CHECK(S_ISCHR(st.st_mode));
+  REQUIRE(symlink("/dev/full", (dir + "/full.npy").c_str()) == 0);
+  CHECK_THROWS_WITH_AS(WriteArray(dir + "/full.npy", Dtype::kFloat32, {2}, a), doctest::Contains("No space left"),
+                       NpyError);
+  // A loop.
+  REQUIRE(symlink("loop2.npy", (dir + "/loop1.npy").c_str()) == 0);
+  REQUIRE(symlink("loop1.npy", (dir + "/loop2.npy").c_str()) == 0);
+  CHECK_THROWS_WITH_AS(WriteArray(dir + "/loop1.npy", Dtype::kFloat32, {2}, a),
+                       doctest::Contains("too many levels of symbolic links"), NpyError);
+  // Permission bits survive a rewrite.
+  REQUIRE(chmod((dir + "/real.npy").c_str(), 0604) == 0);
+  WriteArray(dir + "/real.npy", Dtype::kFloat32, {1}, a);
+  REQUIRE(stat((dir + "/real.npy").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0604);
+  auto names = FilesIn(dir);
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"dangling.npy", "full.npy", "link.npy", "loop1.npy", "loop2.npy",
+                                          "new.npy", "null.npy", "real.npy"});
+}
+
+TEST_CASE("npy: OutputFiles appear together: nothing, or all; a failed rename takes the earlier ones back") {
+  const std::string dir = TempDir() + "/sets";
+  REQUIRE(mkdir(dir.c_str(), 0755) == 0);
+  const float a[2] = {1, 2}, b[3] = {3, 4, 5};
+  {
+    OutputFiles set;
+    set.AddArray(dir + "/s.npy", Dtype::kFloat32, {2}, a);
+    set.AddArray(dir + "/m.npy", Dtype::kFloat32, {3}, b);
+    CHECK(FilesIn(dir).size() == 2);  // two temporaries, no target yet
+  }  // not committed: the temporaries go
+  CHECK(FilesIn(dir).empty());
+  {
+    OutputFiles set;
+    set.AddArray(dir + "/s.npy", Dtype::kFloat32, {2}, a);
+    set.AddArray(dir + "/m.npy", Dtype::kFloat32, {3}, b);
+    set.Commit();
+  }
+  auto names = FilesIn(dir);
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"m.npy", "s.npy"});
+  // The second rename fails (its target became a directory after Add): the
+  // first file, already renamed, is removed again.
+  REQUIRE(unlink((dir + "/m.npy").c_str()) == 0);
+  {
+    OutputFiles set;
+    set.AddArray(dir + "/s.npy", Dtype::kFloat32, {3}, b);
+    set.AddArray(dir + "/m.npy", Dtype::kFloat32, {2}, a);
+    REQUIRE(mkdir((dir + "/m.npy").c_str(), 0755) == 0);
+    const std::string removed = "removed " + dir + "/s.npy";
+    CHECK_THROWS_WITH_AS(set.Commit(), doctest::Contains(removed.c_str()), NpyError);
+  }
+  CHECK(FilesIn(dir) == std::vector<std::string>{"m.npy"});
+  // Two names for one file.
+  REQUIRE(symlink("m2.npy", (dir + "/alias.npy").c_str()) == 0);
+  OutputFiles set;
+  set.AddArray(dir + "/m2.npy", Dtype::kFloat32, {2}, a);
+  CHECK_THROWS_WITH_AS(set.AddArray(dir + "/alias.npy", Dtype::kFloat32, {2}, a), doctest::Contains("same file"),
+                       NpyError);
 }
