@@ -1,7 +1,10 @@
 // eval:   stdin lines of hex operands -> stdout "RESULT FLAGS"
 // verify: stdin TestFloat lines "operands... result flags" -> mismatches,
 //         then "N passed, N failed"; exit 1 when anything failed.
-// Any malformed line stops the run with one error line naming it.
+// Any malformed line stops the run with one error line naming it. Output
+// streams: when line K is bad, stdout holds exactly the output of lines
+// 1..K-1 (eval: their K-1 results; verify: their mismatch reports, and no
+// "N passed" summary), then the error goes to stderr with status 2.
 #include "cli/eval_verify.h"
 
 #include <fmt/format.h>
@@ -17,7 +20,9 @@
 #include "cli/hex_codes.h"
 #include "cli/npy_verify.h"
 #include "cli/ops.h"
+#include "cli/int_option.h"
 #include "cli/rounding_options.h"
+#include "cli/stdout_check.h"
 #include "formats/names.h"
 
 namespace floatscope::cli {
@@ -29,14 +34,23 @@ constexpr size_t kMaxLineLength = 4096;
 struct LineReader {
   std::istream& in;
   uint64_t number = 0;
-  // Reads the next line split into tokens; false at end of input.
+  // Reads the next line split into tokens; false at end of input. Reads at
+  // most kMaxLineLength + 1 characters of a line (eval < /dev/zero must
+  // not grow a line forever).
   bool Next(std::vector<std::string>* tokens) {
     std::string line;
-    if (!std::getline(in, line)) return false;
+    std::streambuf* buf = in.rdbuf();
+    int c = buf->sbumpc();
+    if (c == std::char_traits<char>::eof()) return false;
     ++number;
+    for (; c != std::char_traits<char>::eof() && c != '\n'; c = buf->sbumpc()) {
+      if (line.size() == kMaxLineLength + 1)
+        throw UsageError(fmt::format("line {}: longer than {} characters", number, kMaxLineLength));
+      line += static_cast<char>(c);
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.size() > kMaxLineLength)
       throw UsageError(fmt::format("line {}: longer than {} characters", number, kMaxLineLength));
-    if (!line.empty() && line.back() == '\r') line.pop_back();
     tokens->clear();
     std::istringstream ss(line);
     std::string t;
@@ -66,24 +80,30 @@ void RunEval(const Session& s) {
   LineReader reader{std::cin};
   std::vector<std::string> tokens;
   std::vector<uint64_t> x(op.operands.size());
-  std::string out;
+  std::string out;  // results not yet written: only whole lines
   uint64_t index = 0;
-  while (reader.Next(&tokens)) {
-    if (tokens.size() != op.operands.size())
-      throw UsageError(fmt::format("line {}: {} expects {} operand(s), got {}", reader.number,
-                                   op.name, op.operands.size(), tokens.size()));
-    for (size_t i = 0; i < x.size(); ++i)
-      x[i] = ParseOperand(tokens[i], *op.operands[i], reader.number, "operand");
-    const Result r = op.apply(x.data(), opt, index++);
-    out += FormatHexCode(r.code, *op.result);
-    out += fmt::format(" {:02x}\n", r.flags);
-    if (out.size() > (1 << 16)) {
-      std::cout << out;
-      out.clear();
+  try {
+    while (reader.Next(&tokens)) {
+      if (tokens.size() != op.operands.size())
+        throw UsageError(fmt::format("line {}: {} expects {} operand(s), got {}", reader.number,
+                                     op.name, op.operands.size(), tokens.size()));
+      for (size_t i = 0; i < x.size(); ++i)
+        x[i] = ParseOperand(tokens[i], *op.operands[i], reader.number, "operand");
+      const Result r = op.apply(x.data(), opt, index++);
+      out += FormatHexCode(r.code, *op.result);
+      out += fmt::format(" {:02x}\n", r.flags);
+      if (out.size() > (1 << 16)) {
+        WriteStdout(out);  // stops at the first write error, not after the whole input
+        out.clear();
+      }
     }
+  } catch (const UsageError&) {
+    std::cout << out;  // the results of every line before the bad one, no more, no fewer
+    throw;
   }
   if (reader.number == 0) throw UsageError("no input: eval reads hex operands from stdin, one line each");
-  std::cout << out << std::flush;
+  WriteStdout(out);
+  FlushStdout();
 }
 
 int RunVerify(const Session& s) {
@@ -124,18 +144,19 @@ int RunVerify(const Session& s) {
     if (failed <= static_cast<uint64_t>(s.max_report)) {
       std::string ops;
       for (size_t i = 0; i < x.size(); ++i) ops += (i ? " " : "") + FormatHexCode(x[i], *op.operands[i]);
-      std::cout << fmt::format("line {}: {} {}: expected {} {:02x}, got {} {:02x}\n", reader.number,
-                               op.name, ops, FormatHexCode(expected, rf), expected_flags,
-                               FormatHexCode(r.code, rf), r.flags);
-      std::cout << fmt::format("    expected {} [{}]\n    got      {} [{}]\n", DescribeCode(rf, expected),
-                               FlagsNames(static_cast<uint8_t>(expected_flags)), DescribeCode(rf, r.code),
-                               FlagsNames(r.flags));
+      WriteStdout(fmt::format("line {}: {} {}: expected {} {:02x}, got {} {:02x}\n", reader.number,
+                              op.name, ops, FormatHexCode(expected, rf), expected_flags,
+                              FormatHexCode(r.code, rf), r.flags));
+      WriteStdout(fmt::format("    expected {} [{}]\n    got      {} [{}]\n", DescribeCode(rf, expected),
+                              FlagsNames(static_cast<uint8_t>(expected_flags)), DescribeCode(rf, r.code),
+                              FlagsNames(r.flags)));
     }
   }
   if (reader.number == 0) throw UsageError("no input: verify reads TestFloat lines from stdin");
   if (failed > static_cast<uint64_t>(s.max_report))
-    std::cout << fmt::format("({} more mismatches not shown)\n", failed - s.max_report);
-  std::cout << fmt::format("{} passed, {} failed\n", passed, failed) << std::flush;
+    WriteStdout(fmt::format("({} more mismatches not shown)\n", failed - s.max_report));
+  WriteStdout(fmt::format("{} passed, {} failed\n", passed, failed));
+  FlushStdout();
   return failed ? 1 : 0;
 }
 
@@ -162,7 +183,8 @@ void RegisterVerifyCommand(CLI::App& app) {
   AddRoundingOptions(*cmd, s->flags);
   cmd->add_flag("--check-nans", s->check_nans,
                 "compare NaN results bit for bit (default: any NaN matches any NaN, as testfloat_ver)");
-  cmd->add_option("--max-report", s->max_report, "mismatches printed in full")->check(CLI::Range(0, 1 << 30));
+  cmd->add_option("--max-report", s->max_report, "mismatches printed in full, 0..2^30 [default: 20]")
+      ->check(IntegerIn(0, 1 << 30));
   cmd->add_option("--in", s->in_path, "float32 .npy: inputs of a kernel under test (OP f32_to_<fmt>; with --out)");
   cmd->add_option("--out", s->out_path,
                   "its outputs: codes (uint8/uint16 .npy) or fake-quantized float32 .npy, checked against the CPU");

@@ -43,6 +43,18 @@ int ParseInto(mpfr_t out, const std::string& text, mpfr_rnd_t rnd) {
   return t;
 }
 
+// "-x" for the text of x: the error of a result 0 (or of any finite result
+// for an x beyond every exponent range) to far more than six digits.
+std::string NegatedText(const std::string& text) {
+  const size_t start = text.find_first_not_of(" \t\n\v\f\r");
+  const std::string t = start == std::string::npos ? text : text.substr(start);
+  // (append, not "+" + ...: GCC 12 -Wrestrict false positive, PR 105329)
+  const bool signed_text = !t.empty() && (t[0] == '-' || t[0] == '+');
+  std::string out(1, !t.empty() && t[0] == '-' ? '+' : '-');
+  out.append(t, signed_text ? 1 : 0, std::string::npos);
+  return out;
+}
+
 }  // namespace
 
 Unpacked ParseExactValue(const std::string& text) {
@@ -95,11 +107,29 @@ Unpacked ParseExactValue(const std::string& text) {
 
 ErrorText ErrorOf(const std::string& text, double approx, int digits) {
   Mpfr exact(kWide), diff(kWide), rel(kWide), a(kWide);
-  ParseInto(exact.v, text, MPFR_RNDN);
-  if (!mpfr_number_p(exact.v) || std::isnan(approx) || std::isinf(approx)) return {"-", "-"};
+  const int ternary = ParseInto(exact.v, text, MPFR_RNDN);
+  if (std::isnan(approx) || std::isinf(approx)) return {"-", "-"};
+  // Beyond MPFR's widest exponent range (|x| < 2^-2^62 or > 2^2^62) the
+  // value reads as 0 or infinity with a nonzero ternary; it is neither.
+  const bool underflow = mpfr_zero_p(exact.v) && ternary != 0;
+  const bool overflow = mpfr_inf_p(exact.v) && ternary != 0;
+  if (!mpfr_number_p(exact.v) && !overflow) return {"-", "-"};
+  char buf[128];
+  if (overflow || (underflow && approx == 0)) return {NegatedText(text), "-1"};  // approx is nothing beside x
+  if (underflow) {
+    // approx - x with x far below approx's last bit: any value strictly
+    // between approx and approx - sign(x) * ulp/2 rounds to the same digits,
+    // so x stands in as 2^(exponent of approx - 4000). The relative error
+    // is beyond every exponent range: "-".
+    mpfr_set_d(a.v, approx, MPFR_RNDN);
+    mpfr_set_ui_2exp(diff.v, 1, mpfr_get_exp(a.v) - 4000, MPFR_RNDN);
+    if (mpfr_signbit(exact.v)) mpfr_neg(diff.v, diff.v, MPFR_RNDN);  // the zero keeps x's sign
+    mpfr_sub(diff.v, a.v, diff.v, MPFR_RNDN);
+    mpfr_snprintf(buf, sizeof buf, "%+.*Rg", digits, diff.v);
+    return {buf, "-"};
+  }
   mpfr_set_d(a.v, approx, MPFR_RNDN);
   mpfr_sub(diff.v, a.v, exact.v, MPFR_RNDN);
-  char buf[128];
   mpfr_snprintf(buf, sizeof buf, "%+.*Rg", digits, diff.v);
   ErrorText t;
   t.abs = buf;
@@ -115,7 +145,12 @@ ErrorText ErrorOf(const std::string& text, double approx, int digits) {
 
 int CompareDistances(const std::string& text, double a, double b) {
   Mpfr exact(kWide), da(kWide), db(kWide);
-  ParseInto(exact.v, text, MPFR_RNDN);
+  const int ternary = ParseInto(exact.v, text, MPFR_RNDN);
+  if (mpfr_inf_p(exact.v) && ternary != 0) {
+    // Beyond every exponent range: the candidate further out is nearer.
+    const bool positive = mpfr_sgn(exact.v) > 0;
+    return a == b ? 0 : ((a > b) == positive ? -1 : 1);
+  }
   mpfr_set_d(da.v, a, MPFR_RNDN);
   mpfr_set_d(db.v, b, MPFR_RNDN);
   mpfr_sub(da.v, da.v, exact.v, MPFR_RNDN);

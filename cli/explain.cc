@@ -16,6 +16,7 @@
 
 #include <cmath>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,7 @@
 #include "cli/describe.h"
 #include "cli/exact_input.h"
 #include "cli/hex_codes.h"
+#include "cli/int_option.h"
 #include "cli/rounding_options.h"
 #include "formats/convert.h"
 #include "formats/names.h"
@@ -36,6 +38,7 @@ struct State {
   std::string value, format, code;
   RoundingFlags flags;
   uint64_t index = 0;
+  CLI::Option* index_opt = nullptr;
 };
 
 std::string Pow2Text(int e) { return fmt::format("2^{}", e); }
@@ -96,6 +99,8 @@ void ExplainCode(const Format& f, uint64_t code) {
 
 void ExplainValue(const State& s, const Format& f) {
   const Options opt = ResolveOptions(s.flags, f);
+  if (s.index_opt->count() > 0 && !IsStochastic(opt.rounding))
+    throw UsageError("--index applies to --round sr and sr-eq only (it would change nothing)");
   const Unpacked x = ParseExactValue(s.value);
   const Result r = RoundPack(f, x, opt, s.index);
   const Overflow ov = EffectiveOverflow(f, opt.overflow);
@@ -187,16 +192,40 @@ void ExplainValue(const State& s, const Format& f) {
   std::cout << fmt::format("  flags       {:02x} ({})\n", r.flags, FlagsNames(r.flags));
 }
 
+bool LooksLikeNegativeValue(std::string_view arg) {
+  if (arg.size() < 2 || arg[0] != '-' || arg[1] == '-') return false;
+  std::string rest;
+  for (const char c : arg.substr(1)) rest += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return rest == "inf" || rest == "infinity" || rest == "nan" || (rest.rfind("nan(", 0) == 0 && rest.back() == ')');
+}
+
 }  // namespace
+
+void ExplainValueArguments(std::vector<std::string>& args) {
+  // args[0] is the program; the rewrite applies after "explain" and before "--".
+  bool in_explain = false;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--") break;
+    if (!in_explain) {
+      in_explain = args[i] == "explain";
+      if (args[i][0] != '-' && !in_explain) return;  // another command
+      continue;
+    }
+    if (LooksLikeNegativeValue(args[i])) args[i] = "--value=" + args[i];
+  }
+}
 
 void RegisterExplainCommand(CLI::App& app) {
   auto s = std::make_shared<State>();
   CLI::App* cmd = app.add_subcommand(
       "explain", "Show how VALUE is stored in a format: fields, bits, value, error, neighbours, ulp, the rule that decided");
-  cmd->add_option("VALUE", s->value, "a decimal (0.1, -3e-5), a hex float (0x1.8p3), inf or nan");
+  // "--value" lets main() pass -inf and -nan, which CLI11 would take for
+  // short options (see ExplainValueArguments).
+  cmd->add_option("VALUE,--value", s->value, "a decimal (0.1, -3e-5), a hex float (0x1.8p3), inf or nan (-inf, -nan)");
   cmd->add_option("--format,-f", s->format, "format name or custom spec")->required();
   cmd->add_option("--code", s->code, "explain this code (hex) instead of rounding a VALUE");
-  cmd->add_option("--index", s->index, "element index for stochastic rounding");
+  s->index_opt = cmd->add_option("--index", s->index, "element index for stochastic rounding (sr, sr-eq)")
+                     ->check(UnsignedIn(0, std::numeric_limits<uint64_t>::max()));
   AddRoundingOptions(*cmd, s->flags);
   cmd->callback([s] {
     std::string error;
@@ -204,6 +233,10 @@ void RegisterExplainCommand(CLI::App& app) {
     if (!f) throw UsageError(error);
     if (!s->code.empty()) {
       if (!s->value.empty()) throw UsageError("give either VALUE or --code, not both");
+      // A code is decoded, never rounded: rounding options would do nothing.
+      if (const std::string given = s->flags.AnyGiven(); !given.empty())
+        throw UsageError(given + " does not apply to --code (a code is decoded, not rounded)");
+      if (s->index_opt->count() > 0) throw UsageError("--index does not apply to --code (a code is decoded, not rounded)");
       uint64_t code = 0;
       std::string why;
       if (!ParseHexCode(s->code, *f, &code, &why)) throw UsageError("--code: " + why);

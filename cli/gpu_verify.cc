@@ -9,10 +9,19 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
 #include "cli/cli_error.h"
+#include "cli/int_option.h"
 #include "cli/npy_verify.h"
 #include "cli/quoted.h"
 #include "cli/rounding_options.h"
+#include "emulate/array_ops.h"
+#include "emulate/npy.h"
 #include "formats/catalog.h"
 #include "formats/names.h"
 #include "formats/spec_parser.h"
@@ -20,11 +29,8 @@
 #if defined(FLOATSCOPE_HAVE_CUDA)
 #include <chrono>
 #include <ctime>
-#include <fstream>
-#include <cstring>
 
 #include "cuda/gpu.h"
-#include "emulate/array_ops.h"
 #include "cuda/verify.h"
 #endif
 
@@ -38,6 +44,7 @@ struct Session {
   bool exhaustive = false;
   unsigned threads = 0;
   int max_report = 10;
+  CLI::Option *seed_opt = nullptr, *sr_bits_opt = nullptr;
 };
 
 std::vector<std::string> SplitCommas(const std::string& s) {
@@ -54,8 +61,6 @@ const Format& FormatOf(const std::string& spec) {
   if (!f) throw UsageError("unknown format " + Quoted(spec) + (why.empty() ? "" : ": " + why));
   return *f;
 }
-
-#if defined(FLOATSCOPE_HAVE_CUDA)
 
 std::vector<const Format*> ParseFormats(const std::string& arg) {
   std::vector<const Format*> out;
@@ -78,6 +83,78 @@ std::vector<std::string> ParseModes(const std::string& arg) {
   if (out.empty()) throw UsageError("--round needs at least one mode");
   return out;
 }
+
+// The names of --kernels, checked without the CUDA headers.
+std::vector<std::string> VariantNames(const std::string& arg) {
+  if (arg == "all") return {"all"};
+  std::vector<std::string> out = SplitCommas(arg);
+  for (const std::string& v : out)
+    if (v != "fast" && v != "core" && v != "auto")
+      throw UsageError("unknown kernel variant " + Quoted(v) + " (fast, core, auto, all)");
+  if (out.empty()) throw UsageError("--kernels needs at least one variant");
+  return out;
+}
+
+void CheckReadable(const std::string& path) {
+  if (::access(path.c_str(), R_OK) != 0) throw UsageError(path + ": cannot open: " + std::strerror(errno));
+}
+
+// Everything that needs no device, checked before looking for one: a bad
+// argument is found on any machine, with or without CUDA.
+void Validate(const Session& s) {
+  if (s.exhaustive == (!s.in_path.empty() || !s.out_path.empty()))
+    throw UsageError("gpu-verify: give either --exhaustive or both --in and --out");
+  if (!s.exhaustive && (s.in_path.empty() || s.out_path.empty()))
+    throw UsageError("gpu-verify: --in and --out go together");
+  std::vector<const Format*> fmts;
+  std::vector<std::string> modes;
+  if (s.exhaustive) {
+    fmts = ParseFormats(s.formats);
+    modes = ParseModes(s.rounds);
+    for (const Format* f : fmts)
+      if (f->bits > 24 || CodeBytes(*f) > 4)
+        throw UsageError(std::string("gpu-verify: exhaustive verification covers formats of at most 24 bits, not ") +
+                         f->name);
+  } else {
+    if (s.formats == "all" || s.formats.find(',') != std::string::npos)
+      throw UsageError("gpu-verify: --in/--out checks one format at a time (--format F)");
+    if (s.rounds.find(',') != std::string::npos || s.rounds == "all" || s.rounds == "deterministic")
+      throw UsageError("gpu-verify: --in/--out checks one rounding mode at a time (--round R)");
+    fmts = {&FormatOf(s.formats)};
+    modes = {s.rounds};
+    if (CodeBytes(*fmts[0]) > 4)
+      throw UsageError(std::string("gpu-verify: format ") + fmts[0]->name +
+                       " is too wide for the GPU kernels (codes of at most 32 bits)");
+  }
+  bool any_sr = false, any_sr_eq = false;
+  for (const Format* f : fmts) {
+    for (const std::string& mode : modes) {
+      RoundingFlags flags = s.flags;
+      flags.round = mode;
+      const Options opt = ResolveOptions(flags, *f);
+      any_sr |= opt.rounding == Rounding::kStochastic;
+      any_sr_eq |= opt.rounding == Rounding::kStochasticEq;
+    }
+  }
+  if (s.seed_opt->count() > 0 && !any_sr && !any_sr_eq)
+    throw UsageError("--seed applies to --round sr and sr-eq only (it would change nothing)");
+  if (s.sr_bits_opt->count() > 0 && !any_sr) throw UsageError("--sr-bits applies to --round sr only (it would change nothing)");
+  const std::vector<std::string> variants = VariantNames(s.variants);
+  if (!s.exhaustive && variants.size() != 1) throw UsageError("--in/--out checks one kernel variant at a time");
+  if (!s.exhaustive) {
+    CheckReadable(s.in_path);
+    CheckReadable(s.out_path);
+  }
+  if (!s.json_path.empty()) {
+    try {
+      npy::CheckOutputPath(s.json_path);
+    } catch (const npy::NpyError& e) {
+      throw UsageError(std::string("--json: ") + e.what());
+    }
+  }
+}
+
+#if defined(FLOATSCOPE_HAVE_CUDA)
 
 std::vector<gpu::Variant> ParseVariants(const std::string& arg, const Format& f) {
   std::vector<gpu::Variant> out;
@@ -151,9 +228,9 @@ int RunExhaustive(const Session& s) {
       report["passed"] = passed;
       report["failed"] = failed;
       if (!s.json_path.empty()) {
-        const std::string tmp = s.json_path + ".tmp";
-        std::ofstream(tmp) << report.dump(2) << "\n";
-        std::rename(tmp.c_str(), s.json_path.c_str());
+        npy::OutputFiles json;  // the same rules as every output file (emulate/npy.h)
+        json.AddBytes(s.json_path, report.dump(2) + "\n");
+        json.Commit();
       }
     }
   }
@@ -188,16 +265,15 @@ int RunNpy(const Session& s) {
 #endif
 
 int Run(const Session& s) {
-  if (s.exhaustive == (!s.in_path.empty() || !s.out_path.empty()))
-    throw UsageError("gpu-verify: give either --exhaustive or both --in and --out");
-  if (!s.exhaustive && (s.in_path.empty() || s.out_path.empty()))
-    throw UsageError("gpu-verify: --in and --out go together");
+  Validate(s);
 #if defined(FLOATSCOPE_HAVE_CUDA)
   std::string why;
   if (!gpu::DeviceAvailable(&why)) throw UsageError("gpu-verify: no CUDA device (" + why + ")");
   try {
     return s.exhaustive ? RunExhaustive(s) : RunNpy(s);
   } catch (const gpu::GpuError& e) {
+    throw UsageError(std::string("gpu-verify: ") + e.what());
+  } catch (const npy::NpyError& e) {
     throw UsageError(std::string("gpu-verify: ") + e.what());
   }
 #else
@@ -221,12 +297,13 @@ void RegisterGpuVerifyCommand(CLI::App& app) {
                   "rounding mode(s), comma-separated, or 'deterministic' or 'all' [default: rne]");
   cmd->add_option("--overflow", s->flags.overflow, "overflow policy: ieee saturate nan wrap [default: the format's]");
   cmd->add_option("--subnormals", s->flags.subnormals, "keep | flush | flush-input | flush-output");
-  cmd->add_option("--seed", s->flags.seed, "stochastic rounding seed");
-  cmd->add_option("--sr-bits", s->flags.sr_bits, "random bits compared by sr, 1..32");
+  s->seed_opt = cmd->add_option("--seed", s->flags.seed, "stochastic rounding seed (sr, sr-eq)")->check(SeedCheck());
+  s->sr_bits_opt = cmd->add_option("--sr-bits", s->flags.sr_bits, "random bits compared by sr, 1..32")->check(SrBitsCheck());
   cmd->add_option("--compat", s->flags.compat, "peer preset: none | ml_dtypes | cuda | cuda-satfinite");
   cmd->add_option("--kernels", s->variants, "kernel variants: fast, core, auto, or all [default: all]");
-  cmd->add_option("--threads", s->threads, "CPU threads for the digests (0: all)");
-  cmd->add_option("--max-report", s->max_report, "mismatches printed per check")->check(CLI::Range(0, 1 << 30));
+  cmd->add_option("--threads", s->threads, "CPU threads for the digests (0: all), at most 1024")
+      ->check(UnsignedIn(0, 1024));
+  cmd->add_option("--max-report", s->max_report, "mismatches printed per check, 0..2^30")->check(IntegerIn(0, 1 << 30));
   cmd->add_option("--json", s->json_path, "write the exhaustive results here (rewritten after each check)");
   cmd->add_option("--in", s->in_path, "float32 .npy: the inputs the kernel under test was given");
   cmd->add_option("--out", s->out_path, "its outputs: codes (uint8/uint16 .npy) or fake-quantized float32 .npy");

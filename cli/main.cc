@@ -5,6 +5,7 @@
 #include <exception>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "cli/cli_error.h"
 #include "cli/eval_verify.h"
@@ -13,6 +14,7 @@
 #include "cli/gpu_verify.h"
 #include "cli/quantize.h"
 #include "cli/quoted.h"
+#include "cli/stdout_check.h"
 #include "cli/train.h"
 
 namespace {
@@ -26,6 +28,7 @@ bool HasSubcommand(const CLI::App& app, const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  floatscope::cli::InstallStdoutCheck();
   CLI::App app{"floatscope: bit-exact emulation of low-precision number formats"};
   app.require_subcommand(1);
   floatscope::cli::RegisterFormatsCommand(app);
@@ -44,23 +47,37 @@ int main(int argc, char** argv) {
               << ")\n";
     return 2;
   }
+  std::vector<std::string> args(argv, argv + argc);
+  floatscope::cli::ExplainValueArguments(args);
+  std::vector<const char*> arg_ptrs;
+  for (const std::string& a : args) arg_ptrs.push_back(a.c_str());
+  int rc = 0;
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   } catch (const CLI::RuntimeError& e) {
-    return e.get_exit_code();
+    rc = e.get_exit_code();  // verify: 1 = ran, found mismatches
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    rc = app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    rc = app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "floatscope: " << e.what() << " (see --help)\n";
     return 2;
   } catch (const floatscope::cli::UsageError& e) {
     std::cerr << "floatscope: " << e.what() << "\n";
-    return 2;
+    rc = 2;
   } catch (const std::exception& e) {
+    std::cerr << "floatscope: " << e.what() << "\n";
+    rc = 2;
+  }
+  // What was printed must have arrived; after an error (status 2, its line
+  // already on stderr) the output is incomplete anyway.
+  try {
+    floatscope::cli::FlushStdout();
+  } catch (const floatscope::cli::UsageError& e) {
+    if (rc == 2) return 2;
     std::cerr << "floatscope: " << e.what() << "\n";
     return 2;
   }
-  return 0;
+  return rc;
 }

@@ -22,16 +22,19 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "analysis/error_stats.h"
 #include "cli/cli_error.h"
+#include "cli/int_option.h"
 #include "cli/quoted.h"
 #include "cli/rounding_options.h"
 #include "emulate/array_ops.h"
 #include "emulate/npy.h"
+#include "emulate/quant/common.h"
 #include "emulate/quant/quantize.h"
 #include "formats/names.h"
 #include "formats/spec_parser.h"
@@ -42,8 +45,8 @@ namespace {
 
 struct State {
   std::string format, scheme = "tensor", calib = "max", reduce = "max", in, out;
-  long axis = -1;
-  size_t group = 0, block = 32, history = 1024;
+  int64_t axis = -1;
+  uint64_t group = 0, block = 32, history = 1024;
   int margin = 0;
   bool asymmetric = false, pow2 = false, codes = false, json = false, no_progress = false;
   unsigned threads = 0;
@@ -168,48 +171,65 @@ void Run(const State& s) {
            "tensor, channel, group");
 
   quant::CheckConfig(c);  // before reading a possibly large input
+  npy::CheckOutputPath(s.out);
+  if (s.codes) npy::CheckOutputPath(Sibling(s.out, "scales"));
   const npy::FloatArray in = npy::ReadFloatArray(s.in);
+  if (in.shape.empty() && s.given("--axis"))
+    throw UsageError("--axis does not apply to a 0-d array (" + s.in + " holds one value)");
+  // Sizes beyond the axis mean one unit per row (and a history longer than
+  // the steps keeps every step): the same partition as the axis length, and
+  // no arithmetic near 2^64 or memory for entries that stay empty.
+  if (const auto axis = quant::NormalizeAxis(k == Scheme::kDelayed ? 0 : c.axis, in.shape.size())) {
+    const size_t len = in.shape.empty() ? 1 : std::max<size_t>(in.shape[*axis], 1);
+    c.group = std::min<uint64_t>(c.group, len);
+    c.block = std::min<uint64_t>(c.block, len);
+    c.history = std::min<uint64_t>(c.history, len);
+  }
   quant::QuantResult r;
   {
     ProgressLine progress(!s.no_progress);
     r = quant::Quantize(c, in.shape, in.values, std::ref(progress));
   }
 
-  // Write every file, the main one last, so a failure leaves no new output.
+  // The files appear together or not at all (npy::OutputFiles), the main
+  // one renamed last.
+  npy::OutputFiles files;
   std::vector<std::pair<std::string, std::string>> wrote;
+  std::vector<uint8_t> c8;
+  const float global_scale = r.global_decode_scale.value_or(0.0f);
   if (s.codes) {
     const std::string scales = Sibling(s.out, "scales");
     if (!r.scale_codes.empty()) {
-      npy::WriteArray(scales, npy::Dtype::kUint8, r.scale_shape, r.scale_codes.data());
+      files.AddArray(scales, npy::Dtype::kUint8, r.scale_shape, r.scale_codes.data());
       wrote.emplace_back(scales, *scheme == quant::Scheme::kMx ? "uint8 E8M0 block scale codes"
                                                                : "uint8 E4M3 block decode scale codes");
     } else {
-      npy::WriteArray(scales, npy::Dtype::kFloat32, r.scale_shape, r.scales.data());
+      files.AddArray(scales, npy::Dtype::kFloat32, r.scale_shape, r.scales.data());
       wrote.emplace_back(scales, "float32 decode scales");
     }
     if (!r.zero_points.empty()) {
       const std::string zp = Sibling(s.out, "zero_points");
-      npy::WriteArray(zp, npy::Dtype::kFloat32, r.scale_shape, r.zero_points.data());
+      files.AddArray(zp, npy::Dtype::kFloat32, r.scale_shape, r.zero_points.data());
       wrote.emplace_back(zp, "float32 zero points");
     }
     if (r.global_decode_scale) {
       const std::string g = Sibling(s.out, "global_scale");
-      const float v = *r.global_decode_scale;
-      npy::WriteArray(g, npy::Dtype::kFloat32, {}, &v);
+      files.AddArray(g, npy::Dtype::kFloat32, {}, &global_scale);
       wrote.emplace_back(g, "float32 per-tensor decode scale");
     }
     if (CodeBytes(*f) == 1) {
-      std::vector<uint8_t> c8(r.codes.begin(), r.codes.end());
-      npy::WriteArray(s.out, npy::Dtype::kUint8, in.shape, c8.data());
+      c8.assign(r.codes.begin(), r.codes.end());
+      files.AddArray(s.out, npy::Dtype::kUint8, in.shape, c8.data());
       wrote.emplace_back(s.out, fmt::format("uint8 {} codes", f->name));
     } else {
-      npy::WriteArray(s.out, npy::Dtype::kUint16, in.shape, r.codes.data());
+      files.AddArray(s.out, npy::Dtype::kUint16, in.shape, r.codes.data());
       wrote.emplace_back(s.out, fmt::format("uint16 {} codes", f->name));
     }
   } else {
-    npy::WriteArray(s.out, npy::Dtype::kFloat32, in.shape, r.dequantized.data());
+    files.AddArray(s.out, npy::Dtype::kFloat32, in.shape, r.dequantized.data());
     wrote.emplace_back(s.out, "float32 dequantized values");
   }
+  files.Commit();
 
   const analysis::ErrorStats& st = r.stats;
   const size_t n_scales = r.scales.empty() ? r.scale_codes.size() : r.scales.size();
@@ -277,19 +297,26 @@ void RegisterQuantizeCommand(CLI::App& app) {
       ->required();
   cmd->add_option("--scheme,-s", s->scheme,
                   "tensor | channel | group | delayed (FP8, axis 0 = steps) | mx | nvfp4 [default: tensor]");
-  cmd->add_option("--axis", s->axis, "axis of channels / groups / blocks, negative from the end [default: -1]");
-  cmd->add_option("--group", s->group, "group: elements per group along --axis");
-  cmd->add_option("--block", s->block, "mx: elements per block along --axis [default: 32, as OCP MX]");
+  constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
+  cmd->add_option("--axis", s->axis, "axis of channels / groups / blocks, negative from the end [default: -1]")
+      ->check(IntegerIn(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
+  cmd->add_option("--group", s->group, "group: elements per group along --axis (beyond the axis: one group)")
+      ->check(UnsignedIn(1, kU64Max));
+  cmd->add_option("--block", s->block, "mx: elements per block along --axis [default: 32, as OCP MX]")
+      ->check(UnsignedIn(1, kU64Max));
   cmd->add_flag("--asymmetric", s->asymmetric, "integer formats: zero point from [min, max] (default symmetric)");
   cmd->add_option("--calib", s->calib, "calibration: max | percentile:P | mse [default: max]");
-  cmd->add_option("--margin", s->margin, "float formats: divide the scale by 2^margin [default: 0]");
+  cmd->add_option("--margin", s->margin, "float formats: divide the scale by 2^margin, -64..64 [default: 0]")
+      ->check(IntegerIn(-64, 64));
   cmd->add_flag("--pow2-scale", s->pow2, "float formats: round the scale down to a power of two");
-  cmd->add_option("--history", s->history, "delayed: amax history length [default: 1024]");
+  cmd->add_option("--history", s->history, "delayed: amax history length [default: 1024]")
+      ->check(UnsignedIn(1, kU64Max));
   cmd->add_option("--amax-reduce", s->reduce, "delayed: max | most-recent [default: max]");
   cmd->add_flag("--codes", s->codes,
                 "write codes to --out and scales beside it (OUT.scales.npy, OUT.zero_points.npy, "
                 "OUT.global_scale.npy) instead of dequantized values");
-  cmd->add_option("--threads", s->threads, "worker threads, 0 = all [default: 0]; results do not depend on it");
+  cmd->add_option("--threads", s->threads, "worker threads, 0 = all, at most 1024 [default: 0]; results do not depend on it")
+      ->check(UnsignedIn(0, 1024));
   cmd->add_flag("--json", s->json, "print the report as one JSON object");
   cmd->add_flag("--no-progress", s->no_progress, "no progress line on stderr");
   cmd->add_option("--in,-i", s->in, "input .npy (float32 or float64, C order)")->required();

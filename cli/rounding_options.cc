@@ -1,27 +1,36 @@
 #include "cli/rounding_options.h"
 
+#include <limits>
+
 #include "cli/cli_error.h"
+#include "cli/int_option.h"
 #include "cli/quoted.h"
 #include "formats/names.h"
 
 namespace floatscope::cli {
 
+std::string RoundingFlags::AnyGiven() const {
+  for (const CLI::Option* o : {round_opt, overflow_opt, subnormals_opt, tininess_opt, compat_opt, seed_opt, sr_bits_opt})
+    if (Given(o)) return o->get_name();
+  return "";
+}
+
+CLI::Validator SeedCheck() { return UnsignedIn(0, std::numeric_limits<uint64_t>::max()); }
+CLI::Validator SrBitsCheck() { return IntegerIn(1, 32); }
+
 void AddRoundingOptions(CLI::App& cmd, RoundingFlags& f) {
-  cmd.add_option("--round,-r", f.round,
+  f.round_opt = cmd.add_option("--round,-r", f.round,
                  "rounding: rne rna rtz rdn rup rto sr sr-eq (TestFloat names near_even "
                  "near_maxMag minMag min max odd also accepted) [default: rne]");
-  cmd.add_option("--overflow", f.overflow,
+  f.overflow_opt = cmd.add_option("--overflow", f.overflow,
                  "overflow policy: ieee saturate nan wrap(integers) [default: the format's]");
-  cmd.add_option("--subnormals", f.subnormals,
+  f.subnormals_opt = cmd.add_option("--subnormals", f.subnormals,
                  "keep | flush (inputs and results) | flush-input | flush-output");
-  cmd.add_option("--tininess", f.tininess, "underflow detection: after | before rounding");
-  // strtoull would quietly read "-1" as 2^64-1.
-  const CLI::Validator non_negative(
-      [](std::string& v) { return v.find('-') == std::string::npos ? std::string() : "must not be negative"; },
-      "UINT64");
-  cmd.add_option("--seed", f.seed, "stochastic rounding seed (Philox4x32-10 key)")->check(non_negative);
-  cmd.add_option("--sr-bits", f.sr_bits, "random bits compared by sr, 1..32");
-  cmd.add_option("--compat", f.compat,
+  f.tininess_opt = cmd.add_option("--tininess", f.tininess, "underflow detection: after | before rounding");
+  f.seed_opt = cmd.add_option("--seed", f.seed, "stochastic rounding seed (Philox4x32-10 key), sr and sr-eq only")
+                   ->check(SeedCheck());
+  f.sr_bits_opt = cmd.add_option("--sr-bits", f.sr_bits, "random bits compared by sr, 1..32")->check(SrBitsCheck());
+  f.compat_opt = cmd.add_option("--compat", f.compat,
                  "peer preset: none | ml_dtypes | cuda | cuda-satfinite (explicit options override it)");
 }
 
@@ -58,6 +67,11 @@ Options ResolveOptions(const RoundingFlags& f, const Format& dst) {
   if (f.sr_bits < 1 || f.sr_bits > 32) throw UsageError("--sr-bits must be between 1 and 32");
   opt.sr_bits = static_cast<uint8_t>(f.sr_bits);
   opt.seed = f.seed;
+  const bool stochastic = opt.rounding == Rounding::kStochastic || opt.rounding == Rounding::kStochasticEq;
+  if (f.Given(f.seed_opt) && !stochastic)
+    throw UsageError("--seed applies to --round sr and sr-eq only (it would change nothing)");
+  if (f.Given(f.sr_bits_opt) && opt.rounding != Rounding::kStochastic)
+    throw UsageError("--sr-bits applies to --round sr only (it would change nothing)");
   if (const std::string why = CheckOptionsFor(dst, opt); !why.empty()) throw UsageError(why);
   return opt;
 }
