@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Plot one `floatscope train` run: loss, gradient magnitudes, loss scale.
 
-    plot_train.py DIR
+    plot_train.py DIR [--floatscope PATH]
 
 Reads DIR/steps.csv, DIR/summary.json and DIR/hist.json (written by
 train/trainer.cc) and writes, each through a temporary file and a rename:
@@ -21,6 +21,11 @@ train/trainer.cc) and writes, each through a temporary file and a rename:
 hist.json: {"<step>": {"loss_scale": S, "activation_gradients": {"zeros",
 "nonfinite", "min_exp", "counts"}, ...}} where counts[i] counts the values
 with floor(log2 |x|) == min_exp + i.
+
+Format limits: `floatscope formats --json FORMAT` of the binary given with
+--floatscope (any named format or custom spec), else the table below, else
+the binary in $FLOATSCOPE; a format none of them knows is drawn without its
+window.
 
 A missing or malformed input is one line on stderr and exit status 1.
 """
@@ -58,21 +63,32 @@ class InputError(Exception):
     pass
 
 
-def format_limits(name):
-    """(max, min_normal, min_subnormal or None) of a format, or None if unknown."""
+def query_limits(exe, name):
+    """(max, min_normal, min_subnormal or None) from `exe formats --json name`, or None."""
+    try:
+        p = subprocess.run([exe, "formats", "--json", name], capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            return None
+        for f in json.loads(p.stdout):
+            if f.get("kind") == "float" and f.get("min_normal") and f.get("max"):
+                sub = f.get("min_subnormal") if f.get("has_subnormals", True) else None
+                return (f["max"], f["min_normal"], sub)
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return None
+
+
+def format_limits(name, floatscope=None):
+    """(max, min_normal, min_subnormal or None) of a format, or None if unknown:
+    from the --floatscope binary when given, else the table, else $FLOATSCOPE."""
+    if floatscope:
+        lim = query_limits(floatscope, name)
+        if lim:
+            return lim
     if name in FORMAT_LIMITS:
         return FORMAT_LIMITS[name]
     exe = os.environ.get("FLOATSCOPE")
-    if not exe:
-        return None
-    try:
-        out = subprocess.run([exe, "formats", "--json"], capture_output=True, text=True, timeout=30, check=True).stdout
-        for f in json.loads(out):
-            if f.get("name") == name and f.get("kind") == "float" and f.get("min_normal"):
-                return (f["max"], f["min_normal"], f.get("min_subnormal"))
-    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError):
-        return None
-    return None
+    return query_limits(exe, name) if exe and exe != floatscope else None
 
 
 def role_format(summary, role="act_grad"):
@@ -202,7 +218,7 @@ def plot_loss(steps, summary, path):
     atomic_savefig(fig, path)
 
 
-def plot_gradients(hist, summary, path):
+def plot_gradients(hist, summary, path, floatscope=None):
     import matplotlib.pyplot as plt
 
     if not isinstance(hist, dict) or not hist:
@@ -213,8 +229,8 @@ def plot_gradients(hist, summary, path):
         raise InputError("hist.json: keys must be step numbers")
     fmt_name, scaling = role_format(summary, "act_grad")
     gfmt, gscaling = role_format(summary, "gemm_grad")
-    limits = format_limits(fmt_name) if fmt_name else None
-    glimits = format_limits(gfmt) if gfmt and gfmt != fmt_name else None
+    limits = format_limits(fmt_name, floatscope) if fmt_name else None
+    glimits = format_limits(gfmt, floatscope) if gfmt and gfmt != fmt_name else None
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=False)
     colours = plt.cm.viridis([i / max(1, len(hsteps) - 1) * 0.85 for i in range(len(hsteps))])
     last_scale = 1.0
@@ -297,14 +313,42 @@ def plot_loss_scale(steps, summary, path):
     atomic_savefig(fig, path)
 
 
+USAGE = "usage: plot_train.py DIR [--floatscope PATH] (DIR: a `floatscope train --out` folder)"
+
+
+def parse_args(argv):
+    """(dir, floatscope or None); raises InputError on a bad command line."""
+    d, exe, rest = None, None, list(argv[1:])
+    while rest:
+        a = rest.pop(0)
+        if a == "--floatscope":
+            if not rest:
+                raise InputError("--floatscope needs a path; " + USAGE)
+            exe = rest.pop(0)
+        elif a.startswith("--floatscope="):
+            exe = a.split("=", 1)[1]
+        elif a.startswith("-") and a != "-":
+            raise InputError(f"unknown option {a}; " + USAGE)
+        elif d is None:
+            d = a
+        else:
+            raise InputError("one DIR only; " + USAGE)
+    if d is None:
+        raise InputError(USAGE)
+    if exe is not None and not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
+        raise InputError(f"--floatscope {exe}: not an executable file")
+    return d, exe
+
+
 def main(argv):
     if len(argv) == 2 and argv[1] in ("-h", "--help"):
         print(__doc__.strip())
         return 0
-    if len(argv) != 2:
-        print("plot_train.py: usage: plot_train.py DIR (a `floatscope train --out` folder)", file=sys.stderr)
+    try:
+        d, exe = parse_args(argv)
+    except InputError as e:
+        print(f"plot_train.py: {e}", file=sys.stderr)
         return 1
-    d = argv[1]
     try:
         if not os.path.isdir(d):
             raise InputError(f"{d}: not a directory")
@@ -317,7 +361,7 @@ def main(argv):
 
         matplotlib.use("Agg")
         plot_loss(steps, summary, os.path.join(d, "loss.png"))
-        plot_gradients(hist, summary, os.path.join(d, "gradients.png"))
+        plot_gradients(hist, summary, os.path.join(d, "gradients.png"), exe)
         plot_loss_scale(steps, summary, os.path.join(d, "loss_scale.png"))
     except InputError as e:
         print(f"plot_train.py: {e}", file=sys.stderr)
