@@ -413,8 +413,11 @@ def aggregate(runs_by_key, model, data, policy, seeds):
             rel.append(t / tb)
     accs = [x for x in acc if math.isfinite(x)]
     train_acc = [num(r.summary["final"]["train_acc"]) for r in rs]
+    opt_state = rs[0].summary["policy"]["roles"].get("opt_state")
     return {
         "model": model, "data": data, "policy": policy, "seeds": len(rs),
+        "optimizer": rs[0].summary.get("optimizer", {}).get("kind"),
+        "opt_state_format": opt_state.get("format") if isinstance(opt_state, dict) else None,
         "test_acc_mean": mean(acc), "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else float("nan"),
         "shadow_test_acc": mean(shadow_acc),
         "train_acc_mean": mean(train_acc),
@@ -496,7 +499,14 @@ def verdict(case, rows, mk):
     """(observed text, reproduced: True/False/None) for one model."""
     g = lambda p: find(rows, mk, p)  # noqa: E731
     acc = lambda r: r["test_acc_mean"]  # noqa: E731
-    div = lambda r: f" (diverged in {r['diverged_runs']}/{r['seeds']} seeds)" if r and r["diverged_runs"] else ""  # noqa: E731
+    def div(r):
+        if not r or not r["diverged_runs"]:
+            return ""
+        why = ""
+        if r["optimizer"] in ("adam", "adamw") and r["opt_state_format"] == "f16":
+            why = "; Adam's state in f16: v = g² underflows and eps = 1e-8 rounds to 0, so m/(√v + eps) is inf"
+        return f" (diverged in {r['diverged_runs']}/{r['seeds']} seeds{why})"
+
     if case == "micikevicius2017":
         f32, nv, st, amp = g("fp32"), g("fp16-naive"), g("fp16-static"), g("fp16-amp")
         if not (f32 and nv and amp):
@@ -539,8 +549,9 @@ def verdict(case, rows, mk):
             return None, None
         d = acc(bf) - acc(f32)
         return (f"test acc bf16-amp {acc(bf):.4f} vs fp32 {acc(f32):.4f} ({d:+.4f}); loss gap to FP64 "
-                f"{bf['train_loss_gap']:+.3g} vs {f32['train_loss_gap']:+.3g}; skipped 0 without loss scaling: "
-                f"{bf['skipped_steps'] == 0}"), abs(d) <= tol(bf, f32)
+                f"{bf['train_loss_gap']:+.3g} vs {f32['train_loss_gap']:+.3g}; no loss scaling, "
+                f"{bf['skipped_steps']:.3g} skipped steps, {bf['nonfinite_grad_steps']:.3g} non-finite gradients"),
+                abs(d) <= tol(bf, f32))
     if case == "micikevicius2022":
         bf, hy, cu, un = g("bf16-amp"), g("fp8-hybrid"), g("fp8-current"), g("fp8-unscaled")
         if not (bf and hy and cu and un):
