@@ -548,10 +548,10 @@ def verdict(case, rows, mk):
         if not (f32 and bf):
             return None, None
         d = acc(bf) - acc(f32)
-        return (f"test acc bf16-amp {acc(bf):.4f} vs fp32 {acc(f32):.4f} ({d:+.4f}); loss gap to FP64 "
-                f"{bf['train_loss_gap']:+.3g} vs {f32['train_loss_gap']:+.3g}; no loss scaling, "
-                f"{bf['skipped_steps']:.3g} skipped steps, {bf['nonfinite_grad_steps']:.3g} non-finite gradients"),
-                abs(d) <= tol(bf, f32))
+        txt = (f"test acc bf16-amp {acc(bf):.4f} vs fp32 {acc(f32):.4f} ({d:+.4f}); loss gap to FP64 "
+               f"{bf['train_loss_gap']:+.3g} vs {f32['train_loss_gap']:+.3g}; no loss scaling, "
+               f"{bf['skipped_steps']:.3g} skipped steps, {bf['nonfinite_grad_steps']:.3g} non-finite gradients")
+        return txt, abs(d) <= tol(bf, f32)
     if case == "micikevicius2022":
         bf, hy, cu, un = g("bf16-amp"), g("fp8-hybrid"), g("fp8-current"), g("fp8-unscaled")
         if not (bf and hy and cu and un):
