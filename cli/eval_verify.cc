@@ -29,36 +29,6 @@ namespace floatscope::cli {
 
 namespace {
 
-constexpr size_t kMaxLineLength = 4096;
-
-struct LineReader {
-  std::istream& in;
-  uint64_t number = 0;
-  // Reads the next line split into tokens; false at end of input. Reads at
-  // most kMaxLineLength + 1 characters of a line (eval < /dev/zero must
-  // not grow a line forever).
-  bool Next(std::vector<std::string>* tokens) {
-    std::string line;
-    std::streambuf* buf = in.rdbuf();
-    int c = buf->sbumpc();
-    if (c == std::char_traits<char>::eof()) return false;
-    ++number;
-    for (; c != std::char_traits<char>::eof() && c != '\n'; c = buf->sbumpc()) {
-      if (line.size() == kMaxLineLength + 1)
-        throw UsageError(fmt::format("line {}: longer than {} characters", number, kMaxLineLength));
-      line += static_cast<char>(c);
-    }
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.size() > kMaxLineLength)
-      throw UsageError(fmt::format("line {}: longer than {} characters", number, kMaxLineLength));
-    tokens->clear();
-    std::istringstream ss(line);
-    std::string t;
-    while (ss >> t) tokens->push_back(t);
-    return true;
-  }
-};
-
 uint64_t ParseOperand(const std::string& text, const Format& f, uint64_t line, const char* what) {
   uint64_t code = 0;
   std::string why;

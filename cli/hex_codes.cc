@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
+#include "cli/cli_error.h"
 #include "cli/quoted.h"
 
 namespace floatscope::cli {
@@ -41,6 +44,31 @@ bool ParseHexCode(std::string_view text, const Format& f, uint64_t* code, std::s
     return false;
   }
   *code = v;
+  return true;
+}
+
+bool LineReader::Next(std::vector<std::string>* tokens) {
+  std::string line;
+  std::streambuf* buf = in.rdbuf();
+  int c = buf->sbumpc();
+  if (c == std::char_traits<char>::eof()) return false;
+  ++number;
+  for (; c != std::char_traits<char>::eof() && c != '\n'; c = buf->sbumpc()) {
+    if (line.size() == kMaxLineLength + 1)
+      throw UsageError(fmt::format("line {}: longer than {} characters", number, kMaxLineLength));
+    line += static_cast<char>(c);
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.size() > kMaxLineLength)
+    throw UsageError(fmt::format("line {}: longer than {} characters", number, kMaxLineLength));
+  tokens->clear();
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+    const size_t start = i;
+    while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+    if (i > start) tokens->emplace_back(line, start, i - start);
+  }
   return true;
 }
 

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <istream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "formats/format.h"
 
@@ -17,5 +19,18 @@ bool ParseHexCode(std::string_view text, const Format& f, uint64_t* code, std::s
 
 // Formats a code zero-padded to the storage width, lower case.
 std::string FormatHexCode(uint64_t code, const Format& f);
+
+// The lines of eval and verify input: at most kMaxLineLength characters
+// (a trailing '\r' aside), read so that no line grows past that (eval <
+// /dev/zero fails at once), split at whitespace.
+inline constexpr size_t kMaxLineLength = 4096;
+
+struct LineReader {
+  std::istream& in;
+  uint64_t number = 0;  // of the line last read, from 1
+  // Reads the next line into `tokens`; false at end of input. Throws
+  // UsageError for a line that is too long.
+  bool Next(std::vector<std::string>* tokens);
+};
 
 }  // namespace floatscope::cli

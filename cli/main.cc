@@ -5,6 +5,7 @@
 #include <exception>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/cli_error.h"
@@ -18,6 +19,25 @@
 #include "cli/train.h"
 
 namespace {
+
+// An error line as printed: control bytes (a newline from a JSON key, an
+// escape sequence) as \xNN, so that it stays one line and reaches the
+// terminal inert. Bytes from 128 up (UTF-8 in paths) are kept.
+std::string OneLine(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 32 || c == 127) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
 
 bool HasSubcommand(const CLI::App& app, const std::string& name) {
   for (const CLI::App* sub : app.get_subcommands({}))
@@ -61,13 +81,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     rc = app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "floatscope: " << e.what() << " (see --help)\n";
+    std::cerr << "floatscope: " << OneLine(e.what()) << " (see --help)\n";
     return 2;
   } catch (const floatscope::cli::UsageError& e) {
-    std::cerr << "floatscope: " << e.what() << "\n";
+    std::cerr << "floatscope: " << OneLine(e.what()) << "\n";
     rc = 2;
   } catch (const std::exception& e) {
-    std::cerr << "floatscope: " << e.what() << "\n";
+    std::cerr << "floatscope: " << OneLine(e.what()) << "\n";
     rc = 2;
   }
   // What was printed must have arrived; after an error (status 2, its line

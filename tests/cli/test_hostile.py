@@ -572,3 +572,16 @@ def test_14_a_value_above_every_exponent_range_is_finite_and_overflows():
     f = explain_fields("1e99999999999999999999", "--format", "f16", "--round", "rtz")
     assert f["code"] == "7bff" and f["flags"] == "05 (overflow,inexact)", f
     assert f["error"].split()[1] == "-1e99999999999999999999" and f["error"].split()[3] == "-1", f["error"]
+
+
+# ---------------------------------------------------------------------------
+# Every error line is one line: control bytes in a message are escaped
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("policy, names", [
+    ('{"layers": {"a\\nb": 1}}', ["a\\x0ab"]),         # a JSON key with a newline, echoed by train/policy.cc
+    ('{"a": 1e999}', ["1e999"]),                        # found by tests/fuzz/fuzz_policy.cc: not a PolicyError
+])
+def test_error_lines_stay_one_line(tmp_path, policy, names):
+    fails("train", "--model", "mlp", "--data", "digits", "--policy", policy, "--out", tmp_path / "run",
+          "--plots", "off", names=names)
