@@ -234,6 +234,7 @@ def plot_gradients(hist, summary, path, floatscope=None):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=False)
     colours = plt.cm.viridis([i / max(1, len(hsteps) - 1) * 0.85 for i in range(len(hsteps))])
     last_scale = 1.0
+    data_lo, data_hi = math.inf, -math.inf
     for si, step in enumerate(hsteps):
         rec = hist[step]
         if not isinstance(rec, dict):
@@ -263,6 +264,7 @@ def plot_gradients(hist, summary, path, floatscope=None):
                 lab += f", inf/NaN {nf:.1%}"
             if ex:  # close the last bin [e, e + 1)
                 ex, frac = ex + [ex[-1] + 1], frac + [0.0]
+                data_lo, data_hi = min(data_lo, ex[0] - shift), max(data_hi, ex[-1] - shift)
             ax.plot([e - shift for e in ex], frac, drawstyle="steps-post", color=colours[si], linewidth=1.4,
                     label=lab)
     shift = math.log2(last_scale)
@@ -281,6 +283,13 @@ def plot_gradients(hist, summary, path, floatscope=None):
         ax.set_ylabel("fraction of values")
         ax.set_title(role.replace("_", " "), fontsize=10)
         ax.grid(alpha=0.3)
+        if math.isfinite(data_lo):
+            # The data's range, widened to window edges within 24 binades of it
+            # (a bf16 or f32 window would squash the histogram otherwise).
+            edges = [math.log2(v) - shift for lim in (limits, glimits) if lim for v in lim if v]
+            lo = min([data_lo] + [e for e in edges if data_lo - 24 <= e <= data_lo])
+            hi = max([data_hi] + [e for e in edges if data_hi <= e <= data_hi + 24])
+            ax.set_xlim(lo - 3, hi + 3)
         ax.legend(fontsize=7, loc="upper left")
     note = f"act_grad format {fmt_name}" if fmt_name else "act_grad not rounded"
     fig.suptitle(f"{summary.get('model', '?')} on {summary.get('data', '?')}, "
