@@ -76,12 +76,15 @@ MODELS = [
     ("mlp", "mnist1d", "sgd", 0.05, 0.0, 1.2),
     ("transformer", "modadd", "adamw", 3e-3, 1.0, 14.0),
 ]
-# (steps, seeds) per model, by mode. Default: measured at ~1000 CPU-seconds,
-# about 8-9 minutes on 2 idle cores (compare.json records the runtime);
-# --quick: mlp on digits only, well under a minute.
+# (steps, seeds) per model, by mode. Default: about 700 CPU-seconds (~6
+# minutes on 2 idle cores; compare.json records the runtime). A transformer
+# run costs ~18 CPU-seconds (1500 steps beside a float64 shadow), 21 of them
+# a seed: one seed fits the budget, so its accuracies carry no spread (and
+# when it groks varies with the policy by some hundreds of steps: --seeds 3
+# gives a spread at ~+14 minutes). --quick: mlp on digits only, ~5 s.
 PLAN = {
     "default": {"mlp:digits": (400, 3), "cnn:digits": (300, 3), "mlp:mnist1d": (1000, 3),
-                "transformer:modadd": (1500, 2)},
+                "transformer:modadd": (1500, 1)},
     "quick": {"mlp:digits": (150, 1)},
 }
 BATCH = 64
@@ -649,7 +652,10 @@ def grid(n, w, h):
 
     cols = min(2, n)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(w * cols, h * rows), squeeze=False)
+    # One panel (--quick, --models X) gets the width of two: the figure
+    # legends and titles below and above the panels need it.
+    fig, axes = plt.subplots(rows, cols, figsize=(max(w * cols, 2 * w), h * rows + (0.8 if n == 1 else 0)),
+                             squeeze=False)
     flat = [ax for row in axes for ax in row]
     for ax in flat[n:]:
         ax.set_visible(False)
@@ -707,7 +713,8 @@ def plot_loss_curves(path, model_keys, policies, runs_by_key, seeds_of):
         ax.grid(alpha=0.3, which="both")
     h, lab = axes[0].get_legend_handles_labels()
     fig.legend(h, lab, loc="lower center", ncol=min(8, len(lab)), fontsize=8)
-    fig.tight_layout(rect=(0, 0.03 + 0.025 * ((len(lab) + 7) // 8), 1, 1))
+    one_row = 1.5 if len(model_keys) <= 2 else 1.0  # a shorter figure: the legend takes a larger share
+    fig.tight_layout(rect=(0, (0.03 + 0.025 * ((len(lab) + 7) // 8)) * one_row, 1, 1))
     atomic_savefig(fig, path)
 
 
@@ -750,6 +757,8 @@ def plot_grad_hist(path, model_keys, runs_by_key, seeds_of, shift_log2):
         ax.plot([e + sh for e in ex2], fr2, drawstyle="steps-post", color="grey", linewidth=1.2, linestyle="--",
                 label=f"the same ×2^{sh:g} (loss scale)")
         top = max(fr) * 1.05
+        lo = min(min(ex), math.log2(FORMAT_LIMITS["f16"][2])) - 6
+        x0, x1 = max(lo, -80), max(max(ex) + sh + 2, 18)
         for i, (name, col) in enumerate(fmts):
             fmax, fn, fs = FORMAT_LIMITS[name]
             y = top * (1.06 + 0.07 * i)
@@ -757,10 +766,13 @@ def plot_grad_hist(path, model_keys, runs_by_key, seeds_of, shift_log2):
                     label=f"{name} normal")
             ax.plot([math.log2(fs), math.log2(fn)], [y, y], color=col, linewidth=2, alpha=0.6,
                     solid_capstyle="butt", label=f"{name} subnormal")
-            ax.text(math.log2(fs) - 0.5, y, name, ha="right", va="center", fontsize=7, color=col)
-        lo = min(min(ex), math.log2(FORMAT_LIMITS["f16"][2])) - 6
+            if math.log2(fs) - 0.5 > x0 + 4:  # the name left of the bar, else at the axis' left edge
+                ax.text(math.log2(fs) - 0.5, y, name, ha="right", va="center", fontsize=7, color=col)
+            else:
+                ax.text(x0 + 0.5, y + 0.025 * top, name + " (beyond the left edge)", ha="left", va="bottom",
+                        fontsize=7, color=col)
         ax.axvline(math.log2(5.960464477539063e-08), color="tab:red", linestyle=":", linewidth=1)
-        ax.set_xlim(max(lo, -80), max(max(ex) + sh + 2, 18))
+        ax.set_xlim(x0, x1)
         ax.set_ylim(0, top * 1.06 + 0.07 * top * len(fmts) + 0.05 * top)
         under = sum(f for e, f in zip(ex, fr) if e < math.log2(5.960464477539063e-08))
         ax.set_title(f"{mk.replace(':', ' on ')}: {under:.1%} below f16's smallest subnormal", fontsize=10)
@@ -770,8 +782,10 @@ def plot_grad_hist(path, model_keys, runs_by_key, seeds_of, shift_log2):
     h, lab = axes[0].get_legend_handles_labels()
     fig.legend(h, lab, loc="lower center", ncol=5, fontsize=8)
     fig.suptitle("Activation-gradient magnitudes of the fp32 runs and format windows (after Micikevicius et al. 2017, "
-                 "Fig. 3); bars: normal (thick) and subnormal (thin) ranges", fontsize=10)
-    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+                 "Fig. 3)\nbars: normal (thick) and subnormal (thin) ranges; dotted: f16's smallest subnormal",
+                 fontsize=10)
+    rows = (len(model_keys) + 1) // 2
+    fig.tight_layout(rect=(0, 0.16 / rows, 1, 1 - 0.08 / rows))
     atomic_savefig(fig, path)
 
 
@@ -798,7 +812,8 @@ def plot_lost_updates(path, model_keys, runs_by_key, seeds_of):
     h, lab = axes[0].get_legend_handles_labels()
     fig.legend(h, lab, loc="lower center", ncol=3, fontsize=8)
     fig.suptitle("Lost updates: w + Δw rounds back to w (mean over seeds, logged steps)", fontsize=11)
-    fig.tight_layout(rect=(0, 0.08, 1, 0.96))
+    one_row = 1.5 if len(model_keys) <= 2 else 1.0
+    fig.tight_layout(rect=(0, 0.08 * one_row, 1, 1 - 0.04 * one_row))
     atomic_savefig(fig, path)
 
 
