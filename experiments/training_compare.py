@@ -635,6 +635,8 @@ def reproductions_md(reps):
             yn = {True: "yes", False: "no", None: "—"}
             rp = m["reproduced"]
             ok = "; ".join(f"{k}: {yn[v]}" for k, v in rp.items()) if isinstance(rp, dict) else yn[rp]
+            if any(r["seeds"] == 1 for r in m["rows"].values()):
+                ok += " (1 seed: no spread, accuracy within 0.01 counts as equal)"
             out.append(f"| {mk.replace(':', ' on ')} | " + " | ".join(cells) + f" | {ok} |")
         out.append("")
         out.append("Cells: test accuracy (loss gap to the FP64 shadow).\n")
