@@ -47,6 +47,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -312,9 +313,20 @@ class Run:
                 "--plots", "off", "--quiet", "--out", self.dir]
 
     def execute(self, exe):
-        p = subprocess.run(self.argv(exe), capture_output=True, text=True)
+        with LIVE_LOCK:
+            if STOPPING.is_set():
+                raise DriverError("stopped")
+            p = subprocess.Popen(self.argv(exe), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            LIVE.add(p)
+        try:
+            _, err = p.communicate()
+        finally:
+            with LIVE_LOCK:
+                LIVE.discard(p)
+        if STOPPING.is_set():
+            raise DriverError("stopped")
         if p.returncode != 0:
-            lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+            lines = [ln for ln in err.splitlines() if ln.strip()]
             raise DriverError(f"{self.model}/{self.data}/{self.policy}/seed{self.seed} failed "
                               f"(exit {p.returncode}): {lines[-1] if lines else ''}")
         self.load()
@@ -354,6 +366,21 @@ class Run:
                 continue
             lo += float(row["low_precision_frac"]) * lowp.get(row["name"], True)
         return lo / n if n else float("nan")
+
+
+# The floatscope processes running now: stopped (by their own pids) on an
+# interrupt, SIGTERM or the first failed run.
+LIVE = set()
+LIVE_LOCK = threading.Lock()
+STOPPING = threading.Event()
+
+
+def stop_all():
+    with LIVE_LOCK:
+        STOPPING.set()
+        for p in LIVE:
+            if p.poll() is None:
+                p.terminate()
 
 
 class Progress:
@@ -870,6 +897,11 @@ def main(argv):
     ap.add_argument("--steps", type=int, help="steps for every model (default: the plan's)")
     ap.add_argument("--models", help="comma-separated model:data list (default: all four)")
     a = ap.parse_args(argv)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         if a.jobs < 1:
             raise DriverError("--jobs must be >= 1")
@@ -953,11 +985,13 @@ def run(a):
                         failure = e
                         for g in futs:
                             g.cancel()
+                        stop_all()
                     continue
                 prog.update(futs[f])
         except KeyboardInterrupt:
             for g in futs:
                 g.cancel()
+            stop_all()
             raise
     prog.finish()
     if failure:
