@@ -45,6 +45,7 @@ import json
 import math
 import os
 import platform
+import resource
 import re
 import shutil
 import signal
@@ -274,6 +275,8 @@ def machine():
     except OSError:
         pass
     return {"hostname": platform.node(), "system": platform.platform(), "cpu": cpu, "cpus": os.cpu_count(),
+            "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "loadavg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
             "python": platform.python_version()}
 
 
@@ -997,6 +1000,8 @@ def run(a):
     if failure:
         raise failure
     t_runs = time.monotonic() - t_start
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_runs = ru.ru_utime + ru.ru_stime  # CPU seconds of every `floatscope train` (other load does not count)
 
     runs_by_key = {r.key: r for r in runs}
     model_keys = list(plan)
@@ -1030,11 +1035,13 @@ def run(a):
     md = [f"# Training comparison ({mode})", "",
           f"`experiments/training_compare.py{' --quick' if a.quick else ''}` at {rev}, {mach['cpus']} CPU(s) "
           f"({mach['cpu']}, SIMD {simd}), {a.jobs} job(s): {len(runs)} runs in {t_runs:.0f} s, "
-          f"{runtime:.0f} s with the plots.", ""]
+          f"{runtime:.0f} s with the plots; the runs took {cpu_runs:.0f} CPU-seconds (1-minute load average at the "
+          f"end: {mach['loadavg_1min']:.1f}).", ""]
     for mk in model_keys:
         pl = plan[mk]
         md.append(f"- {mk.replace(':', ' on ')}: {pl['steps']} steps, batch {pl['batch']}, {pl['optimizer']} lr "
-                  f"{pl['lr']:g}, seeds {', '.join(map(str, pl['seeds']))}")
+                  f"{pl['lr']:g}" + (f", weight decay {pl['weight_decay']:g}" if pl["weight_decay"] else "")
+                  + f", seeds {', '.join(map(str, pl['seeds']))}")
     for mk, err in skipped_models.items():
         md.append(f"- {mk.replace(':', ' on ')}: left out: {err}")
     md += ["", "Policy files beside the presets: " + "; ".join(f"`{k}`: {v}" for k, v in EXTRA_DESCRIPTIONS.items()),
@@ -1056,7 +1063,7 @@ def run(a):
                      "policy_descriptions": EXTRA_DESCRIPTIONS},
         "git_revision": rev,
         "machine": dict(mach, simd_target=simd),
-        "runtime_s": {"runs": t_runs, "total": runtime},
+        "runtime_s": {"runs": t_runs, "total": runtime, "cpu_runs": cpu_runs},
         "skipped_models": skipped_models,
         "rows": rows,
         "reproductions": reps,

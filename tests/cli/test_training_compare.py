@@ -3,9 +3,10 @@ contract around it: every output is written (atomically: no temporary files
 left); fp64 is its own FP64 shadow (loss gap exactly 0); fp16 without loss
 scaling loses more gradient than fp16-amp; an f32 master keeps updates that
 f16 storage would lose; the overflow case skips steps; the table does not
-depend on --jobs; bad models, data, policies and policy JSON give one error
-line and exit 2; analysis/plot_train.py renders a run and fails with one
-line on a missing or malformed one."""
+depend on --jobs; bad models, data, policies, policy JSON and --steps give
+one error line and exit 2; `floatscope train` with plots on draws loss.png,
+gradients.png and loss_scale.png; analysis/plot_train.py renders a run (also
+with --floatscope) and fails with one line on a missing or malformed one."""
 import csv
 import json
 import os
@@ -191,6 +192,9 @@ def test_plot_train_renders_a_run_and_fails_with_one_line(quick, tmp_path):
     for name in ("loss.png", "gradients.png", "loss_scale.png"):
         assert (run / name).read_bytes()[:4] == b"\x89PNG", name
     assert not [f.name for f in run.iterdir() if f.name.startswith(".")]
+    p = subprocess.run([sys.executable, str(PLOT), str(run), "--floatscope", FLOATSCOPE], capture_output=True,
+                       text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
 
     def fails(d, what):
         q = subprocess.run([sys.executable, str(PLOT), str(d)], capture_output=True, text=True, timeout=120, env=env)
@@ -209,3 +213,31 @@ def test_plot_train_renders_a_run_and_fails_with_one_line(quick, tmp_path):
     fails(run, "loss_fp64")
     (run / "steps.csv").unlink()
     fails(run, "steps.csv")
+
+
+@pytest.mark.parametrize("steps,names", [("0", ["--steps"]), ("-3", ["--steps"]), ("abc", ["--steps"]),
+                                         ("1e99", ["--steps"])])
+def test_train_bad_steps_is_one_line_and_exit_2(tmp_path, steps, names):
+    p = subprocess.run([FLOATSCOPE, "train", "--model", "mlp", "--data", "digits", "--policy", "fp32", "--steps", steps,
+                        "--plots", "off", "--quiet", "--out", str(tmp_path / "o")], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert p.stderr.endswith("\n") and p.stderr.count("\n") == 1, p.stderr
+    assert p.stderr.startswith("floatscope: ")
+    for n in names:
+        assert n in p.stderr, (n, p.stderr)
+    assert not (tmp_path / "o" / "summary.json").exists()
+
+
+def test_train_with_plots_on_draws_the_three_plots(tmp_path):
+    """`floatscope train` (plots on, the default) runs analysis/plot_train.py on its output folder."""
+    out = tmp_path / "amp"
+    p = subprocess.run([FLOATSCOPE, "train", "--model", "mlp", "--data", "digits", "--policy", "fp16-amp",
+                        "--steps", "30", "--hist-every", "10", "--quiet", "--out", str(out)],
+                       capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    assert p.returncode == 0, p.stderr
+    for name in ("loss.png", "gradients.png", "loss_scale.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    for name in ("steps.csv", "layers.csv", "summary.json", "hist.json", "switches.json"):
+        assert (out / name).is_file(), name
+    assert not [f.name for f in out.iterdir() if f.name.startswith(".")]
