@@ -373,7 +373,7 @@ FloatArray ReadFloatArray(const std::string& path) {
   // the stored bits exactly; float -> double widening is exact.
   static_assert(std::endian::native == std::endian::little, "npy reader assumes a little-endian host");
   if (h.dtype == Dtype::kFloat64) {
-    std::memcpy(out.values.data(), p, n * 8);
+    if (n > 0) std::memcpy(out.values.data(), p, n * 8);  // an empty vector's data() may be null
   } else {
     for (size_t i = 0; i < n; ++i) {
       float v;

@@ -189,6 +189,12 @@ TEST_CASE("npy: reading goes header first and reads only what the header declare
                                   F32Bytes({1, 2})));
   CHECK_THROWS_WITH_AS(ReadFloatArray(dir + "/tb.npy"), doctest::Contains("needs 1000000000000 bytes, the file has 8"),
                        NpyError);
+  // An empty float64 array (found by tests/fuzz/fuzz_npy.cc under UBSan:
+  // memcpy from an empty vector's null data()).
+  WriteBytes(dir + "/empty.npy", Npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 3), }", ""));
+  const FloatArray empty = ReadFloatArray(dir + "/empty.npy");
+  CHECK(empty.values.empty());
+  CHECK(empty.shape == std::vector<size_t>{0, 3});
   // ReadRawArray: any of the four dtypes; the caller's words for others.
   const uint8_t codes[3] = {1, 2, 3};
   WriteArray(dir + "/u8.npy", Dtype::kUint8, {3}, codes);
