@@ -951,6 +951,7 @@ def main(argv):
 
 def run(a):
     t_start = time.monotonic()
+    rev = git_revision()  # the revision the runs start from (HEAD may move while they run)
     exe = os.path.abspath(a.floatscope)
     if not os.path.isfile(exe) or not os.access(exe, os.X_OK):
         raise DriverError(f"no floatscope binary at {a.floatscope} (build it: ninja -C build cli/floatscope, "
@@ -1057,7 +1058,6 @@ def run(a):
     plot_loss_scale(os.path.join(out, "loss_scale.png"), model_keys, runs_by_key, seeds_of)
     runtime = time.monotonic() - t_start
 
-    rev = git_revision()
     mach = machine()
     simd = next(iter(runs)).summary.get("simd_target")
     md = [f"# Training comparison ({mode})", "",
