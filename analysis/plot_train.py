@@ -37,6 +37,10 @@ import subprocess
 import sys
 import tempfile
 
+# The process umask (read by setting and restoring it), for the mode of renamed outputs.
+UMASK = os.umask(0o022)
+os.umask(UMASK)
+
 # Limits of the formats a policy names most (max, min normal, min subnormal),
 # as `floatscope formats --json` prints them. Others are looked up through
 # $FLOATSCOPE (the floatscope binary) when it is set.
@@ -115,6 +119,7 @@ def atomic_savefig(fig, path):
 
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".png", dir=d)
+    os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; give the file the usual mode
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110)

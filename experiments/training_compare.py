@@ -56,6 +56,10 @@ import tempfile
 import threading
 import time
 
+# The process umask (read by setting and restoring it), for the mode of renamed outputs.
+UMASK = os.umask(0o022)
+os.umask(UMASK)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -179,6 +183,7 @@ def atomic_write(path, text):
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=d)
+    os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; give the file the usual mode
     try:
         with os.fdopen(fd, "w", newline="") as f:
             f.write(text)
@@ -210,6 +215,7 @@ def atomic_savefig(fig, path):
 
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".png", dir=d)
+    os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; give the file the usual mode
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110)
