@@ -446,7 +446,14 @@ TrainResult Run<T>::Go() {
       if (!collect) shadow_time += shadow_s;
     }
     last_loss = loss;
-    for (size_t k = 0; k < P; ++k) low_layer_steps += !escalated_[k];
+    // A layer runs in low precision at a step when its policy rounds
+    // anything (escalation, layer overrides and phases all count).
+    auto low_precision = [&](size_t k) {
+      for (const RoleSpec& r : ctx_.PolicyOf(param_layers_[k]).roles)
+        if (r.Active()) return true;
+      return false;
+    };
+    for (size_t k = 0; k < P; ++k) low_layer_steps += low_precision(k);
 
     // Per-layer statistics of this step's roundings.
     const auto& st = ctx_.Stats();
@@ -555,7 +562,7 @@ TrainResult Run<T>::Go() {
       fill(row, g, a, lost_all, lost_st_all, changed_all, cfg_.shadow ? &gc.all : nullptr,
            cfg_.shadow ? &wc.all : nullptr);
       size_t low = 0;
-      for (size_t k = 0; k < P; ++k) low += !escalated_[k];
+      for (size_t k = 0; k < P; ++k) low += low_precision(k);
       row.low_precision_frac = P ? static_cast<double>(low) / static_cast<double>(P) : 1;
       res.steps.push_back(row);
       for (size_t k = 0; k < P; ++k) {
@@ -563,7 +570,7 @@ TrainResult Run<T>::Go() {
         lr.layer = static_cast<int>(k);
         lr.name = model_->Leaves()[param_layers_[k]]->name;
         fill(lr, lg[k], la[k], ll[k], lls[k], lc[k], cfg_.shadow ? &lgc[k] : nullptr, cfg_.shadow ? &lwc[k] : nullptr);
-        lr.low_precision_frac = escalated_[k] ? 0 : 1;
+        lr.low_precision_frac = low_precision(k) ? 1 : 0;
         res.layers.push_back(lr);
       }
       if (hist) {
