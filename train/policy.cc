@@ -1,6 +1,8 @@
 #include "train/policy.h"
 
 #include <fstream>
+#include <limits>
+#include <type_traits>
 #include <sstream>
 
 #include "formats/catalog.h"
@@ -157,8 +159,21 @@ Scaling ParseScaling(const std::string& s) {
 
 template <class T>
 T Get(const nlohmann::json& j, const char* key, const std::string& where) {
+  const nlohmann::json& v = j.at(key);
+  // Integers must be JSON integers in T's range: nlohmann's get<int> of
+  // 1e300 would be an undefined float-to-int cast (found by tests/fuzz).
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    const bool ok = std::is_signed_v<T>
+                        ? (v.is_number_integer() &&
+                           (v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
+                                                   : v.get<int64_t>() >= std::numeric_limits<T>::min() &&
+                                                         v.get<int64_t>() <= std::numeric_limits<T>::max()))
+                        : v.is_number_unsigned() && v.get<uint64_t>() <= std::numeric_limits<T>::max();
+    if (!ok) throw PolicyError(where + ": '" + key + "' must be an integer in range");
+    return v.get<T>();
+  }
   try {
-    return j.at(key).get<T>();
+    return v.get<T>();
   } catch (const nlohmann::json::exception&) {
     throw PolicyError(where + ": '" + key + "' has the wrong type");
   }
@@ -304,8 +319,10 @@ Policy PolicyFromJson(const nlohmann::json& j, const PolicyParams& pp, int depth
       throw PolicyError("policy: 'loss_scale' is \"none\", \"dynamic\", a number or an object");
     }
     const LossScaling& s = p.loss_scaling;
-    if (!(s.init > 0) || !(s.init < 1e38) || !(s.growth >= 1) || !(s.backoff > 0 && s.backoff <= 1) || s.interval < 1)
-      throw PolicyError("policy.loss_scale: needs init in (0, 1e38), growth >= 1, backoff in (0, 1], interval >= 1");
+    if (!(s.init > 0) || !(s.init < 1e38) || !(s.growth >= 1 && s.growth <= 1e6) ||
+        !(s.backoff >= 1e-6 && s.backoff <= 1) || s.interval < 1)
+      throw PolicyError(
+          "policy.loss_scale: needs init in (0, 1e38), growth in [1, 1e6], backoff in [1e-6, 1], interval >= 1");
   }
   if (j.contains("accum")) p.accum = Get<std::string>(j, "accum", "policy");
   if (j.contains("roles")) {
