@@ -26,15 +26,7 @@ constexpr std::string_view kMagic = "\x93NUMPY";
 
 // Shows a file name or header fragment in an error message: printable
 // ASCII only.
-std::string Shown(std::string_view s, size_t max_chars = 40) {
-  std::string out;
-  for (const char ch : s.substr(0, max_chars)) {
-    const auto c = static_cast<unsigned char>(ch);
-    out += c >= 32 && c < 127 ? ch : '?';
-  }
-  if (s.size() > max_chars) out += "...";
-  return out;
-}
+std::string Shown(std::string_view s, size_t max_chars = 40) { return Printable(s, max_chars); }
 
 [[noreturn]] void Fail(std::string_view name, const std::string& why) {
   throw NpyError(Shown(name, 200) + ": " + why);
@@ -673,6 +665,16 @@ void WriteArray(const std::string& path, Dtype dtype, const std::vector<size_t>&
   OutputFiles out;
   out.AddArray(path, dtype, shape, data);
   out.Commit();
+}
+
+std::string Printable(std::string_view s, size_t max_chars) {
+  std::string out;
+  for (const char ch : s.substr(0, max_chars)) {
+    const auto c = static_cast<unsigned char>(ch);
+    out += c >= 32 && c < 127 ? ch : '?';
+  }
+  if (s.size() > max_chars) out += "...";
+  return out;
 }
 
 }  // namespace floatscope::npy

@@ -162,4 +162,8 @@ class OutputFiles {
 // One file: an OutputFiles of one entry, committed.
 void WriteArray(const std::string& path, Dtype dtype, const std::vector<size_t>& shape, const void* data);
 
+// `s` for a one-line message: printable ASCII only (others become '?'),
+// cut to `max_chars` with "..." after.
+std::string Printable(std::string_view s, size_t max_chars = 200);
+
 }  // namespace floatscope::npy

@@ -28,15 +28,7 @@ constexpr const char* kCacheCommand =
     "it writes to $FLOATSCOPE_DATA if set, else data/cache)";
 
 // A path or name shown in a one-line message: printable ASCII only.
-std::string Shown(std::string_view s, size_t max_chars = 200) {
-  std::string out;
-  for (const char ch : s.substr(0, max_chars)) {
-    const auto c = static_cast<unsigned char>(ch);
-    out += c >= 32 && c < 127 ? ch : '?';
-  }
-  if (s.size() > max_chars) out += "...";
-  return out;
-}
+std::string Shown(std::string_view s) { return npy::Printable(s, 200); }
 
 [[noreturn]] void Fail(const std::string& what) { throw DataError(what); }
 

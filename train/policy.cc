@@ -159,7 +159,8 @@ Scaling ParseScaling(const std::string& s) {
 
 template <class T>
 T Get(const nlohmann::json& j, const char* key, const std::string& where) {
-  const nlohmann::json& v = j.at(key);
+  if (!j.is_object() || !j.contains(key)) throw PolicyError(where + ": '" + key + "' is missing");
+  const nlohmann::json& v = j[key];
   // Integers must be JSON integers in T's range: nlohmann's get<int> of
   // 1e300 would be an undefined float-to-int cast (found by tests/fuzz).
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {

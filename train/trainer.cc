@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "analysis/error_stats.h"
+#include "emulate/npy.h"
 #include "train/loss_scaler.h"
 #include "train/sampler.h"
 #include "train/zoo.h"
@@ -688,40 +689,25 @@ std::string StepsCsv(const std::vector<StepRow>& rows, bool layers) {
   return s;
 }
 
-namespace {
-void WriteFileAtomically(const std::filesystem::path& path, const std::string& text) {
-  std::string name = ".";
-  name += path.filename().string();
-  name += ".tmp";
-  const std::filesystem::path tmp = path.parent_path() / name;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw TrainError("cannot create " + tmp.string());
-    out << text;
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw TrainError("cannot write " + tmp.string());
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw TrainError("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
-}
-}  // namespace
-
 void WriteOutputs(const std::string& dir, const TrainResult& r) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec || !std::filesystem::is_directory(dir)) throw TrainError("cannot create output folder '" + dir + "'");
   const std::filesystem::path d(dir);
-  WriteFileAtomically(d / "steps.csv", StepsCsv(r.steps, false));
-  WriteFileAtomically(d / "layers.csv", StepsCsv(r.layers, true));
-  WriteFileAtomically(d / "hist.json", r.hist.dump() + "\n");
-  WriteFileAtomically(d / "switches.json", r.switches.dump(1) + "\n");
-  // summary.json last: its presence says the run's files are complete.
-  WriteFileAtomically(d / "summary.json", r.summary.dump(2) + "\n");
+  // The five files appear together or not at all, with the rules of every
+  // output file (emulate/npy.h: temporaries removed on failure or signal);
+  // summary.json is renamed last: its presence says the run is complete.
+  try {
+    npy::OutputFiles files;
+    files.AddBytes((d / "steps.csv").string(), StepsCsv(r.steps, false));
+    files.AddBytes((d / "layers.csv").string(), StepsCsv(r.layers, true));
+    files.AddBytes((d / "hist.json").string(), r.hist.dump() + "\n");
+    files.AddBytes((d / "switches.json").string(), r.switches.dump(1) + "\n");
+    files.AddBytes((d / "summary.json").string(), r.summary.dump(2) + "\n");
+    files.Commit();
+  } catch (const npy::NpyError& e) {
+    throw TrainError(e.what());
+  }
 }
 
 }  // namespace floatscope::train

@@ -585,3 +585,51 @@ def test_14_a_value_above_every_exponent_range_is_finite_and_overflows():
 def test_error_lines_stay_one_line(tmp_path, policy, names):
     fails("train", "--model", "mlp", "--data", "digits", "--policy", policy, "--out", tmp_path / "run",
           "--plots", "off", names=names)
+
+
+# ---------------------------------------------------------------------------
+# train: the same rules (integer options, a missing policy key, the output
+# folder written as one set)
+# ---------------------------------------------------------------------------
+
+TRAIN = ["train", "--model", "mlp", "--data", "digits", "--policy", "fp32", "--steps", "2", "--plots", "off",
+         "--quiet"]
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--seed", "-1"), ("--seed", ""), ("--seed", str(2**64)), ("--seed", "1e3"),
+    ("--steps", "0"), ("--steps", "-5"), ("--batch", "-1"), ("--threads", "0"), ("--threads", "9999"),
+    ("--log-every", "0"), ("--hist-every", "-1"),
+])
+def test_train_integer_options_are_range_checked(tmp_path, option, value):
+    fails(*TRAIN, "--out", tmp_path / "run", option, value, names=[option])
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_the_largest_seed_works(tmp_path):
+    ok(*TRAIN, "--out", tmp_path / "run", "--seed", str(U64_MAX))
+    assert (tmp_path / "run" / "summary.json").exists()
+
+
+def test_train_a_missing_policy_key_is_one_line(tmp_path):
+    # found by tests/fuzz/fuzz_policy.cc (seed missing_step_key): nlohmann's out_of_range, not a PolicyError
+    policy = '{"schedule": {"progressive": [{"policy": "fp32"}]}}'
+    fails("train", "--model", "mlp", "--data", "digits", "--policy", policy, "--out", tmp_path / "run",
+          "--plots", "off", names=["'step' is missing"])
+
+
+def test_train_out_that_is_a_file_fails_before_training(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("keep")
+    fails(*TRAIN, "--out", f, names=["not a folder"])
+    assert f.read_text() == "keep"
+
+
+def test_train_outputs_leave_no_temporaries_and_replace_the_old_set(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "summary.json").write_text("old")
+    ok(*TRAIN, "--out", out)
+    names = sorted(os.listdir(out))
+    assert names == ["hist.json", "layers.csv", "steps.csv", "summary.json", "switches.json"], names
+    assert (out / "summary.json").read_text() != "old"

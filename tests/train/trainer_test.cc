@@ -502,6 +502,10 @@ TEST_CASE("policy JSON errors throw PolicyError with one line") {
       {"loss scale growth < 1", R"({"loss_scale": {"kind": "dynamic", "growth": 0.5}})", "loss_scale"},
       {"unknown loss scale kind", R"({"loss_scale": {"kind": "sometimes"}})", "loss_scale"},
       {"loss scale of a wrong type", R"({"loss_scale": "often"})", "loss_scale"},
+      // found by tests/fuzz/fuzz_policy.cc: a missing key was nlohmann's out_of_range
+      {"progressive phase without a step", R"({"schedule": {"progressive": [{"policy": "fp32"}]}})", "'step' is missing"},
+      {"progressive phase without a policy", R"({"schedule": {"progressive": [{"step": 0}]}})", "'policy' is missing"},
+      {"role object without a format", R"({"roles": {"act": {"round": "rne"}}})", "'format' is missing"},
   };
   for (const Bad& b : bad) {
     CAPTURE(b.what);
