@@ -1,7 +1,9 @@
 // Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2,
 // 3", SC'11): a counter-based generator. Stochastic rounding of element i
-// draws from Philox(key = seed, counter = i), so the scalar core, SIMD lanes
-// and GPU threads produce the same bits whatever the thread count or order.
+// draws word (i mod 4) of Philox(key = seed, counter = floor(i / 4))
+// (DESIGN.md, "Rounding"), so the scalar core, SIMD lanes and GPU threads
+// produce the same bits whatever the thread count or order, and one call
+// serves four consecutive elements.
 #pragma once
 
 #include <cstdint>
@@ -36,13 +38,29 @@ FS_HD constexpr Philox4x32 Philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, 
   return Philox4x32{{c0, c1, c2, c3}};
 }
 
-// The 32 random bits used to round element `index` under `seed`: the first
-// output word of Philox4x32-10 with key = seed and counter = (index, 0, 0, 0)
-// split into 32-bit halves, low half first.
+// Stochastic rounding compares at most 32 random bits (Options::sr_bits),
+// so each Philox call serves kSrElementsPerCall = 4 elements, one word
+// each. (DESIGN.md's rule for more than 32 bits, two elements per call,
+// has no user in floatscope: no path draws more than 32 bits.)
+inline constexpr uint64_t kSrElementsPerCall = 4;
+
+// The Philox counter (c0, c1) = (low, high 32 bits of floor(index / 4))
+// and the word of its output that element `index` uses.
+FS_HD constexpr uint64_t StochasticCounter(uint64_t index) { return index / kSrElementsPerCall; }
+FS_HD constexpr unsigned StochasticWord(uint64_t index) { return static_cast<unsigned>(index % kSrElementsPerCall); }
+
+// The four words of the call with counter `counter` under `seed`: the
+// random bits of elements 4·counter … 4·counter + 3, in that order.
+FS_HD constexpr Philox4x32 StochasticCall(uint64_t seed, uint64_t counter) {
+  return Philox4x32_10(static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0, 0,
+                       static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+}
+
+// The 32 random bits used to round element `index` under `seed`: word
+// index mod 4 of the call with counter floor(index / 4), key = seed split
+// into 32-bit halves, low half first.
 FS_HD constexpr uint32_t StochasticBits(uint64_t seed, uint64_t index) {
-  return Philox4x32_10(static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), 0, 0,
-                       static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32))
-      .v[0];
+  return StochasticCall(seed, StochasticCounter(index)).v[StochasticWord(index)];
 }
 
 }  // namespace floatscope

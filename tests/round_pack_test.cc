@@ -33,6 +33,26 @@ TEST_CASE("Philox4x32-10 known-answer vectors (Random123 kat_vectors)") {
   CHECK(c.v[3] == 0x24126ea1u);
 }
 
+TEST_CASE("stochastic bits: element i uses word i mod 4 of the call with counter floor(i/4) (DESIGN.md)") {
+  // Written out against Philox4x32_10 itself, not StochasticCall: key =
+  // seed's low, high halves; counter = (low, high halves of floor(i/4), 0, 0).
+  const uint64_t seeds[] = {0, 1, 0x0123456789abcdefull, ~0ull};
+  const uint64_t bases[] = {0, 4, 1ull << 32, (1ull << 34) - 4, ~0ull - 3};
+  for (const uint64_t seed : seeds) {
+    for (const uint64_t base : bases) {
+      const uint64_t c = base / 4;
+      const Philox4x32 call = Philox4x32_10(static_cast<uint32_t>(c), static_cast<uint32_t>(c >> 32), 0, 0,
+                                            static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+      for (unsigned k = 0; k < 4; ++k) CHECK(StochasticBits(seed, base + k) == call.v[k]);
+    }
+  }
+  // The old rule (one call per element, counter = i) is gone: elements
+  // 0..3 share counter 0, so element 1 is word 1 of that call, not word 0
+  // of counter 1.
+  CHECK(StochasticBits(0, 1) == Philox4x32_10(0, 0, 0, 0, 0, 0).v[1]);
+  CHECK(StochasticBits(0, 1) != Philox4x32_10(1, 0, 0, 0, 0, 0).v[0]);
+}
+
 TEST_CASE("DESIGN.md's example: 3f800001 -> bf16 rounding up is 3f81, inexact") {
   const Result r = F32To(kBf16, 0x3f800001, Rounding::kUp);
   CHECK(r.code == 0x3f81);
