@@ -417,7 +417,7 @@ Policy ResolvePolicy(const std::string& spec, const PolicyParams& pp) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(spec);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error; out_of_range.406 for 1e999
       throw PolicyError(std::string("policy JSON: ") + e.what());
     }
     return PolicyFromJson(j, pp);
@@ -432,7 +432,7 @@ Policy ResolvePolicy(const std::string& spec, const PolicyParams& pp) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error; out_of_range.406 for 1e999
     throw PolicyError("policy file '" + spec + "': " + e.what());
   }
   return PolicyFromJson(j, pp);

@@ -45,6 +45,9 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$dir/findings/$t"
   [ -d "tests/fuzz/seeds/$t" ] && cp -n tests/fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null || true
   start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  # Findings of earlier runs stay in findings/ (reproducers are also kept
+  # as seeds); only a file written by this run is a finding of this run.
+  touch "$dir/findings/$t/.started"
   set +e
   nice -n 19 "$dir/fuzz_$t" "$corpus" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len=8192 \
     -artifact_prefix="$dir/findings/$t/" -print_final_stats=1 >"$dir/$t.log" 2>&1
@@ -53,7 +56,7 @@ for t in "${targets[@]}"; do
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$dir/$t.log" | grep -o '[0-9]*$' || echo "?")
   cov=$(grep -o 'cov: [0-9]*' "$dir/$t.log" | tail -1 | grep -o '[0-9]*' || echo "?")
   files=$(ls "$corpus" | wc -l)
-  finding=$(ls "$dir/findings/$t" 2>/dev/null | head -1)
+  finding=$(find "$dir/findings/$t" -type f -newer "$dir/findings/$t/.started" ! -name .started -printf '%f\n' | head -1)
   if [ $rc -eq 0 ] && [ -z "$finding" ]; then
     echo "fuzz_$t: started $start, ${secs} s, $runs runs, coverage $cov edges, corpus $files inputs: no finding"
   else

@@ -505,6 +505,7 @@ TEST_CASE("policy JSON errors throw PolicyError with one line") {
       // found by tests/fuzz/fuzz_policy.cc: a missing key was nlohmann's out_of_range
       {"progressive phase without a step", R"({"schedule": {"progressive": [{"policy": "fp32"}]}})", "'step' is missing"},
       {"progressive phase without a policy", R"({"schedule": {"progressive": [{"step": 0}]}})", "'policy' is missing"},
+      {"a number beyond double", R"({"loss_scale": 1e999})", "out_of_range"},
       {"role object without a format", R"({"roles": {"act": {"round": "rne"}}})", "'format' is missing"},
   };
   for (const Bad& b : bad) {
