@@ -370,8 +370,12 @@ def test_6_signals_remove_the_temporaries(tmp_path, sig):
     np.save(x, tensor((4, 64)))
     fifo = tmp_path / "y.npy"
     os.mkfifo(fifo)
+    # The child starts with the signal's default action: a run under nohup
+    # (SIGHUP ignored, inherited) must not make the test wait forever;
+    # floatscope keeps an inherited "ignore", as it should.
     proc = subprocess.Popen([FLOATSCOPE, "quantize", "--format", "e4m3fn", "--scheme", "mx", "--codes",
-                             "--in", x, "--out", fifo], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--in", x, "--out", fifo], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL))
     try:
         assert wait_for(lambda: leftovers(tmp_path) or proc.poll() is not None)
         assert proc.poll() is None, "did not wait at the FIFO: " + proc.stderr.read().decode()
