@@ -63,6 +63,11 @@ os.umask(UMASK)
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
+# The plotting helpers of `floatscope train` (one implementation: atomic PNG
+# writes, histogram records -> series).
+sys.path.insert(0, os.path.join(ROOT, "analysis"))
+from plot_train import atomic_savefig, hist_series  # noqa: E402
+
 # (max, min normal, min subnormal) as `floatscope formats --json` prints them.
 FORMAT_LIMITS = {
     "f16": (65504.0, 6.103515625e-05, 5.960464477539063e-08),
@@ -208,30 +213,6 @@ def fmt_num(v, kind="g"):
     if kind == "frac":
         return "0" if v == 0 else f"{v:.3g}"
     return f"{v:.3g}"
-
-
-def atomic_savefig(fig, path):
-    import matplotlib.pyplot as plt
-
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".png", dir=d)
-    os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; give the file the usual mode
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    finally:
-        plt.close(fig)
-
-
-def hist_series(h):
-    """hist.json record -> (exponents, counts): counts[i] values with floor(log2|x|) == min_exp + i."""
-    e0 = int(h["min_exp"])
-    return [e0 + i for i in range(len(h["counts"]))], [float(c) for c in h["counts"]]
 
 
 # ------------------------------------------------------------------ floatscope
