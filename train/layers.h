@@ -113,21 +113,8 @@ class Conv2d : public Layer<T> {
     batch_ = x.rows();
     const Eigen::Index hw = Ix(ho_ * wo_), kk = Ix(c_in_ * k_ * k_);
     cols_.setZero(batch_ * hw, kk);
-    for (Eigen::Index b = 0; b < batch_; ++b)
-      for (size_t oy = 0; oy < ho_; ++oy)
-        for (size_t ox = 0; ox < wo_; ++ox) {
-          const Eigen::Index r = b * hw + Ix(oy * wo_ + ox);
-          for (size_t ci = 0; ci < c_in_; ++ci)
-            for (size_t ky = 0; ky < k_; ++ky) {
-              const size_t iy = oy * s_ + ky;  // + pad
-              if (iy < p_ || iy - p_ >= h_) continue;
-              for (size_t kx = 0; kx < k_; ++kx) {
-                const size_t ix = ox * s_ + kx;
-                if (ix < p_ || ix - p_ >= w_in_) continue;
-                cols_(r, Ix((ci * k_ + ky) * k_ + kx)) = x(b, Ix((ci * h_ + iy - p_) * w_in_ + ix - p_));
-              }
-            }
-        }
+    // im2col: each patch element is read from the pixel it covers.
+    ForEachTap([&](Eigen::Index b, Eigen::Index r, Eigen::Index col, Eigen::Index pixel) { cols_(r, col) = x(b, pixel); });
     Mat<T> ycol = c.MatMul(cols_, false, Role::kGemmIn, 0, weight_.value, true, Role::kGemmW, 0);
     ycol.rowwise() += bias_.value.row(0);
     Mat<T> y(batch_, Ix(c_out_) * hw);
@@ -155,27 +142,37 @@ class Conv2d : public Layer<T> {
     const Mat<T> dcols = c.MatMul(dycol, false, Role::kGemmGrad, 0, weight_.value, false, Role::kGemmW, 0);
     // col2im: every patch element adds into the pixel it was read from.
     Mat<T> dx = Mat<T>::Zero(batch_, Ix(c_in_ * h_ * w_in_));
-    for (Eigen::Index b = 0; b < batch_; ++b)
-      for (size_t oy = 0; oy < ho_; ++oy)
-        for (size_t ox = 0; ox < wo_; ++ox) {
-          const Eigen::Index r = b * hw + Ix(oy * wo_ + ox);
-          for (size_t ci = 0; ci < c_in_; ++ci)
-            for (size_t ky = 0; ky < k_; ++ky) {
-              const size_t iy = oy * s_ + ky;
-              if (iy < p_ || iy - p_ >= h_) continue;
-              for (size_t kx = 0; kx < k_; ++kx) {
-                const size_t ix = ox * s_ + kx;
-                if (ix < p_ || ix - p_ >= w_in_) continue;
-                dx(b, Ix((ci * h_ + iy - p_) * w_in_ + ix - p_)) += dcols(r, Ix((ci * k_ + ky) * k_ + kx));
-              }
-            }
-        }
+    ForEachTap([&](Eigen::Index b, Eigen::Index r, Eigen::Index col, Eigen::Index pixel) { dx(b, pixel) += dcols(r, col); });
     c.Histogram(HistKind::kActGrad, dx);
     c.Round(dx, Role::kActGrad);
     return dx;
   }
 
  private:
+  // Calls f(b, row of cols_, column of cols_, input pixel) for every patch
+  // element that covers a pixel (padding taps are skipped), in the one
+  // order both im2col and col2im use.
+  template <class F>
+  void ForEachTap(F f) const {
+    using layers_detail::Ix;
+    const Eigen::Index hw = Ix(ho_ * wo_);
+    for (Eigen::Index b = 0; b < batch_; ++b)
+      for (size_t oy = 0; oy < ho_; ++oy)
+        for (size_t ox = 0; ox < wo_; ++ox) {
+          const Eigen::Index r = b * hw + Ix(oy * wo_ + ox);
+          for (size_t ci = 0; ci < c_in_; ++ci)
+            for (size_t ky = 0; ky < k_; ++ky) {
+              const size_t iy = oy * s_ + ky;  // padded coordinates
+              if (iy < p_ || iy - p_ >= h_) continue;
+              for (size_t kx = 0; kx < k_; ++kx) {
+                const size_t ix = ox * s_ + kx;
+                if (ix < p_ || ix - p_ >= w_in_) continue;
+                f(b, r, Ix((ci * k_ + ky) * k_ + kx), Ix((ci * h_ + iy - p_) * w_in_ + ix - p_));
+              }
+            }
+        }
+  }
+
   size_t c_in_, h_, w_in_, c_out_, k_, s_, p_, ho_ = 0, wo_ = 0;
   Param<T> weight_, bias_;
   Eigen::Index batch_ = 0;
