@@ -60,10 +60,17 @@ def run_cpp(args) -> tuple[dict, dict]:
     if args.filter:
         cmd.append(f"--benchmark_filter={args.filter}")
     print("running: " + " ".join(cmd), file=sys.stderr)
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ghz_after = None
+    for line in proc.stderr.splitlines():
+        if line.startswith("ghz_after "):
+            ghz_after = float(line.split()[1])
+        else:
+            print(line, file=sys.stderr)
     if proc.returncode != 0:
         sys.exit(f"error: {args.bench} exited with {proc.returncode}")
     data = json.loads(proc.stdout)
+    data.setdefault("context", {})["ghz_after"] = ghz_after
     out = {}
     for b in data["benchmarks"]:
         if b.get("aggregate_name") != "median":
@@ -150,12 +157,23 @@ def main(argv=None) -> int:
     print(f"# floatscope simd_bench, {time.strftime('%Y-%m-%d', time.gmtime())}: {cpu}, "
           f"{threads_all} CPUs, SIMD target {context.get('simd_target', '?')}; "
           f"numpy {np.__version__}; medians of {REPS}")
+    # What explains a run: how the kernels were built, and the clock this
+    # process saw before and after (a busy neighbour or throttling shows
+    # as a lower or changing estimate).
+    print(f"# build: {context.get('build', '?')}")
+    ghz_b, ghz_a = context.get("ghz_before"), context.get("ghz_after")
+    print(f"# core clock estimate (dependent adds): {float(ghz_b):.2f} GHz before, "
+          f"{'?' if ghz_a is None else f'{ghz_a:.2f}'} GHz after; load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end" if ghz_b else "# core clock estimate: n/a")
     rows = []
     for n in SIZES:
         copy = cpp.get(("copy", n), {}).get("ns_per_elem")
         f16c = cpp.get(("f16c", n), {}).get("ns_per_elem")
         mib = n * 4 / (1 << 20)
         print(f"\n## n = 2^{n.bit_length() - 1} float32 ({mib:g} MiB in, {mib:g} MiB out)\n")
+        if copy and f16c:
+            print(f"ceilings of this size: copy {copy:.3f} ns/elem ({1 / copy:.2f} elem/ns), "
+                  f"F16C round trip {f16c:.3f} ns/elem ({1 / f16c:.2f} elem/ns)\n")
         print("| kernel | ns/elem | elem/ns | GB/s | × copy | × F16C | peer | × peer | × core |")
         print("|---|---|---|---|---|---|---|---|---|")
         for base in ("copy", "scale", "f16c"):

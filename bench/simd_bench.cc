@@ -19,12 +19,16 @@
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_build_info.h"  // FS_BUILD_INFO (bench/meson.build)
 #include "emulate/array_ops.h"
 #include "emulate/quant/quantize.h"
 #include "formats/catalog.h"
@@ -203,13 +207,47 @@ void RegisterQuantize() {
 
 }  // namespace
 
+// The core clock in GHz, estimated from a chain of dependent integer adds
+// (one cycle each on every x86 core since the P6): 8 adds per iteration,
+// the best of 5 timings of 2^22 iterations. Printed before and after the
+// benchmarks, it shows turbo, throttling or a busy neighbour (a shared
+// machine's core runs at a fraction of its clock for us).
+double EstimateGHz() {
+#if defined(__x86_64__)
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    uint64_t x = 0;
+    const uint64_t y = 1, iters = uint64_t{1} << 22;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (uint64_t i = 0; i < iters; ++i) {
+      asm volatile(
+          "add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\t"
+          "add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0"
+          : "+r"(x)
+          : "r"(y));
+    }
+    const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, 8.0 * static_cast<double>(iters) / ns);
+    benchmark::DoNotOptimize(x);
+  }
+  return best;
+#else
+  return 0;
+#endif
+}
+
 int main(int argc, char** argv) {
   RegisterAll();
   RegisterQuantize();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   benchmark::AddCustomContext("simd_target", fs::SimdTargetName());
+  benchmark::AddCustomContext("build", FS_BUILD_INFO);
+  benchmark::AddCustomContext("ghz_before", std::to_string(EstimateGHz()));
   benchmark::RunSpecifiedBenchmarks();
+  // Google Benchmark prints its context first, so the clock after the run
+  // goes to stderr (run_simd_bench.py reads it from there).
+  std::fprintf(stderr, "ghz_after %.3f\n", EstimateGHz());
   benchmark::Shutdown();
   return 0;
 }
