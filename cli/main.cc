@@ -12,6 +12,7 @@
 #include "cli/eval_verify.h"
 #include "cli/explain.h"
 #include "cli/format_table.h"
+#include "cli/gen.h"
 #include "cli/gpu_verify.h"
 #include "cli/quantize.h"
 #include "cli/quoted.h"
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   floatscope::cli::RegisterExplainCommand(app);
   floatscope::cli::RegisterEvalCommand(app);
   floatscope::cli::RegisterVerifyCommand(app);
+  floatscope::cli::RegisterGenCommand(app);
   floatscope::cli::RegisterQuantizeCommand(app);
   floatscope::cli::RegisterGpuVerifyCommand(app);
   floatscope::cli::RegisterTrainCommand(app);
