@@ -54,7 +54,7 @@ std::string Num(double x) {
 }
 
 void PrintTable(const std::vector<const Format*>& list) {
-  std::cout << fmt::format("{:<12} {:>4} {:>3} {:>3} {:>5}  {:<12} {:<12} {:<12} {:<12} {:>7}  {:<4} {:<8} {:<3} {}\n",
+  std::cout << fmt::format("{:<13} {:>4} {:>3} {:>3} {:>5}  {:<12} {:<12} {:<12} {:<12} {:>7}  {:<4} {:<8} {:<3} {}\n",
                            "name", "bits", "e", "m", "bias", "max", "min normal", "min subnorm",
                            "epsilon", "binades", "inf", "nan", "-0", "overflow");
   for (const Format* pf : list) {
@@ -62,7 +62,7 @@ void PrintTable(const std::vector<const Format*>& list) {
     const bool fl = IsFloat(f);
     const bool has_sub = fl && f.has_subnormals && f.has_zero && f.mantissa_bits > 0;
     std::cout << fmt::format(
-        "{:<12} {:>4} {:>3} {:>3} {:>5}  {:<12} {:<12} {:<12} {:<12} {:>7.1f}  {:<4} {:<8} {:<3} {}\n", f.name,
+        "{:<13} {:>4} {:>3} {:>3} {:>5}  {:<12} {:<12} {:<12} {:<12} {:>7.1f}  {:<4} {:<8} {:<3} {}\n", f.name,
         f.bits, fl ? std::to_string(f.exponent_bits) : "-", fl ? std::to_string(f.mantissa_bits) : "-",
         fl ? std::to_string(f.bias) : "-", Num(MaxFinite(f)), fl ? Num(MinNormal(f)) : "-",
         has_sub ? Num(MinPositive(f)) : "-", fl ? Num(Epsilon(f)) : "1", DynamicRangeBinades(f),
@@ -79,7 +79,7 @@ FORMAT arguments are names from the table or custom specs:
 Keys:
   bias=INT                         exponent bias
   inf=ieee|maxcode|no              infinities: top exponent field, mantissa 0 /
-                                   the all-ones codes (P3109) / none
+                                   the largest non-NaN magnitude (P3109) / none
   nan=ieee|ones|negzero|none       NaNs: top field, mantissa != 0 / only the all-ones
                                    magnitude (OCP E4M3) / the code 100..0 (fnuz) / none
   subnormals=yes|no                subnormals in exponent field 0 (no: that field is 0 only)
@@ -88,7 +88,11 @@ Keys:
   overflow=ieee|saturate|nan       the format's default overflow policy
 Giving inf=no alone puts the NaN at the all-ones code (like e4m3fn); nan=... alone
 drops the infinities. Examples: e5m6, e4m3:inf=no (= e4m3fn),
-e4m3:bias=9,inf=no,nan=ones,subnormals=no, e7m0:bias=64,inf=maxcode (P3109 p1, later drafts).)";
+e4m3:bias=9,inf=no,nan=ones,subnormals=no, e7m0:bias=63,inf=maxcode (binary8p1 of the
+2023 interim report, bias 63).
+Named IEEE P3109 family: binaryKpP{s,u}{e,f}, K = 3..16 bits, precision P (signed:
+1..K-1, unsigned: 1..K), e = with infinities, f = finite; binary8pP = binary8pPse.
+Members whose exponent field exceeds 11 bits (values beyond float64) are not held.)";
 
 }  // namespace
 
@@ -134,7 +138,10 @@ void RegisterFormatsCommand(CLI::App& app) {
   cmd->callback([s] {
     std::vector<const Format*> list;
     if (s->names.empty()) {
+      // The catalog, then the P3109 family (formats/p3109.h), every member
+      // floatscope holds.
       for (const Format& f : formats::kAll) list.push_back(&f);
+      for (const Format& f : p3109::kFamily) list.push_back(&f);
     } else {
       for (const std::string& n : s->names) {
         std::string error;

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "formats/format.h"
+#include "formats/p3109.h"
 
 namespace floatscope {
 namespace formats {
@@ -64,17 +65,20 @@ inline constexpr Format kE3m4{"e3m4", Kind::kFloat, 8, 8, true, 3, 4, 3, InfCode
                               NanCodes::kIeee, true, true, O::kIeee,
                               "ml_dtypes float8_e3m4 (IEEE 754 conventions, 3/4 bits)"};
 
-// ---- IEEE P3109 interim report: binary8pP, P = precision = mantissa + 1 ----
-// Exponent bits 8-P, bias 2^(7-P) for P >= 2; 0x00 = 0, 0x80 = the only NaN,
-// 0x7F/0xFF = +-infinity, no negative zero; subnormals (none exist for P = 1).
-// P = 1 has bias 63 in the interim report's value tables (0x3F = 1.0, max
-// 2^63); later drafts moved it to 64 (max 2^62): spell that one as the spec
-// e7m0:bias=64,inf=maxcode.
+// ---- IEEE P3109: binary8pP = binary8pPse, P = precision = mantissa + 1 ----
+// Exponent bits 8-P, bias 2^(7-P) for every P (the family's 2^(K-P-1),
+// formats/p3109.h); 0x00 = 0, 0x80 = the only NaN, 0x7F/0xFF = +-infinity,
+// no negative zero; subnormals (none exist for P = 1: no trailing bit).
+// P = 1: 0x01 = 2^-63, 0x40 = 1, 0x7E = 2^62, as the WG's value tables
+// (Binary8p1se) and gfloat 0.5 (interim report v3) give it; the first
+// interim report (2023, gfloat 0.1-0.3) had bias 63 (0x3F = 1, max 2^63),
+// which floatscope followed until issue 15 (spell that one
+// e7m0:bias=63,inf=maxcode).
 #define FS_P3109(P)                                                                      \
   Format {                                                                               \
-    "binary8p" #P, Kind::kFloat, 8, 8, true, 8 - (P), (P)-1, (P) == 1 ? 63 : 1 << (7 - (P)), \
+    "binary8p" #P, Kind::kFloat, 8, 8, true, 8 - (P), (P)-1, 1 << (7 - (P)),             \
         InfCodes::kMaxCode, NanCodes::kNegativeZero, true, true, O::kIeee,               \
-        "IEEE P3109 interim report (2024), binary8p" #P                                  \
+        "IEEE P3109 interim report v3 (2025), WG value table Binary8p" #P "se"           \
   }
 inline constexpr Format kBinary8p1 = FS_P3109(1);
 inline constexpr Format kBinary8p2 = FS_P3109(2);
@@ -137,7 +141,8 @@ static_assert(MaxFinite(kE4m3fnuz) == 240.0 && MinPositive(kE4m3fnuz) == 0x1p-10
 static_assert(MaxFinite(kE5m2fnuz) == 57344.0 && MinPositive(kE5m2fnuz) == 0x1p-17);
 static_assert(MaxFinite(kE4m3b11fnuz) == 30.0 && MinPositive(kE4m3b11fnuz) == 0x1p-13);
 static_assert(MaxFinite(kE3m4) == 15.5 && MinNormal(kE3m4) == 0.25 && MinPositive(kE3m4) == 0x1p-6);
-static_assert(MaxFinite(kBinary8p1) == 0x1p63 && MinPositive(kBinary8p1) == 0x1p-62);
+static_assert(MaxFinite(kBinary8p1) == 0x1p62 && MinPositive(kBinary8p1) == 0x1p-63);
+static_assert(MagnitudeValue(kBinary8p1, 0x40) == 1.0 && MagnitudeValue(kBinary8p1, 0x01) == 0x1p-63);
 static_assert(MaxFinite(kBinary8p2) == 0x1p31 && MinPositive(kBinary8p2) == 0x1p-32);
 static_assert(MaxFinite(kBinary8p5) == 15.0 && MaxFinite(kBinary8p6) == 3.875);
 static_assert(MaxFinite(kBinary8p3) == 49152.0 && MinPositive(kBinary8p3) == 0x1p-17);
@@ -158,12 +163,17 @@ static_assert(CanonicalNanCode(kF16) == 0x7E00 && CanonicalNanCode(kBf16) == 0x7
 
 }  // namespace formats
 
-// Looks a named format up; nullptr when there is none. Custom formats come
-// from ParseFormatSpec (formats/spec_parser.h), which also accepts names.
+// Looks a named format up: the catalog above, then the P3109 family
+// (formats/p3109.h); nullptr when there is none. Custom formats come from
+// ResolveFormat (formats/spec_parser.h), which also accepts names.
 constexpr const Format* FindNamedFormat(std::string_view name) {
   for (const Format& f : formats::kAll)
     if (name == f.name) return &f;
-  return nullptr;
+  return p3109::Find(name);
 }
+
+// binary8pP is binary8pPse: the same fields, two names.
+static_assert(FindNamedFormat("binary8p3se")->bias == formats::kBinary8p3.bias &&
+              FindNamedFormat("binary8p1se")->bias == formats::kBinary8p1.bias);
 
 }  // namespace floatscope

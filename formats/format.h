@@ -27,7 +27,9 @@ enum class NanCodes : uint8_t {
 enum class InfCodes : uint8_t {
   kNone,     // no infinities
   kIeee,     // exponent field all ones, mantissa 0
-  kMaxCode,  // the all-ones magnitude 0x7F / 0xFF (IEEE P3109)
+  kMaxCode,  // the largest magnitude that is not NaN (IEEE P3109): the
+             // all-ones magnitude 0x7F / 0xFF in signed formats, the code
+             // just below the all-ones NaN (0xFE) in unsigned ones
 };
 
 // What a finite result too large for the format becomes.
@@ -47,6 +49,10 @@ struct Format {
   Kind kind;
   uint8_t bits;          // width of one code
   uint8_t storage_bits;  // width of the hex text in eval/verify (tf32: 32)
+  // Unsigned floats: a negative input that does not round to zero has no
+  // code. Without a zero (e8m0fnu) it becomes NaN, as the OCP MX scale's
+  // users expect; with one (IEEE P3109 binaryKpPu*) it clamps to +0, the
+  // format's lowest value, as P3109's Saturate does; both raise invalid.
   bool is_signed;
   uint8_t exponent_bits;
   uint8_t mantissa_bits;  // stored fraction bits (precision p = mantissa_bits + 1)
@@ -114,12 +120,18 @@ FS_HD constexpr bool IsNanCode(const Format& f, uint64_t code) {
   return false;
 }
 
+// Magnitude of the infinity of an InfCodes::kMaxCode format: the all-ones
+// magnitude, or the one below it where that one is the NaN.
+FS_HD constexpr uint64_t MaxCodeInfMagnitude(const Format& f) {
+  return MagnitudeMask(f) - (f.nan == NanCodes::kAllOnes ? 1 : 0);
+}
+
 FS_HD constexpr bool IsInfCode(const Format& f, uint64_t code) {
   const uint64_t mag = code & MagnitudeMask(f);
   switch (f.inf) {
     case InfCodes::kNone: return false;
     case InfCodes::kIeee: return mag == (uint64_t{MaxExponentField(f)} << f.mantissa_bits);
-    case InfCodes::kMaxCode: return mag == MagnitudeMask(f);
+    case InfCodes::kMaxCode: return mag == MaxCodeInfMagnitude(f);
   }
   return false;
 }
@@ -129,7 +141,8 @@ FS_HD constexpr uint64_t MaxFiniteMagnitude(const Format& f) {
   if (!IsFloat(f)) return f.is_signed ? MagnitudeMask(f) : CodeMask(f);
   if (f.nan == NanCodes::kIeee || f.inf == InfCodes::kIeee)
     return (uint64_t{MaxExponentField(f) - 1} << f.mantissa_bits) | MantissaMask(f);
-  if (f.nan == NanCodes::kAllOnes || f.inf == InfCodes::kMaxCode) return MagnitudeMask(f) - 1;
+  if (f.inf == InfCodes::kMaxCode) return MaxCodeInfMagnitude(f) - 1;
+  if (f.nan == NanCodes::kAllOnes) return MagnitudeMask(f) - 1;
   return MagnitudeMask(f);
 }
 
@@ -148,7 +161,7 @@ FS_HD constexpr uint64_t CanonicalNanCode(const Format& f) {
 
 FS_HD constexpr uint64_t PositiveInfCode(const Format& f) {
   return f.inf == InfCodes::kIeee ? uint64_t{MaxExponentField(f)} << f.mantissa_bits
-                                  : MagnitudeMask(f);
+                                  : MaxCodeInfMagnitude(f);
 }
 
 // Exact powers of two as doubles, without libm (so it works in constexpr

@@ -283,7 +283,9 @@ FS_HD constexpr Result RoundPack(const Format& f, const Unpacked& u, const Optio
             u.sign ? (f.is_signed ? (uint64_t{0} - (max_pos + 1)) & CodeMask(f) : 0) : max_pos;
         return Result{code, kInvalid};
       }
-      if (u.sign && !f.is_signed) return Result{nan_code(false), kInvalid};
+      // -inf into an unsigned format: NaN, or +0 where there is a zero
+      // (see Format::is_signed).
+      if (u.sign && !f.is_signed) return Result{f.has_zero ? 0 : nan_code(false), kInvalid};
       // saturate ("satfinite") gives finite results only, infinities too;
       // otherwise infinity stays infinity where the format has one.
       if (HasInf(f) && overflow != Overflow::kSaturate)
@@ -297,9 +299,18 @@ FS_HD constexpr Result RoundPack(const Format& f, const Unpacked& u, const Optio
       if (!f.has_zero) return Result{nan_code(false), kInvalid};  // e8m0fnu has no zero
       return Result{is_int ? 0 : zero_code(u.sign), 0};
     }
-    case Class::kFinite:
-      if (u.sign && !f.is_signed && IsFloat(f)) return Result{nan_code(false), kInvalid};
-      return RoundPackFinite(f, u.sign, u.exp, u.sig, u.sticky, opt, index);
+    case Class::kFinite: {
+      if (!(u.sign && !f.is_signed && IsFloat(f)))
+        return RoundPackFinite(f, u.sign, u.exp, u.sig, u.sticky, opt, index);
+      if (!f.has_zero) return Result{nan_code(false), kInvalid};
+      // Unsigned with a zero (P3109): round as the negative value it is
+      // (the mode's direction matters); a result of zero stands, with its
+      // flags; anything else is below the format's lowest value, 0, and
+      // clamps to it. Unsigned codes carry no sign, so zero is code 0.
+      const Result r = RoundPackFinite(f, true, u.exp, u.sig, u.sticky, opt, index);
+      if (r.code == 0) return r;
+      return Result{0, kInvalid};
+    }
   }
   return Result{0, kInvalid};
 }

@@ -2,13 +2,17 @@
 //
 // Grammar (also printed by `floatscope formats --help`):
 //   NAME                    a named format (f32, e4m3fn, binary8p3, int4, ...)
+//                           or a member of the IEEE P3109 family
+//                           binaryKpP{s,u}{e,f} (formats/p3109.h)
 //   eEmM[:KEY=VALUE,...]    a custom float with E exponent and M mantissa bits
 //   intN | uintN            a custom integer, 2 <= N <= 32
 // A bare eEmM is IEEE-like: bias 2^(E-1)-1, infinities and NaNs in the top
 // exponent field, subnormals, signed. Keys:
 //   bias=INT                exponent bias
 //   inf=ieee|maxcode|no     infinities: top exponent field with mantissa 0 /
-//                           the all-ones codes 0x7F..,0xFF.. (P3109) / none
+//                           the largest magnitude that is not NaN (P3109:
+//                           0x7F..,0xFF.. signed, 0xFE.. below the all-ones
+//                           NaN unsigned) / none
 //   nan=ieee|ones|negzero|none
 //                           NaNs: top exponent field with mantissa != 0 /
 //                           only the all-ones magnitude (OCP E4M3) / the
@@ -86,8 +90,8 @@ inline std::string ValidateFormat(const Format& f) {
   if (f.nan == NanCodes::kIeee && f.inf != InfCodes::kIeee)
     return "nan=ieee needs inf=ieee (the top exponent field is then all specials)";
   if (f.nan == NanCodes::kIeee && m == 0) return "nan=ieee needs at least one mantissa bit";
-  if (f.inf == InfCodes::kMaxCode && f.nan == NanCodes::kAllOnes)
-    return "inf=maxcode and nan=ones would share the all-ones code";
+  if (f.inf == InfCodes::kMaxCode && f.nan == NanCodes::kAllOnes && MagnitudeMask(f) < 2)
+    return "inf=maxcode and nan=ones leave no room for a finite nonzero value";
   if (f.nan == NanCodes::kNegativeZero && !f.is_signed) return "nan=negzero needs a sign bit";
   if (f.inf == InfCodes::kIeee && e < 2) return "inf=ieee needs at least 2 exponent bits";
   if (!f.has_zero && f.has_subnormals) return "zero=no needs subnormals=no";
@@ -112,6 +116,8 @@ inline const Format* ResolveFormat(std::string_view spec, std::string* error) {
   };
   if (const Format* named = FindNamedFormat(spec)) return named;
   if (spec.empty()) return fail("empty format name");
+  if (const std::string_view why = p3109::WhyUnsupported(spec); !why.empty())
+    return fail(std::string(why));
 
   const size_t colon = spec.find(':');
   const std::string_view head = spec.substr(0, colon);
@@ -205,7 +211,10 @@ inline const Format* ResolveFormat(std::string_view spec, std::string* error) {
   // Giving up infinities alone frees the top exponent field; the NaN then
   // defaults to the all-ones code, as in OCP E4M3 (and the other way round).
   if (inf_set && !nan_set && f.inf != InfCodes::kIeee) f.nan = NanCodes::kAllOnes;
-  if (inf_set && !nan_set && f.inf == InfCodes::kMaxCode) f.nan = NanCodes::kNegativeZero;
+  // P3109's pairs: maxcode infinities with the NaN at 100..0 (signed) or
+  // at the all-ones code just above +inf (unsigned).
+  if (inf_set && !nan_set && f.inf == InfCodes::kMaxCode)
+    f.nan = f.is_signed ? NanCodes::kNegativeZero : NanCodes::kAllOnes;
   if (nan_set && !inf_set && f.nan != NanCodes::kIeee) f.inf = InfCodes::kNone;
   if (!f.has_zero && f.has_subnormals && !seen.count("subnormals")) f.has_subnormals = false;
   f.bits = static_cast<uint8_t>((f.is_signed ? 1 : 0) + e + m);

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -98,8 +99,9 @@ TEST_CASE("the definitions give the published limits") {
   CHECK(value("e5m2fnuz", 0x7f) == 57344.0);
   CHECK(value("e4m3b11fnuz", 0x7f) == 30.0);
   CHECK(value("e3m4", 0x6f) == 15.5);
-  CHECK(value("binary8p1", 0x3f) == 1.0);
-  CHECK(value("binary8p1", 0x7e) == 0x1p63);
+  CHECK(value("binary8p1", 0x40) == 1.0);   // WG value tables, Binary8p1se
+  CHECK(value("binary8p1", 0x01) == 0x1p-63);
+  CHECK(value("binary8p1", 0x7e) == 0x1p62);
   CHECK(value("binary8p3", 0x7e) == 49152.0);
   CHECK(value("binary8p4", 0x7e) == 224.0);
   CHECK(value("binary8p4", 0x40) == 1.0);
@@ -154,6 +156,107 @@ TEST_CASE("every non-NaN code encodes back to itself, exactly, in every mode") {
         if (want.cls == CodeClass::kNan) continue;
         const Result r = EncodeFromF32(f, static_cast<float>(want.value), opt);
         if ((r.code != code || r.flags != 0) && ++bad <= 5)
+          MESSAGE(d.name, " ", ModeName(mode), ": ", DescribeCode(d, code), " encodes to ",
+                  DescribeCode(d, static_cast<uint32_t>(r.code)), " flags ", FlagNames(r.flags));
+      }
+    }
+    INFO(d.name);
+    CHECK(bad == 0);
+  }
+}
+
+// ---- the IEEE P3109 family binaryKpP{s,u}{e,f} --------------------------------
+
+TEST_CASE("P3109 family: the definitions here and the core's family have the same members") {
+  std::set<std::string> core, here;
+  for (const Format& f : p3109::kFamily) core.insert(f.name);
+  for (const FormatDefinition& d : P3109Definitions().defs) {
+    here.insert(d.name);
+    INFO(d.name);
+    CHECK(CoreFormat(d).bits == d.bits);
+  }
+  CHECK(here.size() == P3109Definitions().defs.size());
+  CHECK(core == here);
+}
+
+TEST_CASE("P3109 family: the definitions give the WG value tables' numbers") {
+  auto value = [](const char* name, uint32_t code) {
+    const FormatDefinition* d = FindDefinition(name);
+    REQUIRE(d != nullptr);
+    return DecodeByDefinition(*d, code);
+  };
+  // Binary8p1se (= binary8p1): 0x01 = 2^-63, 0x40 = 1, 0x7e = 2^62, 0x7f inf, 0x80 NaN.
+  CHECK(value("binary8p1se", 0x01).value == 0x1p-63);
+  CHECK(value("binary8p1se", 0x40).value == 1.0);
+  CHECK(value("binary8p1se", 0x7e).value == 0x1p62);
+  CHECK(value("binary8p1se", 0xfe).value == -0x1p62);
+  CHECK(value("binary8p1se", 0x7f).cls == CodeClass::kInf);
+  CHECK(value("binary8p1se", 0x80).cls == CodeClass::kNan);
+  // Binary8p3ue: 0x01 = 0x0.8p-32 (subnormal), 0x04 = 2^-31, 0x80 = 1, 0xfd = 0x1.4p31.
+  CHECK(value("binary8p3ue", 0x01).value == 0x1p-33);
+  CHECK(value("binary8p3ue", 0x03).value == 0x1.8p-32);
+  CHECK(value("binary8p3ue", 0x04).value == 0x1p-31);
+  CHECK(value("binary8p3ue", 0x80).value == 1.0);
+  CHECK(value("binary8p3ue", 0xfd).value == 0x1.4p31);
+  CHECK(value("binary8p3ue", 0xfe).cls == CodeClass::kInf);
+  CHECK(value("binary8p3ue", 0xff).cls == CodeClass::kNan);
+  CHECK(value("binary8p3uf", 0xfe).value == 0x1.8p31);
+  // Binary3p1uf: 0x01 = 2^-3, 0x04 = 1, 0x06 = 4, 0x07 NaN.
+  CHECK(value("binary3p1uf", 0x1).value == 0.125);
+  CHECK(value("binary3p1uf", 0x6).value == 4.0);
+  CHECK(value("binary3p1uf", 0x7).cls == CodeClass::kNan);
+  // Binary3p2sf: 0x01 = 0.5 (subnormal), 0x03 = 1.5, 0x04 NaN, 0x07 = -1.5.
+  CHECK(value("binary3p2sf", 0x1).value == 0.5);
+  CHECK(value("binary3p2sf", 0x3).value == 1.5);
+  CHECK(value("binary3p2sf", 0x4).cls == CodeClass::kNan);
+  CHECK(value("binary3p2sf", 0x7).value == -1.5);
+  // Binary16p5se: 11 exponent bits, bias 1024: 0x4000 = 1, max 0x7ffe = 1.875 * 2^1023.
+  CHECK(value("binary16p5se", 0x4000).value == 1.0);
+  CHECK(value("binary16p5se", 0x7ffe).value == 0x1.ep1023);
+  CHECK(value("binary16p5se", 0x0001).value == 0x1p-1027);
+  CHECK(FindDefinition("binary16p4se") == nullptr);  // 12 exponent bits: not held
+}
+
+TEST_CASE("P3109 family: every code of every member decodes to its defined value") {
+  int members = 0;
+  long codes = 0;
+  for (const FormatDefinition& d : P3109Definitions().defs) {
+    const Format& f = CoreFormat(d);
+    int bad64 = 0, bad32 = 0;
+    for (uint32_t code = 0; code < (1u << d.bits); ++code) {
+      const double g64 = DecodeToF64(f, code);
+      const float g32 = DecodeToF32(f, code);
+      // Values beyond float32 (up to 2^1023 here) read as float32 round to
+      // nearest: inf above, 0 or a subnormal below, like the cast does.
+      const std::string e64 = CheckDecoded(d, code, Bits64(g64), 52, std::isnan(g64));
+      const std::string e32 = CheckDecoded(d, code, Bits32(g32), 23, std::isnan(g32));
+      if (!e64.empty() && ++bad64 <= 3)
+        MESSAGE(d.name, " DecodeToF64 ", DescribeCode(d, code), ": got ", fmt::format("{:a}", g64), " (", e64, ")");
+      if (!e32.empty() && ++bad32 <= 3)
+        MESSAGE(d.name, " DecodeToF32 ", DescribeCode(d, code), ": got ", fmt::format("{:a}", g32), " (", e32, ")");
+    }
+    INFO(d.name);
+    CHECK(bad64 == 0);
+    CHECK(bad32 == 0);
+    ++members;
+    codes += 1l << d.bits;
+  }
+  MESSAGE(members, " members, ", codes, " codes");
+  CHECK(members == 454);
+}
+
+TEST_CASE("P3109 family: every non-NaN code encodes back to itself from float64, in every mode") {
+  for (const FormatDefinition& d : P3109Definitions().defs) {
+    const Format& f = CoreFormat(d);
+    int bad = 0;
+    for (Rounding mode : kDeterministicModes) {
+      Options opt;
+      opt.rounding = mode;
+      for (uint32_t code = 0; code < (1u << d.bits); ++code) {
+        const DecodedCode want = DecodeByDefinition(d, code);
+        if (want.cls == CodeClass::kNan) continue;
+        const Result r = EncodeFromF64(f, want.value, opt);
+        if ((r.code != code || r.flags != 0) && ++bad <= 3)
           MESSAGE(d.name, " ", ModeName(mode), ": ", DescribeCode(d, code), " encodes to ",
                   DescribeCode(d, static_cast<uint32_t>(r.code)), " flags ", FlagNames(r.flags));
       }

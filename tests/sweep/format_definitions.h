@@ -10,7 +10,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <deque>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace floatscope::sweep {
 
@@ -21,8 +24,12 @@ enum class Specials : uint8_t {
   kOcpE4m3,  // OCP FP8 E4M3: S.1111.111 is NaN (both signs); no infinity; +-0
   kFnuz,     // "fnuz": 0x80, where -0 would be, is the only NaN; no infinity,
              // no -0 (Graphcore/AMD, arXiv:2206.02915)
-  kP3109,    // IEEE P3109 binary8pP: 0x80 the only NaN, 0x7F +inf, 0xFF -inf,
+  kP3109,    // IEEE P3109 signed extended (binary8pP = binary8pPse,
+             // binaryKpPse): 100..0 the only NaN, 011..1 +inf, 111..1 -inf,
              // no -0
+  kP3109SignedFinite,    // binaryKpPsf: 100..0 the only NaN, no infinity
+  kP3109UnsignedExtended,  // binaryKpPue: 11..1 the only NaN, 11..10 +inf
+  kP3109UnsignedFinite,    // binaryKpPuf: 11..1 the only NaN, no infinity
   kNone,     // OCP MX FP6/FP4 elements: every code is a finite number; +-0
   kE8m0,     // OCP MX E8M0 scale: unsigned, code c is 2^(c-127), 0xFF NaN, no
              // zero
@@ -53,9 +60,10 @@ inline constexpr FormatDefinition kDefinitions[] = {
     {"e5m2fnuz", 8, Specials::kFnuz, 5, 2, 16, false, "ml_dtypes float8_e5m2fnuz"},
     {"e4m3b11fnuz", 8, Specials::kFnuz, 4, 3, 11, false, "ml_dtypes float8_e4m3b11fnuz"},
     {"e3m4", 8, Specials::kIeee, 3, 4, 3, false, "ml_dtypes float8_e3m4 (IEEE rules)"},
-    // P3109 interim report: precision P, 8-P exponent bits, bias 2^(7-P);
-    // P = 1 has bias 63 in the report's value table (0x3F = 1.0).
-    {"binary8p1", 8, Specials::kP3109, 7, 0, 63, false, "IEEE P3109 interim, binary8p1"},
+    // P3109: precision P, 8-P exponent bits, 1.0 = 0x40 for every P (the WG
+    // value tables Binary8pPse), so bias 64 >> (P-1) = 2^(7-P); P = 1 too
+    // (0x01 = 2^-63, 0x7E = 2^62; bias 63 was the 2023 report's first table).
+    {"binary8p1", 8, Specials::kP3109, 7, 0, 64, false, "IEEE P3109 WG value tables, Binary8p1se"},
     {"binary8p2", 8, Specials::kP3109, 6, 1, 32, false, "IEEE P3109 interim, binary8p2"},
     {"binary8p3", 8, Specials::kP3109, 5, 2, 16, false, "IEEE P3109 interim, binary8p3"},
     {"binary8p4", 8, Specials::kP3109, 4, 3, 8, false, "IEEE P3109 interim, binary8p4"},
@@ -72,8 +80,48 @@ inline constexpr FormatDefinition kDefinitions[] = {
     {"uint4", 4, Specials::kUnsigned, 0, 0, 0, true, "unsigned binary"},
 };
 
+// ---- the IEEE P3109 family binaryKpP{s,u}{e,f} -------------------------------
+// Written from the WG's value tables (Value Tables/HexStrings/K*/P*/), not
+// from formats/p3109.h: a K-bit code with precision P has P-1 trailing
+// significand bits, one sign bit if signed, and the rest exponent; the
+// tables put 1.0 at the middle code of the positive half, 0x40 signed and
+// 0x80 unsigned for K = 8 (2^(K-2) / 2^(K-1) in general) for every P, and
+// the bias is what that makes it: (code of 1.0) >> (P-1). The tables exist
+// for K = 3..16, signed P = 1..K-1, unsigned P = 1..K; floatscope holds the
+// members whose values are float64s (at most 11 exponent bits).
+struct P3109Family {
+  std::deque<std::string> names;  // stable addresses for FormatDefinition::name
+  std::vector<FormatDefinition> defs;
+};
+
+inline const P3109Family& P3109Definitions() {
+  static const P3109Family family = [] {
+    P3109Family f;
+    for (int k = 3; k <= 16; ++k)
+      for (bool is_signed : {true, false})
+        for (int p = 1; p <= (is_signed ? k - 1 : k); ++p)
+          for (bool extended : {true, false}) {
+            const int exponent_bits = k - (p - 1) - (is_signed ? 1 : 0);
+            if (exponent_bits > 11) continue;
+            const int one_code = 1 << (k - (is_signed ? 2 : 1));
+            const Specials sp = is_signed ? (extended ? Specials::kP3109 : Specials::kP3109SignedFinite)
+                                          : (extended ? Specials::kP3109UnsignedExtended
+                                                      : Specials::kP3109UnsignedFinite);
+            f.names.push_back("binary" + std::to_string(k) + "p" + std::to_string(p) +
+                              (is_signed ? "s" : "u") + (extended ? "e" : "f"));
+            // Finite members saturate: P3109's three overflow modes agree there.
+            f.defs.push_back({f.names.back().c_str(), k, sp, exponent_bits, p - 1, one_code >> (p - 1),
+                              !extended, "IEEE P3109 WG value tables"});
+          }
+    return f;
+  }();
+  return family;
+}
+
 inline const FormatDefinition* FindDefinition(std::string_view name) {
   for (const FormatDefinition& d : kDefinitions)
+    if (name == d.name) return &d;
+  for (const FormatDefinition& d : P3109Definitions().defs)
     if (name == d.name) return &d;
   return nullptr;
 }
@@ -82,9 +130,13 @@ inline bool IsIntegerDefinition(const FormatDefinition& d) {
   return d.specials == Specials::kTwosComplement || d.specials == Specials::kUnsigned;
 }
 
+inline bool IsUnsignedP3109(const FormatDefinition& d) {
+  return d.specials == Specials::kP3109UnsignedExtended || d.specials == Specials::kP3109UnsignedFinite;
+}
+
 // Sign-magnitude float formats: the top bit is a sign.
 inline bool HasSignBit(const FormatDefinition& d) {
-  return !IsIntegerDefinition(d) && d.specials != Specials::kE8m0;
+  return !IsIntegerDefinition(d) && d.specials != Specials::kE8m0 && !IsUnsignedP3109(d);
 }
 
 // The textbook value of a magnitude (code without its sign) of a float
@@ -124,6 +176,12 @@ inline DecodedCode DecodeByDefinition(const FormatDefinition& d, uint32_t code) 
     case Specials::kE8m0:
       if (code == 0xFF) return {CodeClass::kNan, NAN, false};
       return {CodeClass::kFinite, FormulaValue(d, code), false};
+    case Specials::kP3109UnsignedExtended:
+    case Specials::kP3109UnsignedFinite:
+      if (code == all) return {CodeClass::kNan, NAN, false};
+      if (code == all - 1 && d.specials == Specials::kP3109UnsignedExtended)
+        return {CodeClass::kInf, INFINITY, false};
+      return {CodeClass::kFinite, FormulaValue(d, code), false};
     default: break;
   }
   const uint32_t sign_bit = uint32_t{1} << (d.bits - 1);
@@ -147,6 +205,9 @@ inline DecodedCode DecodeByDefinition(const FormatDefinition& d, uint32_t code) 
     case Specials::kP3109:
       if (code == sign_bit) return {CodeClass::kNan, NAN, true};
       if (mag == mag_ones) return {CodeClass::kInf, neg ? -INFINITY : INFINITY, neg};
+      break;
+    case Specials::kP3109SignedFinite:
+      if (code == sign_bit) return {CodeClass::kNan, NAN, true};
       break;
     default: break;
   }

@@ -250,8 +250,22 @@ TEST_CASE("the reference on hand-worked cases (independent of the core)") {
   CHECK(round("e8m0fnu", 0x1.8p127f) == RefResult{0xfe, kRefInexact});  // tie 0xfe | 0xff: even
   CHECK(round("e8m0fnu", 0x1.8p127f, Rounding::kUp) == RefResult{0xff, ox});
   // binary8p1: one significand bit; ties go to the even code.
-  CHECK(round("binary8p1", 3.0f) == RefResult{0x40, kRefInexact});  // 2 = 0x40, 4 = 0x41
-  CHECK(round("binary8p1", 0x1p-63f) == RefResult{0x00, ux});        // tie 0 | 2^-62
+  CHECK(round("binary8p1", 3.0f) == RefResult{0x42, kRefInexact});  // 2 = 0x41, 4 = 0x42
+  CHECK(round("binary8p1", 6.0f) == RefResult{0x42, kRefInexact});  // 4 = 0x42, 8 = 0x43
+  CHECK(round("binary8p1", 0x1p-64f) == RefResult{0x00, ux});        // tie 0 | 2^-63
+  CHECK(round("binary8p1", 0x1.8p62f) == RefResult{0x7e, kRefInexact});  // tie 2^62 (0x7e, even) | 2^63 (past)
+  CHECK(round("binary8p1", 0x1.9p62f) == RefResult{0x7f, ox});
+  // Unsigned P3109: NaN at 0xff, +inf at 0xfe; negatives clamp to +0.
+  CHECK(round("binary8p3ue", 1.0f) == RefResult{0x80, 0});
+  CHECK(round("binary8p3ue", 1e30f) == RefResult{0xfe, ox});
+  CHECK(round("binary8p3ue", -1.0f) == RefResult{0x00, kRefInvalid});
+  CHECK(round("binary8p3ue", -0x1p-40f) == RefResult{0x00, ux});     // rounds to zero first
+  CHECK(round("binary8p3ue", -0x1p-40f, Rounding::kDown) == RefResult{0x00, kRefInvalid});
+  CHECK(round_bits("binary8p3ue", 0xff800000u) == RefResult{0x00, kRefInvalid});
+  CHECK(round_bits("binary8p3ue", 0xffc00000u) == RefResult{0xff, 0});
+  CHECK(round("binary8p3uf", 1e30f) == RefResult{0xfe, ox});         // finite: saturates
+  CHECK(round("binary8p3sf", -1e30f) == RefResult{0xff, ox});
+  CHECK(round_bits("binary8p3sf", 0x7f800000u) == RefResult{0x7f, ox});
   // P3109: no -0, one NaN, infinities at 0x7f/0xff.
   CHECK(round("binary8p4", -1e-9f) == RefResult{0x00, ux});
   CHECK(round("binary8p4", 1e6f) == RefResult{0x7f, ox});

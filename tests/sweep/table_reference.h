@@ -34,6 +34,17 @@
 //   - e8m0fnu has no zero and no sign: zero and negative inputs are NaN
 //     (0xFF, invalid), inputs below 2^-127 give 2^-127 (0x00) whatever the
 //     mode.
+//   - Unsigned P3109 formats (binaryKpPu*) have a zero but no sign: the
+//     table is mirrored below zero (-v for every value v, with v's code
+//     parity) and a negative input rounds in it like any other; a pick of
+//     zero is +0 with the usual flags, a pick of a mirrored (negative) entry
+//     clamps to +0, the format's lowest value, raising invalid (P3109's
+//     Saturate; floatscope's flag, as for unsigned integers). -inf gives +0
+//     and invalid.
+//   - Formats whose values reach far beyond float32 (max > 2^200: P3109
+//     members with 9 to 11 exponent bits) keep their table up to 2^200: no
+//     finite float32 input can overflow them, and above that the sums in
+//     the midpoints would leave double's range.
 //   - NaN: IEEE-style formats keep the sign and the leading payload bits and
 //     set the quiet bit (NanPayload::kPreserve); other formats give their NaN
 //     code; formats without NaN give +0 (NanToNoNan::kZero). Invalid is
@@ -203,6 +214,7 @@ class TableReference {
     uint32_t code;
     bool odd;         // the code's last bit
     bool is_virtual;  // one step past the finite range: overflow
+    bool clamps = false;  // below zero in an unsigned P3109 format: clamps to +0
   };
 
   static double Midpoint(const Entry& lo, const Entry& hi) { return (lo.value + hi.value) / 2; }
@@ -223,6 +235,13 @@ class TableReference {
     const Entry max = table_.back(), lowest = table_.front();
     max_code_ = max.code;
     lowest_code_ = lowest.code;
+    // Far beyond float32: cut the table (see the header comment).
+    constexpr double kFar = 0x1p200;
+    const bool cut = max.value > kFar;
+    if (cut) {
+      while (table_.back().value > kFar) table_.pop_back();
+      while (table_.front().value < -kFar) table_.erase(table_.begin());
+    }
     // The virtual entries.
     if (IsIntegerDefinition(def_)) {
       table_.push_back({max.value + 1, 0, !max.odd, true});
@@ -230,8 +249,15 @@ class TableReference {
     } else {
       const uint32_t sign_bit = HasSignBit(def_) ? uint32_t{1} << (def_.bits - 1) : 0;
       const double past = FormulaValue(def_, (max.code & ~sign_bit) + 1);
-      table_.push_back({past, 0, !max.odd, true});
-      if (HasSignBit(def_)) table_.insert(table_.begin(), {-past, 0, !lowest.odd, true});
+      if (!cut) table_.push_back({past, 0, !max.odd, true});
+      if (HasSignBit(def_) && !cut) table_.insert(table_.begin(), {-past, 0, !lowest.odd, true});
+      if (IsUnsignedP3109(def_)) {
+        // The mirror below zero (zero itself is not mirrored).
+        std::vector<Entry> below;
+        for (auto it = table_.rbegin(); it != table_.rend(); ++it)
+          if (it->value > 0) below.push_back({-it->value, 0, it->odd, false, true});
+        table_.insert(table_.begin(), below.begin(), below.end());
+      }
       // Smallest normal: exponent field 1 (0 in e8m0fnu, which has no zero).
       min_normal_code_ = def_.specials == Specials::kE8m0 ? 0 : uint32_t{1} << def_.mantissa_bits;
       min_normal_ = FormulaValue(def_, min_normal_code_);
@@ -253,7 +279,10 @@ class TableReference {
     return def_.specials == Specials::kIeee || def_.specials == Specials::kOcpE4m3 ||
            def_.specials == Specials::kNone;
   }
-  bool HasInf() const { return def_.specials == Specials::kIeee || def_.specials == Specials::kP3109; }
+  bool HasInf() const {
+    return def_.specials == Specials::kIeee || def_.specials == Specials::kP3109 ||
+           def_.specials == Specials::kP3109UnsignedExtended;
+  }
   bool HasNan() const {
     return def_.specials != Specials::kNone && !IsIntegerDefinition(def_);
   }
@@ -261,7 +290,8 @@ class TableReference {
     const uint32_t sign = neg ? SignBit() : 0;
     if (def_.specials == Specials::kIeee)
       return sign | (((uint32_t{1} << def_.exponent_bits) - 1) << def_.mantissa_bits);
-    return sign | MagnitudeOnes();  // P3109
+    if (def_.specials == Specials::kP3109UnsignedExtended) return MagnitudeOnes() - 1;  // below the NaN
+    return sign | MagnitudeOnes();  // P3109 signed
   }
   // The NaN a non-NaN input turns into (no payload to keep).
   uint32_t NanCode(bool neg) const {
@@ -270,7 +300,10 @@ class TableReference {
         return (neg ? SignBit() : 0) | InfCode(false) | (uint32_t{1} << (def_.mantissa_bits - 1));
       case Specials::kOcpE4m3: return (neg ? SignBit() : 0) | MagnitudeOnes();
       case Specials::kFnuz:
-      case Specials::kP3109: return SignBit();
+      case Specials::kP3109:
+      case Specials::kP3109SignedFinite: return SignBit();
+      case Specials::kP3109UnsignedExtended:
+      case Specials::kP3109UnsignedFinite: return MagnitudeOnes();
       case Specials::kE8m0: return 0xFF;
       default: throw std::logic_error("no NaN");
     }
@@ -290,6 +323,7 @@ class TableReference {
 
   RefResult RoundInf(bool neg) const {
     if (IsIntegerDefinition(def_)) return {neg ? lowest_code_ : max_code_, kRefInvalid};
+    if (neg && IsUnsignedP3109(def_)) return {0, kRefInvalid};
     if (neg && !HasSignBit(def_)) return {NanCode(false), kRefInvalid};
     if (saturate_ || !HasNan()) return MaxFinite(neg, kRefOverflow | kRefInexact);
     if (HasInf()) return {InfCode(neg), 0};
@@ -355,12 +389,17 @@ class TableReference {
       if (v < table_.front().value)  // below 2^-127: nothing smaller to go to
         return {table_.front().code, static_cast<uint8_t>(kRefInexact | (IsTiny(v) ? kRefUnderflow : 0))};
     }
+    if (IsUnsignedP3109(def_) && v < table_.front().value) return {0, kRefInvalid};
     if (v < table_.front().value || v > table_.back().value) return Overflowed(neg);
     const auto hi = std::lower_bound(table_.begin(), table_.end(), v,
                                      [](const Entry& e, double x) { return e.value < x; });
-    if (hi->value == v) return hi->is_virtual ? Overflowed(neg) : RefResult{hi->code, 0};
+    if (hi->value == v) {
+      if (hi->clamps) return {0, kRefInvalid};
+      return hi->is_virtual ? Overflowed(neg) : RefResult{hi->code, 0};
+    }
     const auto lo = hi - 1;
     const Entry& pick = PicksUpper(v, *lo, *hi) ? *hi : *lo;
+    if (pick.clamps) return {0, kRefInvalid};
     if (pick.is_virtual) return Overflowed(neg);
     if (IsIntegerDefinition(def_)) return {pick.code, kRefInexact};
     const uint8_t flags = kRefInexact | (IsTiny(v) ? kRefUnderflow : 0);
