@@ -29,11 +29,14 @@ fi
 # float32 values into e8m0fnu differently, which fails 6 peer tests.
 # scikit-learn (its bundled 8x8 digits) and mnist1d (the MNIST-1D generator)
 # make the training lab's cached data sets (scripts/cache_data.py).
-PY_PACKAGES=(numpy ml_dtypes==0.6.0 matplotlib pytest softfloatpy scikit-learn mnist1d)
+# gfloat (Graphcore) is the peer for the IEEE P3109 family (tests/peers/test_gfloat.py);
+# pinned to the release the comparison was made with; it installs without moving
+# the pins above.
+PY_PACKAGES=(numpy ml_dtypes==0.6.0 matplotlib pytest softfloatpy scikit-learn mnist1d gfloat==0.5.2)
 if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv >&2
 fi
-if ! .venv/bin/python -c "import numpy, ml_dtypes, matplotlib, pytest, softfloatpy, sklearn, mnist1d
+if ! .venv/bin/python -c "import numpy, ml_dtypes, matplotlib, pytest, softfloatpy, sklearn, mnist1d, gfloat
 assert ml_dtypes.__version__ == '0.6.0'" 2>/dev/null; then
   echo "setup: installing ${PY_PACKAGES[*]} into .venv" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}" >&2
