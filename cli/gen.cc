@@ -273,8 +273,10 @@ class Codes {
           if (m == 0) break;  // no mantissa, no NaN code
           const uint64_t top = uint64_t{MaxExponentField(f)} << m;
           const uint64_t quiet = uint64_t{1} << (m - 1);
-          // quiet, quiet with payload, all ones, signaling, signaling with a full payload
-          for (const uint64_t mant : {quiet, quiet | 1, MantissaMask(f), uint64_t{1}, quiet - 1}) {
+          // quiet, quiet with payloads (all ones, all ones but the last:
+          // TestFloat's), signaling, signaling with a full payload
+          for (const uint64_t mant :
+               {quiet, quiet | 1, MantissaMask(f), MantissaMask(f) - 1, uint64_t{1}, quiet - 1}) {
             if (mant == 0) continue;
             add(top | mant);
             if (f.is_signed) add(top | mant | sb);
@@ -756,10 +758,10 @@ void ArBinades(const Ctx& c, Rng&, Sink& sink) {
       for (const uint64_t b : q1) sink.Add(a, b);
     return;
   }
-  // mulAdd: pairs of key values, each with addends spread over the list
-  // (two at level 1, sixteen at level 2).
-  const std::vector<uint64_t> q = c.level == 1 ? KeyValues(c, false, PickRule{2, 1, 0}) : Q1(c);
-  const size_t per = c.level == 1 ? 2 : 16;
+  // mulAdd: every pair of key values, each with addends spread over the
+  // list (one at level 1, sixteen at level 2).
+  const std::vector<uint64_t> q = Q1(c);
+  const size_t per = c.level == 1 ? 1 : 16;
   size_t i = 0;
   for (const uint64_t a : q)
     for (const uint64_t b : q) {
