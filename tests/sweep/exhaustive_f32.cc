@@ -1,5 +1,6 @@
 // exhaustive_f32: every one of the 2^32 float32 inputs, encoded by the core
-// into a format of at most 16 bits, against the table reference
+// into a format of at most 16 bits (the named ones, or any member of the IEEE
+// P3109 family floatscope holds: --format binary8p3ue), against the table reference
 // (table_reference.h), for a chosen set of (format, rounding mode).
 //
 //   exhaustive_f32 [--format NAME[,NAME...]|all] [--round MODE[,MODE...]|all]
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
     } else if (const sw::FormatDefinition* d = sw::FindDefinition(name)) {
       defs.push_back(d);
     } else {
-      Fail("unknown format '" + name + "' (the named formats of at most 16 bits, or all)");
+      Fail("unknown format '" + name + "' (the named formats of at most 16 bits, a P3109 family member binaryKpP{s,u}{e,f} floatscope holds, or all)");
     }
   }
   std::vector<fs::Rounding> modes;

@@ -59,9 +59,10 @@
 //     stays below min normal); integers raise invalid out of range.
 //
 // All arithmetic is exact: a float32 is exact in a double; every table
-// value has at most 12 significant bits and lies in [2^-140, 2^129], so the
-// midpoint (lo + hi) / 2 of two neighbours is exact too (the constructor
-// checks it), and every comparison below compares exact values.
+// value has at most 16 significant bits and lies in [2^-1028, 2^200] (the
+// P3109 family's widest exponent fields reach 2^-1027; tables are cut at
+// 2^200), so the midpoint (lo + hi) / 2 of two neighbours is exact too (the
+// constructor checks it), and every comparison below compares exact values.
 #pragma once
 
 #include <algorithm>
