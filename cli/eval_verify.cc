@@ -42,6 +42,8 @@ struct Session {
   bool check_nans = false;
   int max_report = 20;
   std::string in_path, out_path;  // verify: .npy dumps instead of stdin
+  bool diagnose = false;          // verify --in/--out: search the kernel's semantics (cli/diagnose.h)
+  std::string json_path;          // ... and write the search here
 };
 
 void RunEval(const Session& s) {
@@ -155,20 +157,21 @@ void RegisterVerifyCommand(CLI::App& app) {
                 "compare NaN results bit for bit (default: any NaN matches any NaN, as testfloat_ver)");
   cmd->add_option("--max-report", s->max_report, "mismatches printed in full, 0..2^30 [default: 20]")
       ->check(IntegerIn(0, 1 << 30));
-  cmd->add_option("--in", s->in_path, "float32 .npy: inputs of a kernel under test (OP f32_to_<fmt>; with --out)");
+  cmd->add_option("--in", s->in_path,
+                  "inputs of a kernel under test: float32 .npy (OP f32_to_<fmt>) or float64 .npy (f64_to_<fmt>); with --out");
   cmd->add_option("--out", s->out_path,
                   "its outputs: codes (uint8/uint16 .npy) or fake-quantized float32 .npy, checked against the CPU");
+  cmd->add_flag("--diagnose", s->diagnose,
+                "with --in/--out: when outputs differ, search the rounding/overflow/NaN/subnormal/double-rounding "
+                "variants for the one the kernel follows and explain the differences");
+  cmd->add_option("--json", s->json_path, "with --diagnose: write every candidate's mismatch count here");
   cmd->callback([s] {
+    if (!s->json_path.empty() && !s->diagnose) throw UsageError("--json applies to --diagnose");
+    if (s->diagnose && (s->in_path.empty() || s->out_path.empty()))
+      throw UsageError("--diagnose needs --in and --out (it diagnoses a kernel's .npy dumps)");
     if (!s->in_path.empty() || !s->out_path.empty()) {
-      if (s->in_path.empty() || s->out_path.empty()) throw UsageError("verify: --in and --out go together");
-      const Op op = ResolveOp(s->op_name);
-      if (op.operands.size() != 1 || op.operands[0]->bits != 32 || op.operands[0]->kind != Kind::kFloat ||
-          op.operands[0]->exponent_bits != 8 || op.operands[0]->mantissa_bits != 23)
-        throw UsageError("verify --in/--out checks f32_to_<format> conversions, not " + s->op_name);
-      const Format& f = *op.result;
-      if (RunNpyVerify(f, s->in_path, s->out_path, s->max_report, CpuExpected(f, ResolveOptions(s->flags, f)),
-                       std::cout) != 0)
-        throw CLI::RuntimeError(1);
+      const NpyVerifyRequest r{s->op_name, s->flags, s->in_path, s->out_path, s->json_path, s->max_report, s->diagnose};
+      if (RunNpyVerifyCommand(r, std::cout) != 0) throw CLI::RuntimeError(1);
       return;
     }
     const int rc = RunVerify(*s);
