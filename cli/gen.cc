@@ -28,11 +28,13 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "cli/cli_error.h"
@@ -395,23 +397,30 @@ struct TupleHash {
   }
 };
 
-// The vectors' operands in output order, each once (the first class to
-// produce a tuple keeps it), with the class that produced it.
+// Where the classes put their operand tuples: each tuple goes on once (the
+// first class to produce it keeps it), to `emit`, in order. Tuples are
+// remembered for that up to kRemembered of them (every level-1 and level-2
+// run of the default sizes fits); past that, with a large --random, later
+// tuples are still checked against the remembered ones but no longer
+// against each other, so memory stays bounded while the output streams.
 class Sink {
  public:
-  explicit Sink(size_t operands) : n_(operands) {}
+  static constexpr size_t kRemembered = size_t{1} << 20;
+  Sink(size_t operands, std::function<void(const Tuple&, size_t cls)> emit) : n_(operands), emit_(std::move(emit)) {}
   void Add(uint64_t a, uint64_t b = 0, uint64_t c = 0) {
     const Tuple t{a, n_ > 1 ? b : 0, n_ > 2 ? c : 0};
-    if (!seen_.insert(t).second) return;
-    tuples.push_back(t);
-    classes.push_back(current);
+    if (seen_.size() < kRemembered) {
+      if (!seen_.insert(t).second) return;
+    } else if (seen_.count(t)) {
+      return;
+    }
+    emit_(t, current);
   }
-  std::vector<Tuple> tuples;
-  std::vector<uint8_t> classes;
-  uint8_t current = 0;
+  size_t current = 0;
 
  private:
   size_t n_;
+  std::function<void(const Tuple&, size_t)> emit_;
   std::unordered_set<Tuple, TupleHash> seen_;
 };
 
@@ -1144,7 +1153,7 @@ void RunGen(const Session& s) {
   const Options opt = ResolveOptions(s.flags, *op.result);
   const OpKind kind = KindOf(op.name);
   Ctx c{kind, s.level, 0, Codes(*op.operands[0]), Codes(*op.result), op.operands.size()};
-  const uint64_t default_random = (kind == OpKind::kConvert ? 10000u : 5000u) * (s.level == 1 ? 1u : 10u);
+  const uint64_t default_random = (c.n == 1 ? 10000u : 5000u) * (s.level == 1 ? 1u : 10u);
   c.random_count = s.random_opt && s.random_opt->count() ? s.random_count : default_random;
   const std::vector<ClassSpec> classes = ClassesFor(c);
 
@@ -1160,33 +1169,13 @@ void RunGen(const Session& s) {
     chosen[k] = true;
   }
 
-  Sink sink(c.n);
-  for (size_t k = 0; k < classes.size(); ++k) {
-    if (!chosen[k]) continue;
-    sink.current = static_cast<uint8_t>(k);
-    Rng rng(ClassSeed(s.flags.seed, classes[k].name));
-    classes[k].run(c, rng, sink);
-  }
-
-  if (s.list) {
-    std::vector<uint64_t> counts(classes.size(), 0);
-    for (const uint8_t k : sink.classes) ++counts[k];
-    std::string out;
-    for (size_t k = 0; k < classes.size(); ++k) {
-      if (!chosen[k]) continue;
-      out += fmt::format("{:<17} {:>8}  {}{}\n", classes[k].name, counts[k], classes[k].seeded ? "(seeded) " : "",
-                         classes[k].what);
-    }
-    out += fmt::format("{:<17} {:>8}\n", "total", sink.tuples.size());
-    WriteStdout(out);
-    FlushStdout();
-    return;
-  }
-
+  std::vector<uint64_t> counts(classes.size(), 0);
+  uint64_t index = 0;  // the line's position: what keys sr, as verify counts it
   std::string out;
-  for (size_t i = 0; i < sink.tuples.size(); ++i) {
-    const Tuple& t = sink.tuples[i];
-    const Result r = op.apply(t.data(), opt, i);  // i: the line's position, as verify counts it
+  auto emit = [&](const Tuple& t, size_t cls) {
+    ++counts[cls];
+    if (s.list) return;
+    const Result r = op.apply(t.data(), opt, index++);
     for (size_t k = 0; k < c.n; ++k) {
       out += FormatHexCode(t[k], *op.operands[k]);
       out += ' ';
@@ -1197,6 +1186,23 @@ void RunGen(const Session& s) {
       WriteStdout(out);  // a write error stops the run here, not at the end
       out.clear();
     }
+  };
+  Sink sink(c.n, emit);
+  for (size_t k = 0; k < classes.size(); ++k) {
+    if (!chosen[k]) continue;
+    sink.current = k;
+    Rng rng(ClassSeed(s.flags.seed, classes[k].name));
+    classes[k].run(c, rng, sink);
+  }
+  if (s.list) {
+    uint64_t total = 0;
+    for (size_t k = 0; k < classes.size(); ++k) {
+      if (!chosen[k]) continue;
+      out += fmt::format("{:<17} {:>8}  {}{}\n", classes[k].name, counts[k], classes[k].seeded ? "(seeded) " : "",
+                         classes[k].what);
+      total += counts[k];
+    }
+    out += fmt::format("{:<17} {:>8}\n", "total", total);
   }
   WriteStdout(out);
   FlushStdout();
@@ -1224,8 +1230,8 @@ void RegisterGenCommand(CLI::App& app) {
   cmd->add_option("--level", s->level, "1: tens of thousands of vectors; 2: many more [default: 1]")
       ->check(IntegerIn(1, 2));
   s->random_opt = cmd->add_option("--random", s->random_count,
-                                  "vectors of the random class, 0..10^9 [default: 10000 for conversions, 5000 for "
-                                  "arithmetic, ten times that at level 2]")
+                                  "vectors of the random class, 0..10^9 [default: 10000 for one-operand ops, 5000 for "
+                                  "the others, ten times that at level 2]")
                       ->check(UnsignedIn(0, 1000000000));
   cmd->add_option("--class", s->classes, "only these classes (comma-separated; see --list-classes)")
       ->delimiter(',');
