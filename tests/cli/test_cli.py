@@ -13,6 +13,7 @@ definitions (the comment on each line says how), not copied from floatscope.
 import json
 import math
 import os
+import re
 import subprocess
 
 import pytest
@@ -86,8 +87,9 @@ PUBLISHED = {
     "e5m2fnuz": (8, 5, 2, 16, 57344.0, 2.0**-15, 2.0**-17, 0.25, False, 1, False, "ieee"),
     "e4m3b11fnuz": (8, 4, 3, 11, 30.0, 2.0**-10, 2.0**-13, 0.125, False, 1, False, "ieee"),
     "e3m4": (8, 3, 4, 3, 15.5, 0.25, 2.0**-6, 2.0**-4, True, 30, True, "ieee"),
-    # IEEE P3109 interim report: 0x7F = +inf, 0x80 = NaN, max = 0x7E.
-    "binary8p1": (8, 7, 0, 63, 2.0**63, 2.0**-62, N, 1.0, True, 1, False, "ieee"),
+    # IEEE P3109 (interim report v3, WG value tables): 0x7F = +inf, 0x80 = NaN,
+    # max = 0x7E; bias 2^(7-P) for every P (p1: 0x01 = 2^-63, 0x7E = 2^62).
+    "binary8p1": (8, 7, 0, 64, 2.0**62, 2.0**-63, N, 1.0, True, 1, False, "ieee"),
     "binary8p2": (8, 6, 1, 32, 2.0**31, 2.0**-31, 2.0**-32, 0.5, True, 1, False, "ieee"),
     "binary8p3": (8, 5, 2, 16, 49152.0, 2.0**-15, 2.0**-17, 0.25, True, 1, False, "ieee"),
     "binary8p4": (8, 4, 3, 8, 224.0, 2.0**-7, 2.0**-10, 0.125, True, 1, False, "ieee"),
@@ -121,7 +123,12 @@ def formats_json():
 def test_formats_json_one_object_per_named_format(formats_json):
     by_name, data = formats_json
     assert isinstance(data, list)
-    assert [f["name"] for f in data] == NAMED
+    # DESIGN.md's names, then the P3109 family binaryKpP{s,u}{e,f} (454
+    # members floatscope holds; formats/p3109.h).
+    assert [f["name"] for f in data[:len(NAMED)]] == NAMED
+    family = [f["name"] for f in data[len(NAMED):]]
+    assert len(family) == len(set(family)) == 454
+    assert all(re.fullmatch(r"binary\d+p\d+[su][ef]", n) for n in family)
 
 
 def test_formats_json_keys_and_types(formats_json):
@@ -191,7 +198,7 @@ def test_formats_json_agrees_with_ml_dtypes_and_numpy_finfo(formats_json):
 def test_formats_table_shows_every_name():
     rows = ok("formats").splitlines()
     first_words = [r.split()[0] for r in rows[1:]]
-    assert first_words == NAMED
+    assert first_words[:len(NAMED)] == NAMED and len(first_words) == len(NAMED) + 454
     assert rows[0].split()[:2] == ["name", "bits"]
 
 
@@ -208,7 +215,9 @@ def test_formats_shows_a_custom_spec():
 @pytest.mark.parametrize("spec, names", [
     ("e4m3:bias=x", ["e4m3:bias=x", "bias"]),
     ("nosuch", ["nosuch", "unknown format"]),
-    ("e4m3:inf=maxcode,nan=ones", ["share"]),
+    ("e4m3:inf=ieee,nan=ones", ["nan=ieee"]),  # (inf=maxcode,nan=ones is valid: P3109 unsigned)
+    ("binary16p4se", ["binary16p4se", "11 bits"]),  # P3109 member beyond float64's range
+    ("binary8p8se", ["binary8p8se", "P <= K-1"]),
     ("e99m1", ["exponent bits"]),
     ("int1", ["2 to 32"]),
 ])
@@ -284,6 +293,14 @@ CONVERSIONS = [
     ("f32_to_e8m0fnu", [], "00000000", "ff 10"),  # no zero in e8m0fnu
     ("binary8p4_to_f32", [], "7f", "7f800000 00"),
     ("binary8p4_to_f32", [], "40", "3f800000 00"),
+    # IEEE P3109 family (WG value tables): binary8p1 = binary8p1se has bias 64.
+    ("binary8p1_to_f32", [], "01", "20000000 00"),  # 2^-63
+    ("binary8p1se_to_f32", [], "7e", "5e800000 00"),  # 2^62
+    ("f32_to_binary8p3ue", [], "3f800000", "80 00"),  # 1.0 = 0x80 unsigned
+    ("f32_to_binary8p3ue", [], "7f800000", "fe 00"),  # +inf just below the NaN 0xff
+    ("f32_to_binary8p3ue", [], "bf800000", "00 10"),  # negative: clamps to +0, invalid
+    ("f32_to_binary8p3uf", [], "7f800000", "fe 05"),  # finite member: saturates
+    ("binary10p3ue_to_f32", [], "03fd", "7f200000 00"),  # max 1.25 * 2^127
     ("f32_to_e4m3fnuz", [], "80000000", "00 00"),  # no -0: +0
     ("f32_to_e5m6", [], "3f800000", "03c0 00"),  # custom spec, 12 bits in 4 hex digits
     ("e5m6_to_f32", [], "03c0", "3f800000 00"),
@@ -527,7 +544,7 @@ ERRORS = [
     ("empty format", ["eval", "f16_to_"], "3c00\n", ["empty format"]),
     ("bad spec", ["eval", "f16_to_e4m3:bias=x"], "3c00\n", ["e4m3:bias=x", "bias"]),
     ("bad spec key", ["eval", "f16_to_e4m3:color=red"], "3c00\n", ["color"]),
-    ("impossible spec", ["eval", "e4m3:inf=maxcode,nan=ones_to_f32"], "3c\n", ["all-ones"]),
+    ("impossible spec", ["eval", "e4m3:inf=ieee,nan=ones_to_f32"], "3c\n", ["nan=ieee"]),
     ("unknown rounding", ["eval", "f16_to_f32", "--round", "nearest"], "3c00\n", ["nearest", "rounding"]),
     ("bad overflow", ["eval", "f16_to_e4m3fn", "--overflow", "clamp"], "3c00\n", ["clamp", "overflow"]),
     ("overflow nan without NaN", ["eval", "f16_to_e2m1fn", "--overflow", "nan"], "3c00\n", ["e2m1fn", "no NaN"]),
