@@ -605,6 +605,25 @@ bool CandidateOverflows(const Format& f, const Semantics& sem, double x) {
   return (EncodeFromF64(f, x, sem.opt).flags & kOverflow) != 0;
 }
 
+// Double rounding shows where rounding x to a wider format first lands on
+// the midpoint of its two neighbours in f (a tie the second rounding breaks
+// its own way) or on one of them (a directed second rounding then keeps
+// it). Says which wider format (rounded to nearest even) does that, or "".
+std::string DoubleRoundingNote(const Format& f, const KernelDumps& d, double x, double mid, double lo, double hi) {
+  for (const Format* v : {&formats::kF32, &formats::kF16, &formats::kBf16}) {
+    if (!MeaningfulVia(*v, f, d.f64_inputs)) continue;
+    const double xv = DecodeToF64(*v, EncodeFromF64(*v, x).code);
+    if (xv == x) continue;
+    if (xv == mid)
+      return fmt::format("; rounded to {} first (rne) it becomes {}, exactly halfway: double rounding", v->name,
+                         NumberText(xv));
+    if (xv == lo || xv == hi)
+      return fmt::format("; rounded to {} first (rne) it becomes {}, a value of {}: double rounding", v->name,
+                         NumberText(xv), f.name);
+  }
+  return "";
+}
+
 std::string WhyFinite(const Format& f, const KernelDumps& d, const Semantics& sem, double x, const Seen& e,
                       const Seen& g) {
   const double ev = e.value, gv = g.value;
@@ -684,12 +703,13 @@ std::string WhyFinite(const Format& f, const KernelDumps& d, const Semantics& se
                          NumberText(ev), Parity(*e.code), e_dir);
     }
     const double nearest = x < mid ? lo : hi;
+    const std::string note = DoubleRoundingNote(f, d, x, mid, lo, hi);
     if (gv == nearest)
       return fmt::format("the kernel rounded to nearest: {} lies between {} and {}, nearer {}; these semantics round "
-                         "{} to {}",
-                         xs, NumberText(lo), NumberText(hi), NumberText(gv), e_dir, NumberText(ev));
-    return fmt::format("rounded {} instead of to nearest: {} lies between {} and {}, nearer {}; the kernel gives {}",
-                       g_dir, xs, NumberText(lo), NumberText(hi), NumberText(nearest), NumberText(gv));
+                         "{} to {}{}",
+                         xs, NumberText(lo), NumberText(hi), NumberText(gv), e_dir, NumberText(ev), note);
+    return fmt::format("rounded {} instead of to nearest: {} lies between {} and {}, nearer {}; the kernel gives {}{}",
+                       g_dir, xs, NumberText(lo), NumberText(hi), NumberText(nearest), NumberText(gv), note);
   }
   std::string t;
   if (lo == hi) t = fmt::format("{} is a value of {}{}: the kernel gives {} instead", xs, f.name,
@@ -725,6 +745,8 @@ std::string ValueText(const KernelDumps& d, size_t i) {
   return d.f64_inputs ? fmt::format("0x{:016x} = {}", BitsOf(d.x64[i]), NumberText(d.x64[i]))
                       : fmt::format("0x{:08x} = {}", BitsOf(d.x32[i]), d.x32[i]);
 }
+
+std::string Mismatches(uint64_t n) { return fmt::format("{} mismatch{}", n, n == 1 ? "" : "es"); }
 
 nlohmann::json NumberJson(double v) {
   if (std::isnan(v)) return "nan";
@@ -861,7 +883,8 @@ uint64_t RunDiagnose(const DiagnoseRequest& r, const KernelDumps& d, std::ostrea
     text << fmt::format("result:    the kernel matches the given semantics on all {} elements\n", d.n);
   } else {
     text << fmt::format("           {} of {} elements differ\n", failed, d.n);
-    const char* levels[] = {"the given semantics", "single changes", "single changes and pairs of changes"};
+    const char* levels[] = {"the given semantics", "the given semantics and single changes",
+                            "the given semantics, single changes and pairs of changes"};
     text << fmt::format("searched:  {} candidates ({}; {} more are the same as one of them for {}){}\n", n_eval,
                         levels[stopped_after], n_same, f.name,
                         found ? ", stopping after the first level with an exact match" : "");
@@ -880,8 +903,8 @@ uint64_t RunDiagnose(const DiagnoseRequest& r, const KernelDumps& d, std::ostrea
         text << fmt::format("           also exact on these inputs (they cannot tell these apart): {}\n", names);
       }
     } else {
-      text << fmt::format("diagnosis: no candidate reproduces the kernel; closest: \"{}\" with {} mismatches\n",
-                          diag.Name(), diag.tally.mismatches);
+      text << fmt::format("diagnosis: no candidate reproduces the kernel; closest: \"{}\" with {}\n", diag.Name(),
+                          Mismatches(diag.tally.mismatches));
       std::vector<const Candidate*> ranked;
       for (const Candidate& c : plan)
         if (c.evaluated && c.same_as < 0 && &c != &diag) ranked.push_back(&c);
@@ -921,7 +944,7 @@ uint64_t RunDiagnose(const DiagnoseRequest& r, const KernelDumps& d, std::ostrea
       if (label.size() > 10) text << fmt::format("  {:<10} (under {})\n", "", label);
       text << fmt::format("  {:<10} {}\n", "kernel", g.text);
       text << fmt::format("  {:<10} {}\n", "why", why);
-      text << fmt::format("  {:<10} {}\n", "given by", reproduced);
+      text << fmt::format("  {:<10} {}\n", "matched by", reproduced);
       jexplained.push_back({{"element", i},
                             {"input_bits", d.f64_inputs ? fmt::format("{:016x}", d.InputBits(i))
                                                         : fmt::format("{:08x}", d.InputBits(i))},
@@ -931,7 +954,7 @@ uint64_t RunDiagnose(const DiagnoseRequest& r, const KernelDumps& d, std::ostrea
                             {"kernel", fmt::format("{:x}", g.word)},
                             {"kernel_value", NumberJson(g.value)},
                             {"why", why},
-                            {"given_by", matching}});
+                            {"matched_by", matching}});
     }
   }
   text << (d.n - failed) << " passed, " << failed << " failed\n";

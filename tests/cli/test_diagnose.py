@@ -144,7 +144,7 @@ def test_rtz_instead_of_rne_is_named(tmp_path, x32):
     assert ex[i]["given"].startswith(f"{rne[i]:02x} [")
     assert ex[i]["kernel"].startswith(f"{rtz[i]:02x} [")
     assert "toward zero" in ex[i]["why"]
-    assert "rounding rtz" in ex[i]["given by"]
+    assert "rounding rtz" in ex[i]["matched by"]
 
 
 def test_ties_away_named_and_explained(tmp_path, x32):
@@ -165,7 +165,7 @@ def test_ties_away_named_and_explained(tmp_path, x32):
     first = int(np.flatnonzero(tie)[0])
     assert first in ex
     assert ex[first]["why"].startswith("tie rounded away from even:")
-    assert "rounding rna" in ex[first]["given by"]
+    assert "rounding rna" in ex[first]["matched by"]
 
 
 def test_saturate_instead_of_ieee_overflow_is_named(tmp_path):
@@ -259,7 +259,8 @@ def test_double_rounding_through_float32_as_ml_dtypes_does(tmp_path):
     assert set(ex) >= {0, 1, 2, 3}
     assert decode(kernel[:1])[0] == 1.0
     assert ex[0]["why"].startswith("rounded toward zero instead of to nearest")
-    assert "via f32 (rne)" in ex[0]["given by"]
+    assert ex[0]["why"].endswith("; rounded to f32 first (rne) it becomes 1.0625, exactly halfway: double rounding")
+    assert "via f32 (rne)" in ex[0]["matched by"]
     assert any("no verify option expresses this" in l for l in lines)
 
 
@@ -297,7 +298,8 @@ def test_cuda_satfinite_preset_is_named(tmp_path):
     x = np.array([1.0, 1000.0, -1e6, np.inf, -np.inf, 0.3, -2.5, 449.0], np.float32)
     nans = np.array([0x7FC00000, 0xFFC00001, 0x7FA00000], np.uint32).view(np.float32)
     x = np.concatenate([x, nans])
-    codes = x.astype(E4M3FN).view(np.uint8).copy()
+    with np.errstate(invalid="ignore"):  # numpy warns about casting NaN
+        codes = x.astype(E4M3FN).view(np.uint8).copy()
     finite_big = np.isinf(x) | (np.abs(x) > 464)
     codes[finite_big] = np.where(x[finite_big] < 0, 0xFE, 0x7E)
     codes[np.isnan(x)] = 0x7F  # positive all-ones, whatever the sign
@@ -328,7 +330,10 @@ def test_stochastic_rounding_is_searched_only_with_a_seed(tmp_path, x32):
     kernel = np.array([int(l.split()[0], 16) for l in p.stdout.decode().splitlines()], np.uint8)
     rc, out, rep = diagnose(tmp_path, "f32_to_e4m3fn", x, kernel, "--seed", "7")
     assert rc == 1 and rep["stochastic_searched"]
-    assert rep["diagnosis"]["name"] == "rounding sr"
+    by_element = [e for e in rep["explained"] if "rounding sr" in e["matched_by"]]
+    assert rep["diagnosis"]["name"] == "rounding sr", (
+        f"element by element (the scalar core) sr matches at {len(by_element)} of {len(rep['explained'])} explained "
+        "elements; over the array (the SIMD kernels) it does not: do they follow formats/philox.h's rule?")
     assert any("verify options: --round sr --seed 7" in l for l in out)
     rc, out, rep = diagnose(tmp_path, "f32_to_e4m3fn", x, kernel)
     assert rc == 1 and not rep["stochastic_searched"] and rep["result"] == "closest"
@@ -357,7 +362,7 @@ def test_bit_flips_get_the_closest_candidate_and_explanations(tmp_path, x32):
     assert sorted(ex) == list(flipped)
     for i in flipped:
         assert "not a neighbour" in ex[i]["why"] and "single bit (bit 5)" in ex[i]["why"], ex[i]
-        assert ex[i]["given by"] == "none of the given semantics and its single changes"
+        assert ex[i]["matched by"] == "none of the given semantics and its single changes"
     assert [e["element"] for e in rep["explained"]] == list(flipped)
     # Every candidate ran, with its count; none beats the given semantics.
     evaluated = [c for c in rep["candidates"] if c["evaluated"]]
