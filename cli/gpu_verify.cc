@@ -39,9 +39,9 @@ namespace floatscope::cli {
 namespace {
 
 struct Session {
-  std::string formats = "all", rounds = "rne", variants = "all", json_path, in_path, out_path;
+  std::string formats = "all", rounds = "rne", variants = "all", reference = "simd", json_path, in_path, out_path;
   RoundingFlags flags;
-  bool exhaustive = false;
+  bool exhaustive = false, unaligned = false;
   unsigned threads = 0;
   int max_report = 10;
   CLI::Option *seed_opt = nullptr, *sr_bits_opt = nullptr;
@@ -141,6 +141,10 @@ void Validate(const Session& s) {
   if (s.sr_bits_opt->count() > 0 && !any_sr) throw UsageError("--sr-bits applies to --round sr only (it would change nothing)");
   const std::vector<std::string> variants = VariantNames(s.variants);
   if (!s.exhaustive && variants.size() != 1) throw UsageError("--in/--out checks one kernel variant at a time");
+  if (s.reference != "simd" && s.reference != "core")
+    throw UsageError("unknown CPU reference " + Quoted(s.reference) + " (simd, core)");
+  if (!s.exhaustive && (s.reference != "simd" || s.unaligned))
+    throw UsageError("--reference and --unaligned apply to --exhaustive only");
   if (!s.exhaustive) {
     CheckReadable(s.in_path);
     CheckReadable(s.out_path);
@@ -196,18 +200,25 @@ int RunExhaustive(const Session& s) {
       flags.round = mode;
       const Options opt = ResolveOptions(flags, *f);
       const std::vector<gpu::Variant> variants = ParseVariants(s.variants, *f);
-      const gpu::ExhaustiveOutcome out = gpu::VerifyExhaustive(*f, opt, variants, s.threads, s.max_report);
+      const gpu::CpuReference reference = s.reference == "core" ? gpu::CpuReference::kCore : gpu::CpuReference::kArrays;
+      const gpu::ExhaustiveOutcome out =
+          gpu::VerifyExhaustive(*f, opt, variants, s.threads, s.max_report, reference, s.unaligned);
       ++done;
-      std::string line = fmt::format("{} {}: 2^32 inputs, CPU digests {:.1f} s", f->name, mode, out.cpu_seconds);
+      std::string line = fmt::format("{} {}: 2^32 inputs, CPU digests ({}) {:.1f} s", f->name, mode,
+                                     gpu::CpuReferenceName(reference), out.cpu_seconds);
       nlohmann::json vj = nlohmann::json::array();
+      // "fast@3": the unaligned layout (chunks split at element 3).
+      auto name = [](const gpu::VariantOutcome& v) {
+        return v.split ? fmt::format("{}@{}", gpu::VariantName(v.variant), v.split) : std::string(gpu::VariantName(v.variant));
+      };
       for (const gpu::VariantOutcome& v : out.variants) {
-        line += fmt::format("; {} kernels {:.2f} s GPU: {}", gpu::VariantName(v.variant), v.gpu_seconds,
+        line += fmt::format("; {} kernels {:.2f} s GPU: {}", name(v), v.gpu_seconds,
                             v.ok() ? "equal" : fmt::format("blocks differing {} (codes) {} (fake-quant), "
                                                            "mismatches {} / {}, decode mismatches {}",
                                                            v.code_blocks_differing, v.fake_quant_blocks_differing,
                                                            v.code_mismatches, v.fake_quant_mismatches,
                                                            v.decode_mismatches));
-        vj.push_back({{"variant", gpu::VariantName(v.variant)}, {"gpu_seconds", v.gpu_seconds}, {"ok", v.ok()},
+        vj.push_back({{"variant", gpu::VariantName(v.variant)}, {"split", v.split}, {"gpu_seconds", v.gpu_seconds}, {"ok", v.ok()},
                       {"code_blocks_differing", v.code_blocks_differing},
                       {"fake_quant_blocks_differing", v.fake_quant_blocks_differing},
                       {"code_mismatches", v.code_mismatches}, {"fake_quant_mismatches", v.fake_quant_mismatches},
@@ -215,7 +226,7 @@ int RunExhaustive(const Session& s) {
       }
       std::cout << line << "\n";
       for (const gpu::VariantOutcome& v : out.variants)
-        for (const std::string& m : v.first) std::cout << "  [" << gpu::VariantName(v.variant) << "] " << m << "\n";
+        for (const std::string& m : v.first) std::cout << "  [" << name(v) << "] " << m << "\n";
       std::cout.flush();
       (out.ok() ? passed : failed)++;
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -223,7 +234,7 @@ int RunExhaustive(const Session& s) {
                                el / static_cast<double>(done) * static_cast<double>(total - done));
       report["results"].push_back({{"format", f->name}, {"round", mode}, {"overflow", OverflowNameOf(opt.overflow)},
                                    {"flush_input", opt.flush_input}, {"flush_output", opt.flush_output},
-                                   {"seed", opt.seed}, {"sr_bits", opt.sr_bits},
+                                   {"seed", opt.seed}, {"sr_bits", opt.sr_bits}, {"reference", s.reference},
                                    {"cpu_seconds", out.cpu_seconds}, {"ok", out.ok()}, {"variants", vj}});
       report["passed"] = passed;
       report["failed"] = failed;
@@ -301,6 +312,12 @@ void RegisterGpuVerifyCommand(CLI::App& app) {
   s->sr_bits_opt = cmd->add_option("--sr-bits", s->flags.sr_bits, "random bits compared by sr, 1..32")->check(SrBitsCheck());
   cmd->add_option("--compat", s->flags.compat, "peer preset: none | ml_dtypes | cuda | cuda-satfinite");
   cmd->add_option("--kernels", s->variants, "kernel variants: fast, core, auto, or all [default: all]");
+  cmd->add_option("--reference", s->reference,
+                  "CPU digests from: simd (emulate/array_ops, fast) or core (the scalar core element by element) "
+                  "[default: simd]");
+  cmd->add_flag("--unaligned", s->unaligned,
+                "also run every kernel with each chunk split at element 3 (misaligned pointers, first index not a "
+                "multiple of 4): the scalar group loops on every input");
   cmd->add_option("--threads", s->threads, "CPU threads for the digests (0: all), at most 1024")
       ->check(UnsignedIn(0, 1024));
   cmd->add_option("--max-report", s->max_report, "mismatches printed per check, 0..2^30")->check(IntegerIn(0, 1 << 30));

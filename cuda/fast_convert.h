@@ -12,7 +12,6 @@
 #include <cstdint>
 
 #include "emulate/simd/encode_plan.h"
-#include "formats/philox.h"
 
 namespace floatscope::gpu {
 
@@ -73,8 +72,11 @@ FS_HD constexpr int BitLength32(uint32_t x) { return detail::BitLength(x); }
 }  // namespace fast_detail
 
 // float32 bits -> code of the plan's format (the core's code, unshifted).
+// `random`: the element's 32 random bits in the stochastic modes, i.e.
+// StochasticBits(seed, index) (the kernels take them from one call per
+// four elements, cuda/stochastic.h); ignored otherwise.
 template <Rounding kMode>
-FS_HD constexpr uint32_t FastEncode(const simd::EncodePlan& p, uint32_t bits, uint64_t index) {
+FS_HD constexpr uint32_t FastEncode(const simd::EncodePlan& p, uint32_t bits, uint32_t random) {
   using namespace fast_detail;
   const uint32_t sign = bits >> 31;
   const bool neg = sign != 0;
@@ -91,10 +93,6 @@ FS_HD constexpr uint32_t FastEncode(const simd::EncodePlan& p, uint32_t bits, ui
   const int32_t exp = ef_zero ? -149 : static_cast<int32_t>(ef) - 150;
   const int32_t mant_log2 = mant ? BitLength32(mant) - 1 : -127;
   const int32_t E = ef_zero ? -149 + mant_log2 : static_cast<int32_t>(ef) - 127;
-
-  uint32_t random = 0;
-  if constexpr (IsStochastic(kMode))
-    random = Philox4x32_10(static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), 0, 0, p.key0, p.key1).v[0];
 
   if (p.is_int) {
     const bool big = exp > -1;

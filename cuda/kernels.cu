@@ -15,6 +15,7 @@
 #include "cuda/fast_convert.h"
 #include "cuda/gpu.h"
 #include "cuda/named.h"
+#include "cuda/stochastic.h"
 #include "emulate/simd/encode_plan.h"
 #include "formats/catalog.h"
 #include "formats/convert.h"
@@ -59,35 +60,47 @@ size_t CodeBytesOf(const Format& f) {
 
 // ---- element operations --------------------------------------------------------
 
+// op(bits, index, random) -> the element's result. Ops with kSharedCall
+// take their random bits from the caller: word index mod 4 of the call
+// StochasticCall(op.Seed(), index / 4) that the kernel makes once per group
+// of four (cuda/stochastic.h). The core's ops draw their own
+// (formats/round_pack.h calls StochasticBits(seed, index): the same word,
+// one call per element).
 template <Rounding kMode>
 struct FastEncodeOp {
+  static constexpr bool kSharedCall = IsStochastic(kMode);
   simd::EncodePlan plan;
-  __device__ uint32_t operator()(uint32_t bits, uint64_t index) const {
-    return FastEncode<kMode>(plan, bits, index) << plan.storage_shift;
+  __device__ uint64_t Seed() const { return uint64_t{plan.key1} << 32 | plan.key0; }
+  __device__ uint32_t operator()(uint32_t bits, uint64_t, uint32_t random) const {
+    return FastEncode<kMode>(plan, bits, random) << plan.storage_shift;
   }
 };
 
 template <Rounding kMode>
 struct FastFakeQuantOp {
+  static constexpr bool kSharedCall = IsStochastic(kMode);
   simd::EncodePlan plan;  // decode_flush off
-  __device__ uint32_t operator()(uint32_t bits, uint64_t index) const {
-    return FastDecode(plan, FastEncode<kMode>(plan, bits, index));
+  __device__ uint64_t Seed() const { return uint64_t{plan.key1} << 32 | plan.key0; }
+  __device__ uint32_t operator()(uint32_t bits, uint64_t, uint32_t random) const {
+    return FastDecode(plan, FastEncode<kMode>(plan, bits, random));
   }
 };
 
 struct CoreEncodeOp {
+  static constexpr bool kSharedCall = false;
   Format f;
   Options opt;
-  __device__ uint32_t operator()(uint32_t bits, uint64_t index) const {
+  __device__ uint32_t operator()(uint32_t bits, uint64_t index, uint32_t) const {
     constexpr Format kF32 = formats::kF32;
     return StoredCode(f, Convert(kF32, bits, f, opt, index).code);
   }
 };
 
 struct CoreFakeQuantOp {
+  static constexpr bool kSharedCall = false;
   Format f;
   Options opt, dec;
-  __device__ uint32_t operator()(uint32_t bits, uint64_t index) const {
+  __device__ uint32_t operator()(uint32_t bits, uint64_t index, uint32_t) const {
     constexpr Format kF32 = formats::kF32;
     const uint64_t code = Convert(kF32, bits, f, opt, index).code;
     return BitsOf(DecodeToF32(f, code, dec));
@@ -140,8 +153,11 @@ struct Vec4Of<float> {
 };
 
 // out[i] = op(bits of in[i], first_index + i): float4 loads and 4-element
-// stores when both pointers allow it (`vector`), a scalar grid-stride loop
-// for the rest.
+// stores when `vector` (both pointers allow it and, for ops with a shared
+// call, first_index is a multiple of 4, so that each float4 is one group of
+// four indices), then the rest by groups of four indices (SrGroups: one
+// group per thread and iteration, scalar loads and stores), so every group
+// costs one call whatever the alignment.
 template <class Op, class Out>
 __global__ void __launch_bounds__(kThreads) MapF32Kernel(Op op, const float* __restrict__ in, Out* __restrict__ out,
                                                          size_t n, uint64_t first_index, bool vector) {
@@ -154,13 +170,27 @@ __global__ void __launch_bounds__(kThreads) MapF32Kernel(Op op, const float* __r
   for (size_t v = tid; v < n4; v += stride) {
     const uint4 x = in4[v];
     const uint64_t i = first_index + 4 * v;
-    const uint32_t c[4] = {op(x.x, i), op(x.y, i + 1), op(x.z, i + 2), op(x.w, i + 3)};
+    Philox4x32 r{{0, 0, 0, 0}};
+    if constexpr (Op::kSharedCall) r = StochasticCall(op.Seed(), first_index / 4 + v);
+    const uint32_t c[4] = {op(x.x, i, r.v[0]), op(x.y, i + 1, r.v[1]), op(x.z, i + 2, r.v[2]),
+                           op(x.w, i + 3, r.v[3])};
     out4[v] = Vec4Of<Out>::Pack(c);
   }
-  for (size_t j = 4 * n4 + tid; j < n; j += stride) {
-    const uint32_t c = op(__float_as_uint(in[j]), first_index + j);
-    if constexpr (std::is_same_v<Out, float>) out[j] = __uint_as_float(c);
-    else out[j] = static_cast<Out>(c);
+  const size_t begin = 4 * n4;
+  const SrGroups groups = SrGroupsOf(first_index, begin, n);
+  for (uint64_t g = tid; g < groups.count; g += stride) {
+    const uint64_t counter = groups.first + g;
+    Philox4x32 r{{0, 0, 0, 0}};
+    if constexpr (Op::kSharedCall) r = StochasticCall(op.Seed(), counter);
+#pragma unroll
+    for (unsigned k = 0; k < 4; ++k) {
+      const uint64_t index = 4 * counter + k;
+      const size_t j = static_cast<size_t>(index - first_index);  // wraps below 0 to huge
+      if (j < begin || j >= n) continue;
+      const uint32_t c = op(__float_as_uint(in[j]), index, r.v[k]);
+      if constexpr (std::is_same_v<Out, float>) out[j] = __uint_as_float(c);
+      else out[j] = static_cast<Out>(c);
+    }
   }
 }
 
@@ -186,9 +216,12 @@ bool Aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p
 template <class Op, class Out>
 void LaunchMap(const Op& op, const float* in, Out* out, size_t n, uint64_t first_index) {
   if (n == 0) return;
-  const bool vector = Aligned(in, 16) && Aligned(out, 4 * sizeof(Out));
+  const bool vector =
+      Aligned(in, 16) && Aligned(out, 4 * sizeof(Out)) && (!Op::kSharedCall || first_index % 4 == 0);
+  const size_t n4 = vector ? n / 4 : 0;
+  const size_t threads = n4 + static_cast<size_t>(SrGroupsOf(first_index, 4 * n4, n).count);
   auto kernel = MapF32Kernel<Op, Out>;
-  kernel<<<GridFor(kernel, vector ? (n + 3) / 4 : n), kThreads>>>(op, in, out, n, first_index, vector);
+  kernel<<<GridFor(kernel, threads), kThreads>>>(op, in, out, n, first_index, vector);
   CheckLaunch("MapF32Kernel");
 }
 

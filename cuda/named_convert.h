@@ -22,6 +22,7 @@
 
 #include <cstdint>
 
+#include "cuda/stochastic.h"
 #include "emulate/simd/encode_plan.h"
 #include "formats/catalog.h"
 #include "formats/convert.h"
@@ -122,7 +123,7 @@ struct NamedParams {
   uint32_t fq_overflow[2], fq_inf[2], fq_nan_quiet[2], fq_nan_signaling[2];
   uint32_t code_overflow[2], code_inf[2], code_nan_quiet[2], code_nan_signaling[2];
   uint32_t nan_base;
-  uint32_t key0, key1;
+  uint64_t seed;   // Philox's key (formats/philox.h)
   uint32_t top_r;  // the sr_bits top bits
   bool nan_from_payload;
 };
@@ -140,39 +141,13 @@ inline NamedParams MakeNamedParams(const simd::EncodePlan& p) {
     q.code_nan_signaling[s] = p.nan_signaling.code[s];
   }
   q.nan_base = p.nan_base;
-  q.key0 = p.key0;
-  q.key1 = p.key1;
+  q.seed = uint64_t{p.key1} << 32 | p.key0;
   q.top_r = p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits);
   q.nan_from_payload = p.nan_from_payload;
   return q;
 }
 
 #ifdef __CUDACC__
-
-// Philox4x32-10's first output word for counter (c0, c1, 0, 0) and key
-// (k0, k1): formats/philox.h, bit for bit, in 32-bit operations only. The
-// first round multiplies c2 = 0 and the last needs only the word it
-// returns: 18 products (each a mul.hi + mul.lo pair) instead of 20.
-__device__ __forceinline__ uint32_t PhiloxWord0Device(uint32_t c0, uint32_t c1, uint32_t k0, uint32_t k1) {
-  constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
-  constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
-  uint32_t c2 = __umulhi(c0, kM0) ^ k1;
-  uint32_t c3 = c0 * kM0;
-  c0 = c1 ^ k0;
-  c1 = 0;
-#pragma unroll
-  for (uint32_t round = 1; round < 9; ++round) {
-    const uint32_t hi0 = __umulhi(c0, kM0), lo0 = c0 * kM0;
-    const uint32_t hi1 = __umulhi(c2, kM1), lo1 = c2 * kM1;
-    const uint32_t n0 = hi1 ^ c1 ^ (k0 + round * kW0);
-    const uint32_t n2 = hi0 ^ c3 ^ (k1 + round * kW1);
-    c0 = n0;
-    c1 = lo1;
-    c2 = n2;
-    c3 = lo0;
-  }
-  return __umulhi(c2, kM1) ^ c1 ^ (k0 + 9u * kW0);
-}
 
 __device__ __forceinline__ uint32_t UMaxD(uint32_t a, uint32_t b) { return a > b ? a : b; }
 __device__ __forceinline__ uint32_t UMinD(uint32_t a, uint32_t b) { return a < b ? a : b; }

@@ -1,8 +1,9 @@
 // Launch plumbing of the compile-time specialised kernels, shared by
 // cuda/named_fake_quant.cu and cuda/named_encode.cu (two files so the many
 // instantiations compile in parallel): the element loop (two float4 per
-// thread per iteration, loads first, a grid of one full wave), the table of
-// named formats, and the run-time mode -> template dispatch.
+// thread per iteration, loads first, a grid of one full wave; one Philox
+// call per four elements in the stochastic modes, cuda/stochastic.h), the
+// table of named formats, and the run-time mode -> template dispatch.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -104,31 +105,47 @@ struct Pack4<uint16_t> {
   }
 };
 
-// One element: code (kCodes) or fake-quantized float32 bits.
+// Where the kernels take their random words: the core's StochasticCall
+// (formats/philox.h) itself, or, for gpu_bench to time beside it,
+// cuda/stochastic.h's 32-bit SrCallDevice (the same bits).
+enum class SrGenerator : uint8_t { kCore, kDevice32 };
+
+template <SrGenerator kGen>
+__device__ __forceinline__ Philox4x32 SrCall(uint64_t seed, uint64_t counter) {
+  if constexpr (kGen == SrGenerator::kDevice32) return SrCallDevice(SrKeyOf(seed), counter);
+  else return StochasticCall(seed, counter);
+}
+
+// One element: code (kCodes) or fake-quantized float32 bits; `random` is
+// its word of its group's call (unused by the deterministic modes).
 template <int kIdx, Rounding kMode, bool kCodes>
-__device__ __forceinline__ uint32_t NamedElement(const NamedParams& p, uint32_t bits, uint32_t idx_lo, uint32_t idx_hi) {
-  uint32_t random = 0;
-  if constexpr (IsStochastic(kMode)) random = PhiloxWord0Device(idx_lo, idx_hi, p.key0, p.key1);
+__device__ __forceinline__ uint32_t NamedElement(const NamedParams& p, uint32_t bits, uint32_t random) {
   const uint32_t mag = NamedRoundMag<kIdx, kMode>(bits, random, p.top_r);
   if constexpr (kCodes) return NamedCodeOf<kIdx>(p, bits, mag);
   else return NamedFakeQuantOf<kIdx>(p, bits, mag);
 }
 
-template <int kIdx, Rounding kMode, bool kCodes, class Out>
-__device__ __forceinline__ typename Pack4<Out>::type NamedQuad(const NamedParams& p, uint4 x, uint64_t index) {
-  const uint32_t lo = static_cast<uint32_t>(index), hi = static_cast<uint32_t>(index >> 32);
-  // Element index + k, k < 4: the high word carries when the low one wraps.
-  auto at = [&](uint32_t bits, uint32_t k) {
-    const uint32_t l = lo + k;
-    return NamedElement<kIdx, kMode, kCodes>(p, bits, l, hi + (l < lo ? 1u : 0u));
-  };
-  return Pack4<Out>::Of(at(x.x, 0), at(x.y, 1), at(x.z, 2), at(x.w, 3));
+// Four elements whose indices are 4 * counter .. 4 * counter + 3: one
+// call, word k for element k.
+template <int kIdx, Rounding kMode, bool kCodes, class Out, SrGenerator kGen>
+__device__ __forceinline__ typename Pack4<Out>::type NamedQuad(const NamedParams& p, uint4 x, uint64_t counter) {
+  Philox4x32 r{{0, 0, 0, 0}};
+  if constexpr (IsStochastic(kMode)) r = SrCall<kGen>(p.seed, counter);
+  return Pack4<Out>::Of(NamedElement<kIdx, kMode, kCodes>(p, x.x, r.v[0]),
+                        NamedElement<kIdx, kMode, kCodes>(p, x.y, r.v[1]),
+                        NamedElement<kIdx, kMode, kCodes>(p, x.z, r.v[2]),
+                        NamedElement<kIdx, kMode, kCodes>(p, x.w, r.v[3]));
 }
 
-// out[i] = element(in[i], first_index + i). Each thread takes two float4
-// per iteration (both loads issued before the arithmetic), the rest in a
-// scalar loop.
-template <int kIdx, Rounding kMode, bool kCodes, class Out>
+// out[i] = element(in[i]) with index first_index + i. `vector` (both
+// pointers 16-byte aligned for 4 elements, and first_index a multiple of 4
+// in the stochastic modes): each thread takes two float4 per iteration,
+// both loads issued before the arithmetic, each float4 one group of four
+// and so one call. The rest (everything when not `vector`, else the tail
+// of n mod 4 elements) goes by groups of four indices (SrGroups), one
+// group per thread and iteration, with scalar loads and stores, so an
+// unaligned first_index still costs one call per four elements.
+template <int kIdx, Rounding kMode, bool kCodes, class Out, SrGenerator kGen = SrGenerator::kCore>
 __global__ void __launch_bounds__(kThreads) NamedMapKernel(NamedParams p, const float* __restrict__ in,
                                                            Out* __restrict__ out, size_t n, uint64_t first_index,
                                                            bool vector) {
@@ -138,20 +155,36 @@ __global__ void __launch_bounds__(kThreads) NamedMapKernel(NamedParams p, const 
   const uint4* in4 = reinterpret_cast<const uint4*>(in);
   using V = typename Pack4<Out>::type;
   V* out4 = reinterpret_cast<V*>(out);
+  const uint64_t counter0 = first_index / 4;  // the counter of quad 0 when `vector`
   size_t v = tid;
   for (; v + stride < n4; v += 2 * stride) {
     const uint4 x0 = in4[v], x1 = in4[v + stride];
-    out4[v] = NamedQuad<kIdx, kMode, kCodes, Out>(p, x0, first_index + 4 * v);
-    out4[v + stride] = NamedQuad<kIdx, kMode, kCodes, Out>(p, x1, first_index + 4 * (v + stride));
+    out4[v] = NamedQuad<kIdx, kMode, kCodes, Out, kGen>(p, x0, counter0 + v);
+    out4[v + stride] = NamedQuad<kIdx, kMode, kCodes, Out, kGen>(p, x1, counter0 + v + stride);
   }
-  if (v < n4) out4[v] = NamedQuad<kIdx, kMode, kCodes, Out>(p, in4[v], first_index + 4 * v);
-  for (size_t j = 4 * n4 + tid; j < n; j += stride) {
-    const uint64_t i = first_index + j;
-    const uint32_t c = NamedElement<kIdx, kMode, kCodes>(p, __float_as_uint(in[j]), static_cast<uint32_t>(i),
-                                                         static_cast<uint32_t>(i >> 32));
-    if constexpr (std::is_same_v<Out, float>) out[j] = __uint_as_float(c);
-    else out[j] = static_cast<Out>(c);
+  if (v < n4) out4[v] = NamedQuad<kIdx, kMode, kCodes, Out, kGen>(p, in4[v], counter0 + v);
+  const size_t begin = 4 * n4;
+  const SrGroups groups = SrGroupsOf(first_index, begin, n);
+  for (uint64_t g = tid; g < groups.count; g += stride) {
+    const uint64_t counter = groups.first + g;
+    Philox4x32 r{{0, 0, 0, 0}};
+    if constexpr (IsStochastic(kMode)) r = SrCall<kGen>(p.seed, counter);
+#pragma unroll
+    for (unsigned k = 0; k < 4; ++k) {
+      const size_t j = static_cast<size_t>(4 * counter + k - first_index);  // wraps below 0 to huge
+      if (j < begin || j >= n) continue;
+      const uint32_t c = NamedElement<kIdx, kMode, kCodes>(p, __float_as_uint(in[j]), r.v[k]);
+      if constexpr (std::is_same_v<Out, float>) out[j] = __uint_as_float(c);
+      else out[j] = static_cast<Out>(c);
+    }
   }
+}
+
+// Threads a NamedMapKernel launch can use: the float4 loop's (two quads
+// each) plus the groups of the rest.
+inline size_t NamedThreads(size_t n, uint64_t first_index, bool vector) {
+  const size_t n4 = vector ? n / 4 : 0;
+  return (n4 + 1) / 2 + static_cast<size_t>(SrGroupsOf(first_index, 4 * n4, n).count);
 }
 
 // Stochastic rounding is specialised for the formats it is mostly used
@@ -161,26 +194,29 @@ constexpr bool SrSpecialised(int i) {
   return name == "f16" || name == "bf16" || name == "e4m3fn" || name == "e5m2" || name == "e2m1fn" || name == "int8";
 }
 
-template <int kIdx, class Out>
+template <int kIdx, class Out, SrGenerator kGen = SrGenerator::kCore>
 bool LaunchNamedMap(const Options& opt, bool codes, const float* in, Out* out, size_t n, uint64_t first_index) {
   if (IsStochastic(opt.rounding) && !SrSpecialised(kIdx)) return false;
   const simd::EncodePlan plan = simd::MakeEncodePlan(formats::kAll[kIdx], opt);
   if (!PlanMatches(kNamedDesc<kIdx>, plan)) return false;
   if (n == 0) return true;
   const NamedParams p = MakeNamedParams(plan);
-  const bool vector = Aligned(in, 16) && Aligned(out, 4 * sizeof(Out));
-  const size_t threads = vector ? (n / 4 + 1) / 2 + n % 4 : n;
+  // A float4 is one group of four only when first_index is a multiple of
+  // 4; the deterministic modes do not care.
+  const bool vector = Aligned(in, 16) && Aligned(out, 4 * sizeof(Out)) &&
+                      (!IsStochastic(opt.rounding) || first_index % 4 == 0);
+  const size_t threads = NamedThreads(n, first_index, vector);
   WithMode(opt.rounding, [&](auto mode) {
     constexpr Rounding kMode = decltype(mode)::value;
     if constexpr (IsStochastic(kMode) && !SrSpecialised(kIdx)) return;
     if (codes) {
       if constexpr (!std::is_same_v<Out, float>) {
-        auto kernel = NamedMapKernel<kIdx, kMode, true, Out>;
+        auto kernel = NamedMapKernel<kIdx, kMode, true, Out, kGen>;
         kernel<<<GridFor(kernel, threads), kThreads>>>(p, in, out, n, first_index, vector);
       }
     } else {
       if constexpr (std::is_same_v<Out, float>) {
-        auto kernel = NamedMapKernel<kIdx, kMode, false, Out>;
+        auto kernel = NamedMapKernel<kIdx, kMode, false, Out, kGen>;
         kernel<<<GridFor(kernel, threads), kThreads>>>(p, in, out, n, first_index, vector);
       }
     }

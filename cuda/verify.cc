@@ -63,7 +63,9 @@ std::string ExplainCode(const Format& f, uint64_t code) {
   return fmt::format("0x{:0{}x} [{}] {}", code, hex_digits, fields, v);
 }
 
-Digests CpuDigests(const Format& f, const Options& opt, unsigned threads,
+const char* CpuReferenceName(CpuReference r) { return r == CpuReference::kCore ? "core" : "simd"; }
+
+Digests CpuDigests(const Format& f, const Options& opt, unsigned threads, CpuReference reference,
                    const std::function<void(size_t, size_t)>& progress) {
   CheckSupported(f);
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
@@ -79,7 +81,8 @@ Digests CpuDigests(const Format& f, const Options& opt, unsigned threads,
     for (size_t b; (b = next.fetch_add(1)) < kDigestBlocks;) {
       const uint32_t first = static_cast<uint32_t>(b << kLog2DigestBlock);
       for (size_t i = 0; i < kBlock; ++i) in[i] = F32FromBits(first + static_cast<uint32_t>(i));
-      EncodeF32Array(f, opt, in.data(), codes.data(), kBlock, first, nullptr, 1);
+      if (reference == CpuReference::kCore) scalar::EncodeF32Array(f, opt, in.data(), codes.data(), kBlock, first);
+      else EncodeF32Array(f, opt, in.data(), codes.data(), kBlock, first, nullptr, 1);
       uint64_t hc = 0, hq = 0;
       for (size_t i = 0; i < kBlock; ++i) {
         const uint32_t index = first + static_cast<uint32_t>(i);
@@ -104,7 +107,25 @@ Digests CpuDigests(const Format& f, const Options& opt, unsigned threads,
   return d;
 }
 
-Digests GpuDigests(const Format& f, const Options& opt, Variant v, double* gpu_seconds) {
+namespace {
+
+// Encode and FakeQuant of n inputs from device element 0 (index first) in
+// one call each, or in two split at element `split`.
+void RunKernels(const Format& f, const Options& opt, Variant v, uint32_t split, const float* in, uint8_t* codes,
+                float* fq, size_t n, uint32_t first) {
+  const size_t bytes = CodeBytes(f);
+  const size_t s = split < n ? split : 0;
+  if (s) {
+    Encode(f, opt, in, codes, s, first, v);
+    FakeQuant(f, opt, in, fq, s, first, v);
+  }
+  Encode(f, opt, in + s, codes + s * bytes, n - s, first + s, v);
+  FakeQuant(f, opt, in + s, fq + s, n - s, first + s, v);
+}
+
+}  // namespace
+
+Digests GpuDigests(const Format& f, const Options& opt, Variant v, uint32_t split, double* gpu_seconds) {
   CheckSupported(f);
   const size_t bytes = CodeBytes(f);
   DeviceArray<float> in(kGpuChunk), fq(kGpuChunk);
@@ -118,10 +139,9 @@ Digests GpuDigests(const Format& f, const Options& opt, Variant v, double* gpu_s
   for (uint64_t c = 0; c < (uint64_t{1} << 32) / kGpuChunk; ++c) {
     const uint32_t first = static_cast<uint32_t>(c * kGpuChunk);
     FillIota(in.get(), first, kGpuChunk);
-    Encode(f, opt, in.get(), codes.get(), kGpuChunk, first, v);
+    RunKernels(f, opt, v, split, in.get(), codes.get(), fq.get(), kGpuChunk, first);
     BlockDigests(codes.get(), static_cast<int>(bytes), false, first, kGpuChunk, kLog2DigestBlock,
                  dc.get() + c * per_chunk);
-    FakeQuant(f, opt, in.get(), fq.get(), kGpuChunk, first, v);
     BlockDigests(fq.get(), 4, true, first, kGpuChunk, kLog2DigestBlock, dq.get() + c * per_chunk);
   }
   Digests d;
@@ -136,15 +156,15 @@ Digests GpuDigests(const Format& f, const Options& opt, Variant v, double* gpu_s
 
 namespace {
 
-// Reruns block b on the GPU and compares each element with the scalar core.
+// Reruns block b on the GPU (split as the outcome's layout, so through the
+// same loops) and compares each element with the scalar core.
 void LocalizeBlock(const Format& f, const Options& opt, Variant v, size_t b, int max_report, VariantOutcome* out) {
   const size_t bytes = CodeBytes(f);
   const uint32_t first = static_cast<uint32_t>(b << kLog2DigestBlock);
   DeviceArray<float> in(kBlock), fq(kBlock);
   DeviceArray<uint8_t> codes(kBlock * bytes);
   FillIota(in.get(), first, kBlock);
-  Encode(f, opt, in.get(), codes.get(), kBlock, first, v);
-  FakeQuant(f, opt, in.get(), fq.get(), kBlock, first, v);
+  RunKernels(f, opt, v, out->split, in.get(), codes.get(), fq.get(), kBlock, first);
   std::vector<uint8_t> got_codes(kBlock * bytes);
   std::vector<float> got_fq(kBlock);
   codes.Download(got_codes.data(), got_codes.size());
@@ -198,7 +218,7 @@ uint64_t CheckDecodes(const Format& f, const Options& opt, Variant v, int max_re
 }  // namespace
 
 ExhaustiveOutcome VerifyExhaustive(const Format& f, const Options& opt, const std::vector<Variant>& variants,
-                                   unsigned threads, int max_report,
+                                   unsigned threads, int max_report, CpuReference reference, bool unaligned,
                                    const std::function<void(size_t, size_t)>& progress) {
   CheckSupported(f);
   for (Variant v : variants)
@@ -211,21 +231,25 @@ ExhaustiveOutcome VerifyExhaustive(const Format& f, const Options& opt, const st
   std::atomic<bool> cpu_done{false};
   std::thread cpu_thread([&] {
     try {
-      cpu = CpuDigests(f, opt, threads);
+      cpu = CpuDigests(f, opt, threads, reference);
     } catch (...) {
       cpu_error = std::current_exception();
     }
     out.cpu_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     cpu_done = true;
   });
-  std::vector<Digests> gpu(variants.size());
+  std::vector<Digests> gpu;
   try {
-    for (size_t k = 0; k < variants.size(); ++k) {
-      VariantOutcome vo;
-      vo.variant = variants[k];
-      gpu[k] = GpuDigests(f, opt, variants[k], &vo.gpu_seconds);
-      vo.decode_mismatches = CheckDecodes(f, opt, variants[k], max_report, &vo);
-      out.variants.push_back(vo);
+    for (const Variant v : variants) {
+      for (const uint32_t split : {uint32_t{0}, kUnalignedSplit}) {
+        if (split && !unaligned) continue;
+        VariantOutcome vo;
+        vo.variant = v;
+        vo.split = split;
+        gpu.push_back(GpuDigests(f, opt, v, split, &vo.gpu_seconds));
+        vo.decode_mismatches = CheckDecodes(f, opt, v, max_report, &vo);
+        out.variants.push_back(vo);
+      }
     }
   } catch (...) {
     cpu_thread.join();
@@ -239,7 +263,7 @@ ExhaustiveOutcome VerifyExhaustive(const Format& f, const Options& opt, const st
   }
   cpu_thread.join();
   if (cpu_error) std::rethrow_exception(cpu_error);
-  for (size_t k = 0; k < variants.size(); ++k) {
+  for (size_t k = 0; k < out.variants.size(); ++k) {
     VariantOutcome& vo = out.variants[k];
     for (size_t b = 0; b < kDigestBlocks; ++b) {
       const bool code_bad = gpu[k].codes[b] != cpu.codes[b];

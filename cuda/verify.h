@@ -10,7 +10,8 @@
 // Mix64((i << 32 | fake-quantized float32 bits) ^ salt) (cuda/device_ops.h).
 // The CPU computes the same digests from emulate/array_ops.h (the Highway
 // kernels, proven equal to the core on all inputs; the scalar core where
-// they do not apply), on all hardware threads. Mix64 is a bijection, so a
+// they do not apply) or, when asked, from the scalar core itself, on all
+// hardware threads. Mix64 is a bijection, so a
 // block with a single differing element always gets a different digest;
 // every block whose digests differ is then rerun element by element against
 // the scalar core and its first mismatches printed with decoded fields.
@@ -36,17 +37,34 @@ struct Digests {
   std::vector<uint64_t> codes, fake_quant;
 };
 
+// Where the CPU digests come from: emulate/array_ops.h (kArrays: the
+// Highway kernels, a few seconds per check) or the scalar core element by
+// element (kCore: the reference itself, independent of the SIMD path;
+// slower, most of all in the stochastic modes, where each element costs a
+// whole Philox call).
+enum class CpuReference : uint8_t { kArrays, kCore };
+const char* CpuReferenceName(CpuReference r);
+
 // The CPU side: `threads` 0 = all hardware threads. progress(done, total)
 // is called from the calling thread now and then.
-Digests CpuDigests(const Format& f, const Options& opt, unsigned threads,
+Digests CpuDigests(const Format& f, const Options& opt, unsigned threads, CpuReference reference,
                    const std::function<void(size_t, size_t)>& progress = {});
 
 // The GPU side for one kernel variant; *gpu_seconds = wall time of the GPU
-// work (kernels and the digest download).
-Digests GpuDigests(const Format& f, const Options& opt, Variant v, double* gpu_seconds);
+// work (kernels and the digest download). split 0: each chunk of 2^28
+// inputs in one call (16-byte aligned, first index a multiple of 4: the
+// float4 loops); split s in 1..3: each chunk in two calls, its first s
+// elements (fewer than a float4) and the rest (16-byte misaligned, first
+// index not a multiple of 4), so the kernels' scalar group loops convert
+// every input.
+Digests GpuDigests(const Format& f, const Options& opt, Variant v, uint32_t split, double* gpu_seconds);
+
+// The split that VerifyExhaustive adds when asked for the unaligned layout.
+inline constexpr uint32_t kUnalignedSplit = 3;
 
 struct VariantOutcome {
   Variant variant = Variant::kAuto;
+  uint32_t split = 0;  // GpuDigests' layout
   double gpu_seconds = 0;
   uint64_t code_blocks_differing = 0;
   uint64_t fake_quant_blocks_differing = 0;
@@ -71,10 +89,11 @@ struct ExhaustiveOutcome {
 };
 
 // Runs the GPU variants while the CPU digests are computed (each variant
-// must support f). max_report: mismatches kept per variant.
+// must support f). max_report: mismatches kept per variant. unaligned:
+// each variant also with split kUnalignedSplit (a second outcome each).
 ExhaustiveOutcome VerifyExhaustive(const Format& f, const Options& opt, const std::vector<Variant>& variants,
-                                   unsigned threads, int max_report,
-                                   const std::function<void(size_t, size_t)>& progress = {});
+                                   unsigned threads, int max_report, CpuReference reference = CpuReference::kArrays,
+                                   bool unaligned = false, const std::function<void(size_t, size_t)>& progress = {});
 
 // "0x39 [s=0 e=0111 m=001] 1.125": a code with its fields and value.
 std::string ExplainCode(const Format& f, uint64_t code);

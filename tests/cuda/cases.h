@@ -83,6 +83,9 @@ inline quant::QuantResult CpuQuantize(const Format& f, quant::Scheme scheme, con
   c.fp8.margin = margin;
   c.fp8.pow2 = pow2;
   c.threads = 2;
+  // The core element by element: the GPU is compared with the core
+  // itself, not through the SIMD arrays (equal to it, but a second path).
+  c.simd = false;
   return quant::Quantize(c, shape, Widen(x));
 }
 

@@ -10,6 +10,7 @@
 #include "cuda/device_ops.h"
 #include "cuda/dot_device.h"
 #include "cuda/fast_convert.h"
+#include "cuda/stochastic.h"
 #include "emulate/array_ops.h"
 #include "emulate/quant/mx.h"
 #include "formats/names.h"
@@ -31,7 +32,8 @@ void CheckFast(const Format& f, const Options& opt, const std::vector<float>& xs
   for (size_t i = 0; i < xs.size(); ++i) {
     const uint64_t index = 1000 + i;
     const uint64_t want = EncodeFromF32(f, xs[i], opt, index).code;
-    const uint32_t got = gpu::FastEncode<kMode>(enc, Bits(xs[i]), index);
+    const uint32_t random = IsStochastic(kMode) ? StochasticBits(opt.seed, index) : 0u;
+    const uint32_t got = gpu::FastEncode<kMode>(enc, Bits(xs[i]), random);
     const uint32_t got_fq = gpu::FastDecode(fq, got);
     const uint32_t want_fq = Bits(DecodeToF32(f, want, fq_dec));
     if ((got != want || got_fq != want_fq) && bad++ < 3)
@@ -92,6 +94,52 @@ TEST_CASE("fast conversion (cuda/fast_convert.h) equals the core: every format, 
       });
     }
   }
+}
+
+TEST_CASE("the kernels' Philox call (cuda/stochastic.h) equals the core's StochasticCall") {
+  std::mt19937_64 rng(11);
+  std::vector<uint64_t> counters = {0, 1, 2, 3, 0xffffffffull, 0x100000000ull, 0x100000001ull,
+                                    0x3fffffffffffffffull, 0x8000000000000000ull, ~0ull};
+  for (int i = 0; i < 20000; ++i) counters.push_back(i < 10000 ? static_cast<uint64_t>(i) : rng());
+  uint64_t bad = 0;
+  for (const uint64_t seed : {uint64_t{0}, uint64_t{1}, uint64_t{12345}, uint64_t{0x123456789abcull}, ~uint64_t{0}})
+    for (const uint64_t c : counters) {
+      const Philox4x32 want = StochasticCall(seed, c);
+      const Philox4x32 got = gpu::SrCallDevice(gpu::SrKeyOf(seed), c);
+      for (int k = 0; k < 4; ++k)
+        if (got.v[k] != want.v[k] && bad++ < 3)
+          FAIL_CHECK(fmt::format("seed 0x{:x} counter 0x{:x} word {}: 0x{:08x}, core 0x{:08x}", seed, c, k,
+                                 got.v[k], want.v[k]));
+    }
+  CHECK(bad == 0);
+}
+
+TEST_CASE("SrGroupsOf: the groups of four indices that a slice of an array touches") {
+  // Each element's group is the counter of its index, and every group in
+  // the span holds at least one element of [begin, n).
+  for (const uint64_t first : {uint64_t{0}, uint64_t{1}, uint64_t{2}, uint64_t{3}, uint64_t{1000}, uint64_t{1001},
+                               (uint64_t{1} << 34) - 5, ~uint64_t{0} - 40})
+    for (size_t n = 0; n < 14; ++n)
+      for (size_t begin = 0; begin <= n + 1; ++begin) {
+        const gpu::SrGroups g = gpu::SrGroupsOf(first, begin, n);
+        if (begin >= n) {
+          CHECK(g.count == 0);
+          continue;
+        }
+        for (size_t j = begin; j < n; ++j) {
+          const uint64_t c = StochasticCounter(first + j);
+          CHECK(c >= g.first);
+          CHECK(c < g.first + g.count);
+        }
+        for (uint64_t c = g.first; c < g.first + g.count; ++c) {
+          bool any = false;
+          for (uint64_t k = 0; k < 4; ++k) {
+            const uint64_t j = 4 * c + k - first;
+            any |= j >= begin && j < n;
+          }
+          CHECK(any);
+        }
+      }
 }
 
 TEST_CASE("per-tensor FP8 scaling steps equal emulate/quant (scheme tensor)") {

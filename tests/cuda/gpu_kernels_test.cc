@@ -1,13 +1,17 @@
 // Every CUDA kernel (cuda/gpu.h) on the GPU against the CPU emulator, bit
-// for bit: encode / decode / fake-quantization (both kernel variants, every
-// named format of at most 32 bits, every mode, policy variants, unaligned
-// pointers and odd lengths), per-tensor FP8 scaling, MX, NVFP4 and the
-// emulated GEMM. Without a CUDA device: one line "skipped: no CUDA device",
-// exit 77 (meson counts a skip).
+// for bit: encode / decode / fake-quantization against the scalar core
+// (the fast, core and plan kernel variants, every named format of at most
+// 32 bits, every mode, policy variants, unaligned pointers, odd lengths and,
+// for stochastic rounding, first indices of every residue mod 4),
+// per-tensor FP8 scaling, MX, NVFP4 and the emulated GEMM (against
+// emulate/quant and emulate/dot.h with the core's casts). Without a CUDA
+// device: one line "skipped: no CUDA device", exit 77 (meson counts a skip).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <thread>
 
 #include "cuda/gpu.h"
 #include "emulate/array_ops.h"
@@ -44,51 +48,95 @@ uint64_t CountDiff(const void* got, const void* want, size_t n, size_t bytes, co
 
 }  // namespace
 
-TEST_CASE("encode, decode and fake-quantization kernels equal emulate/array_ops") {
+// Where a slice of the inputs starts in device memory (element offset: 1
+// leaves the 16-byte alignment), its first element's index, and how many
+// elements are left off its end.
+struct Slice {
+  size_t offset;
+  uint64_t first;
+  size_t trim;
+};
+
+// The deterministic modes see only the alignment; the stochastic ones also
+// the index: one Philox call per four indices 4c .. 4c + 3, so slices that
+// start at every index mod 4, on aligned and unaligned pointers, with
+// partial groups at both ends, and one whose counters cross 2^32 (the
+// call's second counter word).
+const std::vector<Slice>& SlicesFor(Rounding r) {
+  static const std::vector<Slice> deterministic = {{0, 1000, 0}, {1, 1001, 2}};
+  static const std::vector<Slice> stochastic = {{0, 1000, 0}, {1, 1001, 2}, {0, 1001, 1},
+                                                {0, 1002, 3}, {0, 1003, 0}, {1, 1000, 1},
+                                                {0, (uint64_t{1} << 34) - 6, 5}};
+  return IsStochastic(r) ? stochastic : deterministic;
+}
+
+// The scalar core's encode, fake-quantization and decode of n inputs, on
+// all hardware threads.
+void CoreReference(const Format& f, const Options& opt, const float* x, size_t n, uint64_t first,
+                   std::vector<uint8_t>* codes, std::vector<float>* fq, std::vector<float>* dec) {
+  const size_t bytes = CodeBytes(f);
+  codes->assign(n * bytes, 0);
+  fq->assign(n, 0.0f);
+  dec->assign(n, 0.0f);
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  const size_t chunk = (n + threads - 1) / threads;
+  std::vector<std::thread> pool;
+  for (size_t b = 0; b < n; b += chunk) {
+    pool.emplace_back([&, b] {
+      const size_t m = std::min(chunk, n - b);
+      scalar::EncodeF32Array(f, opt, x + b, codes->data() + b * bytes, m, first + b);
+      scalar::FakeQuantF32Array(f, opt, x + b, fq->data() + b, m, first + b);
+      scalar::DecodeToF32Array(f, opt, codes->data() + b * bytes, dec->data() + b, m);
+    });
+  }
+  for (std::thread& t : pool) t.join();
+}
+
+TEST_CASE("encode, decode and fake-quantization kernels equal the core") {
   const std::vector<float> xs = InterestingInputs(1 << 18, 5);
   gpu::DeviceArray<float> d_in(xs.size() + 1), d_fq(xs.size() + 1), d_dec(xs.size() + 1);
   gpu::DeviceArray<uint8_t> d_codes(4 * (xs.size() + 1));
-  d_in.Upload(xs.data(), xs.size());
-  // Unaligned views (offset by one element) and an odd length.
   for (const Format& f : formats::kAll) {
     if (f.bits > 32 || CodeBytes(f) > 4) continue;
     const size_t bytes = CodeBytes(f);
-    for (const gpu::Variant v : {gpu::Variant::kFast, gpu::Variant::kCore}) {
-      if (!gpu::VariantSupports(v, f)) continue;
-      std::vector<Options> variants(3);
-      variants[1].overflow = IsFloat(f) ? Overflow::kSaturate : Overflow::kWrap;
-      variants[2].flush_input = variants[2].flush_output = true;
-      variants[2].seed = 77;
-      for (Options opt : variants)
-        for (const Rounding r : {Rounding::kNearestEven, Rounding::kNearestAway, Rounding::kTowardZero,
-                                 Rounding::kDown, Rounding::kUp, Rounding::kOdd, Rounding::kStochastic,
-                                 Rounding::kStochasticEq}) {
-          opt.rounding = r;
-          CAPTURE(gpu::VariantName(v));
-          for (const size_t offset : {size_t{0}, size_t{1}}) {
-            const size_t n = xs.size() - offset - (offset ? 2 : 0);
-            const uint64_t first = 1000 + offset;
-            std::vector<uint8_t> want(n * bytes);
-            std::vector<float> want_fq(n), want_dec(n);
-            EncodeF32Array(f, opt, xs.data() + offset, want.data(), n, first, nullptr, 2);
-            FakeQuantF32Array(f, opt, xs.data() + offset, want_fq.data(), n, first, nullptr, 2);
-            DecodeToF32Array(f, opt, want.data(), want_dec.data(), n, 2);
-            uint8_t* codes = d_codes.get() + offset * bytes;
-            gpu::Encode(f, opt, d_in.get() + offset, codes, n, first, v);
-            gpu::FakeQuant(f, opt, d_in.get() + offset, d_fq.get() + offset, n, first, v);
-            gpu::Decode(f, opt, codes, d_dec.get() + offset, n, v);
+    std::vector<Options> variants(3);
+    variants[1].overflow = IsFloat(f) ? Overflow::kSaturate : Overflow::kWrap;
+    variants[2].flush_input = variants[2].flush_output = true;
+    variants[2].seed = 77;
+    for (Options opt : variants)
+      for (const Rounding r : {Rounding::kNearestEven, Rounding::kNearestAway, Rounding::kTowardZero,
+                               Rounding::kDown, Rounding::kUp, Rounding::kOdd, Rounding::kStochastic,
+                               Rounding::kStochasticEq}) {
+        opt.rounding = r;
+        for (const Slice& slice : SlicesFor(r)) {
+          CAPTURE(slice.offset);
+          CAPTURE(slice.first);
+          // The slice holds xs[0, n), from device element `offset` on.
+          const size_t n = xs.size() - slice.offset - slice.trim;
+          const float* x = xs.data();
+          gpu::CopyToDevice(d_in.get() + slice.offset, x, 4 * n);
+          std::vector<uint8_t> want;
+          std::vector<float> want_fq, want_dec;
+          CoreReference(f, opt, x, n, slice.first, &want, &want_fq, &want_dec);
+          for (const gpu::Variant v : {gpu::Variant::kFast, gpu::Variant::kCore, gpu::Variant::kPlan}) {
+            if (!gpu::VariantSupports(v, f)) continue;
+            CAPTURE(gpu::VariantName(v));
+            uint8_t* codes = d_codes.get() + slice.offset * bytes;
+            gpu::Encode(f, opt, d_in.get() + slice.offset, codes, n, slice.first, v);
+            gpu::FakeQuant(f, opt, d_in.get() + slice.offset, d_fq.get() + slice.offset, n, slice.first, v);
+            gpu::Decode(f, opt, codes, d_dec.get() + slice.offset, n, v);
             gpu::Synchronize();
             std::vector<uint8_t> got(n * bytes);
             std::vector<float> got_fq(n), got_dec(n);
             gpu::CopyToHost(got.data(), codes, n * bytes);
-            gpu::CopyToHost(got_fq.data(), d_fq.get() + offset, 4 * n);
-            gpu::CopyToHost(got_dec.data(), d_dec.get() + offset, 4 * n);
-            CHECK(CountDiff(got.data(), want.data(), n, bytes, "encode", f, r, &xs, offset) == 0);
-            CHECK(CountDiff(got_fq.data(), want_fq.data(), n, 4, "fake-quant", f, r, &xs, offset) == 0);
+            gpu::CopyToHost(got_fq.data(), d_fq.get() + slice.offset, 4 * n);
+            gpu::CopyToHost(got_dec.data(), d_dec.get() + slice.offset, 4 * n);
+            CHECK(CountDiff(got.data(), want.data(), n, bytes, "encode", f, r, &xs, 0) == 0);
+            CHECK(CountDiff(got_fq.data(), want_fq.data(), n, 4, "fake-quant", f, r, &xs, 0) == 0);
             CHECK(CountDiff(got_dec.data(), want_dec.data(), n, 4, "decode", f, r, nullptr, 0) == 0);
           }
         }
-    }
+      }
   }
 }
 
