@@ -17,6 +17,8 @@
 
 #include <hwy/highway.h>
 
+#include <cstring>
+
 #include "emulate/array_ops.h"
 #include "emulate/simd/encode_plan.h"
 
@@ -32,31 +34,6 @@ using VU = hn::Vec<DU>;
 using VI = hn::Vec<DI>;
 using MU = hn::Mask<DU>;
 
-// Per-lane (hi, lo) of a * m for a constant m: MulEven on the even lanes and
-// on the odd lanes moved down, then the halves interleaved back (no 32-bit
-// Mul: vpmulld costs two multiplier slots on x86).
-HWY_INLINE void MulHiLo(VU a, uint32_t m, VU* hi, VU* lo) {
-  const DU du;
-#if HWY_TARGET == HWY_SCALAR
-  // One lane, no 64-bit repartition: schoolbook on 16-bit halves.
-  const VU mask = hn::Set(du, 0xffffu);
-  const VU al = hn::And(a, mask), ah = hn::ShiftRight<16>(a);
-  const VU ml = hn::Set(du, m & 0xffffu), mh = hn::Set(du, m >> 16);
-  const VU ll = hn::Mul(al, ml), lh = hn::Mul(al, mh), hl = hn::Mul(ah, ml), hh = hn::Mul(ah, mh);
-  const VU mid = hn::Add(hn::Add(hn::ShiftRight<16>(ll), hn::And(lh, mask)), hn::And(hl, mask));
-  *hi = hn::Add(hn::Add(hh, hn::ShiftRight<16>(lh)), hn::Add(hn::ShiftRight<16>(hl), hn::ShiftRight<16>(mid)));
-  if (lo) *lo = hn::Mul(a, hn::Set(du, m));
-#else
-  const hn::Repartition<uint64_t, DU> d64;
-  const VU vm = hn::Set(du, m);
-  const VU even = hn::BitCast(du, hn::MulEven(a, vm));  // [lo0 hi0 lo2 hi2 ...]
-  const VU a_odd = hn::BitCast(du, hn::ShiftRight<32>(hn::BitCast(d64, a)));
-  const VU odd = hn::BitCast(du, hn::MulEven(a_odd, vm));  // [lo1 hi1 lo3 hi3 ...]
-  *hi = hn::OddEven(odd, hn::BitCast(du, hn::ShiftRight<32>(hn::BitCast(d64, even))));
-  if (lo) *lo = hn::OddEven(hn::BitCast(du, hn::ShiftLeft<32>(hn::BitCast(d64, odd))), even);
-#endif
-}
-
 // Philox's round keys, each broadcast to a whole vector once per call (so the
 // rounds XOR with a memory operand instead of re-broadcasting).
 struct PhiloxKeys {
@@ -68,75 +45,121 @@ struct PhiloxKeys {
   VU Get(int round, int word) const { return hn::Load(DU(), lanes[round][word]); }
 };
 
-// Philox4x32-10, first output word, counter (c0, c1, 0, 0): formats/philox.h,
-// with the round keys from the plan. The first round multiplies c2 = 0 and
-// the last one needs only the word it returns, so 18 of the 20 products are
-// formed.
-#if HWY_TARGET == HWY_SCALAR
-HWY_INLINE VU PhiloxWord0(VU c0, VU c1, const PhiloxKeys& key) {
-  const DU du;
-  VU c2, c3;
-  {  // round 0: c2 = c3 = 0, so c2 * M1 = 0
-    VU hi0, lo0;
-    MulHiLo(c0, 0xD2511F53u, &hi0, &lo0);
-    c0 = hn::Xor(c1, key.Get(0, 0));
-    c1 = hn::Zero(du);
-    c2 = hn::Xor(hi0, key.Get(0, 1));
-    c3 = lo0;
+// The random words of stochastic rounding (DESIGN.md "Rounding",
+// formats/philox.h): element i uses word i mod 4 of Philox4x32-10 with
+// counter floor(i / 4), key = seed. One Philox evaluation over the N lanes
+// of a vector gives 4N words: the words of 4N consecutive elements starting
+// at a multiple of 4. Batch() makes kCalls such evaluations at once, the
+// words of a batch of kVectors·N elements. This is the only place the
+// kernels make random bits; ForEachVector hands them to the general kernel
+// and to the fast path alike. (Not on Highway's one-lane fallback, whose
+// vectors cannot hold a batch's head: there ForEachVector leaves stochastic
+// rounding to the core. kernels.cc never dispatches to it anyway.)
+#if HWY_TARGET != HWY_SCALAR
+class StochasticWords {
+ public:
+  explicit StochasticWords(const EncodePlan& p) : keys_(p) {
+    // Lane l = 4b + k computes counter base/4 + k·B + b (B = N/4 128-bit
+    // blocks): see Philox.
+    const size_t N = hn::Lanes(DU());
+    for (size_t l = 0; l < N; ++l) counter_offset_[l] = static_cast<uint32_t>((l % 4) * (N / 4) + l / 4);
   }
-  for (int round = 1; round < 9; ++round) {
-    VU hi0, lo0, hi1, lo1;
-    MulHiLo(c0, 0xD2511F53u, &hi0, &lo0);
-    MulHiLo(c2, 0xCD9E8D57u, &hi1, &lo1);
-    const VU n0 = hn::Xor(hn::Xor(hi1, c1), key.Get(round, 0));
-    const VU n2 = hn::Xor(hn::Xor(hi0, c3), key.Get(round, 1));
-    c0 = n0;
-    c1 = lo1;
-    c2 = n2;
-    c3 = lo0;
+
+  // Philox evaluations per Batch, in lockstep. Each is two chains of ten
+  // dependent multiply-shift-XOR rounds per generator, too few to keep the
+  // multipliers busy: with AVX-512's 32 registers two evaluations fit and
+  // sr-eq fake-quant runs 13 % faster (AMD EPYC, in L2); with AVX2's 16
+  // they spill and it runs 16 % slower.
+  static constexpr size_t kCalls = HWY_TARGET <= HWY_AVX3 ? 2 : 1;
+  static constexpr size_t kVectors = 4 * kCalls;
+
+  // The words of elements base … base + kVectors·N - 1 (base a multiple of
+  // 4), in element order: lane j of r[k] is element base + k·N + j's.
+  HWY_INLINE void Batch(uint64_t base, VU r[kVectors]) const {
+    const DU du;
+    const size_t N = hn::Lanes(du);
+    // Counters (lo, hi) of the lanes, carried as 64-bit numbers. Element
+    // indices wrap at 2^64, which is 0 mod 4, so counters wrap at 2^62.
+    VU lo[kCalls], hi[kCalls];
+    for (size_t c = 0; c < kCalls; ++c) {
+      const uint64_t first = StochasticCounter(base) + c * N;
+      const VU off = hn::Load(du, counter_offset_);
+      lo[c] = hn::Add(hn::Set(du, static_cast<uint32_t>(first)), off);
+      const VU carry = hn::IfThenElseZero(hn::Lt(lo[c], off), hn::Set(du, 1u));
+      hi[c] = hn::And(hn::Add(hn::Set(du, static_cast<uint32_t>(first >> 32)), carry), hn::Set(du, 0x3fffffffu));
+    }
+    Philox(lo, hi, r);
   }
-  VU hi1;  // round 9: only the new c0
-  MulHiLo(c2, 0xCD9E8D57u, &hi1, nullptr);
-  return hn::Xor(hn::Xor(hi1, c1), key.Get(9, 0));
-}
-#else
-// The even lanes and the odd lanes run as two generators in 64-bit lanes:
-// each word lives in the low half of a 64-bit lane (the high half holds
-// garbage that MulEven ignores and XOR never brings down), so a product's
-// high word is one shift away and its low word needs no move at all.
-HWY_INLINE VU PhiloxWord0(VU c0v, VU c1v, const PhiloxKeys& key) {
-  const DU du;
-  const hn::Repartition<uint64_t, DU> d64;
-  using V64 = hn::Vec<decltype(d64)>;
-  const VU m0 = hn::Set(du, 0xD2511F53u), m1 = hn::Set(du, 0xCD9E8D57u);
-  auto k = [&](int round, int word) { return hn::BitCast(d64, key.Get(round, word)); };
-  // Both generators in lockstep (independent chains for the multiplier).
-  V64 c0[2] = {hn::BitCast(d64, c0v), hn::ShiftRight<32>(hn::BitCast(d64, c0v))};
-  V64 c1[2] = {hn::BitCast(d64, c1v), hn::ShiftRight<32>(hn::BitCast(d64, c1v))};
-  V64 c2[2], c3[2];
-  for (int g = 0; g < 2; ++g) {  // round 0: c2 = c3 = 0, so c2 * M1 = 0
-    const V64 p0 = hn::MulEven(hn::BitCast(du, c0[g]), m0);
-    c0[g] = hn::Xor(c1[g], k(0, 0));
-    c1[g] = hn::Zero(d64);
-    c2[g] = hn::Xor(hn::ShiftRight<32>(p0), k(0, 1));
-    c3[g] = p0;
-  }
-  for (int round = 1; round < 9; ++round) {
-    for (int g = 0; g < 2; ++g) {
+
+ private:
+  using D64 = hn::Repartition<uint64_t, DU>;
+  using V64 = hn::Vec<D64>;
+  static constexpr size_t kGen = 2 * kCalls;
+
+  // Philox4x32-10 (formats/philox.h) of the counters (lo[c], hi[c], 0, 0),
+  // and the words put in element order; evaluation c gives r[4c … 4c + 3]
+  // (its base is base + 4N·c). Lane l = 4b + k (128-bit block b, position k)
+  // computes counter base/4 + k·B + b, which holds the words of elements
+  // base + k·N + 4b … + 3: those of block b of r[k]. So r[k] block b
+  // is the four words of lane 4b + k, a 4x4 transpose within each 128-bit
+  // block (where Highway's interleaves work).
+  //
+  // The generator runs the even and the odd lanes as two generators in the
+  // low halves of 64-bit lanes (the high halves hold garbage that MulEven
+  // ignores and XOR never brings down): a product's high word is one shift
+  // away and its low word needs no move at all. Generator g = l mod 2, its
+  // 64-bit lane m = l / 2 = 2b + h, so k = 2h + g. Packing words (0, 1) and
+  // (2, 3) of each counter into one 64-bit lane each (P, Q), the transpose
+  // is two interleaves per generator: InterleaveLower(P, Q) puts in block b
+  // the four words of 64-bit lane 2b (k = g), InterleaveUpper those of
+  // lane 2b + 1 (k = 2 + g).
+  HWY_INLINE void Philox(const VU* c0v, const VU* c1v, VU* r) const {
+    const DU du;
+    const D64 d64;
+    const VU m0 = hn::Set(du, 0xD2511F53u), m1 = hn::Set(du, 0xCD9E8D57u);
+    auto k = [&](int round, int word) { return hn::BitCast(d64, keys_.Get(round, word)); };
+    // All generators in lockstep (independent chains for the multiplier).
+    V64 c0[kGen], c1[kGen], c2[kGen], c3[kGen];
+    for (size_t c = 0; c < kCalls; ++c) {
+      c0[2 * c] = hn::BitCast(d64, c0v[c]);
+      c0[2 * c + 1] = hn::ShiftRight<32>(hn::BitCast(d64, c0v[c]));
+      c1[2 * c] = hn::BitCast(d64, c1v[c]);
+      c1[2 * c + 1] = hn::ShiftRight<32>(hn::BitCast(d64, c1v[c]));
+    }
+    for (size_t g = 0; g < kGen; ++g) {  // round 0: c2 = c3 = 0, so c2 * M1 = 0
       const V64 p0 = hn::MulEven(hn::BitCast(du, c0[g]), m0);
-      const V64 p1 = hn::MulEven(hn::BitCast(du, c2[g]), m1);
-      c0[g] = hn::Xor(hn::Xor(hn::ShiftRight<32>(p1), c1[g]), k(round, 0));
-      c2[g] = hn::Xor(hn::Xor(hn::ShiftRight<32>(p0), c3[g]), k(round, 1));
-      c1[g] = p1;
+      c0[g] = hn::Xor(c1[g], k(0, 0));
+      c1[g] = hn::Zero(d64);
+      c2[g] = hn::Xor(hn::ShiftRight<32>(p0), k(0, 1));
       c3[g] = p0;
     }
+    for (int round = 1; round < 10; ++round) {
+      for (size_t g = 0; g < kGen; ++g) {
+        const V64 p0 = hn::MulEven(hn::BitCast(du, c0[g]), m0);
+        const V64 p1 = hn::MulEven(hn::BitCast(du, c2[g]), m1);
+        c0[g] = hn::Xor3(hn::ShiftRight<32>(p1), c1[g], k(round, 0));
+        c2[g] = hn::Xor3(hn::ShiftRight<32>(p0), c3[g], k(round, 1));
+        c1[g] = p1;
+        c3[g] = p0;
+      }
+    }
+    // (low word of a, low word of b) as the two halves of each 64-bit lane.
+    auto pack = [&](V64 a, V64 b) {
+      return hn::BitCast(d64, hn::OddEven(hn::BitCast(du, hn::ShiftLeft<32>(b)), hn::BitCast(du, a)));
+    };
+    for (size_t c = 0; c < kCalls; ++c)
+      for (size_t h = 0; h < 2; ++h) {
+        const size_t g = 2 * c + h;
+        const V64 p = pack(c0[g], c1[g]), q = pack(c2[g], c3[g]);
+        r[4 * c + h] = hn::BitCast(du, hn::InterleaveLower(d64, p, q));
+        r[4 * c + 2 + h] = hn::BitCast(du, hn::InterleaveUpper(d64, p, q));
+      }
   }
-  for (int g = 0; g < 2; ++g)  // round 9: only the new c0
-    c0[g] = hn::Xor(hn::Xor(hn::ShiftRight<32>(hn::MulEven(hn::BitCast(du, c2[g]), m1)), c1[g]), k(9, 0));
-  const V64 even = c0[0], odd = c0[1];
-  return hn::OddEven(hn::BitCast(du, hn::ShiftLeft<32>(odd)), hn::BitCast(du, even));
-}
-#endif
+
+  PhiloxKeys keys_;
+  HWY_ALIGN uint32_t counter_offset_[hn::MaxLanes(DU())];
+};
+#endif  // HWY_TARGET != HWY_SCALAR
 
 // 1 where m, else 0.
 HWY_INLINE VU Bit(MU m) { return hn::IfThenElseZero(m, hn::Set(DU(), 1u)); }
@@ -214,9 +237,9 @@ struct Lanes {
   MU saturated, flushed, is_nan;
 };
 
-// Rounds float32 lanes (as bits) into the plan's format. `index` lanes are
-// the element indices (low and high halves) for stochastic rounding.
-HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, const PhiloxKeys& keys, VU bits, VU idx_lo, VU idx_hi) {
+// Rounds float32 lanes (as bits) into the plan's format. `random`: each
+// lane's word for stochastic rounding (StochasticWords; unused otherwise).
+HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, VU bits, VU random) {
   const DU du;
   const DI di;
   const DF df;
@@ -242,9 +265,6 @@ HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, const PhiloxKeys& keys, VU bit
   const VI E = hn::IfThenElse(hn::RebindMask(di, ef_zero), hn::Add(hn::Set(di, -149), mant_log2),
                               hn::Sub(hn::BitCast(di, ef), hn::Set(di, 127)));
 
-  const VU random = (p.mode == Rounding::kStochastic || p.mode == Rounding::kStochasticEq)
-                        ? PhiloxWord0(idx_lo, idx_hi, keys)
-                        : zero;
   Lanes out;
   VU flags = zero;
 
@@ -476,7 +496,7 @@ struct FastLanes {
 enum class FastKind { kFloat, kFloatNoNegZero, kInt };
 
 template <Rounding kMode, FastKind kKind>
-HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, const PhiloxKeys& keys, VU bits, VU idx_lo, VU idx_hi) {
+HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
   const DU du;
   const DI di;
   const VU zero = hn::Zero(du), one = hn::Set(du, 1u);
@@ -520,19 +540,25 @@ HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, const PhiloxKeys& keys,
     up_deep = nonzero;
   } else if constexpr (kMode == Rounding::kStochastic) {
     const VU top_r = hn::Set(du, p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits));
-    const VU u = hn::And(PhiloxWord0(idx_lo, idx_hi, keys), top_r);
+    const VU u = hn::And(random, top_r);
     bias = hn::Shr(u, hn::Sub(hn::Set(du, 32), d));
-    // t = floor(|x| / 2^q * 2^32) = sig << (32 - D) or sig >> (D - 32), with
-    // sig the 24-bit significand and D the unclamped d.
-    const VI ef1 = hn::BitCast(di, hn::ShiftRight<23>(hn::Max(a, implicit)));
-    const VI left = hn::Sub(hn::Add(ef1, hn::Set(di, 32)), hn::Set(di, p.fast_k));
-    const VU sig = hn::Or(hn::And(a, hn::Set(du, 0x7fffffu)), hn::And(hn::Min(a, implicit), implicit));
-    const VU t = hn::IfThenElse(hn::RebindMask(du, hn::Gt(left, hn::Zero(di))),
-                                hn::Shl(sig, hn::BitCast(du, hn::Max(left, hn::Zero(di)))),
-                                hn::Shr(sig, hn::BitCast(du, hn::Min(hn::Neg(left), hn::Set(di, 31)))));
-    up_deep = hn::Lt(hn::Add(hn::And(t, top_r), u), u);  // carry out of 32 bits
+    up_deep = hn::Lt(one, one);
+    // Deep lanes need more work than the rest of the vector, and most data
+    // rounded into a float format has none: skip it where no lane is deep.
+    // (Into integers, |x| < 1 is deep: common, not worth a branch.)
+    if (kKind == FastKind::kInt || !hn::AllFalse(du, deep)) {
+      // t = floor(|x| / 2^q * 2^32) = sig << (32 - D) or sig >> (D - 32),
+      // with sig the 24-bit significand and D the unclamped d.
+      const VI ef1 = hn::BitCast(di, hn::ShiftRight<23>(hn::Max(a, implicit)));
+      const VI left = hn::Sub(hn::Add(ef1, hn::Set(di, 32)), hn::Set(di, p.fast_k));
+      const VU sig = hn::Or(hn::And(a, hn::Set(du, 0x7fffffu)), hn::And(hn::Min(a, implicit), implicit));
+      const VU t = hn::IfThenElse(hn::RebindMask(du, hn::Gt(left, hn::Zero(di))),
+                                  hn::Shl(sig, hn::BitCast(du, hn::Max(left, hn::Zero(di)))),
+                                  hn::Shr(sig, hn::BitCast(du, hn::Min(hn::Neg(left), hn::Set(di, 31)))));
+      up_deep = hn::Lt(hn::Add(hn::And(t, top_r), u), u);  // carry out of 32 bits
+    }
   } else {  // kStochasticEq
-    const MU coin = hn::RebindMask(du, hn::Lt(hn::BitCast(di, PhiloxWord0(idx_lo, idx_hi, keys)), hn::Zero(di)));
+    const MU coin = hn::RebindMask(du, hn::Lt(hn::BitCast(di, random), hn::Zero(di)));
     bias = hn::IfThenElseZero(coin, mask);
     up_deep = hn::And(nonzero, coin);
   }
@@ -632,116 +658,161 @@ HWY_INLINE VU FastCodeLanes(const EncodePlan& p, const FastLanes& l) {
   return hn::IfThenElse(nan, nan_code, code);
 }
 
-// The fast path's loop over whole vectors, for one rounding mode (the mode
-// and the integer/float split are template arguments so the loop holds no
-// per-vector decision but the rare one about overflow and specials).
-template <Rounding kMode, FastKind kKind>
-HWY_NOINLINE size_t FastEncodeLoop(const EncodePlan& plan, const float* in, void* codes, int code_bytes,
-                                   float* fq_out, size_t n, uint64_t first_index) {
-  const EncodePlan p = plan;  // see EncodeF32Vectors
+// Where a kernel's results go: fake-quantized values (float32 bits) or codes
+// code_bytes wide (4: tf32's, stored shifted to a float32 pattern).
+struct Output {
+  void* codes;
+  int code_bytes;
+  float* fq;
+  int storage_shift;
+
+  // The N lanes of `v` to elements at … at + N - 1.
+  HWY_INLINE void Vector(VU v, size_t at) const {
+    const DU du;
+    if (fq) {
+      hn::StoreU(hn::BitCast(DF(), v), DF(), fq + at);
+    } else if (code_bytes == 1) {
+      const hn::Rebind<uint8_t, DU> d8;
+      hn::StoreU(hn::DemoteTo(d8, hn::BitCast(DI(), v)), d8, static_cast<uint8_t*>(codes) + at);
+    } else if (code_bytes == 2) {
+      const hn::Rebind<uint16_t, DU> d16;
+      hn::StoreU(hn::DemoteTo(d16, hn::BitCast(DI(), v)), d16, static_cast<uint16_t*>(codes) + at);
+    } else {
+      hn::StoreU(hn::ShiftLeftSame(v, storage_shift), du, static_cast<uint32_t*>(codes) + at);
+    }
+  }
+
+  // One lane's result to element `at`.
+  void Lane(uint32_t v, size_t at) const {
+    if (fq) std::memcpy(fq + at, &v, 4);
+    else if (code_bytes == 1) static_cast<uint8_t*>(codes)[at] = static_cast<uint8_t>(v);
+    else if (code_bytes == 2) static_cast<uint16_t*>(codes)[at] = static_cast<uint16_t>(v);
+    else static_cast<uint32_t*>(codes)[at] = v << storage_shift;
+  }
+};
+
+// Fake-quantized values only: the fast path's fake-quant loop, spared
+// Output's per-vector choice of store.
+struct FqOutput {
+  float* fq;
+
+  HWY_INLINE void Vector(VU v, size_t at) const { hn::StoreU(hn::BitCast(DF(), v), DF(), fq + at); }
+  void Lane(uint32_t v, size_t at) const { std::memcpy(fq + at, &v, 4); }
+};
+
+// The loop of every kernel: runs step(bits, random, valid) on the whole
+// vectors of in[0, n) and stores the lanes it returns (`out`: Output or
+// FqOutput); returns how many elements it did (the caller's scalar core
+// does the rest). `random` holds each lane's stochastic-rounding word (kSr;
+// zero otherwise), `valid` the lanes that are elements of the array (all
+// but in the head, below).
+//
+// Stochastic rounding takes its words a batch of kVectors·N elements at a
+// time (StochasticWords), from element indices that are multiples of 4 on.
+// An array whose first index is not one, 4a + s with s > 0, starts with a
+// head of 4 - s elements: they run as lanes s … 3 of a vector staged through
+// a buffer, with lanes s … 3 of the words of the batch at 4a. Batches follow
+// from index 4a + 4 on; the last one is used as far as whole vectors remain.
+template <bool kSr, class Out, class Step>
+HWY_INLINE size_t ForEachVector(const EncodePlan& p, const float* in, const Out out, size_t n, uint64_t first_index,
+                                Step step) {
   const DU du;
   const DF df;
   const size_t N = hn::Lanes(du);
-  const VU iota = hn::Iota(du, 0);
-  constexpr bool kSr = kMode == Rounding::kStochastic || kMode == Rounding::kStochasticEq;
-  const PhiloxKeys keys(p);
-  VU lo = hn::Zero(du), hi = lo;
-  auto indices = [&](size_t at) {  // element indices, low and high halves
-    const uint64_t base = first_index + at;
-    const VU b = hn::Set(du, static_cast<uint32_t>(base));
-    lo = hn::Add(b, iota);
-    hi = hn::Add(hn::Set(du, static_cast<uint32_t>(base >> 32)), hn::IfThenElseZero(hn::Lt(lo, b), hn::Set(du, 1u)));
-  };
+  const MU all = hn::FirstN(du, N);
   size_t i = 0;
-  if (fq_out) {
-    for (; i + N <= n; i += N) {
-      if constexpr (kSr) indices(i);
-      const FastLanes l = FastRoundLanes<kMode, kKind>(p, keys, hn::BitCast(du, hn::LoadU(df, in + i)), lo, hi);
-      hn::StoreU(hn::BitCast(df, FastFakeQuantLanes<kKind>(p, l)), df, fq_out + i);
+  if constexpr (!kSr) {
+    (void)p;
+    (void)first_index;
+    const VU none = hn::Zero(du);
+    for (; i + N <= n; i += N) out.Vector(step(hn::BitCast(du, hn::LoadU(df, in + i)), none, all), i);
+  } else {
+#if HWY_TARGET == HWY_SCALAR
+    return 0;  // see StochasticWords
+#else
+    if (n < N) return 0;
+    const StochasticWords words(p);
+    VU r[StochasticWords::kVectors];
+    if (const size_t s = first_index % 4; s != 0) {
+      const size_t h = 4 - s;
+      HWY_ALIGN uint32_t lanes[hn::MaxLanes(du)] = {};
+      std::memcpy(lanes + s, in, 4 * h);
+      words.Batch(first_index - s, r);
+      const MU valid = hn::AndNot(hn::FirstN(du, s), hn::FirstN(du, s + h));
+      hn::Store(step(hn::Load(du, lanes), r[0], valid), du, lanes);
+      for (size_t j = 0; j < h; ++j) out.Lane(lanes[s + j], j);
+      i = h;
     }
-    return i;
-  }
-  for (; i + N <= n; i += N) {
-    if constexpr (kSr) indices(i);
-    const FastLanes l = FastRoundLanes<kMode, kKind>(p, keys, hn::BitCast(du, hn::LoadU(df, in + i)), lo, hi);
-    const VU code = FastCodeLanes<kKind>(p, l);
-    if (code_bytes == 1) {
-      const hn::Rebind<uint8_t, DU> d8;
-      hn::StoreU(hn::DemoteTo(d8, hn::BitCast(DI(), code)), d8, static_cast<uint8_t*>(codes) + i);
-    } else if (code_bytes == 2) {
-      const hn::Rebind<uint16_t, DU> d16;
-      hn::StoreU(hn::DemoteTo(d16, hn::BitCast(DI(), code)), d16, static_cast<uint16_t*>(codes) + i);
-    } else {
-      hn::StoreU(hn::ShiftLeftSame(code, p.storage_shift), du, static_cast<uint32_t*>(codes) + i);
+    constexpr size_t kVectors = StochasticWords::kVectors;
+    HWY_ALIGN uint32_t batch[kVectors][hn::MaxLanes(du)];  // the current batch's words, by vector
+    for (size_t k = kVectors; i + N <= n; i += N, ++k) {
+      if (k == kVectors) {
+        words.Batch(first_index + i, r);
+        for (size_t j = 0; j < kVectors; ++j) hn::Store(r[j], du, batch[j]);
+        k = 0;
+      }
+      out.Vector(step(hn::BitCast(du, hn::LoadU(df, in + i)), hn::Load(du, batch[k]), all), i);
     }
+#endif
   }
   return i;
 }
 
+// The fast path for one rounding mode (the mode and the integer/float split
+// are template arguments so the loop holds no per-vector decision but the
+// rare one about overflow and specials).
+template <Rounding kMode, FastKind kKind>
+HWY_NOINLINE size_t FastEncodeLoop(const EncodePlan& plan, const float* in, const Output& out, size_t n,
+                                   uint64_t first_index) {
+  const EncodePlan p = plan;  // see EncodeF32Vectors
+  constexpr bool kSr = kMode == Rounding::kStochastic || kMode == Rounding::kStochasticEq;
+  if (out.fq)
+    return ForEachVector<kSr>(p, in, FqOutput{out.fq}, n, first_index, [&](VU bits, VU random, MU) {
+      return FastFakeQuantLanes<kKind>(p, FastRoundLanes<kMode, kKind>(p, bits, random));
+    });
+  return ForEachVector<kSr>(p, in, out, n, first_index, [&](VU bits, VU random, MU) {
+    return FastCodeLanes<kKind>(p, FastRoundLanes<kMode, kKind>(p, bits, random));
+  });
+}
+
 template <FastKind kKind>
-size_t FastEncodeByMode(const EncodePlan& p, const float* in, void* codes, int code_bytes, float* fq_out, size_t n,
-                        uint64_t first_index) {
+size_t FastEncodeByMode(const EncodePlan& p, const float* in, const Output& out, size_t n, uint64_t first_index) {
   switch (p.mode) {
-    case Rounding::kNearestEven: return FastEncodeLoop<Rounding::kNearestEven, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
-    case Rounding::kNearestAway: return FastEncodeLoop<Rounding::kNearestAway, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
-    case Rounding::kTowardZero: return FastEncodeLoop<Rounding::kTowardZero, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
-    case Rounding::kDown: return FastEncodeLoop<Rounding::kDown, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
-    case Rounding::kUp: return FastEncodeLoop<Rounding::kUp, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
-    case Rounding::kOdd: return FastEncodeLoop<Rounding::kOdd, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
-    case Rounding::kStochastic: return FastEncodeLoop<Rounding::kStochastic, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
-    case Rounding::kStochasticEq: return FastEncodeLoop<Rounding::kStochasticEq, kKind>(p, in, codes, code_bytes, fq_out, n, first_index);
+    case Rounding::kNearestEven: return FastEncodeLoop<Rounding::kNearestEven, kKind>(p, in, out, n, first_index);
+    case Rounding::kNearestAway: return FastEncodeLoop<Rounding::kNearestAway, kKind>(p, in, out, n, first_index);
+    case Rounding::kTowardZero: return FastEncodeLoop<Rounding::kTowardZero, kKind>(p, in, out, n, first_index);
+    case Rounding::kDown: return FastEncodeLoop<Rounding::kDown, kKind>(p, in, out, n, first_index);
+    case Rounding::kUp: return FastEncodeLoop<Rounding::kUp, kKind>(p, in, out, n, first_index);
+    case Rounding::kOdd: return FastEncodeLoop<Rounding::kOdd, kKind>(p, in, out, n, first_index);
+    case Rounding::kStochastic: return FastEncodeLoop<Rounding::kStochastic, kKind>(p, in, out, n, first_index);
+    case Rounding::kStochasticEq: return FastEncodeLoop<Rounding::kStochasticEq, kKind>(p, in, out, n, first_index);
   }
   return 0;
 }
 
 // Rounds n floats; writes codes (code_bytes wide) or, with fq_out, their
-// decoded values (fake quantization). Handles whole vectors; the caller
-// runs the scalar core on the tail.
+// decoded values (fake quantization). Handles whole vectors (and the head of
+// a stochastic array: ForEachVector); the caller runs the scalar core on the
+// rest.
 HWY_NOINLINE size_t EncodeF32Vectors(const EncodePlan& plan, const float* in, void* codes, int code_bytes,
                                      float* fq_out, size_t n, uint64_t first_index, ArrayStats* stats) {
   // A local copy: stores through the uint8_t output may alias anything the
   // caller could see, which would make the compiler reload and re-test every
   // plan field in every iteration. Nothing can alias this copy.
   const EncodePlan p = plan;
-  const DU du;
-  const DF df;
-  const size_t N = hn::Lanes(du);
-  const VU iota = hn::Iota(du, 0);
-  const MU all = hn::Eq(iota, iota);
-  const bool sr = p.mode == Rounding::kStochastic || p.mode == Rounding::kStochasticEq;
-  const PhiloxKeys keys(p);
-  size_t i = 0;
-  // Element indices (low, high halves) for stochastic rounding.
-  auto indices = [&](size_t at, VU* lo, VU* hi) {
-    const uint64_t base = first_index + at;
-    const VU b = hn::Set(du, static_cast<uint32_t>(base));
-    *lo = hn::Add(b, iota);
-    *hi = hn::Add(hn::Set(du, static_cast<uint32_t>(base >> 32)), hn::IfThenElseZero(hn::Lt(*lo, b), hn::Set(du, 1u)));
-  };
+  const Output out{codes, code_bytes, fq_out, p.storage_shift};
   if (p.fast && stats == nullptr) {
-    if (p.is_int) return FastEncodeByMode<FastKind::kInt>(p, in, codes, code_bytes, fq_out, n, first_index);
-    if (p.fast_zero_sign) return FastEncodeByMode<FastKind::kFloat>(p, in, codes, code_bytes, fq_out, n, first_index);
-    return FastEncodeByMode<FastKind::kFloatNoNegZero>(p, in, codes, code_bytes, fq_out, n, first_index);
+    if (p.is_int) return FastEncodeByMode<FastKind::kInt>(p, in, out, n, first_index);
+    if (p.fast_zero_sign) return FastEncodeByMode<FastKind::kFloat>(p, in, out, n, first_index);
+    return FastEncodeByMode<FastKind::kFloatNoNegZero>(p, in, out, n, first_index);
   }
-  for (; i + N <= n; i += N) {
-    const VU bits = hn::BitCast(du, hn::LoadU(df, in + i));
-    VU lo = hn::Zero(du), hi = lo;
-    if (sr) indices(i, &lo, &hi);
-    const Lanes l = EncodeLanes(p, keys, bits, lo, hi);
-    if (stats) CountLanes(l, all, stats);
-    if (fq_out) {
-      hn::StoreU(hn::BitCast(df, DecodeLanes(p, l.code)), df, fq_out + i);
-    } else if (code_bytes == 1) {
-      const hn::Rebind<uint8_t, DU> d8;
-      hn::StoreU(hn::DemoteTo(d8, hn::BitCast(DI(), l.code)), d8, static_cast<uint8_t*>(codes) + i);
-    } else if (code_bytes == 2) {
-      const hn::Rebind<uint16_t, DU> d16;
-      hn::StoreU(hn::DemoteTo(d16, hn::BitCast(DI(), l.code)), d16, static_cast<uint16_t*>(codes) + i);
-    } else {
-      hn::StoreU(hn::ShiftLeftSame(l.code, p.storage_shift), du, static_cast<uint32_t*>(codes) + i);
-    }
-  }
-  return i;
+  auto step = [&](VU bits, VU random, MU valid) {
+    const Lanes l = EncodeLanes(p, bits, random);
+    if (stats) CountLanes(l, valid, stats);
+    return fq_out ? DecodeLanes(p, l.code) : l.code;
+  };
+  if (IsStochastic(p.mode)) return ForEachVector<true>(p, in, out, n, first_index, step);
+  return ForEachVector<false>(p, in, out, n, first_index, step);
 }
 
 HWY_NOINLINE size_t DecodeToF32Vectors(const EncodePlan& plan, const void* codes, int code_bytes, float* out,

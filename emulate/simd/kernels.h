@@ -1,7 +1,9 @@
 // The dispatched Highway kernels (emulate/simd/convert-inl.h). They process
-// whole vectors and return how many elements they handled (0 on a CPU
-// without a proven target: see kernels.cc); the callers in
-// emulate/array_ops.cc run the scalar core on the rest.
+// a prefix of the array (whole vectors, and for stochastic rounding from an
+// index that is not a multiple of 4 a head of up to three elements before
+// them) and return how many elements they handled (0 on a CPU without a
+// proven target: see kernels.cc); the callers in emulate/array_ops.cc run
+// the scalar core on the rest.
 #pragma once
 
 #include <cstddef>

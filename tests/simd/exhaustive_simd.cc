@@ -6,7 +6,12 @@
 //     that reference on the same inputs, so equality here is equality with
 //     the core;
 //   - the scalar core itself, element by element, for sr and sr-eq (seed
-//     fixed, element index = the input's position in value order).
+//     fixed, element index = the input's position in value order; each
+//     element uses word index mod 4 of the Philox call with counter
+//     floor(index / 4), DESIGN.md "Rounding"). Stochastic chunks are also
+//     run cut into calls that start at indices 1, 2 and 3 mod 4 and end
+//     inside a batch of Philox words (CutsOf), so the kernels' heads and
+//     partial batches are proven on all inputs too.
 // Compared: every code, every fake-quantized float32 (against the core's
 // decode of the expected code), and per chunk the counts of each flag, of
 // saturated results and of NaN results. Codes and fake-quantized values are
@@ -163,46 +168,68 @@ void ComputeExpected(const Job& job, const fs::Options& opt, const std::vector<s
   }
 }
 
+// The array calls a chunk is checked with: one call over the whole chunk
+// (every input through the kernels' whole vectors), and for the stochastic
+// modes the chunk cut in three, so that calls start at element indices 1, 2
+// or 3 mod 4 (a head, emulate/simd/convert-inl.h ForEachVector) and end
+// inside a batch of Philox words; the cuts move from chunk to chunk.
+std::vector<size_t> CutsOf(const Job& job, uint64_t chunk) {
+  if (!fs::IsStochastic(job.mode)) return {0, kChunk};
+  const size_t first = 1 + chunk % 3;                        // 1, 2 or 3 mod 4
+  const size_t second = kChunk / 2 + 1 + (chunk / 3) % 131;  // any residue, any point in a batch
+  return {0, first, second, kChunk};
+}
+
 // Runs the kernels of the target pinned to this thread on one chunk, with
 // statistics (the general kernel) and without (the fast path where the plan
-// allows it), and compares codes, fake-quantized bits and counts.
+// allows it), in one call and, for the stochastic modes, cut into pieces
+// (CutsOf), and compares codes, fake-quantized bits and counts.
 void CheckChunk(const Job& job, const fs::Options& opt, const Expected& e, uint64_t begin, Outcome* out) {
   const fs::Format& f = *job.format;
   const size_t bytes = fs::CodeBytes(f);
   thread_local std::vector<uint8_t> codes[2];
   thread_local std::vector<float> fq[2];
-  fs::ArrayStats enc_stats, fq_stats;
-  for (int run = 0; run < 2; ++run) {
-    codes[run].resize(kChunk * bytes);
-    fq[run].resize(kChunk);
-    fs::EncodeF32Array(f, opt, e.in.data(), codes[run].data(), kChunk, begin, run ? nullptr : &enc_stats, 1);
-    fs::FakeQuantF32Array(f, opt, e.in.data(), fq[run].data(), kChunk, begin, run ? nullptr : &fq_stats, 1);
-  }
-  for (int run = 0; run < 2; ++run) {
-    const char* how = run ? " (no stats)" : "";
-    if (std::memcmp(codes[run].data(), e.codes.data(), kChunk * bytes) != 0) {
-      for (uint64_t i = 0; i < kChunk; ++i) {
-        uint32_t got = 0, want = 0;
-        std::memcpy(&got, codes[run].data() + i * bytes, bytes);
-        std::memcpy(&want, e.codes.data() + i * bytes, bytes);
-        if (got != want && out->code_mismatches++ < 5)
-          out->Note(begin + i, fmt::format("encode{} f32 0x{:08x}: simd 0x{:x}, expected 0x{:x}", how,
-                                           sw::F32BitsOfKey(static_cast<uint32_t>(begin + i)), got, want));
+  const std::vector<size_t> cut = CutsOf(job, begin / kChunk);
+  for (int layout = 0; layout < (cut.size() > 2 ? 2 : 1); ++layout) {
+    const std::vector<size_t> bounds = layout == 0 ? std::vector<size_t>{0, kChunk} : cut;
+    const std::string where = layout == 0 ? "" : fmt::format(", calls from {} and {}", bounds[1], bounds[2]);
+    fs::ArrayStats enc_stats, fq_stats;
+    for (int run = 0; run < 2; ++run) {
+      codes[run].resize(kChunk * bytes);
+      fq[run].resize(kChunk);
+      for (size_t p = 0; p + 1 < bounds.size(); ++p) {
+        const size_t b = bounds[p], n = bounds[p + 1] - b;
+        fs::EncodeF32Array(f, opt, e.in.data() + b, codes[run].data() + b * bytes, n, begin + b,
+                           run ? nullptr : &enc_stats, 1);
+        fs::FakeQuantF32Array(f, opt, e.in.data() + b, fq[run].data() + b, n, begin + b, run ? nullptr : &fq_stats, 1);
       }
     }
-    if (std::memcmp(fq[run].data(), e.fq.data(), kChunk * 4) != 0) {
-      for (uint64_t i = 0; i < kChunk; ++i) {
-        uint32_t got;
-        std::memcpy(&got, &fq[run][i], 4);
-        if (got != e.fq[i] && out->fq_mismatches++ < 5)
-          out->Note(begin + i, fmt::format("fake-quant{} f32 0x{:08x}: simd 0x{:08x}, expected 0x{:08x}", how,
-                                           sw::F32BitsOfKey(static_cast<uint32_t>(begin + i)), got, e.fq[i]));
+    for (int run = 0; run < 2; ++run) {
+      const std::string how = std::string(run ? " (no stats" : " (stats") + where + ")";
+      if (std::memcmp(codes[run].data(), e.codes.data(), kChunk * bytes) != 0) {
+        for (uint64_t i = 0; i < kChunk; ++i) {
+          uint32_t got = 0, want = 0;
+          std::memcpy(&got, codes[run].data() + i * bytes, bytes);
+          std::memcpy(&want, e.codes.data() + i * bytes, bytes);
+          if (got != want && out->code_mismatches++ < 5)
+            out->Note(begin + i, fmt::format("encode{} f32 0x{:08x}: simd 0x{:x}, expected 0x{:x}", how,
+                                             sw::F32BitsOfKey(static_cast<uint32_t>(begin + i)), got, want));
+        }
+      }
+      if (std::memcmp(fq[run].data(), e.fq.data(), kChunk * 4) != 0) {
+        for (uint64_t i = 0; i < kChunk; ++i) {
+          uint32_t got;
+          std::memcpy(&got, &fq[run][i], 4);
+          if (got != e.fq[i] && out->fq_mismatches++ < 5)
+            out->Note(begin + i, fmt::format("fake-quant{} f32 0x{:08x}: simd 0x{:08x}, expected 0x{:08x}", how,
+                                             sw::F32BitsOfKey(static_cast<uint32_t>(begin + i)), got, e.fq[i]));
+        }
       }
     }
-  }
-  if (!(CountsOf(enc_stats) == e.counts) || !(CountsOf(fq_stats) == e.counts)) {
-    if (out->count_mismatches++ < 5)
-      out->Note(begin, fmt::format("chunk at key 0x{:08x}: flag/saturation/NaN counts differ", begin));
+    if (!(CountsOf(enc_stats) == e.counts) || !(CountsOf(fq_stats) == e.counts)) {
+      if (out->count_mismatches++ < 5)
+        out->Note(begin, fmt::format("chunk at key 0x{:08x}{}: flag/saturation/NaN counts differ", begin, where));
+    }
   }
 }
 

@@ -217,7 +217,7 @@ TEST_CASE("the targets under test include the best one this CPU supports") {
   REQUIRE(!targets.empty());
   std::string names;
   for (int64_t t : targets) names += std::string(" ") + hwy::TargetName(t);
-  MESSAGE("Highway targets checked:" << names << "; default dispatch: " << fs::SimdTargetName());
+  MESSAGE("Highway targets checked:" << names << "; default dispatch: " << std::string(fs::SimdTargetName()));
   CHECK(std::string(fs::SimdTargetName()) == hwy::TargetName(targets.front()));
 }
 
@@ -480,5 +480,161 @@ TEST_CASE("stochastic rounding past element index 2^32 (huge arrays and offsets)
         });
       }
     }
+  }
+}
+
+// The December rule (DESIGN.md "Rounding"): element i uses word i mod 4 of
+// the Philox call with counter floor(i / 4). The kernels evaluate Philox for
+// batches of elements that start at multiples of 4 (4N elements per
+// evaluation of N lanes; AVX3 evaluates two at once, 128 elements, AVX2 one,
+// 32), run a first index that is not a multiple of 4 as a head of up to
+// three elements, and use the last batch of an array in part. Every such
+// start and end, on every target, with statistics (the general kernel) and
+// without (the fast path).
+TEST_CASE("stochastic rounding: every start index mod 4, every length up to two batches and more") {
+  const std::vector<float>& all = SampleInputs();
+  // Lengths 0..300 cover a head alone, whole batches, partial batches and
+  // tails on both targets.
+  const std::vector<float> pool(all.begin() + 300000, all.begin() + 300000 + 310);
+  const std::vector<uint64_t> firsts = {0, 1, 2, 3, 5, 6, 7, 33, 62};
+  for (const char* name : {"e4m3fn", "bf16", "int8", "e8m0fnu"}) {
+    const fs::Format& f = *fs::FindNamedFormat(name);
+    for (fs::Rounding mode : {fs::Rounding::kStochastic, fs::Rounding::kStochasticEq}) {
+      fs::Options o;
+      o.rounding = mode;
+      o.seed = 0xfeedface12345678ull;
+      for (const uint64_t first : firsts) {
+        for (size_t n = 0; n <= 300; ++n) {
+          const std::vector<float> in(pool.begin() + static_cast<ptrdiff_t>(first % 8), pool.begin() + static_cast<ptrdiff_t>(first % 8 + n));
+          const Reference ref = ScalarReference(f, o, in, first);
+          ForEachTarget([&](const std::string& target) {
+            CheckOnTarget(f, o, in, ref, first, 1,
+                          fmt::format("{} {} {} first index {} n={}", target, name, fs::RoundingNameOf(mode), first, n));
+          });
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("stochastic rounding: heads and tails near 2^32, 2^33, 2^40 and across the wrap at 2^64") {
+  // Counters are 64-bit numbers in two 32-bit halves: a batch whose counters
+  // straddle 2^32 carries into the high half; element indices wrap at 2^64
+  // (0 mod 4), so counters wrap at 2^62 and index 2^64 - 1 is followed by 0.
+  const std::vector<float>& all = SampleInputs();
+  const std::vector<float> in(all.begin() + 8192, all.begin() + 8192 + 523);  // not a multiple of any batch
+  const uint64_t wrap = 0;  // 2^64 as an index
+  std::vector<uint64_t> firsts;
+  for (const uint64_t edge : {uint64_t{1} << 32, uint64_t{1} << 34, uint64_t{1} << 33, uint64_t{1} << 40, wrap})
+    for (const uint64_t back : {1, 2, 3, 4, 5, 64, 67, 130, 261})
+      firsts.push_back(edge - back);
+  firsts.push_back((uint64_t{1} << 40) + 7);
+  for (const char* name : {"e4m3fn", "bf16", "int8"}) {
+    const fs::Format& f = *fs::FindNamedFormat(name);
+    for (fs::Rounding mode : {fs::Rounding::kStochastic, fs::Rounding::kStochasticEq}) {
+      fs::Options o;
+      o.rounding = mode;
+      o.seed = 0x1234567890abcdefull;
+      for (const uint64_t first : firsts) {
+        const Reference ref = ScalarReference(f, o, in, first);
+        ForEachTarget([&](const std::string& target) {
+          CheckOnTarget(f, o, in, ref, first, 1,
+                        fmt::format("{} {} {} first index {:#x}", target, name, fs::RoundingNameOf(mode), first));
+        });
+      }
+    }
+  }
+}
+
+TEST_CASE("stochastic rounding: an array cut into pieces anywhere gives the bits of one call") {
+  // Pieces keep their global element indices (first_index), as callers that
+  // block or chunk an array do; cuts fall at every residue mod 4 and inside
+  // batches. Threads cut at multiples of 64 (emulate/array_ops.cc): the
+  // thread-count case above.
+  const std::vector<float>& all = SampleInputs();
+  const std::vector<float> in(all.begin() + 50000, all.begin() + 50000 + 4099);
+  const uint64_t first = 1000003;  // 3 mod 4
+  std::mt19937 rng(17);
+  for (const char* name : {"e4m3fn", "f16", "int4"}) {
+    const fs::Format& f = *fs::FindNamedFormat(name);
+    const size_t bytes = fs::CodeBytes(f);
+    for (fs::Rounding mode : {fs::Rounding::kStochastic, fs::Rounding::kStochasticEq}) {
+      fs::Options o;
+      o.rounding = mode;
+      o.seed = 5;
+      ForEachTarget([&](const std::string& target) {
+        std::vector<uint8_t> whole(in.size() * bytes);
+        std::vector<float> whole_fq(in.size());
+        fs::EncodeF32Array(f, o, in.data(), whole.data(), in.size(), first);
+        fs::FakeQuantF32Array(f, o, in.data(), whole_fq.data(), in.size(), first);
+        for (int cutting = 0; cutting < 20; ++cutting) {
+          std::vector<uint8_t> cut(in.size() * bytes);
+          std::vector<float> cut_fq(in.size());
+          for (size_t b = 0; b < in.size();) {
+            const size_t len = std::min<size_t>(in.size() - b, 1 + rng() % (cutting < 10 ? 13 : 300));
+            fs::EncodeF32Array(f, o, in.data() + b, cut.data() + b * bytes, len, first + b);
+            fs::FakeQuantF32Array(f, o, in.data() + b, cut_fq.data() + b, len, first + b);
+            b += len;
+          }
+          const std::string what = fmt::format("{} {} {} cutting {}", target, name, fs::RoundingNameOf(mode), cutting);
+          CHECK_MESSAGE(cut == whole, (what + ": encode"));
+          CHECK_MESSAGE(std::memcmp(cut_fq.data(), whole_fq.data(), 4 * in.size()) == 0, (what + ": fake-quant"));
+        }
+      });
+    }
+  }
+}
+
+TEST_CASE("the stochastic checks fail for a kernel that draws the wrong words") {
+  // Mutants of the rule, each written as the core's rule at another element
+  // index (index j uses word j mod 4 of call floor(j / 4)): words swapped in
+  // pairs (i ^ 1), in reverse (i ^ 3), the old rule (one call per element,
+  // word 0 of counter i: index 4i), and words shifted by one call (i + 4).
+  // The kernels must equal the rule and differ from every mutant in many
+  // elements, so the comparisons above can catch each of these mistakes.
+  const std::vector<float>& all = SampleInputs();
+  const std::vector<float> in(all.begin() + 200000, all.begin() + 200000 + 4096);
+  const fs::Format& f = *fs::FindNamedFormat("bf16");
+  const uint64_t first = 4098;  // a head of two
+  struct Mutant {
+    const char* what;
+    uint64_t (*index)(uint64_t);
+  };
+  const Mutant mutants[] = {
+      {"words swapped in pairs", [](uint64_t i) { return i ^ 1; }},
+      {"words reversed", [](uint64_t i) { return i ^ 3; }},
+      {"the old rule (counter i, word 0)", [](uint64_t i) { return 4 * i; }},
+      {"the next call's words", [](uint64_t i) { return i + 4; }},
+  };
+  for (fs::Rounding mode : {fs::Rounding::kStochastic, fs::Rounding::kStochasticEq}) {
+    fs::Options o;
+    o.rounding = mode;
+    o.seed = 77;
+    std::vector<float> want(in.size());
+    fs::scalar::FakeQuantF32Array(f, o, in.data(), want.data(), in.size(), first);
+    size_t inexact = 0;
+    for (size_t i = 0; i < in.size(); ++i) inexact += fs::EncodeFromF32(f, in[i], o, first + i).flags & fs::kInexact ? 1 : 0;
+    REQUIRE(inexact > 1000);
+    ForEachTarget([&](const std::string& target) {
+      for (const bool with_stats : {false, true}) {
+        std::vector<float> got(in.size());
+        fs::ArrayStats stats;
+        fs::FakeQuantF32Array(f, o, in.data(), got.data(), in.size(), first, with_stats ? &stats : nullptr);
+        CHECK_MESSAGE(std::memcmp(got.data(), want.data(), 4 * in.size()) == 0,
+                      fmt::format("{} {} with stats {}", target, fs::RoundingNameOf(mode), with_stats));
+        for (const Mutant& m : mutants) {
+          size_t differ = 0;
+          for (size_t i = 0; i < in.size(); ++i) {
+            const fs::Result r = fs::EncodeFromF32(f, in[i], o, m.index(first + i));
+            differ += BitsOf(fs::DecodeToF32(f, r.code, fs::Options{})) != BitsOf(got[i]);
+          }
+          // Under a mutant an inexact element rounds the other way with
+          // probability 2p(1 - p) (independent words, p its chance to round
+          // up): 1/2 for sr-eq, a third for sr over uniform fractions.
+          CHECK_MESSAGE(differ > inexact / 8, fmt::format("{} {}: {} differs in {} of {} inexact elements", target,
+                                                          fs::RoundingNameOf(mode), m.what, differ, inexact));
+        }
+      }
+    });
   }
 }
