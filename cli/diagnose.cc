@@ -522,7 +522,7 @@ Seen SeeWord(const Format& f, const KernelDumps& d, uint32_t word) {
   const uint64_t code = word >> f.storage_shift;
   if (code > CodeMask(f)) {
     s.value = std::nan("");
-    s.text = fmt::format("0x{:x}: not a code of {} (bits above its {})", word, f.name, f.bits);
+    s.text = fmt::format("0x{:x} (not a code of {})", word, f.name);
     return s;
   }
   s.code = code;
@@ -606,20 +606,27 @@ bool CandidateOverflows(const Format& f, const Semantics& sem, double x) {
 }
 
 // Double rounding shows where rounding x to a wider format first lands on
-// the midpoint of its two neighbours in f (a tie the second rounding breaks
-// its own way) or on one of them (a directed second rounding then keeps
-// it). Says which wider format (rounded to nearest even) does that, or "".
-std::string DoubleRoundingNote(const Format& f, const KernelDumps& d, double x, double mid, double lo, double hi) {
+// the midpoint of its two neighbours in f (a tie the second rounding
+// breaks its own way) or on the kernel's value itself (which any second
+// rounding keeps). Says which wider format, rounded to nearest even, gives
+// the kernel's value that way, or "".
+std::string DoubleRoundingNote(const Format& f, const KernelDumps& d, double x, double mid, double gv) {
   for (const Format* v : {&formats::kF32, &formats::kF16, &formats::kBf16}) {
     if (!MeaningfulVia(*v, f, d.f64_inputs)) continue;
     const double xv = DecodeToF64(*v, EncodeFromF64(*v, x).code);
     if (xv == x) continue;
-    if (xv == mid)
-      return fmt::format("; rounded to {} first (rne) it becomes {}, exactly halfway: double rounding", v->name,
-                         NumberText(xv));
-    if (xv == lo || xv == hi)
+    if (xv == gv)
       return fmt::format("; rounded to {} first (rne) it becomes {}, a value of {}: double rounding", v->name,
                          NumberText(xv), f.name);
+    if (xv != mid) continue;
+    for (const Rounding m : {Rounding::kNearestEven, Rounding::kNearestAway}) {
+      Options o;
+      o.rounding = m;
+      if (DecodeToF64(f, EncodeFromF64(f, xv, o).code) == gv)
+        return fmt::format("; rounded to {} first (rne) it becomes {}, exactly halfway, and {} takes that tie to {}: "
+                           "double rounding",
+                           v->name, NumberText(xv), RoundingNameOf(m), NumberText(gv));
+    }
   }
   return "";
 }
@@ -703,7 +710,7 @@ std::string WhyFinite(const Format& f, const KernelDumps& d, const Semantics& se
                          NumberText(ev), Parity(*e.code), e_dir);
     }
     const double nearest = x < mid ? lo : hi;
-    const std::string note = DoubleRoundingNote(f, d, x, mid, lo, hi);
+    const std::string note = DoubleRoundingNote(f, d, x, mid, gv);
     if (gv == nearest)
       return fmt::format("the kernel rounded to nearest: {} lies between {} and {}, nearer {}; these semantics round "
                          "{} to {}{}",
@@ -728,7 +735,10 @@ std::string WhyFinite(const Format& f, const KernelDumps& d, const Semantics& se
 
 std::string WhyDiffer(const Format& f, const KernelDumps& d, const Semantics& sem, double x, const Seen& e,
                       const Seen& g) {
-  if (!g.code && !d.fake_quant) return g.text;
+  if (!g.code && !d.fake_quant)
+    return fmt::format("0x{:x} is not a code of {}: it has bits above the format's {} (codes sit in the low bits of "
+                       "each {}-byte word)",
+                       g.word, f.name, f.bits, d.item);
   if (std::isnan(x)) return WhyNan(f, d, x, e, g);
   if (std::isinf(x)) return WhyInf(f, x, e, g);
   if (!g.code) {
@@ -899,7 +909,10 @@ uint64_t RunDiagnose(const DiagnoseRequest& r, const KernelDumps& d, std::ostrea
         text << "           (no verify option expresses this: double rounding or a NaN rule no preset has)\n";
       if (!also_exact.empty()) {
         std::string names;
-        for (const int i : also_exact) names += (names.empty() ? "" : "; ") + plan[i].Name();
+        for (const int i : also_exact) {
+          names += (names.empty() ? "" : "; ") + plan[i].Name();
+          if (plan[i].same_as == best) names += fmt::format(" (the same semantics for {})", f.name);
+        }
         text << fmt::format("           also exact on these inputs (they cannot tell these apart): {}\n", names);
       }
     } else {

@@ -259,7 +259,8 @@ def test_double_rounding_through_float32_as_ml_dtypes_does(tmp_path):
     assert set(ex) >= {0, 1, 2, 3}
     assert decode(kernel[:1])[0] == 1.0
     assert ex[0]["why"].startswith("rounded toward zero instead of to nearest")
-    assert ex[0]["why"].endswith("; rounded to f32 first (rne) it becomes 1.0625, exactly halfway: double rounding")
+    assert ex[0]["why"].endswith("; rounded to f32 first (rne) it becomes 1.0625, exactly halfway, and rne takes that "
+                                 "tie to 1: double rounding")
     assert "via f32 (rne)" in ex[0]["matched by"]
     assert any("no verify option expresses this" in l for l in lines)
 
@@ -341,6 +342,42 @@ def test_stochastic_rounding_is_searched_only_with_a_seed(tmp_path, x32):
     # A wrong seed reproduces nothing.
     rc, out, rep = diagnose(tmp_path, "f32_to_e4m3fn", x, kernel, "--seed", "8")
     assert rep["result"] == "closest"
+
+
+def test_integer_truncation_is_named(tmp_path):
+    # numpy's float -> int8 cast truncates (a C cast); in range, no wrap.
+    x = np.clip(np.random.default_rng(4).standard_normal(3000) * 40, -127, 127).astype(np.float32)
+    rc, lines, rep = diagnose(tmp_path, "f32_to_int8", x, np.trunc(x).astype(np.int8).view(np.uint8))
+    assert rc == 1
+    assert rep["diagnosis"]["name"] == "rounding rtz"
+    assert "compat ml_dtypes" in rep["also_exact"]  # rtz and wrap: nothing out of range tells them apart
+
+
+def test_e8m0_ties_away_as_ml_dtypes(tmp_path):
+    # e8m0fnu has no mantissa bits: 3 is halfway between 2 and 4, whose
+    # codes 0x80 and 0x81 are even and odd; ml_dtypes goes away from zero.
+    rng = np.random.default_rng(6)
+    x = (2.0 ** rng.integers(-20, 20, 3000) * rng.uniform(1, 2, 3000)).astype(np.float32)
+    x[:4] = [1.5, 3.0, 6.0, 0.75]
+    kernel = x.astype(ml_dtypes.float8_e8m0fnu).view(np.uint8)
+    assert list(kernel[:4]) == [0x80, 0x81, 0x82, 0x7F]
+    rc, lines, rep = diagnose(tmp_path, "f32_to_e8m0fnu", x, kernel)
+    assert rc == 1
+    exact = {rep["diagnosis"]["name"], *rep["also_exact"]}
+    assert {"ties away from zero", "compat ml_dtypes", "rounding rna"} <= exact
+    ex = explained(lines)
+    assert ex[1]["why"].startswith("tie rounded away from even: 3 is exactly halfway between 2 and 4")
+
+
+def test_codes_with_bits_above_the_format_are_named(tmp_path):
+    x = (np.random.default_rng(9).standard_normal(500) * 3).astype(np.float32)
+    codes = x.astype(ml_dtypes.float4_e2m1fn).view(np.uint8).copy()
+    codes[5] = 0x1F
+    rc, lines, rep = diagnose(tmp_path, "f32_to_e2m1fn", x, codes)
+    assert rc == 1 and rep["result"] == "closest" and rep["diagnosis"]["mismatches"] == 1
+    ex = explained(lines)
+    assert list(ex) == [5]
+    assert ex[5]["why"].startswith("0x1f is not a code of e2m1fn")
 
 
 # ---------------------------------------------------------------------------
