@@ -585,7 +585,6 @@ void ConvOverflow(const Ctx& c, Rng&, Sink& sink) {
 
 void ConvUnderflow(const Ctx& c, Rng&, Sink& sink) {
   const Grid& d = c.r.g();
-  if (!IsFloat(c.r.f())) return;  // integers: the midpoints class holds +-0.5
   const int p = c.r.f().mantissa_bits + 1;
   for (const bool neg : SourceSigns(c)) {
     Exact mp = d.minpos;
@@ -624,6 +623,14 @@ void ConvDst(const Ctx& c, Rng&, Sink& sink) {
         AddNear(c, kMidpoints ? d.Mid(neg, e, j) : d.Value(neg, e, j), sink);
     }
   }
+}
+
+// Whether the grid and midpoints classes visit every result value (small
+// float formats), leaving nothing for random-midpoints to add.
+bool DstEnumerated(const Ctx& c) {
+  const Grid& d = c.r.g();
+  if (!IsFloat(c.r.f()) || d.e_hi[0] - d.e_lo > 48) return false;
+  return (uint64_t{1} << c.r.f().mantissa_bits) - 1 < DstRule(c, true).all_below;
 }
 
 void ConvBinades(const Ctx& c, Rng&, Sink& sink) {
@@ -1083,7 +1090,8 @@ std::vector<ClassSpec> ClassesFor(const Ctx& c) {
     v.push_back({"specials", false, "source zeros, infinities, NaNs, extreme and landmark values", ConvSpecials});
     v.push_back({"overflow", false, "around the largest result, the overflow threshold and the grid point beyond",
                  ConvOverflow});
-    v.push_back({"underflow", false,
+    if (IsFloat(c.r.f()))  // integers: the midpoints class holds +-0.5
+      v.push_back({"underflow", false,
                  "around half and a quarter of the smallest result, the subnormal/normal step, the tininess boundary",
                  ConvUnderflow});
     v.push_back({"grid", false, "around result values (exact conversions and their neighbours), every result binade",
@@ -1091,7 +1099,8 @@ std::vector<ClassSpec> ClassesFor(const Ctx& c) {
     v.push_back({"midpoints", false, "around exact midpoints between adjacent results, every result binade",
                  ConvDst<true>});
     v.push_back({"binades", false, "source binade edges (first, second, last codes), every source binade", ConvBinades});
-    v.push_back({"random-midpoints", true, "around random result values and midpoints", ConvRandomTargets});
+    if (!DstEnumerated(c))
+      v.push_back({"random-midpoints", true, "around random result values and midpoints", ConvRandomTargets});
     v.push_back({"random", true, "random source codes: any bit pattern, or a value in the result's range", ConvRandom});
     return v;
   }
@@ -1122,8 +1131,8 @@ std::vector<ClassSpec> ClassesFor(const Ctx& c) {
   if (c.kind == OpKind::kAdd || c.kind == OpKind::kSub || c.kind == OpKind::kMulAdd)
     v.push_back({"sticky", true, "smaller term around the last place of the larger: round and sticky bits", ArSticky});
   if (c.kind != OpKind::kSqrt) {
-    v.push_back({"overflow", true, "exact results around the largest value", ArOverflow});
-    v.push_back({"underflow", true, "exact results around the subnormal range", ArUnderflow});
+    v.push_back({"overflow", true, "operands whose exact result lies around the largest value", ArOverflow});
+    v.push_back({"underflow", true, "operands whose exact result lies around the subnormal range", ArUnderflow});
   }
   v.push_back({"random", true, "random operands: bit patterns, specials, values with patterned significands",
                ArRandom});
