@@ -122,6 +122,15 @@ def test_lines_are_verify_input_format():
         assert all(int(x, 16) & 0x1FFF == 0 for x in line.split()[:3]), line
 
 
+def test_docs_example_overflow_class():
+    """docs/CLI.md's example: 448, the tie 464 and 480 with their float32
+    neighbours; just above the tie overflows to NaN (e4m3fn's default)."""
+    assert lines_of(gen("f32_to_e4m3fn", "--class", "overflow"))[:9] == [
+        "43dfffff 7e 01", "43e00000 7e 00", "43e00001 7e 01",
+        "43e7ffff 7e 01", "43e80000 7e 01", "43e80001 7f 05",
+        "43efffff 7f 05", "43f00000 7f 05", "43f00001 7f 05"]
+
+
 def test_verify_catches_a_corrupted_gen_vector():
     rows = lines_of(gen("f32_to_e4m3fn"))
     i = len(rows) // 2
@@ -229,7 +238,8 @@ def test_fp8_fp6_fp4_results_agree_with_ml_dtypes(op, dtype):
 
 
 @pytest.mark.parametrize("op,dtype", [("f64_to_e4m3fn", "float8_e4m3fn"), ("f64_to_e4m3fnuz", "float8_e4m3fnuz"),
-                                      ("f64_to_e5m2", "float8_e5m2"), ("f64_to_e3m2fn", "float6_e3m2fn")])
+                                      ("f64_to_e5m2", "float8_e5m2"), ("f64_to_e3m2fn", "float6_e3m2fn"),
+                                      ("f64_to_e2m1fn", "float4_e2m1fn")])
 def test_f64_sources_disagree_with_ml_dtypes_only_by_its_double_rounding(op, dtype):
     """ml_dtypes (0.6.0) converts float64 to FP8/FP6 through float32: a value
     a hair beside a midpoint becomes the midpoint, then ties to even. gen's
