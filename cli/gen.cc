@@ -870,7 +870,7 @@ void ArTies(const Ctx& c, Rng&, Sink& sink) {
 
 int Iterations(const Ctx& c) { return c.level == 1 ? 500 : 5000; }
 
-SignMode Random() { return SignMode::kRandom; }
+constexpr SignMode kAnySign = SignMode::kRandom;
 
 // Two random codes whose leading bits add (or subtract, `quotient`) to t.
 bool PairFor(const Ctx& c, Rng& rng, int32_t t, bool quotient, uint64_t* a, uint64_t* b, bool short_sig = false) {
@@ -902,7 +902,7 @@ void ArCancellation(const Ctx& c, Rng& rng, Sink& sink) {
       for (const uint64_t x : near) sink.Add(a, b, x);
       continue;
     }
-    const auto a = RandomCode(c.a, rng, g.e_lo, g.e_hi[0], Random());
+    const auto a = RandomCode(c.a, rng, g.e_lo, g.e_hi[0], kAnySign);
     if (!a) continue;
     std::vector<uint64_t> bs{*a};
     if (const auto u = c.a.Up(*a)) {
@@ -930,17 +930,17 @@ void ArSticky(const Ctx& c, Rng& rng, Sink& sink) {
       const Exact prod = Times(*ValueOf(c.a.f(), a), *ValueOf(c.a.f(), b));
       const int32_t d = rng.Between(p - 1, 2 * p + 1);
       if (rng.Coin()) {  // addend below the product
-        if (const auto x = RandomCode(c.a, rng, prod.Top() - d, prod.Top() - d, Random())) sink.Add(a, b, *x);
+        if (const auto x = RandomCode(c.a, rng, prod.Top() - d, prod.Top() - d, kAnySign)) sink.Add(a, b, *x);
       } else {  // product below the addend
-        if (const auto x = RandomCode(c.a, rng, prod.Top() + d, prod.Top() + d, Random())) sink.Add(a, b, *x);
+        if (const auto x = RandomCode(c.a, rng, prod.Top() + d, prod.Top() + d, kAnySign)) sink.Add(a, b, *x);
       }
       continue;
     }
-    const auto a = RandomCode(c.a, rng, g.e_lo, g.e_hi[0], Random());
+    const auto a = RandomCode(c.a, rng, g.e_lo, g.e_hi[0], kAnySign);
     if (!a) continue;
     const int32_t top = *c.a.TopOf(*a);
     const int32_t d = rng.Between(p - 2, p + 3);
-    if (const auto b = RandomCode(c.a, rng, top - d, top - d, Random())) {
+    if (const auto b = RandomCode(c.a, rng, top - d, top - d, kAnySign)) {
       if (rng.Coin()) sink.Add(*a, *b);
       else sink.Add(*b, *a);
     }
@@ -971,8 +971,8 @@ void ArOverflowUnderflow(const Ctx& c, Rng& rng, Sink& sink, bool over) {
             near.push_back(*b);
           for (const uint64_t b : near) sink.Add(*a, c.kind == OpKind::kSub ? c.a.Neg(b) : b);
         } else {
-          const auto a = RandomCode(c.a, rng, g.e_lo, g.emin + 1, Random());
-          const auto b = RandomCode(c.a, rng, g.e_lo, g.emin + 1, Random());
+          const auto a = RandomCode(c.a, rng, g.e_lo, g.emin + 1, kAnySign);
+          const auto b = RandomCode(c.a, rng, g.e_lo, g.emin + 1, kAnySign);
           if (a && b) sink.Add(*a, *b);
         }
         break;
@@ -986,8 +986,8 @@ void ArOverflowUnderflow(const Ctx& c, Rng& rng, Sink& sink, bool over) {
       case OpKind::kMulAdd: {
         uint64_t a, b;
         if (!PairFor(c, rng, target(), false, &a, &b)) break;
-        const auto x = over ? RandomCode(c.a, rng, g.e_hi[0] - p - 1, g.e_hi[0], Random())
-                            : RandomCode(c.a, rng, g.e_lo, g.emin + 1, Random());
+        const auto x = over ? RandomCode(c.a, rng, g.e_hi[0] - p - 1, g.e_hi[0], kAnySign)
+                            : RandomCode(c.a, rng, g.e_lo, g.emin + 1, kAnySign);
         if (x) sink.Add(a, b, *x);
         break;
       }
@@ -1037,7 +1037,7 @@ void ArNearTies(const Ctx& c, Rng& rng, Sink& sink) {
       const int32_t et = rng.Between(g.emin, g.e_hi[0] - 1);
       const bool neg = g.negatives && rng.Coin();
       const Exact t = g.Mid(neg, et, rng.Below(g.Steps(et, 0) + 1));
-      const auto b = RandomCode(c.a, rng, g.e_lo - et, g.e_hi[0] - et - 1, Random());
+      const auto b = RandomCode(c.a, rng, g.e_lo - et, g.e_hi[0] - et - 1, kAnySign);
       if (!b) continue;
       c.a.Near(Times(*ValueOf(c.a.f(), *b), t), &near);
       for (const uint64_t a : near) sink.Add(a, *b);
@@ -1057,7 +1057,7 @@ void ArRandom(const Ctx& c, Rng& rng, Sink& sink) {
     const uint64_t k = rng.Below(8);
     if (k < 2) return rng.Next() & CodeMask(c.a.f());
     if (k == 2) return sp[rng.Below(sp.size())];
-    return RandomCode(c.a, rng, g.e_lo, g.e_hi[0], Random()).value_or(0);
+    return RandomCode(c.a, rng, g.e_lo, g.e_hi[0], kAnySign).value_or(0);
   };
   for (uint64_t i = 0; i < c.random_count; ++i) {
     const uint64_t a = operand();
