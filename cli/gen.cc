@@ -881,8 +881,8 @@ bool PairFor(const Ctx& c, Rng& rng, int32_t t, bool quotient, uint64_t* a, uint
   if (lo > hi) return false;
   const int32_t eb = rng.Between(lo, hi);
   const int32_t ea = quotient ? t + eb : t - eb;
-  const auto x = RandomCode(c.a, rng, ea, ea, Random(), short_sig);
-  const auto y = RandomCode(c.a, rng, eb, eb, Random(), short_sig);
+  const auto x = RandomCode(c.a, rng, ea, ea, kAnySign, short_sig);
+  const auto y = RandomCode(c.a, rng, eb, eb, kAnySign, short_sig);
   if (!x || !y) return false;
   *a = *x;
   *b = *y;
