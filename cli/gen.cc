@@ -639,9 +639,11 @@ void ConvBinades(const Ctx& c, Rng&, Sink& sink) {
   for (const bool neg : SourceSigns(c)) {
     const int side = s.Side(neg);
     for (int32_t e = s.e_lo; e <= s.e_hi[side]; ++e) {
+      // Level 1: TestFloat's significands (0, 1, max - 1, max) in every
+      // binade; level 2 adds more where it matters.
       const bool important = !many || Important(s, e);
-      PickRule rule = c.level == 1 ? PickRule{4, 2, 0} : PickRule{64, 3, 6};
-      if (!important) rule = c.level == 1 ? PickRule{2, 1, 0} : PickRule{4, 2, 0};
+      PickRule rule{4, 2, 0};
+      if (c.level == 2) rule = important ? PickRule{64, 3, 6} : PickRule{8, 3, 0};
       for (const uint64_t j : Picks(s.Steps(e, side), rule))
         if (const auto x = c.a.Exactly(s.Value(neg, e, j))) sink.Add(*x);
     }
@@ -744,7 +746,8 @@ void ArSpecials(const Ctx& c, Rng&, Sink& sink) {
 void ArBinades(const Ctx& c, Rng&, Sink& sink) {
   const Grid& g = c.a.g();
   if (c.n == 1) {
-    // Every binade: its edges (level 2: TestFloat's patterns in the key ones).
+    // Every binade: TestFloat's significands 0, 1, max - 1, max (level 2:
+    // its patterns in the key binades).
     const bool many = g.e_hi[0] - g.e_lo > 300;
     for (const bool neg : {false, true}) {
       if (neg && !g.negatives) break;
@@ -753,7 +756,7 @@ void ArBinades(const Ctx& c, Rng&, Sink& sink) {
         const bool important = !many || Important(g, e);
         std::vector<uint64_t> js;
         if (c.level == 2 && important) js = Patterns(jmax, g.Bits(e));
-        else js = Picks(jmax, important ? PickRule{4, 2, 0} : PickRule{2, 1, 0});
+        else js = Picks(jmax, PickRule{4, 2, 0});
         for (const uint64_t j : js)
           if (const auto x = c.a.Exactly(g.Value(neg, e, j))) sink.Add(*x);
       }

@@ -286,6 +286,21 @@ def test_f16_mulAdd_covers_testfloat_grid_in_every_position():
         assert set(grid) <= {t[k] for t in triples}, k
 
 
+@pytest.mark.parametrize("op", ["f32_to_f16", "f32_to_e4m3fn", "f32_sqrt", "f64_to_f32", "f64_to_f16", "f64_sqrt"])
+def test_one_operand_ops_cover_testfloat_level1_operands(op):
+    """TestFloat's level-1 one-operand grid (genCases_f32.c/_f64.c: f32QOut
+    x f32P1, f64QOut x f64P1) is a subset of: every exponent field, each
+    with the significands 0, 1, max - 1, max, both signs. gen has all of
+    them."""
+    bits, man = (32, 23) if op.startswith("f32") else (64, 52)
+    top = (1 << man) - 1
+    want = {s << (bits - 1) | e << man | m for s in (0, 1) for e in range(1 << (bits - 1 - man))
+            for m in (0, 1, top - 1, top)}
+    got = {int(line.split()[0], 16) for line in lines_of(gen(op))}
+    missing = sorted(want - got)
+    assert not missing, [f"{x:0{bits // 4}x}" for x in missing[:10]]
+
+
 @pytest.mark.parametrize("op", ["f16_sqrt", "f16_to_f32", "f16_to_e4m3fn", "bf16_to_f16"])
 def test_16_bit_unary_ops_are_exhaustive(op):
     ops = [int(line.split()[0], 16) for line in lines_of(gen(op))]
