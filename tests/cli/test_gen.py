@@ -263,14 +263,30 @@ def grid_of_testfloat_f16_level1():
     return [s << 15 | e << 10 | m for s in (0, 1) for e in fields for m in (0, 1, 0x3FF, 0x3FE)]
 
 
-@pytest.mark.parametrize("op", ["f16_add", "f16_sub", "f16_mul", "f16_div"])
-def test_f16_binary_ops_cover_testfloat_level1_grid(op):
+def grid_of_testfloat_level1(bits, man):
+    """The same grid for f32 and f64 (genCases_f32.c/_f64.c: exponents
+    subnormal, emin, -p, -2..2, p, emax (emax - 1 too: TestFloat's negative
+    f32 row uses 126) and the top field; significands 0, 1, max - 1, max)."""
+    bias = (1 << (bits - 2 - man)) - 1
+    p = man + 1
+    exps = [1 - bias, -p, -2, -1, 0, 1, 2, p, bias - 1, bias]
+    fields = [0, (1 << (bits - 1 - man)) - 1] + [e + bias for e in exps]
+    top = (1 << man) - 1
+    return [s << (bits - 1) | e << man | m for s in (0, 1) for e in fields for m in (0, 1, top - 1, top)]
+
+
+@pytest.mark.parametrize("op", ["f16_add", "f16_sub", "f16_mul", "f16_div", "f32_add", "f32_mul", "f64_sub",
+                                "f64_div"])
+def test_binary_ops_cover_testfloat_level1_grid(op):
     """Every pair of TestFloat's level-1 grid is among gen's vectors."""
-    grid = grid_of_testfloat_f16_level1()
-    assert len(set(grid)) == 88
+    if op.startswith("f16"):
+        grid = grid_of_testfloat_f16_level1()
+        assert len(set(grid)) == 88
+    else:
+        grid = grid_of_testfloat_level1(32, 23) if op.startswith("f32") else grid_of_testfloat_level1(64, 52)
     pairs = {tuple(int(x, 16) for x in line.split()[:2]) for line in lines_of(gen(op))}
     missing = [(a, b) for a in grid for b in grid if (a, b) not in pairs]
-    assert not missing, [f"{a:04x} {b:04x}" for a, b in missing[:10]]
+    assert not missing, [f"{a:x} {b:x}" for a, b in missing[:10]]
 
 
 def test_f16_mulAdd_covers_testfloat_grid_in_every_position():
