@@ -1155,7 +1155,7 @@ struct Session {
   std::string op_name;
   int level = 1;
   uint64_t random_count = 0;
-  CLI::Option* random_opt = nullptr;
+  CLI::Option *random_opt = nullptr, *seed_opt = nullptr;
   std::vector<std::string> classes;
   bool list = false;
 };
@@ -1166,7 +1166,7 @@ void RunGen(const Session& s) {
   const OpKind kind = KindOf(op.name);
   Ctx c{kind, s.level, 0, Codes(*op.operands[0]), Codes(*op.result), op.operands.size()};
   const uint64_t default_random = (c.n == 1 ? 10000u : 5000u) * (s.level == 1 ? 1u : 10u);
-  c.random_count = s.random_opt && s.random_opt->count() ? s.random_count : default_random;
+  c.random_count = s.random_opt->count() ? s.random_count : default_random;
   const std::vector<ClassSpec> classes = ClassesFor(c);
 
   std::vector<bool> chosen(classes.size(), s.classes.empty());
@@ -1180,6 +1180,23 @@ void RunGen(const Session& s) {
     }
     chosen[k] = true;
   }
+  // Options that would change nothing are refused, as everywhere in the
+  // CLI: --random without the random class, --seed without a seeded class
+  // or stochastic rounding.
+  bool random_class = false, seeded_class = false;
+  for (size_t k = 0; k < classes.size(); ++k) {
+    if (!chosen[k]) continue;
+    random_class = random_class || std::string_view(classes[k].name) == "random";
+    seeded_class = seeded_class || classes[k].seeded;
+  }
+  const bool whole = classes.size() == 1;  // all-codes: every operand tuple
+  if (s.random_opt->count() && !random_class)
+    throw UsageError(fmt::format("--random: {} {}: it would change nothing", op.name,
+                                 whole ? "lists every operand tuple, there is no random class"
+                                       : "has its random class left out by --class"));
+  if (s.seed_opt->count() && !seeded_class && !IsStochastic(opt.rounding))
+    throw UsageError(fmt::format("--seed: {} {} and the rounding is not stochastic: it would change nothing", op.name,
+                                 whole ? "lists every operand tuple" : "has no seeded class in --class"));
 
   std::vector<uint64_t> counts(classes.size(), 0);
   uint64_t index = 0;  // the line's position: what keys sr, as verify counts it
@@ -1236,7 +1253,7 @@ void RegisterGenCommand(CLI::App& app) {
   // never an option "that would change nothing", unlike eval's.
   cmd->remove_option(s->flags.seed_opt);
   s->flags.seed_opt = nullptr;
-  cmd->add_option("--seed", s->flags.seed,
+  s->seed_opt = cmd->add_option("--seed", s->flags.seed,
                   "seed of the random classes, and of stochastic rounding (Philox4x32-10 key) [default: 1]")
       ->check(SeedCheck());
   cmd->add_option("--level", s->level, "1: tens of thousands of vectors; 2: many more [default: 1]")
