@@ -12,6 +12,7 @@
 #include <hwy/targets.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
@@ -459,12 +460,46 @@ TEST_CASE("results do not depend on the thread count") {
   }
 }
 
+namespace {
+
+// Inputs for the stochastic cases below: magnitudes 2^-10 … 2^9 with random
+// significands and signs, inexact in every format these cases use and in
+// range of most of them (int4 saturates the larger ones), so that their
+// rounding depends on the random word (SeedSensitive checks it per case).
+// (A slice of SampleInputs shares its top 16 bits: it can be all overflow,
+// or all far below the smallest subnormal, where sr rounds the same way
+// whatever the word.)
+std::vector<float> StochasticInputs(size_t n) {
+  std::mt19937 rng(20261205);
+  std::vector<float> v(n);
+  for (float& x : v) {
+    const int e = static_cast<int>(rng() % 19) - 10;
+    const float sig = 1.0f + static_cast<float>(rng() & 0x7fffff) * 0x1p-23f;
+    x = std::ldexp(sig, e) * ((rng() & 1) ? -1.0f : 1.0f);
+  }
+  return v;
+}
+
+// How many elements of `in` round differently under another seed: a
+// stochastic case whose inputs leave this small cannot see a wrong word.
+size_t SeedSensitive(const fs::Format& f, fs::Options o, const std::vector<float>& in, uint64_t first) {
+  std::vector<uint8_t> a(in.size() * fs::CodeBytes(f)), b(a.size());
+  fs::scalar::EncodeF32Array(f, o, in.data(), a.data(), in.size(), first);
+  o.seed ^= 0x9e3779b97f4a7c15ull;
+  fs::scalar::EncodeF32Array(f, o, in.data(), b.data(), in.size(), first);
+  const size_t bytes = fs::CodeBytes(f);
+  size_t differ = 0;
+  for (size_t i = 0; i < in.size(); ++i) differ += CodeAt(a, bytes, i) != CodeAt(b, bytes, i);
+  return differ;
+}
+
+}  // namespace
+
 TEST_CASE("stochastic rounding past element index 2^32 (huge arrays and offsets)") {
-  // The kernels carry the element index as two 32-bit halves; a vector that
-  // straddles 2^32 (or 2^33, or sits far above) must take the carry into the
-  // high half exactly as the core's 64-bit counter does.
-  const std::vector<float>& all = SampleInputs();
-  const std::vector<float> in(all.begin() + 4096, all.begin() + 4096 + 1000);
+  // The kernels carry Philox counters as two 32-bit halves; a batch whose
+  // counters straddle 2^32 (or 2^33, or sit far above) must take the carry
+  // into the high half exactly as the core's 64-bit counter does.
+  const std::vector<float> in = StochasticInputs(1000);
   for (const char* name : {"e4m3fn", "bf16", "int8"}) {
     const fs::Format& f = *fs::FindNamedFormat(name);
     for (fs::Rounding mode : {fs::Rounding::kStochastic, fs::Rounding::kStochasticEq}) {
@@ -492,17 +527,19 @@ TEST_CASE("stochastic rounding past element index 2^32 (huge arrays and offsets)
 // start and end, on every target, with statistics (the general kernel) and
 // without (the fast path).
 TEST_CASE("stochastic rounding: every start index mod 4, every length up to two batches and more") {
-  const std::vector<float>& all = SampleInputs();
   // Lengths 0..300 cover a head alone, whole batches, partial batches and
   // tails on both targets.
-  const std::vector<float> pool(all.begin() + 300000, all.begin() + 300000 + 310);
+  const std::vector<float> pool = StochasticInputs(310);
   const std::vector<uint64_t> firsts = {0, 1, 2, 3, 5, 6, 7, 33, 62};
-  for (const char* name : {"e4m3fn", "bf16", "int8", "e8m0fnu"}) {
+  // Codes of 1, 2 and 4 bytes (tf32: stored shifted), the fast path and the
+  // general kernel alone (e8m0fnu has no fast path).
+  for (const char* name : {"e4m3fn", "bf16", "tf32", "int8", "e8m0fnu"}) {
     const fs::Format& f = *fs::FindNamedFormat(name);
     for (fs::Rounding mode : {fs::Rounding::kStochastic, fs::Rounding::kStochasticEq}) {
       fs::Options o;
       o.rounding = mode;
       o.seed = 0xfeedface12345678ull;
+      REQUIRE_MESSAGE(SeedSensitive(f, o, pool, 0) > pool.size() / 10, std::string(name));
       for (const uint64_t first : firsts) {
         for (size_t n = 0; n <= 300; ++n) {
           const std::vector<float> in(pool.begin() + static_cast<ptrdiff_t>(first % 8), pool.begin() + static_cast<ptrdiff_t>(first % 8 + n));
@@ -521,8 +558,7 @@ TEST_CASE("stochastic rounding: heads and tails near 2^32, 2^33, 2^40 and across
   // Counters are 64-bit numbers in two 32-bit halves: a batch whose counters
   // straddle 2^32 carries into the high half; element indices wrap at 2^64
   // (0 mod 4), so counters wrap at 2^62 and index 2^64 - 1 is followed by 0.
-  const std::vector<float>& all = SampleInputs();
-  const std::vector<float> in(all.begin() + 8192, all.begin() + 8192 + 523);  // not a multiple of any batch
+  const std::vector<float> in = StochasticInputs(523);  // not a multiple of any batch
   const uint64_t wrap = 0;  // 2^64 as an index
   std::vector<uint64_t> firsts;
   for (const uint64_t edge : {uint64_t{1} << 32, uint64_t{1} << 34, uint64_t{1} << 33, uint64_t{1} << 40, wrap})
@@ -535,6 +571,7 @@ TEST_CASE("stochastic rounding: heads and tails near 2^32, 2^33, 2^40 and across
       fs::Options o;
       o.rounding = mode;
       o.seed = 0x1234567890abcdefull;
+      REQUIRE_MESSAGE(SeedSensitive(f, o, in, 0) > in.size() / 10, std::string(name));
       for (const uint64_t first : firsts) {
         const Reference ref = ScalarReference(f, o, in, first);
         ForEachTarget([&](const std::string& target) {
@@ -551,8 +588,7 @@ TEST_CASE("stochastic rounding: an array cut into pieces anywhere gives the bits
   // block or chunk an array do; cuts fall at every residue mod 4 and inside
   // batches. Threads cut at multiples of 64 (emulate/array_ops.cc): the
   // thread-count case above.
-  const std::vector<float>& all = SampleInputs();
-  const std::vector<float> in(all.begin() + 50000, all.begin() + 50000 + 4099);
+  const std::vector<float> in = StochasticInputs(4099);
   const uint64_t first = 1000003;  // 3 mod 4
   std::mt19937 rng(17);
   for (const char* name : {"e4m3fn", "f16", "int4"}) {
@@ -562,6 +598,7 @@ TEST_CASE("stochastic rounding: an array cut into pieces anywhere gives the bits
       fs::Options o;
       o.rounding = mode;
       o.seed = 5;
+      REQUIRE_MESSAGE(SeedSensitive(f, o, in, first) > in.size() / 10, std::string(name));
       ForEachTarget([&](const std::string& target) {
         std::vector<uint8_t> whole(in.size() * bytes);
         std::vector<float> whole_fq(in.size());
@@ -592,8 +629,7 @@ TEST_CASE("the stochastic checks fail for a kernel that draws the wrong words") 
   // word 0 of counter i: index 4i), and words shifted by one call (i + 4).
   // The kernels must equal the rule and differ from every mutant in many
   // elements, so the comparisons above can catch each of these mistakes.
-  const std::vector<float>& all = SampleInputs();
-  const std::vector<float> in(all.begin() + 200000, all.begin() + 200000 + 4096);
+  const std::vector<float> in = StochasticInputs(4096);
   const fs::Format& f = *fs::FindNamedFormat("bf16");
   const uint64_t first = 4098;  // a head of two
   struct Mutant {
