@@ -1029,26 +1029,76 @@ void ArExact(const Ctx& c, Rng& rng, Sink& sink) {
   }
 }
 
-// Results within a hair of a midpoint, where div and sqrt are hardest to
-// round (their results are never exact midpoints): a = the codes around
-// b * t (div) or t^2 (sqrt) for a midpoint t of the result's grid.
+// 1/x modulo 2^64 for odd x (Newton's iteration: each step doubles the
+// correct low bits, from 3).
+uint64_t InverseMod64(uint64_t x) {
+  uint64_t inv = x;
+  for (int i = 0; i < 5; ++i) inv *= 2 - x * inv;
+  return inv;
+}
+
+// An odd x with x^2 = r modulo 2^n, for r = 1 modulo 8 (Hensel lifting:
+// fix bit k of x^2 - r by adding 2^(k-1)).
+uint64_t SqrtMod2(int64_t r, int n) {
+  uint64_t x = 1;
+  for (int k = 3; k < n; ++k)
+    if (static_cast<uint64_t>((U128{x} * x - static_cast<U128>(static_cast<__int128>(r))) >> k) & 1)
+      x += uint64_t{1} << (k - 1);
+  return x;
+}
+
+// Quotients and roots a hair from a midpoint, the hardest cases to round
+// (they are never exactly one: a quotient or root of p-bit numbers is not a
+// (p+1)-bit midpoint). With T the odd (p+1)-bit significand of a midpoint
+// and a small r != 0:
+//   div:  b = r / T modulo 2^(p+1), a = (b T - r) / 2^(p+1), both of at
+//         most p bits; then a / b = (T - r/b) / 2^(p+1): the midpoint minus
+//         r/b of its last place, |r/b| < 2^(2-p) or so;
+//   sqrt: T with T^2 = r modulo 2^(p+2) (r = 1 mod 8), a = (T^2 - r) /
+//         2^(p+2); then sqrt(a) is the midpoint T minus about r / 2T.
+// Exponents put the result in a random normal binade.
 void ArNearTies(const Ctx& c, Rng& rng, Sink& sink) {
   const Grid& g = c.a.g();
-  std::vector<uint64_t> near;
-  for (int i = 0; i < Iterations(c); ++i) {
+  const int p = Precision(c);
+  const int half = std::max(1, p / 2);
+  // Half of the candidates fail a size check: try until enough are made.
+  for (int made = 0, tries = 0; made < Iterations(c) && tries < 8 * Iterations(c); ++tries) {
     if (c.kind == OpKind::kDiv) {
-      const int32_t et = rng.Between(g.emin, g.e_hi[0] - 1);
-      const bool neg = g.negatives && rng.Coin();
-      const Exact t = g.Mid(neg, et, rng.Below(g.Steps(et, 0) + 1));
-      const auto b = RandomCode(c.a, rng, g.e_lo - et, g.e_hi[0] - et - 1, kAnySign);
-      if (!b) continue;
-      c.a.Near(Times(*ValueOf(c.a.f(), *b), t), &near);
-      for (const uint64_t a : near) sink.Add(a, *b);
+      const int n = p + 1;
+      const uint64_t mask = (uint64_t{1} << n) - 1;
+      const uint64_t t = (uint64_t{1} << p) | rng.Below(uint64_t{1} << p) | 1;
+      int64_t r = rng.Between(1, 8);
+      if (rng.Coin()) r = -r;
+      // b of full precision, so that r/b stays below 2^(4-p).
+      const uint64_t bsig = (static_cast<uint64_t>(r) * InverseMod64(t)) & mask;
+      if (bsig >> p || bsig < (uint64_t{1} << (p - 1))) continue;
+      const U128 num = U128{bsig} * t - static_cast<U128>(static_cast<__int128>(r));
+      const auto asig = static_cast<uint64_t>(num >> n);
+      if (asig == 0 || asig >> p) continue;
+      // a/b = T 2^(ea - eb - n) must be T 2^(et - p): ea = eb + et + 1.
+      const int32_t et = rng.Between(g.emin, g.e_hi[0] - 1);  // the quotient's binade
+      const int32_t btop = rng.Between(std::max(g.e_lo, g.e_lo - et + 1), std::min(g.e_hi[0], g.e_hi[0] - et - 1));
+      const int32_t eb = btop - (BitLength(bsig) - 1);
+      const auto a = c.a.Exactly(Exact{g.negatives && rng.Coin(), eb + et + 1, asig, false});
+      const auto b = c.a.Exactly(Exact{g.negatives && rng.Coin(), eb, bsig, false});
+      if (!a || !b) continue;
+      sink.Add(*a, *b);
+      ++made;
     } else {
-      const int32_t et = rng.Between(std::max(g.emin, (g.e_lo + 1) / 2), g.e_hi[0] / 2);
-      const Exact t = g.Mid(false, et, rng.Below(g.Steps(et, 0) + 1));
-      c.a.Near(Times(t, t), &near);
-      for (const uint64_t a : near) sink.Add(a);
+      // r = 1 mod 8 up to about 2^(p/2): sqrt(a) is within r / 4T < 2^(-p/2)
+      // of a last place from the midpoint.
+      const int n = p + 2;
+      const int64_t k = rng.Between(-(1 << half) / 8, (1 << half) / 8);
+      const int64_t r = 1 + 8 * k;
+      const uint64_t x = SqrtMod2(r, n) & ((uint64_t{1} << (p + 1)) - 1);
+      const uint64_t t = std::max(x, (uint64_t{1} << (p + 1)) - x);  // odd, p+1 bits
+      const auto asig = static_cast<uint64_t>((U128{t} * t - static_cast<U128>(static_cast<__int128>(r))) >> n);
+      // sqrt(a) = T 2^((ea - n)/2) must be T 2^(e - p): ea = 2e - p + 2.
+      const int32_t e = rng.Between((g.e_lo + 3) / 2, g.e_hi[0] / 2 - 1);
+      const auto a = c.a.Exactly(Exact{false, 2 * e - p + 2, asig, false});
+      if (!a) continue;
+      sink.Add(*a);
+      ++made;
     }
   }
 }
