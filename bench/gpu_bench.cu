@@ -2,10 +2,10 @@
 // ceiling measured in the same run: a plain float4 device copy. Over 2^28
 // float32 (1 GiB): fake-quantization (f16, bf16, e4m3fn, e5m2, e2m1fn, int8;
 // rne and sr; the compile-time specialised kernels beside the run-time-plan
-// kernel, "plan"; sr also from an unaligned first index, "first=1", and
-// with a 32-bit copy of Philox in the kernel, "philox32"), per-tensor scaled
-// fake-quantization (amax pass + cast pass; "v1" the first version),
-// encode; then the emulated GEMM beside cuBLAS FP32 and BF16 GEMM.
+// kernel, "plan"; sr also from an unaligned first index, "first=1"),
+// per-tensor scaled fake-quantization (amax pass + cast pass; "v1" the
+// first version), encode; then the emulated GEMM beside cuBLAS FP32 and
+// BF16 GEMM.
 // CUDA events around each call, the median of --reps repetitions after a
 // warm-up. GB/s count the bytes each kernel must move: fake-quant and
 // scaled read 4 and write 4 bytes per element (scaled really reads twice:
@@ -22,12 +22,10 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "cuda/device_ops.h"
 #include "cuda/gpu.h"
-#include "cuda/named_kernels.cuh"
 #include "emulate/array_ops.h"
 #include "emulate/dot.h"
 #include "formats/names.h"
@@ -65,16 +63,6 @@ __global__ void FillKernel(float* x, size_t n, uint64_t seed) {
 __global__ void ToBf16Kernel(const float* x, __nv_bfloat16* y, size_t n) {
   for (size_t i = size_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x)
     y[i] = __float2bfloat16_rn(x[i]);
-}
-
-// Index of a named format in formats::kAll (compile time).
-constexpr int IndexOf(std::string_view name) {
-  int i = 0;
-  for (const fs::Format& f : fs::formats::kAll) {
-    if (std::string_view(f.name) == name) return i;
-    ++i;
-  }
-  return -1;
 }
 
 // Median milliseconds of `reps` runs of fn (after two warm-up runs).
@@ -136,7 +124,6 @@ int main(int argc, char** argv) {
   Check(cudaDeviceSynchronize(), "fill");
 
   nlohmann::json rows = nlohmann::json::array();
-  bool philox32_same = false;
   const double copy_ms = MedianMs(reps, [&] { gpu::Copy(x.get(), y.get(), n); });
   const double copy_gbs = 8.0 * static_cast<double>(n) / copy_ms / 1e6;
   auto row = [&](const std::string& kernel, const std::string& format, const std::string& mode, double ms,
@@ -165,39 +152,14 @@ int main(int argc, char** argv) {
     }
   }
   // Stochastic rounding, one Philox call per four elements
-  // (cuda/stochastic.h): with a first index that is not a multiple of 4
-  // (the group loop: scalar loads and stores, still one call per group),
-  // and with cuda/stochastic.h's 32-bit SrCallDevice in the kernel instead
-  // of the core's StochasticCall (the same bits; what a copy would save).
+  // (cuda/stochastic.h), with a first index that is not a multiple of 4:
+  // the group loop (scalar loads and stores, still one call per group).
   for (const char* name : names) {
     const fs::Format& f = *fs::FindNamedFormat(name);
     fs::Options opt;
     opt.rounding = fs::Rounding::kStochastic;
     opt.seed = 1;
     row("fake-quant first=1", name, "sr", MedianMs(reps, [&] { gpu::FakeQuant(f, opt, x.get(), y.get(), n, 1); }), 8);
-  }
-  {
-    namespace nd = gpu::named_detail;
-    fs::Options opt;
-    opt.rounding = fs::Rounding::kStochastic;
-    opt.seed = 1;
-    constexpr int kE4m3fn = IndexOf("e4m3fn"), kBf16 = IndexOf("bf16");
-    static_assert(kE4m3fn >= 0 && kBf16 >= 0);
-    row("fake-quant philox32", "e4m3fn", "sr", MedianMs(reps, [&] {
-          nd::LaunchNamedMap<kE4m3fn, float, nd::SrGenerator::kDevice32>(opt, false, x.get(), y.get(), n, 0);
-        }), 8);
-    row("fake-quant philox32", "bf16", "sr", MedianMs(reps, [&] {
-          nd::LaunchNamedMap<kBf16, float, nd::SrGenerator::kDevice32>(opt, false, x.get(), y.get(), n, 0);
-        }), 8);
-    // The two generators must give the same bits (else the row above
-    // times something else).
-    std::vector<uint32_t> a(n), b(n);
-    nd::LaunchNamedMap<kE4m3fn, float, nd::SrGenerator::kDevice32>(opt, false, x.get(), y.get(), n, 0);
-    Check(cudaMemcpy(a.data(), y.get(), 4 * n, cudaMemcpyDeviceToHost), "copy");
-    gpu::FakeQuant(*fs::FindNamedFormat("e4m3fn"), opt, x.get(), y.get(), n);
-    Check(cudaMemcpy(b.data(), y.get(), 4 * n, cudaMemcpyDeviceToHost), "copy");
-    philox32_same = a == b;
-    std::printf("philox32 e4m3fn sr output equals the default kernel's: %s\n", philox32_same ? "yes" : "NO");
   }
   {  // the other modes, specialised
     const fs::Format& f = *fs::FindNamedFormat("e4m3fn");
@@ -319,7 +281,7 @@ int main(int argc, char** argv) {
   }
   if (!json_path.empty()) {
     nlohmann::json j = {{"device", device}, {"n", n}, {"reps", reps}, {"copy_gb_per_s", copy_gbs},
-                        {"kernels", rows}, {"gemm", gemm}, {"philox32_same_bits", philox32_same}};
+                        {"kernels", rows}, {"gemm", gemm}};
     FILE* f = std::fopen(json_path.c_str(), "w");
     if (f) {
       std::fputs(j.dump(2).c_str(), f);

@@ -22,7 +22,6 @@
 
 #include <cstdint>
 
-#include "cuda/stochastic.h"
 #include "emulate/simd/encode_plan.h"
 #include "formats/catalog.h"
 #include "formats/convert.h"

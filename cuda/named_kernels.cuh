@@ -16,6 +16,7 @@
 #include "cuda/gpu.h"
 #include "cuda/named.h"
 #include "cuda/named_convert.h"
+#include "cuda/stochastic.h"
 
 namespace floatscope::gpu::named_detail {
 
@@ -105,17 +106,6 @@ struct Pack4<uint16_t> {
   }
 };
 
-// Where the kernels take their random words: the core's StochasticCall
-// (formats/philox.h) itself, or, for gpu_bench to time beside it,
-// cuda/stochastic.h's 32-bit SrCallDevice (the same bits).
-enum class SrGenerator : uint8_t { kCore, kDevice32 };
-
-template <SrGenerator kGen>
-__device__ __forceinline__ Philox4x32 SrCall(uint64_t seed, uint64_t counter) {
-  if constexpr (kGen == SrGenerator::kDevice32) return SrCallDevice(SrKeyOf(seed), counter);
-  else return StochasticCall(seed, counter);
-}
-
 // One element: code (kCodes) or fake-quantized float32 bits; `random` is
 // its word of its group's call (unused by the deterministic modes).
 template <int kIdx, Rounding kMode, bool kCodes>
@@ -126,11 +116,11 @@ __device__ __forceinline__ uint32_t NamedElement(const NamedParams& p, uint32_t 
 }
 
 // Four elements whose indices are 4 * counter .. 4 * counter + 3: one
-// call, word k for element k.
-template <int kIdx, Rounding kMode, bool kCodes, class Out, SrGenerator kGen>
+// call (formats/philox.h), word k for element k.
+template <int kIdx, Rounding kMode, bool kCodes, class Out>
 __device__ __forceinline__ typename Pack4<Out>::type NamedQuad(const NamedParams& p, uint4 x, uint64_t counter) {
   Philox4x32 r{{0, 0, 0, 0}};
-  if constexpr (IsStochastic(kMode)) r = SrCall<kGen>(p.seed, counter);
+  if constexpr (IsStochastic(kMode)) r = StochasticCall(p.seed, counter);
   return Pack4<Out>::Of(NamedElement<kIdx, kMode, kCodes>(p, x.x, r.v[0]),
                         NamedElement<kIdx, kMode, kCodes>(p, x.y, r.v[1]),
                         NamedElement<kIdx, kMode, kCodes>(p, x.z, r.v[2]),
@@ -145,7 +135,7 @@ __device__ __forceinline__ typename Pack4<Out>::type NamedQuad(const NamedParams
 // of n mod 4 elements) goes by groups of four indices (SrGroups), one
 // group per thread and iteration, with scalar loads and stores, so an
 // unaligned first_index still costs one call per four elements.
-template <int kIdx, Rounding kMode, bool kCodes, class Out, SrGenerator kGen = SrGenerator::kCore>
+template <int kIdx, Rounding kMode, bool kCodes, class Out>
 __global__ void __launch_bounds__(kThreads) NamedMapKernel(NamedParams p, const float* __restrict__ in,
                                                            Out* __restrict__ out, size_t n, uint64_t first_index,
                                                            bool vector) {
@@ -159,16 +149,16 @@ __global__ void __launch_bounds__(kThreads) NamedMapKernel(NamedParams p, const 
   size_t v = tid;
   for (; v + stride < n4; v += 2 * stride) {
     const uint4 x0 = in4[v], x1 = in4[v + stride];
-    out4[v] = NamedQuad<kIdx, kMode, kCodes, Out, kGen>(p, x0, counter0 + v);
-    out4[v + stride] = NamedQuad<kIdx, kMode, kCodes, Out, kGen>(p, x1, counter0 + v + stride);
+    out4[v] = NamedQuad<kIdx, kMode, kCodes, Out>(p, x0, counter0 + v);
+    out4[v + stride] = NamedQuad<kIdx, kMode, kCodes, Out>(p, x1, counter0 + v + stride);
   }
-  if (v < n4) out4[v] = NamedQuad<kIdx, kMode, kCodes, Out, kGen>(p, in4[v], counter0 + v);
+  if (v < n4) out4[v] = NamedQuad<kIdx, kMode, kCodes, Out>(p, in4[v], counter0 + v);
   const size_t begin = 4 * n4;
   const SrGroups groups = SrGroupsOf(first_index, begin, n);
   for (uint64_t g = tid; g < groups.count; g += stride) {
     const uint64_t counter = groups.first + g;
     Philox4x32 r{{0, 0, 0, 0}};
-    if constexpr (IsStochastic(kMode)) r = SrCall<kGen>(p.seed, counter);
+    if constexpr (IsStochastic(kMode)) r = StochasticCall(p.seed, counter);
 #pragma unroll
     for (unsigned k = 0; k < 4; ++k) {
       const size_t j = static_cast<size_t>(4 * counter + k - first_index);  // wraps below 0 to huge
@@ -194,7 +184,7 @@ constexpr bool SrSpecialised(int i) {
   return name == "f16" || name == "bf16" || name == "e4m3fn" || name == "e5m2" || name == "e2m1fn" || name == "int8";
 }
 
-template <int kIdx, class Out, SrGenerator kGen = SrGenerator::kCore>
+template <int kIdx, class Out>
 bool LaunchNamedMap(const Options& opt, bool codes, const float* in, Out* out, size_t n, uint64_t first_index) {
   if (IsStochastic(opt.rounding) && !SrSpecialised(kIdx)) return false;
   const simd::EncodePlan plan = simd::MakeEncodePlan(formats::kAll[kIdx], opt);
@@ -211,12 +201,12 @@ bool LaunchNamedMap(const Options& opt, bool codes, const float* in, Out* out, s
     if constexpr (IsStochastic(kMode) && !SrSpecialised(kIdx)) return;
     if (codes) {
       if constexpr (!std::is_same_v<Out, float>) {
-        auto kernel = NamedMapKernel<kIdx, kMode, true, Out, kGen>;
+        auto kernel = NamedMapKernel<kIdx, kMode, true, Out>;
         kernel<<<GridFor(kernel, threads), kThreads>>>(p, in, out, n, first_index, vector);
       }
     } else {
       if constexpr (std::is_same_v<Out, float>) {
-        auto kernel = NamedMapKernel<kIdx, kMode, false, Out, kGen>;
+        auto kernel = NamedMapKernel<kIdx, kMode, false, Out>;
         kernel<<<GridFor(kernel, threads), kThreads>>>(p, in, out, n, first_index, vector);
       }
     }

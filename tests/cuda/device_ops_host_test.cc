@@ -96,24 +96,6 @@ TEST_CASE("fast conversion (cuda/fast_convert.h) equals the core: every format, 
   }
 }
 
-TEST_CASE("the kernels' Philox call (cuda/stochastic.h) equals the core's StochasticCall") {
-  std::mt19937_64 rng(11);
-  std::vector<uint64_t> counters = {0, 1, 2, 3, 0xffffffffull, 0x100000000ull, 0x100000001ull,
-                                    0x3fffffffffffffffull, 0x8000000000000000ull, ~0ull};
-  for (int i = 0; i < 20000; ++i) counters.push_back(i < 10000 ? static_cast<uint64_t>(i) : rng());
-  uint64_t bad = 0;
-  for (const uint64_t seed : {uint64_t{0}, uint64_t{1}, uint64_t{12345}, uint64_t{0x123456789abcull}, ~uint64_t{0}})
-    for (const uint64_t c : counters) {
-      const Philox4x32 want = StochasticCall(seed, c);
-      const Philox4x32 got = gpu::SrCallDevice(gpu::SrKeyOf(seed), c);
-      for (int k = 0; k < 4; ++k)
-        if (got.v[k] != want.v[k] && bad++ < 3)
-          FAIL_CHECK(fmt::format("seed 0x{:x} counter 0x{:x} word {}: 0x{:08x}, core 0x{:08x}", seed, c, k,
-                                 got.v[k], want.v[k]));
-    }
-  CHECK(bad == 0);
-}
-
 TEST_CASE("SrGroupsOf: the groups of four indices that a slice of an array touches") {
   // Each element's group is the counter of its index, and every group in
   // the span holds at least one element of [begin, n).
