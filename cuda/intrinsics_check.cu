@@ -3,8 +3,8 @@
 // and through the shared formats/ core (compiled for the device from the
 // very same headers), and every difference is counted.
 //
-//   nvcc -std=c++20 -O3 -arch=sm_90a --expt-relaxed-constexpr -I. \
-//        cuda/intrinsics_check.cu -o intrinsics_check && ./intrinsics_check
+//   nvcc -std=c++20 -O3 -arch=sm_90a --expt-relaxed-constexpr -I. cuda/intrinsics_check.cu -o intrinsics_check
+//   ./intrinsics_check
 //
 // Prints one line per check: name, the preset it is compared with, the
 // number of mismatches, and the first few mismatching inputs. Exit status 1

@@ -93,3 +93,13 @@ def test_gpu_verify_without_a_usable_gpu_says_why_in_one_line():
     line = one_error_line(p)
     assert "without CUDA" in line or "no CUDA device" in line
     assert "--exhaustive" in one_error_line(run("gpu-verify"))
+
+
+def test_gpu_verify_reference_and_layout_options_are_checked_before_any_device(tmp_path):
+    # Validated on every machine, with or without CUDA.
+    line = one_error_line(run("gpu-verify", "--exhaustive", "--format", "e4m3fn", "--reference", "scalar"))
+    assert "'scalar'" in line and "simd, core" in line
+    x, y = str(tmp_path / "x.npy"), str(tmp_path / "y.npy")
+    for extra in (["--reference", "core"], ["--unaligned"]):
+        line = one_error_line(run("gpu-verify", "--format", "e4m3fn", "--in", x, "--out", y, *extra))
+        assert "--exhaustive only" in line
