@@ -41,6 +41,10 @@ struct ErrorStats {
   // Add(ref, out), and counts `saturated` from the cast's TestFloat flags
   // (formats/policy.h: kOverflow, kInvalid).
   void Add(double ref, double out, uint8_t flags);
+  // Add(ref[i], out[i]) for i < n, in order: the same sums in the same
+  // order, without a call per element (quantize's chunks).
+  void AddArray(const float* ref, const float* out, size_t n);
+  void AddArray(const double* ref, const float* out, size_t n);
   ErrorStats& operator+=(const ErrorStats& o);
 
   double Rmse() const;          // sqrt(sum_sq_err / compared); 0 if none

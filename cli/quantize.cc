@@ -20,10 +20,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <cmath>
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <span>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -32,10 +34,11 @@
 #include "cli/int_option.h"
 #include "cli/quoted.h"
 #include "cli/rounding_options.h"
-#include "emulate/array_ops.h"
 #include "emulate/npy.h"
 #include "emulate/quant/common.h"
+#include "emulate/quant/nvfp4.h"
 #include "emulate/quant/quantize.h"
+#include "emulate/quant/scheme.h"
 #include "formats/names.h"
 #include "formats/spec_parser.h"
 
@@ -44,7 +47,7 @@ namespace floatscope::cli {
 namespace {
 
 struct State {
-  std::string format, scheme = "tensor", calib = "max", reduce = "max", in, out;
+  std::string format, scheme = "tensor", calib = "max", reduce = "max", recipe = "te", in, out;
   int64_t axis = -1;
   uint64_t group = 0, block = 32, history = 1024;
   int margin = 0;
@@ -133,12 +136,49 @@ class ProgressLine {
   Clock::time_point start_;
 };
 
+// The input at its own dtype: float32 stays float32. The values are copied
+// out of the file's bytes into a buffer of their type (no zero fill first).
+struct Input {
+  npy::Dtype dtype = npy::Dtype::kFloat32;
+  std::vector<size_t> shape;
+  size_t n = 0;
+  std::unique_ptr<float[]> f32;
+  std::unique_ptr<double[]> f64;
+};
+
+Input ReadInput(const std::string& path) {
+  npy::RawArray raw = npy::ReadRawArray(path, npy::kFloatDtypes);
+  Input in;
+  in.dtype = raw.header.dtype;
+  in.shape = raw.header.shape;
+  if (in.dtype != npy::Dtype::kFloat32 && in.dtype != npy::Dtype::kFloat64)
+    throw UsageError(path + ": dtype '" + npy::DescrOf(in.dtype) + "' is not supported; need " +
+                     std::string(npy::kFloatDtypes));
+  // The file's bytes are the little-endian values (npy.cc checks the host).
+  in.n = npy::ElementCount(in.shape);
+  const size_t bytes = in.n * npy::ItemSize(in.dtype);
+  void* to = nullptr;
+  if (in.dtype == npy::Dtype::kFloat32) to = (in.f32 = std::make_unique_for_overwrite<float[]>(in.n)).get();
+  else to = (in.f64 = std::make_unique_for_overwrite<double[]>(in.n)).get();
+  quant::PreferHugePages(to, bytes);
+  if (bytes) std::memcpy(to, raw.data.data(), bytes);
+  return in;
+}
+
 void Run(const State& s) {
   std::string error;
   const Format* f = ResolveFormat(s.format, &error);
   if (!f) throw UsageError(error);
   const auto scheme = quant::ParseScheme(s.scheme);
   if (!scheme) throw UsageError("unknown --scheme " + Quoted(s.scheme) + " (" + quant::kSchemeNames + ")");
+  const quant::SchemeInfo& info = quant::InfoOf(*scheme);
+  // An option that the scheme would ignore is a mistake worth naming: the
+  // scheme table says which it takes.
+  uint32_t given = 0;
+  for (const quant::OptionName& o : quant::kOptionNames)
+    if (s.given(o.flag)) given |= o.option;
+  quant::CheckElementFormat(info, *f);
+  quant::CheckSchemeOptions(info, *f, given);
 
   quant::QuantConfig c;
   c.format = f;
@@ -154,48 +194,42 @@ void Run(const State& s) {
   if (s.reduce == "max") c.reduce = quant::AmaxReduce::kMax;
   else if (s.reduce == "most-recent") c.reduce = quant::AmaxReduce::kMostRecent;
   else throw UsageError("unknown --amax-reduce " + Quoted(s.reduce) + " (max, most-recent)");
+  const auto recipe = quant::ParseNvfp4Recipe(s.recipe);
+  if (!recipe) throw UsageError("unknown --recipe " + Quoted(s.recipe) + " (" + quant::kNvfp4RecipeNames + ")");
+  c.nvfp4_recipe = *recipe;
   c.opt = ResolveOptions(s.flags, *f);
   c.threads = s.threads;
-  // An option that the scheme would ignore is a mistake worth naming.
-  auto only_for = [&](const char* option, bool given, bool applies, const char* schemes) {
-    if (given && !applies) throw UsageError(fmt::format("{} applies to --scheme {}", option, schemes));
-  };
-  using quant::Scheme;
-  const Scheme k = *scheme;
-  only_for("--axis", s.given("--axis"), k != Scheme::kTensor && k != Scheme::kDelayed, "channel, group, mx, nvfp4");
-  only_for("--group", s.given("--group"), k == Scheme::kGroup, "group");
-  only_for("--block", s.given("--block"), k == Scheme::kMx, "mx");
-  only_for("--history", s.given("--history"), k == Scheme::kDelayed, "delayed");
-  only_for("--amax-reduce", s.given("--amax-reduce"), k == Scheme::kDelayed, "delayed");
-  only_for("--calib", s.given("--calib"), k == Scheme::kTensor || k == Scheme::kChannel || k == Scheme::kGroup,
-           "tensor, channel, group");
+  c.outputs = s.codes ? quant::Outputs::kCodes : quant::Outputs::kDequantized;
 
   quant::CheckConfig(c);  // before reading a possibly large input
   npy::CheckOutputPath(s.out);
   if (s.codes) npy::CheckOutputPath(Sibling(s.out, "scales"));
-  const npy::FloatArray in = npy::ReadFloatArray(s.in);
+  const Input in = ReadInput(s.in);
   if (in.shape.empty() && s.given("--axis"))
     throw UsageError("--axis does not apply to a 0-d array (" + s.in + " holds one value)");
   // Sizes beyond the axis mean one unit per row (and a history longer than
   // the steps keeps every step): the same partition as the axis length, and
-  // no arithmetic near 2^64 or memory for entries that stay empty.
-  if (const auto axis = quant::NormalizeAxis(k == Scheme::kDelayed ? 0 : c.axis, in.shape.size())) {
+  // no arithmetic near 2^64 or memory for entries that stay empty. Only the
+  // scheme's own sizes are touched (the others keep their defaults).
+  if (const auto axis =
+          quant::NormalizeAxis(info.unit == quant::Unit::kStep ? 0 : c.axis, in.shape.size())) {
     const size_t len = in.shape.empty() ? 1 : std::max<size_t>(in.shape[*axis], 1);
-    c.group = std::min<uint64_t>(c.group, len);
-    c.block = std::min<uint64_t>(c.block, len);
-    c.history = std::min<uint64_t>(c.history, len);
+    if (given & quant::kOptGroup) c.group = std::min<uint64_t>(c.group, len);
+    if (given & quant::kOptBlock) c.block = std::min<uint64_t>(c.block, len);
+    if (info.unit == quant::Unit::kStep) c.history = std::min<uint64_t>(c.history, len);
   }
   quant::QuantResult r;
   {
     ProgressLine progress(!s.no_progress);
-    r = quant::Quantize(c, in.shape, in.values, std::ref(progress));
+    r = in.dtype == npy::Dtype::kFloat32
+            ? quant::Quantize(c, in.shape, std::span<const float>(in.f32.get(), in.n), std::ref(progress))
+            : quant::Quantize(c, in.shape, std::span<const double>(in.f64.get(), in.n), std::ref(progress));
   }
 
   // The files appear together or not at all (npy::OutputFiles), the main
   // one renamed last.
   npy::OutputFiles files;
   std::vector<std::pair<std::string, std::string>> wrote;
-  std::vector<uint8_t> c8;
   const float global_scale = r.global_decode_scale.value_or(0.0f);
   if (s.codes) {
     const std::string scales = Sibling(s.out, "scales");
@@ -217,14 +251,9 @@ void Run(const State& s) {
       files.AddArray(g, npy::Dtype::kFloat32, {}, &global_scale);
       wrote.emplace_back(g, "float32 per-tensor decode scale");
     }
-    if (CodeBytes(*f) == 1) {
-      c8.assign(r.codes.begin(), r.codes.end());
-      files.AddArray(s.out, npy::Dtype::kUint8, in.shape, c8.data());
-      wrote.emplace_back(s.out, fmt::format("uint8 {} codes", f->name));
-    } else {
-      files.AddArray(s.out, npy::Dtype::kUint16, in.shape, r.codes.data());
-      wrote.emplace_back(s.out, fmt::format("uint16 {} codes", f->name));
-    }
+    const bool wide = r.codes.bytes() == 2;
+    files.AddArray(s.out, wide ? npy::Dtype::kUint16 : npy::Dtype::kUint8, in.shape, r.codes.data());
+    wrote.emplace_back(s.out, fmt::format("{} {} codes", wide ? "uint16" : "uint8", f->name));
   } else {
     files.AddArray(s.out, npy::Dtype::kFloat32, in.shape, r.dequantized.data());
     wrote.emplace_back(s.out, "float32 dequantized values");
@@ -233,15 +262,15 @@ void Run(const State& s) {
 
   const analysis::ErrorStats& st = r.stats;
   const size_t n_scales = r.scales.empty() ? r.scale_codes.size() : r.scales.size();
-  std::string scheme_text = fmt::format("{} {}", quant::SchemeName(*scheme), f->name);
-  if (*scheme != quant::Scheme::kTensor && *scheme != quant::Scheme::kDelayed)
-    scheme_text += fmt::format(" axis {}", s.axis);
-  if (*scheme == quant::Scheme::kGroup) scheme_text += fmt::format(" group {}", s.group);
-  if (*scheme == quant::Scheme::kMx) scheme_text += fmt::format(" block {}", s.block);
-  const bool scaled = *scheme == quant::Scheme::kTensor || *scheme == quant::Scheme::kChannel ||
-                      *scheme == quant::Scheme::kGroup;
-  if (!IsFloat(*f) && scaled) scheme_text += s.asymmetric ? " asymmetric" : " symmetric";
-  if (scaled && s.calib != "max") scheme_text += " calib " + s.calib;
+  const quant::Unit unit = info.unit;
+  std::string scheme_text = fmt::format("{} {}", info.name, f->name);
+  if (unit != quant::Unit::kTensor && unit != quant::Unit::kStep) scheme_text += fmt::format(" axis {}", s.axis);
+  if (info.float_options & quant::kOptGroup) scheme_text += fmt::format(" group {}", s.group);
+  if (info.float_options & quant::kOptBlock) scheme_text += fmt::format(" block {}", s.block);
+  if (info.float_options & quant::kOptRecipe) scheme_text += fmt::format(" recipe {}", s.recipe);
+  const bool calibrated = info.rule == quant::ScaleRule::kRange;
+  if (!IsFloat(*f) && calibrated) scheme_text += s.asymmetric ? " asymmetric" : " symmetric";
+  if (calibrated && s.calib != "max") scheme_text += " calib " + s.calib;
   scheme_text += fmt::format(" ({} scale{}), rounding {}", n_scales, n_scales == 1 ? "" : "s",
                              RoundingNameOf(c.opt.rounding));
   const char* dtype = in.dtype == npy::Dtype::kFloat32 ? "float32" : "float64";
@@ -249,8 +278,9 @@ void Run(const State& s) {
   if (s.json) {
     nlohmann::json j;
     j["input"] = {{"path", s.in}, {"dtype", dtype}, {"shape", in.shape}};
-    j["scheme"] = quant::SchemeName(*scheme);
+    j["scheme"] = info.name;
     j["format"] = f->name;
+    if (info.float_options & quant::kOptRecipe) j["recipe"] = s.recipe;
     j["scales"] = n_scales;
     j["files"] = nlohmann::json::array();
     for (const auto& [path, what] : wrote) j["files"].push_back({{"path", path}, {"holds", what}});
@@ -312,6 +342,9 @@ void RegisterQuantizeCommand(CLI::App& app) {
   cmd->add_option("--history", s->history, "delayed: amax history length [default: 1024]")
       ->check(UnsignedIn(1, kU64Max));
   cmd->add_option("--amax-reduce", s->reduce, "delayed: max | most-recent [default: max]");
+  cmd->add_option("--recipe", s->recipe,
+                  "nvfp4: te (TransformerEngine) | torchao (PyTorch AO: block scales clamped to E4M3's "
+                  "smallest normal) [default: te]");
   cmd->add_flag("--codes", s->codes,
                 "write codes to --out and scales beside it (OUT.scales.npy, OUT.zero_points.npy, "
                 "OUT.global_scale.npy) instead of dequantized values");

@@ -255,7 +255,7 @@ Cast SchemeCast(const Variant& v, const std::vector<double>& x, unsigned threads
   quant::QuantResult r = quant::Quantize(cfg, {x.size() / kChannels, kChannels}, x);
   Cast c;
   c.y = std::move(r.dequantized);
-  c.codes = std::move(r.codes);
+  c.codes.assign(r.codes.begin(), r.codes.end());
   c.overflow = r.stats.saturated;
   return c;
 }

@@ -2,20 +2,31 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cfloat>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <limits>
 #include <thread>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "emulate/array_ops.h"
 #include "emulate/quant/common.h"
 #include "emulate/quant/mx.h"
-#include "emulate/quant/nvfp4.h"
 #include "formats/convert.h"
 
 namespace floatscope::quant {
 
 namespace {
 
+// Elements per chunk of the element pass: the unit of work of a thread and
+// of the statistics' summation order (so it must not change: the printed
+// sums depend on it), small enough for a chunk's buffers to stay in cache.
 constexpr size_t kChunk = size_t{1} << 16;
 
 unsigned ThreadCount(unsigned threads) {
@@ -23,261 +34,671 @@ unsigned ThreadCount(unsigned threads) {
 }
 
 // Runs fn(i) for i in [0, count) on `threads` threads, pulling `step`
-// indices at a time. fn must write only what belongs to i. The calling
-// thread reports progress(done_items) while it waits.
+// indices at a time. fn must write only what belongs to i. progress(done)
+// is called from the calling thread now and then (every 100 ms while it
+// waits for the workers; it wakes as soon as they finish, so a short run
+// costs no waiting).
 template <class Fn>
 void ParallelFor(size_t count, size_t step, unsigned threads, Fn&& fn,
                  const std::function<void(size_t)>& progress = {}) {
-  threads = static_cast<unsigned>(std::min<size_t>(ThreadCount(threads), std::max<size_t>(1, (count + step - 1) / step)));
+  step = std::max<size_t>(step, 1);
+  threads = static_cast<unsigned>(std::min<size_t>(ThreadCount(threads), (count + step - 1) / step));
+  if (threads <= 1) {
+    for (size_t b = 0; b < count; b += step) {
+      const size_t e = std::min(count, b + step);
+      for (size_t i = b; i < e; ++i) fn(i);
+      if (progress) progress(e);
+    }
+    return;
+  }
   std::atomic<size_t> next{0}, done{0};
+  std::mutex m;
+  std::condition_variable cv;
+  unsigned finished = 0;
   auto worker = [&] {
     for (;;) {
       const size_t b = next.fetch_add(step);
-      if (b >= count) return;
+      if (b >= count) break;
       const size_t e = std::min(count, b + step);
       for (size_t i = b; i < e; ++i) fn(i);
       done.fetch_add(e - b);
     }
+    {
+      std::lock_guard<std::mutex> lock(m);
+      ++finished;
+    }
+    cv.notify_one();
   };
   std::vector<std::thread> pool;
+  pool.reserve(threads);
   for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
-  if (progress) {
-    while (done.load() < count) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      progress(done.load());
+  {
+    std::unique_lock<std::mutex> lock(m);
+    while (finished < threads) {
+      cv.wait_for(lock, std::chrono::milliseconds(100));
+      if (progress && finished < threads) {
+        lock.unlock();
+        progress(done.load());
+        lock.lock();
+      }
     }
   }
   for (auto& th : pool) th.join();
 }
 
-// A chunk's element casts done in bulk: fills codes[b, e) and returns how
-// many of those elements count as saturated (ErrorStats::Add with flags).
-using BulkCast = std::function<uint64_t(size_t b, size_t e, uint16_t* codes)>;
+// Codes of 1 or 2 bytes (CodeArray's widths).
+inline void StoreCodeAt(void* codes, size_t bytes, size_t j, uint64_t code) {
+  if (bytes == 2) static_cast<uint16_t*>(codes)[j] = static_cast<uint16_t>(code);
+  else static_cast<uint8_t*>(codes)[j] = static_cast<uint8_t>(code);
+}
 
-// The element pass: enc(e) -> Result, dec(e, code) -> float, in fixed
-// chunks whose statistics are added in chunk order. With `bulk`, the codes
-// come from it and enc is not called.
-template <class Enc, class Dec>
-analysis::ErrorStats CastAll(size_t n, unsigned threads, QuantResult& out, const std::vector<double>& x,
-                             Enc&& enc, Dec&& dec, const Progress& progress, const BulkCast& bulk = {}) {
-  out.codes.assign(n, 0);
-  out.dequantized.assign(n, 0.0f);
+inline uint64_t LoadCodeAt(const void* codes, size_t bytes, size_t j) {
+  return bytes == 2 ? static_cast<const uint16_t*>(codes)[j] : static_cast<const uint8_t*>(codes)[j];
+}
+
+// ---- walking a partition without a division per element ---------------------
+
+// Consecutive elements [begin, begin + len) whose units are unit + j * stride
+// (stride 0: one unit; 1: consecutive units).
+struct Run {
+  size_t begin, len, unit, stride;
+};
+
+// Calls fn(Run) for the runs that make up elements [b, e), in order.
+template <class Fn>
+void ForEachRun(const Partition& p, size_t b, size_t e, Fn&& fn) {
+  const size_t len = p.view.len, inner = p.view.inner;
+  switch (p.kind) {
+    case Granularity::kTensor:
+      if (e > b) fn(Run{b, e - b, 0, 0});
+      return;
+    case Granularity::kChannel:
+      for (size_t pos = b; pos < e;) {
+        if (inner == 1) {  // along the axis: channel k, k + 1, ...
+          const size_t k = pos % len, m = std::min(e - pos, len - k);
+          fn(Run{pos, m, k, 1});
+          pos += m;
+        } else {  // along the inner indices: one channel
+          const size_t i = pos % inner, m = std::min(e - pos, inner - i);
+          fn(Run{pos, m, (pos / inner) % len, 0});
+          pos += m;
+        }
+      }
+      return;
+    case Granularity::kGroup: {
+      const size_t groups = p.GroupsAlong();
+      for (size_t pos = b; pos < e;) {
+        if (inner == 1) {  // along the axis: up to the end of the group
+          const size_t k = pos % len, o = pos / len, g = k / p.group;
+          const size_t m = std::min(e - pos, std::min(len, (g + 1) * p.group) - k);
+          fn(Run{pos, m, o * groups + g, 0});
+          pos += m;
+        } else {  // along the inner indices: units (o, g, i), i = 0, 1, ...
+          const size_t i = pos % inner, row = pos / inner, m = std::min(e - pos, inner - i);
+          fn(Run{pos, m, ((row / len) * groups + (row % len) / p.group) * inner + i, 1});
+          pos += m;
+        }
+      }
+      return;
+    }
+  }
+}
+
+// ---- per-unit reductions -------------------------------------------------------
+// acc[unit].Add(x) for every element, in increasing element order within a
+// unit; where a unit is split between workers, the parts are merged in
+// element order (Merge(later part)), so every result is the one a single
+// pass in element order gives (first-seen among equal values included).
+
+template <class Acc, class T>
+std::vector<Acc> ReduceUnits(const Partition& p, std::span<const T> x, unsigned threads) {
+  const size_t units = p.Units(), n = x.size();
+  const AxisView& v = p.view;
+  std::vector<Acc> acc(units);
+  if (n == 0) return acc;
+  const bool grouped = p.kind == Granularity::kGroup;
+  if (grouped || (p.kind == Granularity::kChannel && v.outer == 1)) {
+    // Rows: runs of `span` indices along the axis (one group, or one
+    // channel), each a contiguous range of elements holding whole units.
+    const size_t span = grouped ? p.group : 1, per_outer = grouped ? p.GroupsAlong() : v.len;
+    const size_t rows = v.outer * per_outer;
+    const size_t step = std::max<size_t>(1, kChunk / std::max<size_t>(1, span * v.inner));
+    ParallelFor(rows, step, threads, [&](size_t row) {
+      const size_t o = row / per_outer, g = row % per_outer;
+      const size_t k0 = g * span, k1 = std::min(v.len, k0 + span);
+      for (size_t k = k0; k < k1; ++k) {
+        const T* xr = x.data() + (o * v.len + k) * v.inner;
+        if (grouped) {
+          Acc* a = acc.data() + row * v.inner;
+          for (size_t i = 0; i < v.inner; ++i) a[i].Add(xr[i]);
+        } else {
+          Acc a = acc[k];  // a local copy: no aliasing with x, so the loop can vectorize
+          for (size_t i = 0; i < v.inner; ++i) a.Add(xr[i]);
+          acc[k] = a;
+        }
+      }
+    });
+    return acc;
+  }
+  // The whole tensor, or channels shared by several outer indices: pieces of
+  // the element range, each with its own accumulators (no more of them in
+  // all than there are elements).
+  const size_t pieces = std::max<size_t>(
+      1, std::min({static_cast<size_t>(ThreadCount(threads)), n / std::max<size_t>(1, units), (n + kChunk - 1) / kChunk}));
+  std::vector<std::vector<Acc>> part(pieces, std::vector<Acc>(units));
+  const size_t per = (n + pieces - 1) / pieces;
+  ParallelFor(pieces, 1, threads, [&](size_t q) {
+    std::vector<Acc>& a = part[q];
+    ForEachRun(p, std::min(n, q * per), std::min(n, (q + 1) * per), [&](const Run& r) {
+      const T* xr = x.data() + r.begin;
+      if (r.stride == 0) {
+        Acc u = a[r.unit];  // a local copy: no aliasing with x, so the loop can vectorize
+        for (size_t j = 0; j < r.len; ++j) u.Add(xr[j]);
+        a[r.unit] = u;
+      } else {
+        for (size_t j = 0; j < r.len; ++j) a[r.unit + j].Add(xr[j]);
+      }
+    });
+  });
+  acc = std::move(part[0]);
+  for (size_t q = 1; q < pieces; ++q)
+    for (size_t u = 0; u < units; ++u) acc[u].Merge(part[q][u]);
+  return acc;
+}
+
+// [min, max] ignoring NaN (calibration "max", FP8 amax), kept in the
+// input's type. `v < lo ? v : lo` is std::min(lo, v) (the first of equal
+// values stays) and skips NaN by itself, so starting from +-inf gives what
+// the first-value-then-std::min loop of a single pass gives, without a
+// branch per element.
+template <class T>
+struct RangeAcc {
+  T lo = std::numeric_limits<T>::infinity(), hi = -std::numeric_limits<T>::infinity();
+  void Add(T v) {
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+  }
+  void Merge(const RangeAcc& o) {
+    lo = o.lo < lo ? o.lo : lo;
+    hi = o.hi > hi ? o.hi : hi;
+  }
+  // {0, 0} where every value was NaN (or there were none).
+  Range Get() const { return lo <= hi ? Range{static_cast<double>(lo), static_cast<double>(hi)} : Range{}; }
+};
+
+// MX: the largest finite |x| and whether there is a NaN or an infinity.
+struct MxAcc {
+  double amax = 0;
+  bool special = false;
+  template <class T>
+  void Add(T x) {
+    const double v = std::fabs(static_cast<double>(x));
+    if (!std::isfinite(v)) special = true;
+    else amax = std::max(amax, v);
+  }
+  void Merge(const MxAcc& o) {
+    amax = std::max(amax, o.amax);
+    special |= o.special;
+  }
+};
+
+// NVFP4: fmaxf of |float32(x)| (NaN ignored).
+struct F32AmaxAcc {
+  float amax = 0.0f;
+  template <class T>
+  void Add(T x) {
+    amax = std::fmax(amax, std::fabs(static_cast<float>(x)));
+  }
+  void Merge(const F32AmaxAcc& o) { amax = std::fmax(amax, o.amax); }
+};
+
+// ---- float32 stand-ins -------------------------------------------------------
+//
+// The schemes that scale in float64 (FP8 scaling: x * scale; integers:
+// x / scale + zero_point; MX: x * 2^-shared_exp, exact) round a float64
+// value y into the element format once. The array kernels round float32
+// values. ScaledToF32 gives the float32 value whose rounding is y's, for any
+// deterministic mode, tie rule, tininess rule and flush-to-zero:
+//
+//   y itself where y is a float32; otherwise y rounded to odd at float32's
+//   24 bits (truncated, then the last bit set). Round to odd with at least
+//   two more bits than the target keeps on the same side of every point
+//   where the target's rounding changes (its values, and the midpoints
+//   between them): those points have at most p + 1 significant bits and so
+//   are float32 values with a last bit of 0, which an odd float32 never is;
+//   and it keeps the sign and the exactness. So it rounds to y's result in
+//   every mode (Boldo & Melquiond, "Emulation of FMA and correctly rounded
+//   sums: proved algorithms using rounding to odd", IEEE TC 2008). It needs
+//   y in float32's normal range (below it float32 has fewer bits) and a
+//   target of at most 22 significant bits (the integers of <= 16-bit formats
+//   have 17 at most; float formats with mantissa_bits <= 21).
+//
+// Stochastic rounding compares the bits below the target's last place with
+// a random word: only y itself will do, so there an inexact y goes to the
+// core. Values that may overflow or clamp (and so raise the flags
+// `saturated` counts), NaN, infinities, zeros of a format without zero,
+// negatives into unsigned floats, and y outside float32's normal range go
+// to the core too: there are few of them, and the core says what they are.
+
+struct StandInRule {
+  double lo = 0, hi = 0;     // values outside [lo, hi] may overflow or clamp: the core's
+  bool zero_ok = true;       // the format has a zero
+  bool inexact_ok = true;    // round-to-odd stand-ins are exact (see above)
+};
+
+StandInRule RuleFor(const Format& f, const Options& opt) {
+  StandInRule r;
+  if (IsFloat(f)) {
+    r.hi = MaxFinite(f);
+    r.lo = f.is_signed ? -r.hi : 0.0;
+    r.zero_ok = f.has_zero && f.is_signed;  // an unsigned float's zeros: the core's (-0 is negative)
+    r.inexact_ok = f.mantissa_bits <= 21;
+  } else {
+    r.lo = static_cast<double>(QMin(f));
+    r.hi = static_cast<double>(QMax(f));
+    r.inexact_ok = f.bits <= 16;
+  }
+  if (IsStochastic(opt.rounding)) r.inexact_ok = false;
+  return r;
+}
+
+// Sets *v to y's stand-in; returns 1 where the element needs the core.
+inline uint8_t ScaledToF32(double y, const StandInRule& r, float* v) {
+  const float f = static_cast<float>(y);  // nearest even
+  const double back = static_cast<double>(f);
+  const bool inexact = back != y;
+  uint32_t u = BitsOf(f);
+  u -= static_cast<uint32_t>(inexact & (std::fabs(back) > std::fabs(y)));  // toward zero
+  u |= static_cast<uint32_t>(inexact);                                    // odd
+  *v = F32FromBits(u);
+  const double a = std::fabs(y);
+  const bool ok = y >= r.lo && y <= r.hi && (a >= static_cast<double>(FLT_MIN) || (y == 0 && r.zero_ok)) &&
+                  (!inexact || r.inexact_ok);
+  return static_cast<uint8_t>(!ok);
+}
+
+// ---- the schemes' element maps ---------------------------------------------------
+//
+// Each family turns inputs into float32 stand-ins (Prep: over a Run, marking
+// the elements the core must do), says what the core gives for one element
+// (Core: the scheme's element function, the definition), and dequantizes
+// from the exact values of the codes (Decode, over a Run; CoreDecode for one
+// code). Per-unit parameters are indexed by unit.
+
+// FP8 scaling (tensor, channel, group, delayed): cast(f, x * scale),
+// x' = value * scale_inv.
+struct ScaledFamily {
+  const Format* f;
+  Options opt, array_opt;
+  StandInRule rule;
+  const float* scale;
+  const float* inv;
+
+  template <class T>
+  void Prep(const T* x, const Run& r, float* v, uint8_t* bad) const {
+    if (r.stride == 0) {
+      const double s = scale[r.unit];
+      for (size_t j = 0; j < r.len; ++j) bad[j] = ScaledToF32(static_cast<double>(x[j]) * s, rule, v + j);
+    } else {
+      const float* s = scale + r.unit;
+      for (size_t j = 0; j < r.len; ++j)
+        bad[j] = ScaledToF32(static_cast<double>(x[j]) * static_cast<double>(s[j]), rule, v + j);
+    }
+  }
+  template <class T>
+  Result Core(T x, size_t u, uint64_t index) const {
+    return Fp8Encode(*f, opt, static_cast<double>(x), scale[u], index);
+  }
+  void Decode(const float* fq, const Run& r, float* dq) const {
+    if (r.stride == 0) {
+      const float s = inv[r.unit];
+      for (size_t j = 0; j < r.len; ++j) dq[j] = fq[j] * s;
+    } else {
+      for (size_t j = 0; j < r.len; ++j) dq[j] = fq[j] * inv[r.unit + j];
+    }
+  }
+  float CoreDecode(uint64_t code, size_t u) const { return Fp8Decode(*f, code, inv[u]); }
+};
+
+// Integers: cast(f, x / scale + zero_point), x' = (value - zero_point) * scale.
+struct IntFamily {
+  const Format* f;
+  Options opt, array_opt;
+  StandInRule rule;
+  const IntParams* params;
+  const float* zero_f;  // zero points as float32 (exact: at most 2^16)
+
+  template <class T>
+  void Prep(const T* x, const Run& r, float* v, uint8_t* bad) const {
+    for (size_t j = 0; j < r.len; ++j) {
+      const IntParams& p = params[r.unit + j * r.stride];
+      bad[j] = ScaledToF32(static_cast<double>(x[j]) / static_cast<double>(p.scale) +
+                               static_cast<double>(p.zero_point),
+                           rule, v + j);
+    }
+  }
+  template <class T>
+  Result Core(T x, size_t u, uint64_t index) const {
+    return IntEncode(*f, opt, static_cast<double>(x), params[u], index);
+  }
+  // value - zero_point is exact in float32 and the product is rounded once,
+  // as IntDecode rounds the exact float64 product.
+  void Decode(const float* fq, const Run& r, float* dq) const {
+    for (size_t j = 0; j < r.len; ++j) {
+      const size_t u = r.unit + j * r.stride;
+      dq[j] = (fq[j] - zero_f[u]) * params[u].scale;
+    }
+  }
+  float CoreDecode(uint64_t code, size_t u) const { return IntDecode(*f, code, params[u]); }
+};
+
+// OCP MX: cast(elem, x * 2^(implied - shared_exp)) exactly scaled,
+// x' = value * 2^(shared_exp - implied). Blocks with a NaN scale: the core.
+struct MxFamily {
+  const MxType* t;
+  const Format* f;
+  Options opt, array_opt;
+  StandInRule rule;
+  const MxScale* scales;
+  const double* down;  // 2^(implied - shared_exp) (0 for NaN blocks)
+  const float* up;     // 2^(shared_exp - implied): a float32 for every shared_exp in [-127, 127]
+
+  template <class T>
+  void Prep(const T* x, const Run& r, float* v, uint8_t* bad) const {
+    for (size_t j = 0; j < r.len; ++j) {
+      const size_t u = r.unit + j * r.stride;
+      // x * 2^k is exact in float64 but where it underflows, and then it is
+      // below float32's range and goes to the core anyway.
+      bad[j] = ScaledToF32(static_cast<double>(x[j]) * down[u], rule, v + j) | scales[u].IsNan();
+    }
+  }
+  template <class T>
+  Result Core(T x, size_t u, uint64_t index) const {
+    return MxEncodeElement(*t, opt, static_cast<double>(x), scales[u], index);
+  }
+  // value * 2^k rounded once to float32: a float32 multiplication by the
+  // exact power of two, as DecodeScaledPow2ToF32 rounds the exact product.
+  void Decode(const float* fq, const Run& r, float* dq) const {
+    for (size_t j = 0; j < r.len; ++j) dq[j] = fq[j] * up[r.unit + j * r.stride];
+  }
+  float CoreDecode(uint64_t code, size_t u) const { return MxDecodeElement(*t, code, scales[u]); }
+};
+
+// NVFP4, TransformerEngine's recipe: cast(e2m1fn, float32(x) * k_b) where the
+// float32 product is the recipe's own value (no stand-in needed),
+// x' = value * (value(s_b) * S_dec).
+struct Nvfp4TeFamily {
+  const Format* f = &formats::kE2m1fn;
+  Options opt, array_opt;
+  const float* k;    // block encode scales
+  const float* dec;  // block decode scales value(s_b) * S_dec
+  const uint8_t* scale_codes;
+  float s_dec;
+
+  template <class T>
+  void Prep(const T* x, const Run& r, float* v, uint8_t* bad) const {
+    for (size_t j = 0; j < r.len; ++j) {
+      const float y = static_cast<float>(x[j]) * k[r.unit + j * r.stride];
+      v[j] = y;
+      bad[j] = !(std::fabs(y) <= 6.0f);  // NaN or beyond e2m1fn's max: the core counts the clamp
+    }
+  }
+  template <class T>
+  Result Core(T x, size_t u, uint64_t index) const {
+    return Nvfp4EncodeElement(opt, static_cast<float>(x), k[u], index);
+  }
+  void Decode(const float* fq, const Run& r, float* dq) const {
+    for (size_t j = 0; j < r.len; ++j) dq[j] = fq[j] * dec[r.unit + j * r.stride];
+  }
+  float CoreDecode(uint64_t code, size_t u) const { return Nvfp4DecodeElement(code, scale_codes[u], s_dec); }
+};
+
+// NVFP4, torchao's recipe: cast(e2m1fn, clamp(float32(x) / t_b, -6, 6)),
+// x' = value * t_b. The clamp does satfinite's job: the elements it changes
+// count as saturated (flagged as overflow here).
+struct Nvfp4TorchaoFamily {
+  const Format* f = &formats::kE2m1fn;
+  Options opt, array_opt;
+  const float* t;  // block decode scales P * value(s_b)
+
+  template <class T>
+  void Prep(const T* x, const Run& r, float* v, uint8_t* bad) const {
+    for (size_t j = 0; j < r.len; ++j) {
+      const float q = static_cast<float>(x[j]) / t[r.unit + j * r.stride];
+      v[j] = q;
+      bad[j] = !(std::fabs(q) <= 6.0f);
+    }
+  }
+  template <class T>
+  Result Core(T x, size_t u, uint64_t index) const {
+    const float x32 = static_cast<float>(x);
+    Result r = TorchaoNvfp4EncodeElement(opt, x32, t[u], index);
+    if (std::fabs(x32 / t[u]) > 6.0f) r.flags |= kOverflow;
+    return r;
+  }
+  void Decode(const float* fq, const Run& r, float* dq) const {
+    for (size_t j = 0; j < r.len; ++j) dq[j] = fq[j] * t[r.unit + j * r.stride];
+  }
+  float CoreDecode(uint64_t code, size_t u) const { return TorchaoNvfp4DecodeElement(code, t[u]); }
+};
+
+// ---- the element pass ----------------------------------------------------------------
+
+// What one chunk needs besides the outputs, kept per thread.
+struct Scratch {
+  std::vector<float> v, fq, dq;
+  std::vector<uint8_t> bad;
+  std::vector<uint32_t> core;
+  std::vector<uint64_t> core_code;
+  std::vector<uint8_t> codes;  // codes when the caller keeps none (2 bytes each at most)
+  void Size(size_t m) {
+    if (v.size() < m) {
+      v.resize(m);
+      fq.resize(m);
+      dq.resize(m);
+      bad.resize(m);
+      codes.resize(2 * m);
+    }
+  }
+};
+
+// Elements [b, e): codes into `codes` (at storage width) unless null,
+// dequantized values into dq. Returns the chunk's statistics.
+template <class T, class Fam>
+analysis::ErrorStats CastChunk(const Fam& fam, const Partition& part, const T* x, size_t b, size_t e, bool simd,
+                               void* codes, float* dq, Scratch& s) {
+  const size_t m = e - b;
+  const Format& f = *fam.f;
+  s.Size(m);
+  s.core.clear();
+  s.core_code.clear();
+  uint64_t saturated = 0;
+  auto core = [&](size_t j) {
+    const size_t i = b + j;
+    const Result r = fam.Core(x[i], part.UnitOf(i), i);
+    saturated += !std::isnan(static_cast<double>(x[i])) && (r.flags & (kOverflow | kInvalid)) != 0;
+    return r.code;
+  };
+  if (!simd) {
+    // The reference: every element by its scheme's element function.
+    for (size_t j = 0; j < m; ++j) {
+      const uint64_t code = core(j);
+      if (codes) StoreCodeAt(codes, CodeBytes(f), j, code);
+      dq[j] = fam.CoreDecode(code, part.UnitOf(b + j));
+    }
+  } else {
+    ForEachRun(part, b, e, [&](const Run& r) {
+      fam.Prep(x + r.begin, r, s.v.data() + (r.begin - b), s.bad.data() + (r.begin - b));
+    });
+    for (size_t j = 0; j < m; ++j)
+      if (s.bad[j]) s.core.push_back(static_cast<uint32_t>(j));
+    if (codes) {
+      EncodeF32Array(f, fam.array_opt, s.v.data(), codes, m, b, nullptr, 1);
+      for (const uint32_t j : s.core) StoreCodeAt(codes, CodeBytes(f), j, core(j));
+      DecodeToF32Array(f, Options{}, codes, s.fq.data(), m, 1);
+    } else {
+      FakeQuantF32Array(f, fam.array_opt, s.v.data(), s.fq.data(), m, b, nullptr, 1);
+      for (const uint32_t j : s.core) s.core_code.push_back(core(j));
+    }
+    ForEachRun(part, b, e, [&](const Run& r) { fam.Decode(s.fq.data() + (r.begin - b), r, dq + (r.begin - b)); });
+    // The core's elements, and any non-finite result (NaN codes and their
+    // payloads, overflow of the product), from the scheme's own decoder.
+    for (size_t k = 0; k < s.core.size(); ++k) {
+      const size_t j = s.core[k];
+      const uint64_t code = codes ? LoadCodeAt(codes, CodeBytes(f), j) : s.core_code[k];
+      dq[j] = fam.CoreDecode(code, part.UnitOf(b + j));
+    }
+    for (size_t j = 0; j < m; ++j) {
+      if (std::isfinite(dq[j]) || s.bad[j]) continue;
+      const uint64_t code = codes ? LoadCodeAt(codes, CodeBytes(f), j)
+                                  : EncodeFromF32(f, s.v[j], fam.array_opt, b + j).code;
+      dq[j] = fam.CoreDecode(code, part.UnitOf(b + j));
+    }
+  }
+  analysis::ErrorStats st;
+  st.AddArray(x + b, dq, m);
+  st.saturated = saturated;
+  return st;
+}
+
+template <class T, class Fam>
+analysis::ErrorStats CastAll(const QuantConfig& c, const Fam& fam, const Partition& part, std::span<const T> x,
+                             QuantResult& out, const Progress& progress) {
+  const size_t n = x.size();
+  const bool want_codes = c.outputs != Outputs::kDequantized, want_dq = c.outputs != Outputs::kCodes;
+  if (want_codes) out.codes = CodeArray(CodeBytes(*fam.f), n);
+  if (want_dq) {
+    out.dequantized.reserve(n);
+    PreferHugePages(out.dequantized.data(), n * sizeof(float));
+    out.dequantized.resize(n);
+  }
   const size_t chunks = (n + kChunk - 1) / kChunk;
-  std::vector<analysis::ErrorStats> part(chunks);
+  std::vector<analysis::ErrorStats> stats(chunks);
   ParallelFor(
-      chunks, 1, threads,
-      [&](size_t c) {
-        const size_t b = c * kChunk, e = std::min(n, b + kChunk);
-        analysis::ErrorStats& s = part[c];
-        if (bulk) {
-          const uint64_t saturated = bulk(b, e, out.codes.data() + b);
-          for (size_t i = b; i < e; ++i) {
-            const float y = dec(i, out.codes[i]);
-            out.dequantized[i] = y;
-            s.Add(x[i], static_cast<double>(y));
-          }
-          s.saturated += saturated;
-          return;
-        }
-        for (size_t i = b; i < e; ++i) {
-          const Result r = enc(i);
-          out.codes[i] = static_cast<uint16_t>(r.code);
-          const float y = dec(i, r.code);
-          out.dequantized[i] = y;
-          s.Add(x[i], static_cast<double>(y), r.flags);
-        }
+      chunks, 1, c.threads,
+      [&](size_t ci) {
+        thread_local Scratch s;
+        const size_t b = ci * kChunk, e = std::min(n, b + kChunk);
+        s.Size(e - b);
+        void* codes = want_codes ? out.codes.at(b) : nullptr;
+        float* dq = want_dq ? out.dequantized.data() + b : s.dq.data();
+        stats[ci] = CastChunk(fam, part, x.data(), b, e, c.simd, codes, dq, s);
       },
       progress ? std::function<void(size_t)>([&](size_t done) { progress(std::min(n, done * kChunk), n); })
                : std::function<void(size_t)>());
   analysis::ErrorStats total;
-  for (const analysis::ErrorStats& s : part) total += s;
+  for (const analysis::ErrorStats& s : stats) total += s;
   return total;
 }
 
-// Element casts of [b, e) through EncodeF32Array. scaled(i, &v) says
-// whether element i's cast is exactly EncodeFromF32(f, v, array_opt, i)
-// (and sets v); the others, NaN inputs included, go through core(i).
-// Saturated = overflow or invalid raised on a non-NaN input; a cast never
-// raises both, so the array's two counts add up.
-template <class Scaled, class Core>
-uint64_t BulkEncode(const Format& f, const Options& array_opt, const std::vector<double>& x, size_t b, size_t e,
-                    uint16_t* codes, Scaled&& scaled, Core&& core) {
-  const size_t n = e - b;
-  std::vector<float> v(n);
-  std::vector<size_t> others;
-  for (size_t i = b; i < e; ++i) {
-    float s = 0.0f;
-    if (!std::isnan(x[i]) && scaled(i, &s)) {
-      v[i - b] = s;
-    } else {
-      v[i - b] = 0.0f;  // casts to code 0 with no flags; replaced below
-      others.push_back(i);
-    }
-  }
-  ArrayStats st;
-  if (CodeBytes(f) == 1) {
-    std::vector<uint8_t> c(n);
-    EncodeF32Array(f, array_opt, v.data(), c.data(), n, b, &st, 1);
-    for (size_t k = 0; k < n; ++k) codes[k] = c[k];
-  } else {
-    EncodeF32Array(f, array_opt, v.data(), codes, n, b, &st, 1);
-  }
-  uint64_t saturated = st.overflow + st.invalid;
-  for (const size_t i : others) {
-    const Result r = core(i);
-    codes[i - b] = static_cast<uint16_t>(r.code);
-    saturated += !std::isnan(x[i]) && (r.flags & (kOverflow | kInvalid)) != 0;
-  }
-  return saturated;
-}
+// ---- calibration -------------------------------------------------------------------
 
-// x * 2^k as a float32 when that is exact (x a float32 value, no float32
-// underflow or overflow on the way).
-bool ExactScaledF32(double x, int k, float* out) {
-  const float x32 = static_cast<float>(x);
-  if (static_cast<double>(x32) != x || !std::isfinite(x32)) return false;
-  const float y = std::ldexp(x32, k);
-  if (static_cast<double>(y) != std::ldexp(x, k)) return false;
-  *out = y;
-  return true;
-}
-
-// A float32 scale that is a power of two: 2^k.
-std::optional<int> Pow2Exponent(float scale) {
-  int e = 0;
-  if (!(scale > 0) || std::isinf(scale) || std::frexp(scale, &e) != 0.5f) return std::nullopt;
-  return e - 1;
-}
-
-// The FP8 scaling schemes' bulk cast (per-unit scales): through the arrays
-// where the unit's scale is a power of two (then x * scale is a float32
-// whenever ExactScaledF32 says so), else nothing (empty: the core).
-BulkCast Fp8Bulk(const QuantConfig& c, const Format& f, const Options& opt, const Partition& part,
-                 const std::vector<double>& x, const std::vector<float>& scale) {
-  if (!c.simd || !SimdSupports(f)) return {};
-  std::vector<std::optional<int>> k(scale.size());
-  bool any = false;
-  for (size_t u = 0; u < scale.size(); ++u) any |= (k[u] = Pow2Exponent(scale[u])).has_value();
-  if (!any) return {};
-  Options array_opt = opt;
-  array_opt.flush_input = false;  // DAZ applies to x as a float64: never to a float32 value
-  return [&f, opt, array_opt, &part, &x, &scale, k](size_t b, size_t e, uint16_t* codes) {
-    return BulkEncode(
-        f, array_opt, x, b, e, codes,
-        [&](size_t i, float* v) {
-          const std::optional<int>& ku = k[part.UnitOf(i)];
-          return ku && ExactScaledF32(x[i], *ku, v);
-        },
-        [&](size_t i) { return Fp8Encode(f, opt, x[i], scale[part.UnitOf(i)], i); });
+// The sum of squared round-trip errors of `fam` (unit 0) over the values xs
+// (flat indices idx), in order, as CalibrateUnits' MSE search defines it.
+template <class T, class Fam>
+double SampleSquaredError(const Fam& fam, const std::vector<T>& xs, const std::vector<size_t>& idx, bool simd,
+                          Scratch& s) {
+  const size_t m = xs.size();
+  double sum = 0;
+  auto add = [&](size_t j, float y) {
+    const double d = static_cast<double>(y) - static_cast<double>(xs[j]);
+    sum += d * d;
   };
-}
-
-Partition MakePartition(const QuantConfig& c, const std::vector<size_t>& shape, size_t axis) {
-  Partition p;
-  p.view = ViewAround(shape, axis);
-  switch (c.scheme) {
-    case Scheme::kTensor: p.kind = Granularity::kTensor; break;
-    case Scheme::kChannel:
-    case Scheme::kDelayed: p.kind = Granularity::kChannel; break;
-    case Scheme::kGroup:
-      p.kind = Granularity::kGroup;
-      p.group = c.group;
-      break;
-    case Scheme::kMx:
-      p.kind = Granularity::kGroup;
-      p.group = c.block;
-      break;
-    case Scheme::kNvfp4:
-      p.kind = Granularity::kGroup;
-      p.group = kNvfp4Block;
-      break;
+  if (!simd || IsStochastic(fam.opt.rounding)) {
+    // Stochastic rounding is keyed by each element's own flat index, which
+    // a gathered sample does not have in a row: the core, one at a time.
+    for (size_t j = 0; j < m; ++j) add(j, fam.CoreDecode(fam.Core(xs[j], 0, idx[j]).code, 0));
+    return sum;
   }
-  return p;
-}
-
-void Validate(const QuantConfig& c, const std::vector<size_t>& shape) {
-  const Format& f = *c.format;
-  if (f.storage_bits > 16)
-    throw QuantError(std::string("format ") + f.name + " is too wide to quantize into (codes of at most 16 bits)");
-  const bool is_int = !IsFloat(f);
-  if (c.calib.method == CalibMethod::kPercentile && !(c.calib.percentile > 0 && c.calib.percentile <= 100))
-    throw QuantError("percentile must be in (0, 100]");
-  const bool scaled = c.scheme == Scheme::kTensor || c.scheme == Scheme::kChannel || c.scheme == Scheme::kGroup;
-  if (!scaled && c.calib.method != CalibMethod::kMax)
-    throw QuantError(std::string("scheme ") + SchemeName(c.scheme) + " calibrates by max only");
-  if (c.int_mode == IntMode::kAsymmetric && (!is_int || !scaled))
-    throw QuantError("asymmetric quantization is for integer formats with the tensor, channel or group scheme");
-  if (is_int && (c.fp8.margin != 0 || c.fp8.pow2))
-    throw QuantError("margin and power-of-two scales apply to float formats (FP8 recipes)");
-  if ((c.scheme == Scheme::kMx || c.scheme == Scheme::kNvfp4) && (c.fp8.margin != 0 || c.fp8.pow2))
-    throw QuantError(std::string("margin and power-of-two scales do not apply to scheme ") + SchemeName(c.scheme));
-  if (c.fp8.margin < -64 || c.fp8.margin > 64) throw QuantError("margin must be between -64 and 64");
-  switch (c.scheme) {
-    case Scheme::kGroup:
-      if (c.group == 0) throw QuantError("scheme group needs a group size > 0");
-      break;
-    case Scheme::kDelayed:
-      if (is_int) throw QuantError("scheme delayed is an FP8 recipe: it needs a float format");
-      if (shape.empty()) throw QuantError("scheme delayed needs at least one axis (axis 0 counts the steps)");
-      if (c.history == 0) throw QuantError("the amax history needs a length > 0");
-      break;
-    case Scheme::kMx:
-      if (!FindMxType(f.name))
-        throw QuantError(std::string("scheme mx has no element format ") + f.name +
-                         " (MXFP8: e4m3fn e5m2, MXFP6: e2m3fn e3m2fn, MXFP4: e2m1fn, MXINT8: int8)");
-      if (c.block == 0) throw QuantError("the MX block size must be > 0");
-      break;
-    case Scheme::kNvfp4:
-      if (std::string_view(f.name) != formats::kE2m1fn.name)
-        throw QuantError(std::string("scheme nvfp4 stores e2m1fn elements, not ") + f.name);
-      break;
-    default: break;
+  s.Size(m);
+  const Run run{0, m, 0, 0};
+  fam.Prep(xs.data(), run, s.v.data(), s.bad.data());
+  FakeQuantF32Array(*fam.f, fam.array_opt, s.v.data(), s.fq.data(), m, 0, nullptr, 1);
+  fam.Decode(s.fq.data(), run, s.dq.data());
+  for (size_t j = 0; j < m; ++j) {
+    if (s.bad[j]) s.dq[j] = fam.CoreDecode(fam.Core(xs[j], 0, idx[j]).code, 0);
+    else if (!std::isfinite(s.dq[j]))
+      s.dq[j] = fam.CoreDecode(EncodeFromF32(*fam.f, s.v[j], fam.array_opt, idx[j]).code, 0);
+    add(j, s.dq[j]);
   }
+  return sum;
 }
 
-// Fills every unit's clipping range by the calibration method. `round_trip`
-// (range, value, index) -> dequantized value, for the MSE search.
-template <class RoundTrip>
-std::vector<Range> CalibrateUnits(const Partition& p, const Calibration& calib, bool symmetric,
-                                  const std::vector<double>& x, unsigned threads, RoundTrip&& round_trip) {
+// Every unit's clipping range by the calibration method. `family(range)`
+// gives the element map with that range's parameters (for the MSE search).
+template <class T, class MakeFamily>
+std::vector<Range> CalibrateUnits(const Partition& p, const Calibration& calib, bool symmetric, std::span<const T> x,
+                                  const QuantConfig& c, MakeFamily&& family) {
+  if (calib.method == CalibMethod::kMax) {
+    const std::vector<RangeAcc<T>> acc = ReduceUnits<RangeAcc<T>>(p, x, c.threads);
+    std::vector<Range> ranges(acc.size());
+    for (size_t u = 0; u < acc.size(); ++u) ranges[u] = acc[u].Get();
+    return ranges;
+  }
   std::vector<Range> ranges(p.Units());
-  ParallelFor(ranges.size(), 1, threads, [&](size_t u) {
-    if (calib.method == CalibMethod::kMax) {
-      Range r;
-      bool any = false;
-      p.ForEachIn(u, [&](size_t e) {
-        const double v = x[e];
-        if (std::isnan(v)) return;
-        if (!any) r.lo = r.hi = v;
-        r.lo = std::min(r.lo, v);
-        r.hi = std::max(r.hi, v);
-        any = true;
-      });
-      ranges[u] = r;
-      return;
-    }
+  ParallelFor(ranges.size(), 1, c.threads, [&](size_t u) {
     std::vector<size_t> idx;
     p.ForEachIn(u, [&](size_t e) { idx.push_back(e); });
     std::vector<double> v(idx.size());
-    for (size_t j = 0; j < idx.size(); ++j) v[j] = x[idx[j]];
+    for (size_t j = 0; j < idx.size(); ++j) v[j] = static_cast<double>(x[idx[j]]);
     if (calib.method == CalibMethod::kPercentile) {
       ranges[u] = RangePercentile(v, calib.percentile, symmetric);
       return;
     }
     const Range full = RangeMax(v);
     std::vector<size_t> sample;
+    std::vector<T> xs;
     for (const size_t j : MseSamplePositions(v.size()))
-      if (std::isfinite(v[j])) sample.push_back(idx[j]);
-    ranges[u] = RangeMse(full, [&](const Range& r) {
-      double sum = 0;
-      for (const size_t e : sample) {
-        const double d = static_cast<double>(round_trip(r, x[e], e)) - x[e];
-        sum += d * d;
+      if (std::isfinite(v[j])) {
+        sample.push_back(idx[j]);
+        xs.push_back(x[idx[j]]);
       }
-      return sum;
+    Scratch s;
+    ranges[u] = RangeMse(full, [&](const Range& r) {
+      return family(r, [&](const auto& fam) { return SampleSquaredError(fam, xs, sample, c.simd, s); });
     });
   });
   return ranges;
+}
+
+// ---- configuration ---------------------------------------------------------------
+
+Partition MakePartition(const QuantConfig& c, const std::vector<size_t>& shape, size_t axis) {
+  const SchemeInfo& info = InfoOf(c.scheme);
+  Partition p;
+  p.view = ViewAround(shape, axis);
+  switch (info.unit) {
+    case Unit::kTensor: p.kind = Granularity::kTensor; break;
+    case Unit::kChannel:
+    case Unit::kStep: p.kind = Granularity::kChannel; break;
+    case Unit::kGroup:
+      p.kind = Granularity::kGroup;
+      p.group = info.block ? info.block : c.scheme == Scheme::kMx ? c.block : c.group;
+      break;
+  }
+  return p;
+}
+
+void Validate(const QuantConfig& c, const std::vector<size_t>& shape) {
+  if (!c.format) throw QuantError("no format given");
+  const Format& f = *c.format;
+  if (f.storage_bits > 16)
+    throw QuantError(std::string("format ") + f.name + " is too wide to quantize into (codes of at most 16 bits)");
+  const SchemeInfo& s = InfoOf(c.scheme);
+  CheckElementFormat(s, f);
+  CheckSchemeOptions(s, f, OptionsSet(c));
+  if (c.calib.method == CalibMethod::kPercentile && !(c.calib.percentile > 0 && c.calib.percentile <= 100))
+    throw QuantError("percentile must be in (0, 100]");
+  if (c.fp8.margin < -64 || c.fp8.margin > 64) throw QuantError("margin must be between -64 and 64");
+  const uint32_t takes = s.float_options | s.int_options;
+  if ((takes & kOptGroup) && c.group == 0)
+    throw QuantError(std::string("scheme ") + s.name + " needs a group size > 0 (--group)");
+  if ((takes & kOptBlock) && c.block == 0)
+    throw QuantError(std::string("scheme ") + s.name + " needs a block size > 0 (--block)");
+  if (s.unit == Unit::kStep) {
+    if (shape.empty()) throw QuantError(std::string("scheme ") + s.name + " needs at least one axis (axis 0 counts the steps)");
+    if (c.history == 0) throw QuantError("the amax history needs a length > 0");
+  }
 }
 
 Options ElementOptions(const QuantConfig& c) {
@@ -286,181 +707,207 @@ Options ElementOptions(const QuantConfig& c) {
   return o;
 }
 
-}  // namespace
-
-std::optional<Scheme> ParseScheme(std::string_view name) {
-  for (const Scheme s : {Scheme::kTensor, Scheme::kChannel, Scheme::kGroup, Scheme::kDelayed, Scheme::kMx,
-                         Scheme::kNvfp4})
-    if (name == SchemeName(s)) return s;
-  return std::nullopt;
+// The options of the array casts of stand-ins: DAZ (flush_input) applies to
+// the scheme's float64 value, which a stand-in is only where that value is
+// a normal float32; so never to a stand-in.
+Options StandInOptions(const Options& opt) {
+  Options o = opt;
+  o.flush_input = false;
+  return o;
 }
 
-const char* SchemeName(Scheme s) {
-  switch (s) {
-    case Scheme::kTensor: return "tensor";
-    case Scheme::kChannel: return "channel";
-    case Scheme::kGroup: return "group";
-    case Scheme::kDelayed: return "delayed";
-    case Scheme::kMx: return "mx";
-    case Scheme::kNvfp4: return "nvfp4";
-  }
-  return "?";
-}
-
-void CheckConfig(const QuantConfig& c) {
-  if (!c.format) throw QuantError("no format given");
-  Validate(c, {1});
-}
-
-QuantResult Quantize(const QuantConfig& c, const std::vector<size_t>& shape, const std::vector<double>& x,
-                     const Progress& progress) {
-  if (!c.format) throw QuantError("no format given");
+template <class T>
+QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape, std::span<const T> x,
+                         const Progress& progress) {
   Validate(c, shape);
-  const std::optional<size_t> axis =
-      NormalizeAxis(c.scheme == Scheme::kDelayed ? 0 : c.axis, shape.size());
+  const SchemeInfo& info = InfoOf(c.scheme);
+  const std::optional<size_t> axis = NormalizeAxis(info.unit == Unit::kStep ? 0 : c.axis, shape.size());
   if (!axis)
     throw QuantError("axis " + std::to_string(c.axis) + " is out of range for a tensor of " +
                      std::to_string(shape.size()) + " dimensions");
+  size_t count = 1;
+  for (const size_t d : shape) count *= d;
+  if (count != x.size())
+    throw QuantError("the tensor has " + std::to_string(x.size()) + " values, its shape says " + std::to_string(count));
   const Format& f = *c.format;
   const Options opt = ElementOptions(c);
   const Partition part = MakePartition(c, shape, *axis);
-  const size_t n = x.size();
   QuantResult out;
   out.shape = shape;
-  out.scale_shape = c.scheme == Scheme::kDelayed ? std::vector<size_t>{part.view.len} : part.UnitShape(shape, *axis);
+  out.scale_shape = info.unit == Unit::kStep ? std::vector<size_t>{part.view.len} : part.UnitShape(shape, *axis);
   const size_t units = part.Units();
 
-  switch (c.scheme) {
-    case Scheme::kTensor:
-    case Scheme::kChannel:
-    case Scheme::kGroup: {
-      if (!IsFloat(f)) {
+  switch (info.rule) {
+    case ScaleRule::kRange:
+    case ScaleRule::kHistory: {
+      if (!IsFloat(f)) {  // the table allows integers with kRange only
         const bool sym = c.int_mode == IntMode::kSymmetric;
-        const std::vector<Range> ranges =
-            CalibrateUnits(part, c.calib, sym, x, c.threads, [&](const Range& r, double v, size_t e) {
-              const IntParams p = ChooseIntParams(f, c.int_mode, r.lo, r.hi);
-              return IntDecode(f, IntEncode(f, opt, v, p, e).code, p);
-            });
+        IntFamily fam{&f, opt, StandInOptions(opt), RuleFor(f, opt), nullptr, nullptr};
+        const std::vector<Range> ranges = CalibrateUnits(part, c.calib, sym, x, c, [&](const Range& r, auto&& eval) {
+          const IntParams p = ChooseIntParams(f, c.int_mode, r.lo, r.hi);
+          const float z = static_cast<float>(p.zero_point);
+          IntFamily one = fam;
+          one.params = &p;
+          one.zero_f = &z;
+          return eval(one);
+        });
         std::vector<IntParams> params(units);
-        for (size_t u = 0; u < units; ++u) params[u] = ChooseIntParams(f, c.int_mode, ranges[u].lo, ranges[u].hi);
+        std::vector<float> zero_f(units);
+        for (size_t u = 0; u < units; ++u) {
+          params[u] = ChooseIntParams(f, c.int_mode, ranges[u].lo, ranges[u].hi);
+          zero_f[u] = static_cast<float>(params[u].zero_point);
+        }
         out.scales.resize(units);
         for (size_t u = 0; u < units; ++u) out.scales[u] = params[u].scale;
-        if (!sym) {
-          out.zero_points.resize(units);
-          for (size_t u = 0; u < units; ++u) out.zero_points[u] = static_cast<float>(params[u].zero_point);
-        }
-        out.stats = CastAll(
-            n, c.threads, out, x, [&](size_t e) { return IntEncode(f, opt, x[e], params[part.UnitOf(e)], e); },
-            [&](size_t e, uint64_t code) { return IntDecode(f, code, params[part.UnitOf(e)]); }, progress);
-      } else {
-        const std::vector<Range> ranges =
-            CalibrateUnits(part, c.calib, true, x, c.threads, [&](const Range& r, double v, size_t e) {
-              const float s = Fp8ScaleFromAmax(f, r.Amax(), c.fp8, 1.0f);
-              return Fp8Decode(f, Fp8Encode(f, opt, v, s, e).code, Fp8ScaleInverse(s));
-            });
-        std::vector<float> scale(units), inv(units);
+        if (!sym) out.zero_points = zero_f;
+        fam.params = params.data();
+        fam.zero_f = zero_f.data();
+        out.stats = CastAll(c, fam, part, x, out, progress);
+        break;
+      }
+      ScaledFamily fam{&f, opt, StandInOptions(opt), RuleFor(f, opt), nullptr, nullptr};
+      std::vector<float> scale(units), inv(units);
+      if (info.rule == ScaleRule::kRange) {
+        const std::vector<Range> ranges = CalibrateUnits(part, c.calib, true, x, c, [&](const Range& r, auto&& eval) {
+          const float s = Fp8ScaleFromAmax(f, r.Amax(), c.fp8, 1.0f), i = Fp8ScaleInverse(s);
+          ScaledFamily one = fam;
+          one.scale = &s;
+          one.inv = &i;
+          return eval(one);
+        });
         for (size_t u = 0; u < units; ++u) {
           scale[u] = Fp8ScaleFromAmax(f, ranges[u].Amax(), c.fp8, 1.0f);
           inv[u] = Fp8ScaleInverse(scale[u]);
         }
-        out.scales = inv;
-        out.stats = CastAll(
-            n, c.threads, out, x, [&](size_t e) { return Fp8Encode(f, opt, x[e], scale[part.UnitOf(e)], e); },
-            [&](size_t e, uint64_t code) { return Fp8Decode(f, code, inv[part.UnitOf(e)]); }, progress,
-            Fp8Bulk(c, f, opt, part, x, scale));
-      }
-      break;
-    }
-    case Scheme::kDelayed: {
-      const std::vector<Range> amax_ranges =
-          CalibrateUnits(part, Calibration{}, true, x, c.threads, [](const Range&, double, size_t) { return 0.0f; });
-      std::vector<float> scale(units), inv(units);
-      AmaxHistory history(c.history, c.reduce);
-      float current = 1.0f;
-      for (size_t t = 0; t < units; ++t) {
-        scale[t] = current;
-        inv[t] = Fp8ScaleInverse(current);
-        history.Push(amax_ranges[t].Amax());
-        current = Fp8ScaleFromAmax(f, history.Reduced(), c.fp8, current);
+      } else {
+        // Delayed scaling: step t is cast with the scale computed from the
+        // history after step t - 1.
+        const std::vector<RangeAcc<T>> amax = ReduceUnits<RangeAcc<T>>(part, x, c.threads);
+        AmaxHistory history(c.history, c.reduce);
+        float current = 1.0f;
+        for (size_t t = 0; t < units; ++t) {
+          scale[t] = current;
+          inv[t] = Fp8ScaleInverse(current);
+          history.Push(amax[t].Get().Amax());
+          current = Fp8ScaleFromAmax(f, history.Reduced(), c.fp8, current);
+        }
       }
       out.scales = inv;
-      out.stats = CastAll(
-          n, c.threads, out, x, [&](size_t e) { return Fp8Encode(f, opt, x[e], scale[part.UnitOf(e)], e); },
-          [&](size_t e, uint64_t code) { return Fp8Decode(f, code, inv[part.UnitOf(e)]); }, progress,
-          Fp8Bulk(c, f, opt, part, x, scale));
+      fam.scale = scale.data();
+      fam.inv = inv.data();
+      out.stats = CastAll(c, fam, part, x, out, progress);
       break;
     }
-    case Scheme::kMx: {
+    case ScaleRule::kE8m0: {
       const MxType& t = *FindMxType(f.name);
+      const std::vector<MxAcc> acc = ReduceUnits<MxAcc>(part, x, c.threads);
       std::vector<MxScale> scales(units);
-      ParallelFor(units, 64, c.threads, [&](size_t u) {
-        double amax = 0;
-        bool special = false;
-        part.ForEachIn(u, [&](size_t e) {
-          const double v = std::fabs(x[e]);
-          if (!std::isfinite(v)) special = true;
-          else amax = std::max(amax, v);
-        });
-        scales[u] = MxSharedScale(t, amax, special);
-      });
+      std::vector<double> down(units);
+      std::vector<float> up(units);
       out.scale_codes.resize(units);
-      for (size_t u = 0; u < units; ++u) out.scale_codes[u] = scales[u].code;
-      BulkCast bulk;
-      if (c.simd && t.implied_shift == 0 && SimdSupports(*t.elem)) {  // MXINT8 remaps -128: the core
-        Options array_opt = opt;
-        array_opt.flush_input = false;  // DAZ applies to V_i as a float64: never to a float32 value
-        bulk = [&, array_opt](size_t b, size_t e, uint16_t* codes) {
-          return BulkEncode(
-              *t.elem, array_opt, x, b, e, codes,
-              [&](size_t i, float* v) {
-                const MxScale& s = scales[part.UnitOf(i)];
-                return !s.IsNan() && ExactScaledF32(x[i], t.implied_shift - s.shared_exp, v);
-              },
-              [&](size_t i) { return MxEncodeElement(t, opt, x[i], scales[part.UnitOf(i)], i); });
-        };
+      for (size_t u = 0; u < units; ++u) {
+        scales[u] = MxSharedScale(t, acc[u].amax, acc[u].special);
+        out.scale_codes[u] = scales[u].code;
+        const int k = scales[u].shared_exp - t.implied_shift;
+        down[u] = scales[u].IsNan() ? 0.0 : std::ldexp(1.0, -k);
+        up[u] = scales[u].IsNan() ? NAN : std::ldexp(1.0f, k);
       }
-      out.stats = CastAll(
-          n, c.threads, out, x, [&](size_t e) { return MxEncodeElement(t, opt, x[e], scales[part.UnitOf(e)], e); },
-          [&](size_t e, uint64_t code) { return MxDecodeElement(t, code, scales[part.UnitOf(e)]); }, progress, bulk);
+      MxFamily fam{&t, t.elem, opt, StandInOptions(opt), RuleFor(*t.elem, opt), scales.data(), down.data(),
+                   up.data()};
+      if (t.implied_shift != 0) fam.rule.lo = -fam.rule.hi;  // MXINT8: -128 is the core's (it becomes -127)
+      out.stats = CastAll(c, fam, part, x, out, progress);
       break;
     }
-    case Scheme::kNvfp4: {
-      std::vector<float> x32(n);
-      ParallelFor(n, kChunk, c.threads, [&](size_t i) { x32[i] = RoundToF32(x[i]); });
-      float amax = 0.0f;
-      for (const float v : x32) amax = std::fmax(amax, std::fabs(v));
-      const float s_enc = Nvfp4GlobalEncodeScale(amax), s_dec = Nvfp4GlobalDecodeScale(s_enc);
-      std::vector<float> k(units);
+    case ScaleRule::kNvfp4: {
+      const float amax = ReduceUnits<F32AmaxAcc>(Partition{}, x, c.threads)[0].amax;
+      const std::vector<F32AmaxAcc> block = ReduceUnits<F32AmaxAcc>(part, x, c.threads);
       out.scale_codes.resize(units);
-      ParallelFor(units, 64, c.threads, [&](size_t u) {
-        float block_amax = 0.0f;
-        part.ForEachIn(u, [&](size_t e) { block_amax = std::fmax(block_amax, std::fabs(x32[e])); });
-        out.scale_codes[u] = Nvfp4BlockScaleCode(block_amax, s_enc);
-        k[u] = Nvfp4BlockEncodeScale(out.scale_codes[u], s_dec);
-      });
-      out.global_decode_scale = s_dec;
-      BulkCast bulk;
-      if (c.simd) {  // the element cast is EncodeFromF32(e2m1fn, x32 * k): an array of those products
-        bulk = [&](size_t b, size_t e, uint16_t* codes) {
-          return BulkEncode(
-              formats::kE2m1fn, opt, x, b, e, codes,
-              [&](size_t i, float* v) {
-                *v = x32[i] * k[part.UnitOf(i)];
-                return true;
-              },
-              [&](size_t i) { return Nvfp4EncodeElement(opt, x32[i], k[part.UnitOf(i)], i); });
-        };
+      if (c.nvfp4_recipe == Nvfp4Recipe::kTransformerEngine) {
+        const float s_enc = Nvfp4GlobalEncodeScale(amax), s_dec = Nvfp4GlobalDecodeScale(s_enc);
+        std::vector<float> k(units), dec(units);
+        for (size_t u = 0; u < units; ++u) {
+          out.scale_codes[u] = Nvfp4BlockScaleCode(block[u].amax, s_enc);
+          k[u] = Nvfp4BlockEncodeScale(out.scale_codes[u], s_dec);
+          dec[u] = DecodeToF32(formats::kE4m3fn, out.scale_codes[u]) * s_dec;
+        }
+        out.global_decode_scale = s_dec;
+        Nvfp4TeFamily fam;
+        fam.opt = fam.array_opt = opt;  // the recipe's float32 value is cast as it is, DAZ included
+        fam.k = k.data();
+        fam.dec = dec.data();
+        fam.scale_codes = out.scale_codes.data();
+        fam.s_dec = s_dec;
+        out.stats = CastAll(c, fam, part, x, out, progress);
+      } else {
+        const float per_tensor = TorchaoNvfp4TensorScale(amax);
+        std::vector<float> tb(units);
+        for (size_t u = 0; u < units; ++u) {
+          out.scale_codes[u] = TorchaoNvfp4BlockScaleCode(block[u].amax, per_tensor);
+          tb[u] = TorchaoNvfp4BlockDecodeScale(out.scale_codes[u], per_tensor);
+        }
+        out.global_decode_scale = per_tensor;
+        Nvfp4TorchaoFamily fam;
+        fam.opt = fam.array_opt = opt;
+        fam.t = tb.data();
+        out.stats = CastAll(c, fam, part, x, out, progress);
       }
-      out.stats = CastAll(
-          n, c.threads, out, x, [&](size_t e) { return Nvfp4EncodeElement(opt, x32[e], k[part.UnitOf(e)], e); },
-          [&](size_t e, uint64_t code) {
-            return Nvfp4DecodeElement(code, out.scale_codes[part.UnitOf(e)], s_dec);
-          },
-          progress, bulk);
       break;
     }
   }
   return out;
+}
+
+}  // namespace
+
+void PreferHugePages(void* data, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  if (bytes < 2 * kHuge) return;
+  // The whole huge pages inside the buffer (madvise wants aligned ranges).
+  const uintptr_t b = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
+  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);  // advice: failure changes nothing
+#else
+  (void)data;
+  (void)bytes;
+#endif
+}
+
+CodeArray::CodeArray(size_t bytes, size_t n) : bytes_(bytes == 2 ? 2 : 1) {
+  if (bytes_ == 2) {
+    c16_.reserve(n);
+    PreferHugePages(c16_.data(), n * 2);
+    c16_.resize(n);
+  } else {
+    c8_.reserve(n);
+    PreferHugePages(c8_.data(), n);
+    c8_.resize(n);
+  }
+}
+
+uint32_t OptionsSet(const QuantConfig& c) {
+  uint32_t o = 0;
+  if (c.group != 0) o |= kOptGroup;
+  if (c.block != kMxBlock) o |= kOptBlock;
+  if (c.calib.method != CalibMethod::kMax) o |= kOptCalib;
+  if (c.int_mode != IntMode::kSymmetric) o |= kOptAsymmetric;
+  if (c.fp8.margin != 0) o |= kOptMargin;
+  if (c.fp8.pow2) o |= kOptPow2;
+  if (c.reduce != AmaxReduce::kMax) o |= kOptAmaxReduce;
+  if (c.nvfp4_recipe != Nvfp4Recipe::kTransformerEngine) o |= kOptRecipe;
+  return o;
+}
+
+void CheckConfig(const QuantConfig& c) { Validate(c, {1}); }
+
+QuantResult Quantize(const QuantConfig& c, const std::vector<size_t>& shape, std::span<const float> x,
+                     const Progress& progress) {
+  return QuantizeImpl<float>(c, shape, x, progress);
+}
+
+QuantResult Quantize(const QuantConfig& c, const std::vector<size_t>& shape, std::span<const double> x,
+                     const Progress& progress) {
+  return QuantizeImpl<double>(c, shape, x, progress);
 }
 
 }  // namespace floatscope::quant

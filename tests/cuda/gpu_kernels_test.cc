@@ -164,7 +164,10 @@ TEST_CASE("per-tensor scaled fake-quantization equals emulate/quant scheme tenso
           const std::vector<uint8_t> codes = Download(d_codes, 2 * n);
           const size_t bytes = CodeBytes(*f);
           std::vector<uint8_t> want(n * bytes);
-          for (size_t i = 0; i < n; ++i) std::memcpy(want.data() + i * bytes, &cpu.codes[i], bytes);
+          for (size_t i = 0; i < n; ++i) {
+            const uint64_t code = cpu.codes[i];  // little-endian: its low `bytes` bytes
+            std::memcpy(want.data() + i * bytes, &code, bytes);
+          }
           CHECK(CountDiff(codes.data(), want.data(), n, bytes, "scaled codes", *f, r, &x, 0) == 0);
           CHECK(CountDiff(y.data(), cpu.dequantized.data(), n, 4, "scaled fake-quant", *f, r, &x, 0) == 0);
         }

@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "emulate/quant/mx.h"
@@ -540,7 +543,7 @@ TEST_CASE("configurations that do not apply are refused with one line") {
     CHECK_THROWS_WITH_AS(Quantize(c, shape, x), doctest::Contains(what), QuantError);
   };
   refuses(Config(formats::kInt4, Scheme::kMx), {64}, "scheme mx has no element format int4");
-  refuses(Config(formats::kE4m3fn, Scheme::kNvfp4), {64}, "scheme nvfp4 stores e2m1fn elements");
+  refuses(Config(formats::kE4m3fn, Scheme::kNvfp4), {64}, "scheme nvfp4 has no element format e4m3fn (NVFP4: e2m1fn)");
   refuses(Config(formats::kInt8, Scheme::kDelayed), {64}, "needs a float format");
   refuses(Config(formats::kInt8, Scheme::kChannel, 2), {8, 8}, "axis 2 is out of range");
   refuses(Config(formats::kInt8, Scheme::kChannel, -3), {8, 8}, "axis -3 is out of range");
@@ -548,60 +551,228 @@ TEST_CASE("configurations that do not apply are refused with one line") {
   refuses(Config(formats::kInt8, Scheme::kGroup), {64}, "group size");
   QuantConfig asym = Config(formats::kE4m3fn, Scheme::kTensor);
   asym.int_mode = IntMode::kAsymmetric;
-  refuses(asym, {64}, "asymmetric quantization is for integer formats");
+  refuses(asym, {64}, "--asymmetric applies to --scheme tensor, channel, group with an integer format, not to --scheme "
+                      "tensor with e4m3fn");
   QuantConfig pct = Config(formats::kE2m1fn, Scheme::kMx);
   pct.calib.method = CalibMethod::kMse;
-  refuses(pct, {64}, "calibrates by max only");
+  refuses(pct, {64}, "--calib applies to --scheme tensor, channel, group, not to --scheme mx");
+  QuantConfig pow2 = Config(formats::kInt8, Scheme::kTensor);
+  pow2.fp8.pow2 = true;
+  refuses(pow2, {64}, "--pow2-scale applies to --scheme tensor, channel, group, delayed with a float format");
+  QuantConfig recipe = Config(kE4m3fn, Scheme::kMx);
+  recipe.nvfp4_recipe = Nvfp4Recipe::kTorchao;
+  refuses(recipe, {64}, "--recipe applies to --scheme nvfp4, not to --scheme mx");
+  QuantConfig block = Config(kE4m3fn, Scheme::kMx);
+  block.block = 0;
+  refuses(block, {64}, "scheme mx needs a block size > 0");
 }
 
-TEST_CASE("the SIMD array casts give the core's codes, values and statistics") {
-  // Float32 values over many binades, with the edges the bulk path has to
-  // leave to the core: NaN, infinities, float32 subnormals, values whose
-  // scaled float32 would underflow, a float64 value that is not a float32.
-  std::vector<double> x = RandomValues(3 * 4096 + 77, 41, 3.0);
-  const double edges[] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, 1e-45, -1.4e-45, 1e-40, 3.0e38, -3.0e38,
-                          0.1 /* not a float32 */, 1e-30, 448.0, 480.0, 1e-3, -6.0, 6.5};
+// ---- the array pipeline against the core, element by element ---------------
+
+namespace {
+
+// Float32 values over many binades, with the edges the pipeline has to
+// leave to the core: NaN, infinities, float32 subnormals, values whose
+// scaled float32 would underflow, float64 values that are not float32s.
+std::vector<double> HostileValues(size_t n, uint32_t seed, bool f64) {
+  std::vector<double> x = RandomValues(n, seed, 3.0);
+  if (f64) {
+    std::mt19937 gen(seed + 1);
+    for (auto& v : x) v *= 1.0 + std::ldexp(static_cast<double>(gen() % 1000), -40);
+  }
+  const double edges[] = {NAN,  INFINITY, -INFINITY, 0.0,  -0.0, 1e-45, -1.4e-45, 1e-40, 3.0e38, -3.0e38,
+                          1e-30, 448.0,   480.0,     1e-3, -6.0, 6.5,   464.0,    -2.5,  0.75,  1.0 + 0x1p-20};
   for (size_t i = 0; i < std::size(edges); ++i) x[i * 97 % x.size()] = edges[i];
-  const std::vector<size_t> shape = {x.size()};
-  struct Case {
-    const Format* f;
-    Scheme s;
-    bool pow2;
+  if (f64) {
+    x[5] = 1e300;
+    x[17] = -3e-310;  // a float64 subnormal
+    x[29] = 0x1p-140;
+  }
+  // A block of zeros and one of ones (ties for the integer formats).
+  for (size_t i = 64; i < 96; ++i) x[i] = 0.0;
+  for (size_t i = 128; i < 160; ++i) x[i] = 0.5 + static_cast<double>(i % 4);
+  return x;
+}
+
+std::string Hex(float v) {
+  uint32_t b;
+  std::memcpy(&b, &v, 4);
+  char s[16];
+  std::snprintf(s, sizeof s, "0x%08x", b);
+  return s;
+}
+
+// Everything two results hold, bit for bit; a difference names its first element.
+void CheckSame(const QuantResult& got, const QuantResult& want, const std::vector<double>& x) {
+  REQUIRE(got.codes.size() == want.codes.size());
+  REQUIRE(got.dequantized.size() == want.dequantized.size());
+  size_t differ = 0;
+  for (size_t i = 0; i < got.codes.size(); ++i)
+    if (got.codes[i] != want.codes[i] && differ++ == 0)
+      FAIL_CHECK("element " << i << " x=" << x[i] << ": code 0x" << std::hex << got.codes[i] << ", core 0x"
+                            << want.codes[i] << std::dec);
+  for (size_t i = 0; i < got.dequantized.size(); ++i)
+    if (std::memcmp(&got.dequantized[i], &want.dequantized[i], 4) != 0 && differ++ == 0)
+      FAIL_CHECK("element " << i << " x=" << x[i] << ": x' " << Hex(got.dequantized[i]) << ", core "
+                            << Hex(want.dequantized[i]));
+  CHECK(differ == 0);
+  CHECK(got.scale_shape == want.scale_shape);
+  CHECK(std::memcmp(got.scales.data(), want.scales.data(), 4 * std::min(got.scales.size(), want.scales.size())) == 0);
+  CHECK(got.scales.size() == want.scales.size());
+  CHECK(got.zero_points == want.zero_points);
+  CHECK(got.scale_codes == want.scale_codes);
+  CHECK(got.global_decode_scale.has_value() == want.global_decode_scale.has_value());
+  const analysis::ErrorStats &a = got.stats, &b = want.stats;
+  CHECK(a.elements == b.elements);
+  CHECK(a.compared == b.compared);
+  CHECK(a.nan_inputs == b.nan_inputs);
+  CHECK(a.inf_inputs == b.inf_inputs);
+  CHECK(a.nan_outputs == b.nan_outputs);
+  CHECK(a.inf_outputs == b.inf_outputs);
+  CHECK(a.overflowed == b.overflowed);
+  CHECK(a.saturated == b.saturated);
+  CHECK(a.nonzero == b.nonzero);
+  CHECK(a.flushed == b.flushed);
+  CHECK(a.max_abs_err == b.max_abs_err);
+  CHECK(a.max_rel_err == b.max_rel_err);
+  CHECK(a.sum_sq_err == b.sum_sq_err);
+  CHECK(a.sum_sq_ref == b.sum_sq_ref);
+  CHECK(a.sum_sq_out == b.sum_sq_out);
+  CHECK(a.sum_ref_out == b.sum_ref_out);
+  CHECK(a.sum_sq_flushed == b.sum_sq_flushed);
+}
+
+struct PipelineCase {
+  const Format* f;
+  Scheme s;
+  long axis;
+  void (*tweak)(QuantConfig&);
+};
+
+}  // namespace
+
+TEST_CASE("the array pipeline gives the core path's bits: every scheme, float32 and float64, every mode") {
+  // Shape (3, 4096 + 77, 2): axis 1 is strided (runs of 2 units), axis -1
+  // contiguous and short, axis 0 spans the chunks.
+  const std::vector<size_t> shape = {3, 4173, 2};
+  const size_t n = 3 * 4173 * 2;
+  const std::vector<PipelineCase> cases = {
+      {&kE4m3fn, Scheme::kTensor, -1, nullptr},
+      {&kE4m3fn, Scheme::kTensor, -1, [](QuantConfig& c) { c.fp8.pow2 = true; }},
+      {&formats::kE5m2, Scheme::kChannel, 1, [](QuantConfig& c) { c.fp8.margin = 3; }},
+      {&formats::kBf16, Scheme::kGroup, 1, [](QuantConfig& c) { c.group = 7; }},
+      {&formats::kF16, Scheme::kGroup, -1, [](QuantConfig& c) { c.group = 2; }},
+      {&formats::kE2m3fn, Scheme::kTensor, -1, [](QuantConfig& c) { c.calib.method = CalibMethod::kMse; }},
+      {&kE4m3fn, Scheme::kDelayed, 0, [](QuantConfig& c) { c.history = 2; }},
+      {&formats::kInt8, Scheme::kTensor, -1, nullptr},
+      {&formats::kUint8, Scheme::kChannel, 0, [](QuantConfig& c) { c.int_mode = IntMode::kAsymmetric; }},
+      {&formats::kInt4, Scheme::kGroup, 1, [](QuantConfig& c) { c.group = 16; }},
+      {&formats::kUint4, Scheme::kChannel, -1,
+       [](QuantConfig& c) {
+         c.int_mode = IntMode::kAsymmetric;
+         c.calib.method = CalibMethod::kMse;
+       }},
+      {&formats::kInt8, Scheme::kTensor, -1,
+       [](QuantConfig& c) {
+         c.calib.method = CalibMethod::kPercentile;
+         c.calib.percentile = 99;
+       }},
+      {&kE4m3fn, Scheme::kMx, 1, nullptr},
+      {&formats::kE5m2, Scheme::kMx, -1, nullptr},
+      {&kE2m1fn, Scheme::kMx, 1, nullptr},
+      {&formats::kE3m2fn, Scheme::kMx, 0, [](QuantConfig& c) { c.block = 2; }},
+      {&formats::kInt8, Scheme::kMx, 1, nullptr},
+      {&kE2m1fn, Scheme::kNvfp4, 1, nullptr},
+      {&kE2m1fn, Scheme::kNvfp4, -1, nullptr},
+      {&kE2m1fn, Scheme::kNvfp4, 1, [](QuantConfig& c) { c.nvfp4_recipe = Nvfp4Recipe::kTorchao; }},
   };
-  for (const Case& k : {Case{&kE2m1fn, Scheme::kNvfp4, false}, Case{&kE4m3fn, Scheme::kMx, false},
-                        Case{&kE2m1fn, Scheme::kMx, false}, Case{&formats::kE5m2, Scheme::kMx, false},
-                        Case{&formats::kInt8, Scheme::kMx, false}, Case{&kE4m3fn, Scheme::kTensor, true},
-                        Case{&formats::kE5m2, Scheme::kTensor, true}, Case{&kE4m3fn, Scheme::kTensor, false},
-                        Case{&kE4m3fn, Scheme::kDelayed, true}}) {
-    for (const Rounding mode : {Rounding::kNearestEven, Rounding::kTowardZero, Rounding::kStochastic}) {
-      for (const bool daz : {false, true}) {
-        CAPTURE(SchemeName(k.s));
-        CAPTURE(k.f->name);
-        CAPTURE(static_cast<int>(mode));
-        CAPTURE(daz);
-        QuantConfig c = Config(*k.f, k.s, -1);
-        c.fp8.pow2 = k.pow2;
-        c.opt.rounding = mode;
-        c.opt.seed = 99;
-        c.opt.flush_input = daz;
-        c.threads = 2;
-        const std::vector<size_t> sh = k.s == Scheme::kDelayed ? std::vector<size_t>{3, x.size() / 3} : shape;
-        const std::vector<double> xx(x.begin(), x.begin() + static_cast<long>(sh.size() == 2 ? sh[0] * sh[1] : x.size()));
-        c.simd = true;
-        const QuantResult fast = Quantize(c, sh, xx);
-        c.simd = false;
-        const QuantResult core = Quantize(c, sh, xx);
-        CHECK(fast.codes == core.codes);
-        size_t differ = 0;
-        for (size_t i = 0; i < xx.size(); ++i)
-          differ += std::memcmp(&fast.dequantized[i], &core.dequantized[i], 4) != 0;
-        CHECK(differ == 0);
-        CHECK(fast.stats.saturated == core.stats.saturated);
-        CHECK(fast.stats.flushed == core.stats.flushed);
-        CHECK(fast.stats.nan_outputs == core.stats.nan_outputs);
-        CHECK(fast.stats.sum_sq_err == core.stats.sum_sq_err);
-        CHECK(fast.stats.max_abs_err == core.stats.max_abs_err);
+  const Rounding modes[] = {Rounding::kNearestEven, Rounding::kNearestAway, Rounding::kTowardZero, Rounding::kDown,
+                            Rounding::kUp,          Rounding::kOdd,         Rounding::kStochastic,
+                            Rounding::kStochasticEq};
+  for (const bool f64 : {false, true}) {
+    std::vector<double> x = HostileValues(n, f64 ? 52 : 51, f64);
+    std::vector<float> x32(n);
+    for (size_t i = 0; i < n; ++i) x32[i] = static_cast<float>(x[i]);
+    if (!f64)
+      for (size_t i = 0; i < n; ++i) x[i] = x32[i];  // the float64 widening of the float32 input
+    for (const PipelineCase& k : cases) {
+      for (const Rounding mode : modes) {
+        // MSE runs 100 round trips per unit: rne and sr only.
+        if (k.tweak && k.s != Scheme::kMx && mode != Rounding::kNearestEven && mode != Rounding::kStochastic) {
+          QuantConfig probe;
+          k.tweak(probe);
+          if (probe.calib.method == CalibMethod::kMse) continue;
+        }
+        for (const int policy : {0, 1, 2}) {
+          QuantConfig c = Config(*k.f, k.s, k.axis);
+          if (k.tweak) k.tweak(c);
+          c.opt.rounding = mode;
+          if (IsStochastic(mode)) c.opt.seed = 99;
+          if (policy == 1) c.opt.flush_input = c.opt.flush_output = true;  // DAZ and FTZ
+          if (policy == 2) {
+            if (!IsFloat(*k.f) || k.f->inf == InfCodes::kNone) continue;
+            c.opt.overflow = Overflow::kIeee;
+          }
+          CAPTURE(f64);
+          const std::string scheme = SchemeName(k.s), format = k.f->name;
+          CAPTURE(scheme);
+          CAPTURE(format);
+          CAPTURE(k.axis);
+          CAPTURE(static_cast<int>(mode));
+          CAPTURE(policy);
+          c.threads = 2;
+          c.simd = false;
+          const QuantResult core = Quantize(c, shape, x);
+          c.simd = true;
+          if (f64) {
+            CheckSame(Quantize(c, shape, x), core, x);
+          } else {
+            // float32 in: the same bits as its float64 widening.
+            CheckSame(Quantize(c, shape, std::span<const float>(x32)), core, x);
+            // Codes only, values only, and one thread: the same again.
+            c.outputs = Outputs::kCodes;
+            c.threads = 1;
+            const QuantResult codes = Quantize(c, shape, std::span<const float>(x32));
+            CHECK(codes.codes == core.codes);
+            CHECK(codes.dequantized.empty());
+            CHECK(codes.stats.sum_sq_err == core.stats.sum_sq_err);
+            CHECK(codes.stats.saturated == core.stats.saturated);
+            c.outputs = Outputs::kDequantized;
+            const QuantResult values = Quantize(c, shape, std::span<const float>(x32));
+            CHECK(values.codes.empty());
+            CHECK(std::memcmp(values.dequantized.data(), core.dequantized.data(), 4 * n) == 0);
+            CHECK(values.stats.saturated == core.stats.saturated);
+          }
+        }
       }
     }
+  }
+}
+
+TEST_CASE("codes are stored at their width: one byte up to 8 bits, two up to 16") {
+  const std::vector<double> x = RandomValues(64, 5, 1.0);
+  CHECK(Quantize(Config(kE4m3fn, Scheme::kTensor), {64}, x).codes.bytes() == 1);
+  CHECK(Quantize(Config(formats::kInt4, Scheme::kTensor), {64}, x).codes.bytes() == 1);
+  CHECK(Quantize(Config(formats::kBf16, Scheme::kTensor), {64}, x).codes.bytes() == 2);
+  const QuantResult r = Quantize(Config(formats::kF16, Scheme::kTensor), {64}, x);
+  REQUIRE(r.codes.bytes() == 2);
+  for (size_t i = 0; i < 64; ++i) CHECK(r.codes[i] == static_cast<const uint16_t*>(r.codes.data())[i]);
+}
+
+TEST_CASE("ErrorStats::AddArray is Add element by element") {
+  std::vector<double> x = HostileValues(5000, 7, true);
+  std::vector<float> out(x.size()), x32(x.size());
+  std::mt19937 gen(3);
+  for (size_t i = 0; i < x.size(); ++i) {
+    x32[i] = static_cast<float>(x[i]);
+    out[i] = gen() % 7 == 0 ? 0.0f : gen() % 11 == 0 ? NAN : static_cast<float>(x[i] * 1.01);
+  }
+  out[3] = INFINITY;
+  for (const bool f32 : {false, true}) {
+    analysis::ErrorStats a, b;
+    if (f32) a.AddArray(x32.data(), out.data(), x.size());
+    else a.AddArray(x.data(), out.data(), x.size());
+    for (size_t i = 0; i < x.size(); ++i) b.Add(f32 ? static_cast<double>(x32[i]) : x[i], out[i]);
+    CHECK(std::memcmp(&a, &b, sizeof a) == 0);
   }
 }

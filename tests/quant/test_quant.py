@@ -249,8 +249,15 @@ BAD_OPTIONS = {
     "axis for tensor": (["--format", "int8", "--axis", "0"], "--axis applies to --scheme channel"),
     "history for mx": (["--format", "e4m3fn", "--scheme", "mx", "--history", "4"], "--history applies to"),
     "calib for nvfp4": (["--format", "e2m1fn", "--scheme", "nvfp4", "--calib", "mse"], "--calib applies to"),
-    "pow2 for mx": (["--format", "e4m3fn", "--scheme", "mx", "--pow2-scale"], "do not apply to scheme mx"),
-    "asymmetric float": (["--format", "e4m3fn", "--asymmetric"], "asymmetric quantization is for integer"),
+    "pow2 for mx": (["--format", "e4m3fn", "--scheme", "mx", "--pow2-scale"],
+                    "--pow2-scale applies to --scheme tensor, channel, group, delayed with a float format, "
+                    "not to --scheme mx"),
+    "asymmetric float": (["--format", "e4m3fn", "--asymmetric"],
+                         "--asymmetric applies to --scheme tensor, channel, group with an integer format, "
+                         "not to --scheme tensor with e4m3fn"),
+    "recipe for mx": (["--format", "e4m3fn", "--scheme", "mx", "--recipe", "torchao"],
+                      "--recipe applies to --scheme nvfp4, not to --scheme mx"),
+    "delayed int": (["--format", "int8", "--scheme", "delayed"], "scheme delayed needs a float format"),
     "missing input": (["--format", "int8", "--in", "/nonexistent/x.npy"], "cannot open"),
 }
 
