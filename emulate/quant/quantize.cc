@@ -226,15 +226,17 @@ struct RangeAcc {
   Range Get() const { return lo <= hi ? Range{static_cast<double>(lo), static_cast<double>(hi)} : Range{}; }
 };
 
-// MX: the largest finite |x| and whether there is a NaN or an infinity.
+// MX: the largest finite |x| and whether there is a NaN or an infinity
+// (without a branch: `finite` is false for both).
 struct MxAcc {
   double amax = 0;
   bool special = false;
   template <class T>
   void Add(T x) {
     const double v = std::fabs(static_cast<double>(x));
-    if (!std::isfinite(v)) special = true;
-    else amax = std::max(amax, v);
+    const bool finite = v <= DBL_MAX;
+    special |= !finite;
+    amax = finite && v > amax ? v : amax;
   }
   void Merge(const MxAcc& o) {
     amax = std::max(amax, o.amax);
@@ -242,14 +244,16 @@ struct MxAcc {
   }
 };
 
-// NVFP4: fmaxf of |float32(x)| (NaN ignored).
+// NVFP4: fmaxf of |float32(x)| (NaN ignored), written as the comparison
+// fmaxf makes (a NaN compares false and is skipped), which inlines.
 struct F32AmaxAcc {
   float amax = 0.0f;
   template <class T>
   void Add(T x) {
-    amax = std::fmax(amax, std::fabs(static_cast<float>(x)));
+    const float a = std::fabs(static_cast<float>(x));
+    amax = a > amax ? a : amax;
   }
-  void Merge(const F32AmaxAcc& o) { amax = std::fmax(amax, o.amax); }
+  void Merge(const F32AmaxAcc& o) { Add(o.amax); }
 };
 
 // ---- float32 stand-ins -------------------------------------------------------
@@ -303,18 +307,20 @@ StandInRule RuleFor(const Format& f, const Options& opt) {
 }
 
 // Sets *v to y's stand-in; returns 1 where the element needs the core.
+// Written without branches (bitwise & and |), so that loops over it
+// vectorize.
 inline uint8_t ScaledToF32(double y, const StandInRule& r, float* v) {
   const float f = static_cast<float>(y);  // nearest even
   const double back = static_cast<double>(f);
-  const bool inexact = back != y;
-  uint32_t u = BitsOf(f);
-  u -= static_cast<uint32_t>(inexact & (std::fabs(back) > std::fabs(y)));  // toward zero
-  u |= static_cast<uint32_t>(inexact);                                    // odd
-  *v = F32FromBits(u);
+  const uint32_t inexact = back != y;
+  const uint32_t away = std::fabs(back) > std::fabs(y);
+  *v = F32FromBits((BitsOf(f) - (inexact & away)) | inexact);  // toward zero, then odd
   const double a = std::fabs(y);
-  const bool ok = y >= r.lo && y <= r.hi && (a >= static_cast<double>(FLT_MIN) || (y == 0 && r.zero_ok)) &&
-                  (!inexact || r.inexact_ok);
-  return static_cast<uint8_t>(!ok);
+  const uint32_t ok = static_cast<uint32_t>(y >= r.lo) & static_cast<uint32_t>(y <= r.hi) &
+                      (static_cast<uint32_t>(a >= static_cast<double>(FLT_MIN)) |
+                       (static_cast<uint32_t>(y == 0) & static_cast<uint32_t>(r.zero_ok))) &
+                      ((inexact ^ 1u) | static_cast<uint32_t>(r.inexact_ok));
+  return static_cast<uint8_t>(ok ^ 1u);
 }
 
 // ---- the schemes' element maps ---------------------------------------------------
@@ -337,8 +343,11 @@ struct ScaledFamily {
   template <class T>
   void Prep(const T* x, const Run& r, float* v, uint8_t* bad) const {
     if (r.stride == 0) {
+      // Locals, so the compiler knows the stores to v and bad change none of them (and vectorizes).
       const double s = scale[r.unit];
-      for (size_t j = 0; j < r.len; ++j) bad[j] = ScaledToF32(static_cast<double>(x[j]) * s, rule, v + j);
+      const StandInRule rl = rule;
+      const size_t n = r.len;
+      for (size_t j = 0; j < n; ++j) bad[j] = ScaledToF32(static_cast<double>(x[j]) * s, rl, v + j);
     } else {
       const float* s = scale + r.unit;
       for (size_t j = 0; j < r.len; ++j)
@@ -370,8 +379,15 @@ struct IntFamily {
 
   template <class T>
   void Prep(const T* x, const Run& r, float* v, uint8_t* bad) const {
+    if (r.stride == 0) {
+      const double s = params[r.unit].scale, z = static_cast<double>(params[r.unit].zero_point);
+      const StandInRule rl = rule;  // locals: see ScaledFamily::Prep
+      const size_t n = r.len;
+      for (size_t j = 0; j < n; ++j) bad[j] = ScaledToF32(static_cast<double>(x[j]) / s + z, rl, v + j);
+      return;
+    }
     for (size_t j = 0; j < r.len; ++j) {
-      const IntParams& p = params[r.unit + j * r.stride];
+      const IntParams& p = params[r.unit + j];
       bad[j] = ScaledToF32(static_cast<double>(x[j]) / static_cast<double>(p.scale) +
                                static_cast<double>(p.zero_point),
                            rule, v + j);
@@ -384,10 +400,12 @@ struct IntFamily {
   // value - zero_point is exact in float32 and the product is rounded once,
   // as IntDecode rounds the exact float64 product.
   void Decode(const float* fq, const Run& r, float* dq) const {
-    for (size_t j = 0; j < r.len; ++j) {
-      const size_t u = r.unit + j * r.stride;
-      dq[j] = (fq[j] - zero_f[u]) * params[u].scale;
+    if (r.stride == 0) {
+      const float z = zero_f[r.unit], s = params[r.unit].scale;
+      for (size_t j = 0; j < r.len; ++j) dq[j] = (fq[j] - z) * s;
+      return;
     }
+    for (size_t j = 0; j < r.len; ++j) dq[j] = (fq[j] - zero_f[r.unit + j]) * params[r.unit + j].scale;
   }
   float CoreDecode(uint64_t code, size_t u) const { return IntDecode(*f, code, params[u]); }
 };
@@ -405,11 +423,19 @@ struct MxFamily {
 
   template <class T>
   void Prep(const T* x, const Run& r, float* v, uint8_t* bad) const {
-    for (size_t j = 0; j < r.len; ++j) {
-      const size_t u = r.unit + j * r.stride;
-      // x * 2^k is exact in float64 but where it underflows, and then it is
-      // below float32's range and goes to the core anyway.
-      bad[j] = ScaledToF32(static_cast<double>(x[j]) * down[u], rule, v + j) | scales[u].IsNan();
+    // x * 2^k is exact in float64 but where it underflows, and then it is
+    // below float32's range and goes to the core anyway.
+    const StandInRule rl = rule;  // locals: see ScaledFamily::Prep
+    const size_t n = r.len;
+    if (r.stride == 0) {
+      const double d = down[r.unit];
+      const uint8_t nan_block = scales[r.unit].IsNan();
+      for (size_t j = 0; j < n; ++j) bad[j] = ScaledToF32(static_cast<double>(x[j]) * d, rl, v + j) | nan_block;
+      return;
+    }
+    for (size_t j = 0; j < n; ++j) {
+      const size_t u = r.unit + j;
+      bad[j] = ScaledToF32(static_cast<double>(x[j]) * down[u], rl, v + j) | scales[u].IsNan();
     }
   }
   template <class T>
