@@ -297,7 +297,7 @@ TEST_CASE("stochastic rounding is reproducible and keyed by (seed, index) only")
   other.seed = 100;
   for (uint64_t i = 0; i < 4096; ++i) other_seed.push_back(Div(formats::kF16, 0x3C00, 0x4200, other, i).code);
   CHECK(forward != other_seed);
-  // The decision for element i depends on Philox(seed, i) only.
+  // The decision for element i depends on StochasticBits(seed, i) only (word i mod 4 of the call with counter floor(i/4)).
   for (uint64_t i = 0; i < 4096; ++i) {
     const uint32_t u = StochasticBits(99, i);
     // f = 1/3: up iff floor(2^32/3) + u >= 2^32.

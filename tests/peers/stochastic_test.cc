@@ -6,7 +6,7 @@
 // is a multiple of 2^-R, and for other f a little less, so few-bit sr is
 // biased toward zero by 2^-(R+1) ulp on average over uniform fractions --
 // pinned below, not hidden. sr-eq rounds an inexact value up with
-// probability 1/2. The random bits of element i are Philox(seed, i), so the
+// probability 1/2. The random bits of element i are word i mod 4 of Philox(seed, counter floor(i/4)), so the
 // result cannot depend on how the index range is split among threads.
 //
 // Counts are judged by a binomial test at 5 standard deviations; the seed
