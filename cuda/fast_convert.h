@@ -151,6 +151,8 @@ FS_HD constexpr uint32_t FastEncode(const simd::EncodePlan& p, uint32_t bits, ui
     if (!p.neg_zero && (code & ~p.sign_bit) == 0) code = 0;
   }
   if (ovf) code = p.overflow.code[sign];
+  // Negatives into an unsigned format: the core gives code 0 (or NaN with no
+  // zero) whether they round to zero or clamp; only its flags tell them apart.
   if (!p.is_signed && neg && !is_nan) code = p.negative.code[sign];
   if (is_zero) code = p.zero.code[sign];
   if (is_inf) code = p.inf.code[sign];
@@ -189,7 +191,7 @@ FS_HD constexpr uint32_t FastDecode(const simd::EncodePlan& p, uint32_t code) {
   switch (p.inf_kind) {
     case InfCodes::kNone: break;
     case InfCodes::kIeee: is_inf = field == p.max_field && mant == 0; break;
-    case InfCodes::kMaxCode: is_inf = mag == p.mag_mask; break;
+    case InfCodes::kMaxCode: is_inf = mag == p.inf_mag; break;
   }
   if (is_inf) bits = p.dec_inf[neg ? 1 : 0];
   if (IsNanCodeP(p, code))

@@ -377,7 +377,15 @@ HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, VU bits, VU random) {
     *c = hn::IfThenElse(where, hn::IfThenElse(neg, hn::Set(du, s.code[1]), hn::Set(du, s.code[0])), *c);
     *f = hn::IfThenElse(where, hn::IfThenElse(neg, hn::Set(du, s.flags[1]), hn::Set(du, s.flags[0])), *f);
   };
-  if (!p.is_signed) by_sign(p.negative, &code, &flags, hn::AndNot(is_nan, neg));
+  if (!p.is_signed) {
+    // Negative values into an unsigned format (formats/round_pack.h,
+    // Convert): one that rounds to zero (or is flushed to it) keeps the
+    // rounding's code 0 and flags; any other is below the lowest value 0
+    // and gives the core's answer for -1 (0 and invalid, or NaN where the
+    // format has no zero). ovf lanes overflowed, so did not round to zero.
+    const MU to_zero = p.has_zero ? hn::AndNot(ovf, hn::Or(is_zero_result, flushed)) : hn::Lt(one, one);
+    by_sign(p.negative, &code, &flags, hn::AndNot(to_zero, hn::AndNot(is_nan, neg)));
+  }
   by_sign(p.zero, &code, &flags, is_zero);
   by_sign(p.inf, &code, &flags, is_inf);
   const MU quiet = hn::Ne(hn::And(mant, hn::Set(du, 0x400000u)), zero);
@@ -440,11 +448,10 @@ HWY_INLINE VU DecodeLanes(const EncodePlan& p, VU code) {
   // Specials: classify the codes as formats/format.h does, decode as the core.
   const MU is_nan = NanCodeMask(p, code);
   MU is_inf = hn::Lt(zero, zero);
-  const VU all_ones = hn::Set(du, p.mag_mask);
   switch (p.inf_kind) {
     case InfCodes::kNone: break;
     case InfCodes::kIeee: is_inf = hn::And(hn::Eq(field, hn::Set(du, p.max_field)), hn::Eq(mant, zero)); break;
-    case InfCodes::kMaxCode: is_inf = hn::Eq(mag, all_ones); break;
+    case InfCodes::kMaxCode: is_inf = hn::Eq(mag, hn::Set(du, p.inf_mag)); break;
   }
   bits = hn::IfThenElse(is_inf, hn::IfThenElse(neg, hn::Set(du, p.dec_inf[1]), hn::Set(du, p.dec_inf[0])), bits);
   VU nan_bits = hn::IfThenElse(neg, hn::Set(du, p.dec_nan[1]), hn::Set(du, p.dec_nan[0]));

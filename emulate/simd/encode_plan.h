@@ -45,6 +45,7 @@ struct EncodePlan {
   NanCodes nan_kind = NanCodes::kNone;
   InfCodes inf_kind = InfCodes::kNone;
   uint32_t max_field = 0, mag_mask = 0;
+  uint32_t inf_mag = 0;  // InfCodes::kMaxCode: the +inf code (all ones signed, 11..10 unsigned)
   uint32_t dec_nan[2] = {0, 0}, dec_inf[2] = {0, 0};  // float32 bits, by code sign
 
   // The fast path (FastEncodeLanes in convert-inl.h): rounding done on the
@@ -128,6 +129,7 @@ inline EncodePlan MakeEncodePlan(const Format& f, const Options& opt) {
   p.inf_kind = f.inf;
   p.max_field = MaxExponentField(f);
   p.mag_mask = static_cast<uint32_t>(MagnitudeMask(f));
+  if (HasInf(f)) p.inf_mag = static_cast<uint32_t>(PositiveInfCode(f) & MagnitudeMask(f));
   constexpr Format kF32 = formats::kF32;
   for (int s = 0; s < 2; ++s) {
     const uint64_t sign = s ? SignBit(f) : 0;

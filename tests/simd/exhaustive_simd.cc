@@ -280,7 +280,7 @@ int main(int argc, char** argv) {
   } else {
     for (const std::string& n : sw::SplitCommas(format_arg)) {
       const sw::FormatDefinition* d = sw::FindDefinition(n);
-      if (!d) Fail("unknown format '" + n + "' (the named formats of at most 16 bits)");
+      if (!d) Fail("unknown format '" + n + "' (the named formats of at most 16 bits, a P3109 family member binaryKpP{s,u}{e,f} floatscope holds, or all)");
       defs.push_back(d);
     }
   }

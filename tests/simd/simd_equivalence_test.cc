@@ -96,7 +96,11 @@ std::vector<const fs::Format*> FormatsUnderTest() {
     if (f.bits <= 24) out.push_back(&f);
   if (customs.empty()) {
     for (const char* spec : {"e5m6", "e4m3:bias=9,inf=no,nan=ones,subnormals=no", "e3m0:inf=no,nan=ones", "e6m9",
-                             "e2m2:nan=no,inf=no", "e5m2:subnormals=no", "int6", "uint3", "e8m7:signed=no,zero=no"}) {
+                             "e2m2:nan=no,inf=no", "e5m2:subnormals=no", "int6", "uint3", "e8m7:signed=no,zero=no",
+                             // IEEE P3109 members: unsigned with a zero (negatives round or
+                             // clamp to 0), the unsigned +inf 11..10, P = 1, K < 8.
+                             "binary8p3ue", "binary8p1ue", "binary8p1uf", "binary6p2uf", "binary5p5ue",
+                             "binary8p4sf", "binary8p1se", "binary4p2se"}) {
       std::string error;
       const fs::Format* f = fs::ResolveFormat(spec, &error);
       if (f == nullptr) {
