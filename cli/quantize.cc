@@ -47,7 +47,7 @@ namespace floatscope::cli {
 namespace {
 
 struct State {
-  std::string format, scheme = "tensor", calib = "max", reduce = "max", recipe = "te", in, out;
+  std::string format, scheme = "tensor", calib = "max", reduce = "max", recipe = "te", scale_format = "binary8p1uf", in, out;
   int64_t axis = -1;
   uint64_t group = 0, block = 32, history = 1024;
   int margin = 0;
@@ -197,6 +197,10 @@ void Run(const State& s) {
   const auto recipe = quant::ParseNvfp4Recipe(s.recipe);
   if (!recipe) throw UsageError("unknown --recipe " + Quoted(s.recipe) + " (" + quant::kNvfp4RecipeNames + ")");
   c.nvfp4_recipe = *recipe;
+  if (*scheme == quant::Scheme::kP3109) {
+    c.scale_format = ResolveFormat(s.scale_format, &error);
+    if (!c.scale_format) throw UsageError("--scale-format: " + error);
+  }
   c.opt = ResolveOptions(s.flags, *f);
   c.threads = s.threads;
   c.outputs = s.codes ? quant::Outputs::kCodes : quant::Outputs::kDequantized;
@@ -235,8 +239,9 @@ void Run(const State& s) {
     const std::string scales = Sibling(s.out, "scales");
     if (!r.scale_codes.empty()) {
       files.AddArray(scales, npy::Dtype::kUint8, r.scale_shape, r.scale_codes.data());
-      wrote.emplace_back(scales, *scheme == quant::Scheme::kMx ? "uint8 E8M0 block scale codes"
-                                                               : "uint8 E4M3 block decode scale codes");
+      wrote.emplace_back(scales, *scheme == quant::Scheme::kMx      ? std::string("uint8 E8M0 block scale codes")
+                                 : *scheme == quant::Scheme::kP3109 ? "uint8 " + s.scale_format + " block scale codes"
+                                                                    : std::string("uint8 E4M3 block decode scale codes"));
     } else {
       files.AddArray(scales, npy::Dtype::kFloat32, r.scale_shape, r.scales.data());
       wrote.emplace_back(scales, "float32 decode scales");
@@ -268,6 +273,7 @@ void Run(const State& s) {
   if (info.float_options & quant::kOptGroup) scheme_text += fmt::format(" group {}", s.group);
   if (info.float_options & quant::kOptBlock) scheme_text += fmt::format(" block {}", s.block);
   if (info.float_options & quant::kOptRecipe) scheme_text += fmt::format(" recipe {}", s.recipe);
+  if (info.float_options & quant::kOptScaleFormat) scheme_text += " scale format " + s.scale_format;
   const bool calibrated = info.rule == quant::ScaleRule::kRange;
   if (!IsFloat(*f) && calibrated) scheme_text += s.asymmetric ? " asymmetric" : " symmetric";
   if (calibrated && s.calib != "max") scheme_text += " calib " + s.calib;
@@ -281,6 +287,7 @@ void Run(const State& s) {
     j["scheme"] = info.name;
     j["format"] = f->name;
     if (info.float_options & quant::kOptRecipe) j["recipe"] = s.recipe;
+    if (info.float_options & quant::kOptScaleFormat) j["scale_format"] = s.scale_format;
     j["scales"] = n_scales;
     j["files"] = nlohmann::json::array();
     for (const auto& [path, what] : wrote) j["files"].push_back({{"path", path}, {"holds", what}});
@@ -319,20 +326,21 @@ void RegisterQuantizeCommand(CLI::App& app) {
   auto s = std::make_shared<State>();
   CLI::App* cmd = s->cmd = app.add_subcommand(
       "quantize",
-      "Quantize a float32/float64 .npy tensor (FP8 scaling, INT8/INT4, OCP MX, NVFP4; docs/QUANTIZATION.md), "
+      "Quantize a float32/float64 .npy tensor (FP8 scaling, INT8/INT4, OCP MX, NVFP4, P3109 blocks; docs/QUANTIZATION.md), "
       "write the dequantized float32 values or the codes and scales, and print the error against the input");
   cmd->add_option("--format,-f", s->format,
                   "element format: e4m3fn e5m2 ... (float schemes), int8 uint8 int4 uint4 (integer schemes), "
-                  "e4m3fn e5m2 e2m3fn e3m2fn e2m1fn int8 (mx), e2m1fn (nvfp4)")
+                  "e4m3fn e5m2 e2m3fn e3m2fn e2m1fn int8 (mx), e2m1fn (nvfp4), any float format (p3109)")
       ->required();
   cmd->add_option("--scheme,-s", s->scheme,
-                  "tensor | channel | group | delayed (FP8, axis 0 = steps) | mx | nvfp4 [default: tensor]");
+                  "tensor | channel | group | delayed (FP8, axis 0 = steps) | mx | nvfp4 | p3109 (P3109 scaled "
+                  "blocks) [default: tensor]");
   constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
   cmd->add_option("--axis", s->axis, "axis of channels / groups / blocks, negative from the end [default: -1]")
       ->check(IntegerIn(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
   cmd->add_option("--group", s->group, "group: elements per group along --axis (beyond the axis: one group)")
       ->check(UnsignedIn(1, kU64Max));
-  cmd->add_option("--block", s->block, "mx: elements per block along --axis [default: 32, as OCP MX]")
+  cmd->add_option("--block", s->block, "mx, p3109: elements per block along --axis [default: 32, as OCP MX]")
       ->check(UnsignedIn(1, kU64Max));
   cmd->add_flag("--asymmetric", s->asymmetric, "integer formats: zero point from [min, max] (default symmetric)");
   cmd->add_option("--calib", s->calib, "calibration: max | percentile:P | mse [default: max]");
@@ -345,6 +353,9 @@ void RegisterQuantizeCommand(CLI::App& app) {
   cmd->add_option("--recipe", s->recipe,
                   "nvfp4: te (TransformerEngine) | torchao (PyTorch AO: block scales clamped to E4M3's "
                   "smallest normal) [default: te]");
+  cmd->add_option("--scale-format", s->scale_format,
+                  "p3109: block scale format, an unsigned power-of-two format: binary8p1uf | binary8p1ue | "
+                  "binaryKp1u* | e8m0fnu [default: binary8p1uf]");
   cmd->add_flag("--codes", s->codes,
                 "write codes to --out and scales beside it (OUT.scales.npy, OUT.zero_points.npy, "
                 "OUT.global_scale.npy) instead of dequantized values");

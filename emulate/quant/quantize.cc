@@ -18,6 +18,7 @@
 #include "emulate/array_ops.h"
 #include "emulate/quant/common.h"
 #include "emulate/quant/mx.h"
+#include "emulate/quant/p3109_block.h"
 #include "formats/convert.h"
 
 namespace floatscope::quant {
@@ -689,6 +690,11 @@ std::vector<Range> CalibrateUnits(const Partition& p, const Calibration& calib, 
 
 // ---- configuration ---------------------------------------------------------------
 
+// The p3109 scheme's block scale format: binary8p1uf unless given.
+const Format& ScaleFormatOf(const QuantConfig& c) {
+  return c.scale_format ? *c.scale_format : *FindNamedFormat("binary8p1uf");
+}
+
 Partition MakePartition(const QuantConfig& c, const std::vector<size_t>& shape, size_t axis) {
   const SchemeInfo& info = InfoOf(c.scheme);
   Partition p;
@@ -699,7 +705,7 @@ Partition MakePartition(const QuantConfig& c, const std::vector<size_t>& shape, 
     case Unit::kStep: p.kind = Granularity::kChannel; break;
     case Unit::kGroup:
       p.kind = Granularity::kGroup;
-      p.group = info.block ? info.block : c.scheme == Scheme::kMx ? c.block : c.group;
+      p.group = info.block ? info.block : (info.float_options & kOptBlock) ? c.block : c.group;
       break;
   }
   return p;
@@ -713,6 +719,9 @@ void Validate(const QuantConfig& c, const std::vector<size_t>& shape) {
   const SchemeInfo& s = InfoOf(c.scheme);
   CheckElementFormat(s, f);
   CheckSchemeOptions(s, f, OptionsSet(c));
+  if (c.scheme == Scheme::kP3109) {
+    if (const std::string why = CheckScaleFormat(ScaleFormatOf(c)); !why.empty()) throw QuantError(why);
+  }
   if (c.calib.method == CalibMethod::kPercentile && !(c.calib.percentile > 0 && c.calib.percentile <= 100))
     throw QuantError("percentile must be in (0, 100]");
   if (c.fp8.margin < -64 || c.fp8.margin > 64) throw QuantError("margin must be between -64 and 64");
@@ -824,15 +833,20 @@ QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape,
       out.stats = CastAll(c, fam, part, x, out, progress);
       break;
     }
-    case ScaleRule::kE8m0: {
-      const MxType& t = *FindMxType(f.name);
+    case ScaleRule::kE8m0:
+    case ScaleRule::kP3109: {
+      // P3109 blocks are MX blocks with another scale rule and scale format
+      // (p3109_block.h): the same exactly scaled element casts.
+      const bool p3109 = info.rule == ScaleRule::kP3109;
+      const MxType t = p3109 ? P3109ElementType(f) : *FindMxType(f.name);
+      const Format& scale_format = ScaleFormatOf(c);
       const std::vector<MxAcc> acc = ReduceUnits<MxAcc>(part, x, c.threads);
       std::vector<MxScale> scales(units);
       std::vector<double> down(units);
       std::vector<float> up(units);
       out.scale_codes.resize(units);
       for (size_t u = 0; u < units; ++u) {
-        scales[u] = MxSharedScale(t, acc[u].amax, acc[u].special);
+        scales[u] = p3109 ? P3109BlockScale(t, scale_format, acc[u].amax) : MxSharedScale(t, acc[u].amax, acc[u].special);
         out.scale_codes[u] = scales[u].code;
         const int k = scales[u].shared_exp - t.implied_shift;
         down[u] = scales[u].IsNan() ? 0.0 : std::ldexp(1.0, -k);
@@ -921,6 +935,7 @@ uint32_t OptionsSet(const QuantConfig& c) {
   if (c.fp8.pow2) o |= kOptPow2;
   if (c.reduce != AmaxReduce::kMax) o |= kOptAmaxReduce;
   if (c.nvfp4_recipe != Nvfp4Recipe::kTransformerEngine) o |= kOptRecipe;
+  if (c.scale_format != nullptr) o |= kOptScaleFormat;
   return o;
 }
 

@@ -58,13 +58,14 @@ struct QuantConfig {
   Scheme scheme = Scheme::kTensor;
   long axis = -1;       // channel, group, mx, nvfp4 (negative: from the end)
   size_t group = 0;     // group: elements per group (required)
-  size_t block = 32;    // mx: elements per block (OCP: 32)
+  size_t block = 32;    // mx, p3109: elements per block (OCP: 32)
   IntMode int_mode = IntMode::kSymmetric;  // integer formats
   Calibration calib;                       // tensor, channel, group
   Fp8ScalingRecipe fp8;                    // float formats: margin, pow2
   size_t history = 16;                     // delayed: amax history length
   AmaxReduce reduce = AmaxReduce::kMax;    // delayed
   Nvfp4Recipe nvfp4_recipe = Nvfp4Recipe::kTransformerEngine;  // nvfp4
+  const Format* scale_format = nullptr;    // p3109: block scale format (nullptr: binary8p1uf)
   Options opt;  // element casts; overflow kDefault means saturate here
   unsigned threads = 0;  // 0: all hardware threads
   Outputs outputs = Outputs::kBoth;
@@ -139,11 +140,11 @@ struct QuantResult {
   std::vector<float> dequantized;  // float32 x' per element (unless Outputs::kCodes)
   // Per-unit scales, C order, shape `scale_shape`: x' = value(code) * s for
   // float formats (s = 1/scale: the decode scale), (value(code) - z) * s for
-  // integers. Empty for mx and nvfp4, which have `scale_codes` instead.
+  // integers. Empty for mx, nvfp4 and p3109, which have `scale_codes` instead.
   std::vector<size_t> scale_shape;
   std::vector<float> scales;
   std::vector<float> zero_points;   // asymmetric integer schemes only
-  std::vector<uint8_t> scale_codes; // mx: E8M0 codes; nvfp4: E4M3 codes
+  std::vector<uint8_t> scale_codes; // mx: E8M0 codes; nvfp4: E4M3 codes; p3109: scale_format codes
   std::optional<float> global_decode_scale;  // nvfp4: S_dec (te) or the per-tensor scale (torchao)
   // What the quantization cost, against the input's values (as float64):
   // measured on the float32 dequantized values (what the default output

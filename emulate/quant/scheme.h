@@ -24,6 +24,7 @@ enum class Scheme : uint8_t {
   kDelayed,  // FP8 delayed scaling; axis 0 counts the steps
   kMx,       // OCP MX blocks of 32 along the axis, E8M0 scales
   kNvfp4,    // NVFP4: E2M1 blocks of 16 along the axis, E4M3 + FP32 scales
+  kP3109,    // IEEE P3109 scaled blocks: power-of-two scales in binary8p1u*
 };
 
 // Which elements share a scale.
@@ -42,6 +43,7 @@ enum class ScaleRule : uint8_t {
   kHistory,  // FP8 delayed scaling: from the amax history of earlier steps
   kE8m0,     // OCP MX: a shared power of two, floor(log2 amax) - emax_elem
   kNvfp4,    // an E4M3 block scale under a float32 tensor scale (recipe te or torchao)
+  kP3109,    // P3109: a power of two from the block's largest finite |x| (p3109_block.h)
 };
 
 // The options a scheme may take (bits of SchemeInfo::float_options and
@@ -57,6 +59,7 @@ enum SchemeOption : uint32_t {
   kOptHistory = 1u << 7,      // --history      ::history
   kOptAmaxReduce = 1u << 8,   // --amax-reduce  ::reduce
   kOptRecipe = 1u << 9,       // --recipe       ::nvfp4_recipe
+  kOptScaleFormat = 1u << 10, // --scale-format ::scale_format
 };
 
 struct OptionName {
@@ -68,7 +71,7 @@ inline constexpr OptionName kOptionNames[] = {
     {kOptAxis, "--axis"},       {kOptGroup, "--group"},         {kOptBlock, "--block"},
     {kOptCalib, "--calib"},     {kOptAsymmetric, "--asymmetric"}, {kOptMargin, "--margin"},
     {kOptPow2, "--pow2-scale"}, {kOptHistory, "--history"},     {kOptAmaxReduce, "--amax-reduce"},
-    {kOptRecipe, "--recipe"},
+    {kOptRecipe, "--recipe"},   {kOptScaleFormat, "--scale-format"},
 };
 
 struct SchemeInfo {
@@ -104,10 +107,12 @@ inline constexpr SchemeInfo kSchemes[] = {
      "MXFP8: e4m3fn e5m2, MXFP6: e2m3fn e3m2fn, MXFP4: e2m1fn, MXINT8: int8"},
     {Scheme::kNvfp4, "nvfp4", Unit::kGroup, ScaleRule::kNvfp4, 16, true, false, kOptAxis | kOptRecipe, 0, "e2m1fn",
      "NVFP4: e2m1fn"},
+    {Scheme::kP3109, "p3109", Unit::kGroup, ScaleRule::kP3109, 0, true, false,
+     kOptAxis | kOptBlock | kOptScaleFormat, 0, nullptr, nullptr},
 };
 
-// Names: tensor, channel, group, delayed, mx, nvfp4.
-inline constexpr const char* kSchemeNames = "tensor, channel, group, delayed, mx, nvfp4";
+// Names: tensor, channel, group, delayed, mx, nvfp4, p3109.
+inline constexpr const char* kSchemeNames = "tensor, channel, group, delayed, mx, nvfp4, p3109";
 
 inline const SchemeInfo& InfoOf(Scheme s) {
   for (const SchemeInfo& i : kSchemes)
