@@ -28,7 +28,6 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -245,31 +244,6 @@ bool LayoutSelfCheck(uint32_t fa, uint32_t fb) {
   return bad == 0;
 }
 
-void WriteRecords(const std::string& path, const std::vector<floatscope::tc::Record>& records) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    for (const floatscope::tc::Record& r : records) {
-      const uint32_t h[10] = {floatscope::tc::kMagic, r.kind, r.dist, r.M, r.N, r.K, r.ms, r.ns, r.fa, r.fb};
-      out.write(reinterpret_cast<const char*>(h), sizeof h);
-      auto codes = [&](const std::vector<uint64_t>& v, uint32_t fmt) {
-        const size_t size = floatscope::tc::FormatOfId(fmt).bits <= 8 ? 1 : 2;
-        for (uint64_t c : v) {
-          const uint16_t w = static_cast<uint16_t>(c);
-          out.write(reinterpret_cast<const char*>(&w), static_cast<std::streamsize>(size));
-        }
-      };
-      codes(r.a, r.fa);
-      codes(r.b, r.fb);
-      out.write(reinterpret_cast<const char*>(r.c.data()), static_cast<std::streamsize>(r.c.size() * 4));
-      if (r.designed())
-        out.write(reinterpret_cast<const char*>(r.tags.data()), static_cast<std::streamsize>(r.tags.size() * 4));
-    }
-    if (!out.flush()) throw std::runtime_error(tmp + ": write failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": rename failed");
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -297,7 +271,7 @@ int main(int argc, char** argv) {
       r.c = Recompute(r);
       dots += r.c.size();
     }
-    WriteRecords(argv[2], records);
+    floatscope::tc::WriteRecords(argv[2], records);
     std::printf("%s: %zu records, %zu dot products through %s on %s (sm_%d%d); layout check passed\n", argv[2],
                 records.size(), dots, InstrName(instr), prop.name, prop.major, prop.minor);
   } catch (const std::exception& e) {

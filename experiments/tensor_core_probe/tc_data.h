@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -30,7 +31,9 @@ namespace floatscope::tc {
 
 inline constexpr uint32_t kMagic = 0x31504354;
 
-inline const char* const kDistNames[] = {"normal", "uniform", "wide", "cancel"};
+// probe.py's distributions 0-3; gemm_cases.h adds 4-7.
+inline const char* const kDistNames[] = {"normal", "uniform", "wide", "cancel", "positive", "heavy", "codes", "sparse"};
+inline const char* DistName(uint32_t d) { return d < std::size(kDistNames) ? kDistNames[d] : "?"; }
 
 // Probe families of designed records (tags[0]), as probe.py names them.
 inline const char* const kFamilyNames[] = {"pad", "cut", "cut_sig", "round", "group", "tail", "sparse"};
@@ -105,6 +108,33 @@ inline std::vector<Record> ReadRecords(const std::string& path) {
     out.push_back(std::move(r));
   }
   return out;
+}
+
+// Writes records in the same format, atomically (a temporary file, then
+// rename): mma_probe and gemm_assemble make files tc_fit reads.
+inline void WriteRecords(const std::string& path, const std::vector<Record>& records) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    auto codes = [&](const std::vector<uint64_t>& v, uint32_t fmt) {
+      const size_t size = FormatOfId(fmt).bits <= 8 ? 1 : 2;
+      for (uint64_t c : v) {
+        const uint16_t w = static_cast<uint16_t>(c);
+        out.write(reinterpret_cast<const char*>(&w), static_cast<std::streamsize>(size));
+      }
+    };
+    for (const Record& r : records) {
+      const uint32_t h[10] = {kMagic, r.kind, r.dist, r.M, r.N, r.K, r.ms, r.ns, r.fa, r.fb};
+      out.write(reinterpret_cast<const char*>(h), sizeof h);
+      codes(r.a, r.fa);
+      codes(r.b, r.fb);
+      out.write(reinterpret_cast<const char*>(r.c.data()), static_cast<std::streamsize>(r.c.size() * 4));
+      if (r.designed())
+        out.write(reinterpret_cast<const char*>(r.tags.data()), static_cast<std::streamsize>(r.tags.size() * 4));
+    }
+    if (!out.flush()) throw std::runtime_error(tmp + ": write failed");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": rename failed");
 }
 
 // How the GEMM's dot products are formed from the model: `split` > 1 is

@@ -281,7 +281,7 @@ int Verify(const Args& args, const std::vector<Record>& recs) {
       if (sp != args.splits.end()) rp.split = sp->second;
       const uint32_t got = Emulate(r, d, rp);
       const uint32_t want = r.c[d];
-      const std::string what = r.designed() ? kFamilyNames[std::min<int32_t>(r.tags[d * 4], 6)] : kDistNames[r.dist % 4];
+      const std::string what = r.designed() ? kFamilyNames[std::min<int32_t>(r.tags[d * 4], 6)] : DistName(r.dist);
       Count& c = local[Key{static_cast<int>(r.kind), what, r.K, r.shape()}];
       ++c.total;
       if (got == want) {
