@@ -188,7 +188,7 @@ def main(argv=None) -> int:
             for mode in ("rne", "sr"):
                 core = cpp.get((f"core/{fmt}/{mode}", n), {}).get("ns_per_elem")
                 names = [k for (k, m) in cpp if m == n and k.startswith(f"fakequant/{fmt}/{mode}/")]
-                names += [f"encode/{fmt}/{mode}"]
+                names += [f"fakequant-stats/{fmt}/{mode}/1", f"encode/{fmt}/{mode}"]
                 for name in names:
                     r = cpp.get((name, n))
                     if not r:

@@ -7,6 +7,7 @@
 //   scale          out[i] = 2 * in[i], a STREAM-like loop
 //   f16c           float32 -> f16 -> float32 with F16C instructions
 //   fakequant/F/M/T  floatscope FakeQuantF32Array, format F, mode M, T threads
+//   fakequant-stats/F/M/1  the same with ArrayStats counted, one thread
 //   encode/F/M     floatscope EncodeF32Array to codes, one thread
 //   core/F/M       the scalar core element by element (what SIMD replaces)
 //   quantize/S/F/P whole emulate/quant schemes (float64 in, codes, scales,
@@ -136,6 +137,23 @@ void RegisterAll() {
               ->UseRealTime();
           if (all == 1) break;
         }
+        // The same with statistics (ArrayStats counted in the same pass).
+        benchmark::RegisterBenchmark((std::string("fakequant-stats/") + name + "/" + mode + "/1").c_str(),
+                                     [f, mode](benchmark::State& st) {
+                                       const size_t n = static_cast<size_t>(st.range(0));
+                                       const float* in = Input(n).data();
+                                       std::vector<float> out(n);
+                                       const fs::Options o = OptionsFor(mode);
+                                       fs::ArrayStats stats;
+                                       for (auto _ : st) {
+                                         fs::FakeQuantF32Array(*f, o, in, out.data(), n, 0, &stats, 1);
+                                         benchmark::ClobberMemory();
+                                       }
+                                       benchmark::DoNotOptimize(stats);
+                                       SetCounters(st, n, 8);
+                                     })
+            ->Arg(n)
+            ->UseRealTime();
         benchmark::RegisterBenchmark((std::string("encode/") + name + "/" + mode).c_str(),
                                      [f, mode](benchmark::State& st) {
                                        const size_t n = static_cast<size_t>(st.range(0));

@@ -21,6 +21,7 @@
 
 #include "emulate/array_ops.h"
 #include "emulate/simd/encode_plan.h"
+#include "emulate/simd/kernels.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace floatscope::simd {
@@ -495,12 +496,18 @@ HWY_INLINE void CountLanes(const Lanes& l, MU valid, ArrayStats* st) {
 // and infinities are selected afterwards.
 struct FastLanes {
   VU mag;   // rounded |x| as a float32 pattern (meaningless where overflow or special)
+  VU a;     // |x| as rounded (after DAZ): mag != a is inexact
   VU bits;  // the input
   bool any; // some lane may have overflowed or be special: see FastOverflow
 };
 
 // What a fast-path loop is specialised for, besides the rounding mode.
-enum class FastKind { kFloat, kFloatNoNegZero, kInt };
+// kFloatFixed: a float format with -0 whose d is the same for every input
+// (EncodePlan::fast_fixed_d: bf16, tf32), so no lane is deep.
+enum class FastKind { kFloat, kFloatFixed, kFloatNoNegZero, kInt };
+
+// Whether a zero result keeps the input's sign.
+constexpr bool KeepsZeroSign(FastKind k) { return k == FastKind::kFloat || k == FastKind::kFloatFixed; }
 
 template <Rounding kMode, FastKind kKind>
 HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
@@ -514,16 +521,28 @@ HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
   VU a = abs;
   const VU implicit = hn::Set(du, 0x800000u);
   if (p.flush_in) a = hn::IfThenElseZero(gt(a, 0x7fffffu), a);  // DAZ
+  constexpr bool kFixed = kKind == FastKind::kFloatFixed;
   // d, at most 23: exponent fields below fast_ef_floor's only occur in deep
   // lanes (which take another route) and in float32 subnormals (field 1).
-  const VI ef = hn::BitCast(di, hn::ShiftRight<23>(hn::Max(a, hn::Set(du, p.fast_ef_floor))));
-  const VU d = hn::BitCast(du, hn::Max(hn::Set(di, p.fast_dmin), hn::Sub(hn::Set(di, p.fast_k), ef)));
-  const VU mask = hn::Sub(hn::Shl(one, d), one);
+  // With a fixed d (< 23 there) the lanes below 2^(emin - m) are float32
+  // subnormals, whose pattern is linear in the value too: no deep lanes.
+  VU d, mask;
+  if constexpr (kFixed) {
+    d = hn::Set(du, static_cast<uint32_t>(p.fast_dmin));
+    mask = hn::Set(du, (1u << p.fast_dmin) - 1);
+  } else {
+    const VI ef = hn::BitCast(di, hn::ShiftRight<23>(hn::Max(a, hn::Set(du, p.fast_ef_floor))));
+    d = hn::BitCast(du, hn::Max(hn::Set(di, p.fast_dmin), hn::Sub(hn::Set(di, p.fast_k), ef)));
+    mask = hn::Sub(hn::Shl(one, d), one);
+  }
   // The kept significand's last bit: bit d of the pattern with bit 23 set
   // for normal inputs (the implicit bit; at d = 23 it is the last kept one).
-  auto odd = [&] { return hn::And(hn::Shr(hn::Or(a, hn::Min(a, implicit)), d), one); };
+  auto odd = [&] {
+    if constexpr (kFixed) return hn::And(hn::Shr(a, d), one);
+    return hn::And(hn::Shr(hn::Or(a, hn::Min(a, implicit)), d), one);
+  };
   const VU min_pos = hn::Set(du, p.fast_min_pos);
-  const MU deep = hn::RebindMask(du, hn::Lt(hn::BitCast(di, a), hn::BitCast(di, min_pos)));
+  const MU deep = kFixed ? hn::Lt(one, one) : hn::RebindMask(du, hn::Lt(hn::BitCast(di, a), hn::BitCast(di, min_pos)));
   const MU nonzero = hn::Ne(a, zero);
   VU bias;
   MU up_deep;  // deep lanes: round up to 2^q
@@ -553,7 +572,7 @@ HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
     // Deep lanes need more work than the rest of the vector, and most data
     // rounded into a float format has none: skip it where no lane is deep.
     // (Into integers, |x| < 1 is deep: common, not worth a branch.)
-    if (kKind == FastKind::kInt || !hn::AllFalse(du, deep)) {
+    if (kKind == FastKind::kInt || (!kFixed && !hn::AllFalse(du, deep))) {
       // t = floor(|x| / 2^q * 2^32) = sig << (32 - D) or sig >> (D - 32),
       // with sig the 24-bit significand and D the unclamped d.
       const VI ef1 = hn::BitCast(di, hn::ShiftRight<23>(hn::Max(a, implicit)));
@@ -571,7 +590,13 @@ HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
   }
   const VU shallow = hn::AndNot(mask, hn::Add(a, bias));
   FastLanes out;
-  out.mag = hn::IfThenElse(deep, hn::IfThenElseZero(up_deep, min_pos), shallow);
+  if constexpr (kFixed) {
+    (void)up_deep;
+    out.mag = shallow;
+  } else {
+    out.mag = hn::IfThenElse(deep, hn::IfThenElseZero(up_deep, min_pos), shallow);
+  }
+  out.a = a;
   out.bits = bits;
   // Overflowed lanes have mag > limit; NaN and infinity have abs > limit.
   out.any = !hn::AllFalse(du, gt(hn::BitCast(du, hn::Max(hn::BitCast(di, out.mag), hn::BitCast(di, abs))), p.fast_any_limit));
@@ -602,7 +627,7 @@ HWY_INLINE VU FastFakeQuantLanes(const EncodePlan& p, const FastLanes& l) {
   const VU abs = hn::And(l.bits, hn::Set(du, 0x7fffffffu));
   const VU sign = hn::Xor(l.bits, abs);
   // Formats without -0 (and integers, whose zero decodes to +0): no sign on 0.
-  VU r = hn::Or(l.mag, kKind == FastKind::kFloat ? sign : hn::IfThenZeroElse(hn::Eq(l.mag, zero), sign));
+  VU r = hn::Or(l.mag, KeepsZeroSign(kKind) ? sign : hn::IfThenZeroElse(hn::Eq(l.mag, zero), sign));
   if (!l.any) return r;
   const MU neg = hn::RebindMask(du, hn::Lt(hn::BitCast(di, l.bits), hn::Zero(di)));
   auto by_sign = [&](const uint32_t v[2]) { return hn::IfThenElse(neg, hn::Set(du, v[1]), hn::Set(du, v[0])); };
@@ -642,7 +667,7 @@ HWY_INLINE VU FastCodeLanes(const EncodePlan& p, const FastLanes& l) {
     const VU sub_code = hn::Shr(sig, hn::BitCast(du, hn::Max(shift, hn::Zero(di))));
     const MU below = hn::RebindMask(du, hn::Lt(hn::BitCast(di, l.mag), hn::Set(di, static_cast<int32_t>(p.fast_min_normal))));
     const VU mag_code = hn::IfThenElse(below, sub_code, normal_code);
-    const MU signed_lane = kKind == FastKind::kFloat ? neg : hn::AndNot(hn::Eq(mag_code, zero), neg);
+    const MU signed_lane = KeepsZeroSign(kKind) ? neg : hn::AndNot(hn::Eq(mag_code, zero), neg);
     code = hn::Or(mag_code, hn::IfThenElseZero(signed_lane, hn::Set(du, p.sign_bit)));
   }
   if (!l.any) return code;
@@ -765,37 +790,218 @@ HWY_INLINE size_t ForEachVector(const EncodePlan& p, const float* in, const Out 
   return i;
 }
 
-// The fast path for one rounding mode (the mode and the integer/float split
-// are template arguments so the loop holds no per-vector decision but the
-// rare one about overflow and specials).
-template <Rounding kMode, FastKind kKind>
-HWY_NOINLINE size_t FastEncodeLoop(const EncodePlan& plan, const float* in, const Output& out, size_t n,
-                                   uint64_t first_index) {
-  const EncodePlan p = plan;  // see EncodeF32Vectors
-  constexpr bool kSr = kMode == Rounding::kStochastic || kMode == Rounding::kStochasticEq;
-  if (out.fq)
-    return ForEachVector<kSr>(p, in, FqOutput{out.fq}, n, first_index, [&](VU bits, VU random, MU) {
-      return FastFakeQuantLanes<kKind>(p, FastRoundLanes<kMode, kKind>(p, bits, random));
-    });
-  return ForEachVector<kSr>(p, in, out, n, first_index, [&](VU bits, VU random, MU) {
-    return FastCodeLanes<kKind>(p, FastRoundLanes<kMode, kKind>(p, bits, random));
-  });
+// The statistics of the fast paths (EncodePlan::fast_stats), counted in the
+// same pass. A common vector adds its inexact lanes (rounded magnitude !=
+// input magnitude) and, for floats, its underflow lanes (inexact and tiny:
+// |x| below EncodePlan::fast_tiny_limit) to per-lane counters; nothing else
+// can happen there (overflow, invalid, saturation and NaN results come from
+// special or overflowing inputs only, and flushing is not on the fast path).
+// A vector with an overflow, a special input or, for stochastic rounding
+// with tininess after rounding, an edge-zone lane (Rare) is counted from
+// the general kernel's flags instead (EncodeLanes, proven equal to the
+// core). Lanes outside `valid` (a stochastic array's staged head) hold +0,
+// which counts as nothing in a common vector.
+struct FastCounts {
+  // Scalar counters: kept in registers across the rare branch's call,
+  // where vector accumulators would have to be saved (every vector
+  // register is caller-saved); CountTrue is a mask move and a popcount.
+  uint64_t inexact = 0, underflow = 0;
+
+  // Whether this vector must be counted by the general kernel. `any`: the
+  // rounding saw a lane that may overflow or be special.
+  HWY_INLINE static bool Rare(const EncodePlan& p, bool any, VU a) {
+    if (any) return true;
+    if (!p.fast_edge) return false;
+    const DI di;
+    const VI ai = hn::BitCast(di, a);
+    return !hn::AllFalse(di, hn::And(hn::Gt(ai, hn::Set(di, static_cast<int32_t>(p.fast_edge_lo))),
+                                     hn::Lt(ai, hn::Set(di, static_cast<int32_t>(p.fast_min_normal)))));
+  }
+
+  // A common vector: `inexact` lanes, and the input `bits` and `a` (|x|
+  // after DAZ) to tell the tiny ones.
+  HWY_INLINE void Add(const EncodePlan& p, bool is_float, MU inexact_lanes, VU bits, VU a) {
+    const DU du;
+    const DI di;
+    inexact += hn::CountTrue(du, inexact_lanes);
+    if (is_float) {
+      VI limit = hn::Set(di, static_cast<int32_t>(p.fast_tiny_limit[0]));
+      if (p.fast_tiny_limit[0] != p.fast_tiny_limit[1])  // rup, rdn: by sign
+        limit = hn::IfThenElse(hn::Lt(hn::BitCast(di, bits), hn::Zero(di)),
+                               hn::Set(di, static_cast<int32_t>(p.fast_tiny_limit[1])), limit);
+      const MU tiny = hn::RebindMask(du, hn::Lt(hn::BitCast(di, a), limit));
+      underflow += hn::CountTrue(du, hn::And(inexact_lanes, tiny));
+    }
+  }
+
+  void Flush(ArrayStats* st) const {
+    st->inexact += inexact;
+    st->underflow += underflow;
+  }
+};
+
+// Forces a lambda inline: GCC does not inline the fast loop's body into
+// ForEachVector by itself once it holds the rare vectors' general kernel
+// (FastCount), which made fake-quant with statistics 2.5x slower in L2.
+#ifndef FLOATSCOPE_INLINE_LAMBDA
+#define FLOATSCOPE_INLINE_LAMBDA __attribute__((always_inline))
+#endif
+
+// Counts a rare vector (FastCounts::Rare) from the general kernel's flags.
+// Elements are counted by the loops, once for all.
+HWY_INLINE void CountRareVector(const EncodePlan& p, VU bits, VU random, MU valid, ArrayStats* st) {
+  const uint64_t elements = st->elements;
+  CountLanes(EncodeLanes(p, bits, random), valid, st);
+  st->elements = elements;
 }
 
+// Counts one vector of the pattern fast path (FastCounts).
 template <FastKind kKind>
-size_t FastEncodeByMode(const EncodePlan& p, const float* in, const Output& out, size_t n, uint64_t first_index) {
+HWY_INLINE void FastCount(const EncodePlan& p, const FastLanes& l, VU random, MU valid, FastCounts* counts,
+                          ArrayStats* st) {
+  if (FastCounts::Rare(p, l.any, l.a)) CountRareVector(p, l.bits, random, valid, st);
+  else counts->Add(p, kKind != FastKind::kInt, hn::Ne(l.mag, l.a), l.bits, l.a);
+}
+
+// The fast path for one rounding mode (the mode and the integer/float split
+// are template arguments so the loop holds no per-vector decision but the
+// rare one about overflow and specials). With kStats it counts the
+// statistics as it goes (FastCounts).
+template <Rounding kMode, FastKind kKind, bool kStats>
+HWY_NOINLINE size_t FastEncodeLoop(const EncodePlan& plan, const float* in, const Output& out, size_t n,
+                                   uint64_t first_index, ArrayStats* stats) {
+  const EncodePlan p = plan;  // see EncodeF32Vectors
+  constexpr bool kSr = kMode == Rounding::kStochastic || kMode == Rounding::kStochasticEq;
+  FastCounts counts;
+  size_t done;
+  if (out.fq) {
+    done = ForEachVector<kSr>(p, in, FqOutput{out.fq}, n, first_index, [&](VU bits, VU random, MU valid) FLOATSCOPE_INLINE_LAMBDA {
+      const FastLanes l = FastRoundLanes<kMode, kKind>(p, bits, random);
+      if constexpr (kStats) FastCount<kKind>(p, l, random, valid, &counts, stats);
+      return FastFakeQuantLanes<kKind>(p, l);
+    });
+  } else {
+    done = ForEachVector<kSr>(p, in, out, n, first_index, [&](VU bits, VU random, MU valid) FLOATSCOPE_INLINE_LAMBDA {
+      const FastLanes l = FastRoundLanes<kMode, kKind>(p, bits, random);
+      if constexpr (kStats) FastCount<kKind>(p, l, random, valid, &counts, stats);
+      return FastCodeLanes<kKind>(p, l);
+    });
+  }
+  if constexpr (kStats) {
+    counts.Flush(stats);
+    stats->elements += done;
+  }
+  return done;
+}
+
+template <FastKind kKind, bool kStats>
+size_t FastEncodeByMode(const EncodePlan& p, const float* in, const Output& out, size_t n, uint64_t first_index,
+                        ArrayStats* st) {
+  using R = Rounding;
   switch (p.mode) {
-    case Rounding::kNearestEven: return FastEncodeLoop<Rounding::kNearestEven, kKind>(p, in, out, n, first_index);
-    case Rounding::kNearestAway: return FastEncodeLoop<Rounding::kNearestAway, kKind>(p, in, out, n, first_index);
-    case Rounding::kTowardZero: return FastEncodeLoop<Rounding::kTowardZero, kKind>(p, in, out, n, first_index);
-    case Rounding::kDown: return FastEncodeLoop<Rounding::kDown, kKind>(p, in, out, n, first_index);
-    case Rounding::kUp: return FastEncodeLoop<Rounding::kUp, kKind>(p, in, out, n, first_index);
-    case Rounding::kOdd: return FastEncodeLoop<Rounding::kOdd, kKind>(p, in, out, n, first_index);
-    case Rounding::kStochastic: return FastEncodeLoop<Rounding::kStochastic, kKind>(p, in, out, n, first_index);
-    case Rounding::kStochasticEq: return FastEncodeLoop<Rounding::kStochasticEq, kKind>(p, in, out, n, first_index);
+    case R::kNearestEven: return FastEncodeLoop<R::kNearestEven, kKind, kStats>(p, in, out, n, first_index, st);
+    case R::kNearestAway: return FastEncodeLoop<R::kNearestAway, kKind, kStats>(p, in, out, n, first_index, st);
+    case R::kTowardZero: return FastEncodeLoop<R::kTowardZero, kKind, kStats>(p, in, out, n, first_index, st);
+    case R::kDown: return FastEncodeLoop<R::kDown, kKind, kStats>(p, in, out, n, first_index, st);
+    case R::kUp: return FastEncodeLoop<R::kUp, kKind, kStats>(p, in, out, n, first_index, st);
+    case R::kOdd: return FastEncodeLoop<R::kOdd, kKind, kStats>(p, in, out, n, first_index, st);
+    case R::kStochastic: return FastEncodeLoop<R::kStochastic, kKind, kStats>(p, in, out, n, first_index, st);
+    case R::kStochasticEq: return FastEncodeLoop<R::kStochasticEq, kKind, kStats>(p, in, out, n, first_index, st);
   }
   return 0;
 }
+
+template <bool kStats>
+size_t FastEncode(const EncodePlan& p, const float* in, const Output& out, size_t n, uint64_t first_index,
+                  ArrayStats* st) {
+  if (p.is_int) return FastEncodeByMode<FastKind::kInt, kStats>(p, in, out, n, first_index, st);
+  if (p.fast_fixed_d) return FastEncodeByMode<FastKind::kFloatFixed, kStats>(p, in, out, n, first_index, st);
+  if (p.fast_zero_sign) return FastEncodeByMode<FastKind::kFloat, kStats>(p, in, out, n, first_index, st);
+  return FastEncodeByMode<FastKind::kFloatNoNegZero, kStats>(p, in, out, n, first_index, st);
+}
+
+// The targets with F16C (kernels.cc compiles no other x86 target).
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2
+// f16 through F16C (EncodePlan::f16c_round): one VCVTPS2PH with the
+// rounding in its immediate, and VCVTPH2PS back for fake quantization. The
+// conversions may set MXCSR's sticky exception flags: the caller restores
+// MXCSR afterwards (F16cEncode).
+template <int kImm>
+struct F16c {
+#if HWY_TARGET == HWY_AVX3
+  using Half = __m256i;
+  static HWY_INLINE Half To(VU bits) { return _mm512_cvtps_ph(_mm512_castsi512_ps(bits.raw), kImm | _MM_FROUND_NO_EXC); }
+  static HWY_INLINE VU From(Half h) { return VU{_mm512_castps_si512(_mm512_cvtph_ps(h))}; }
+  static HWY_INLINE void Store(Half h, uint16_t* to) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(to), h); }
+#else
+  using Half = __m128i;
+  static HWY_INLINE Half To(VU bits) { return _mm256_cvtps_ph(_mm256_castsi256_ps(bits.raw), kImm); }
+  static HWY_INLINE VU From(Half h) { return VU{_mm256_castps_si256(_mm256_cvtph_ps(h))}; }
+  static HWY_INLINE void Store(Half h, uint16_t* to) { _mm_storeu_si128(reinterpret_cast<__m128i*>(to), h); }
+#endif
+};
+
+// The F16C loop. Statistics as FastCounts: a vector with a lane beyond the
+// largest finite f16 (65504: overflow possible), a NaN or infinity, or a
+// lane in the edge zone goes to the general kernel's flags; the others are
+// inexact where the round trip changed the value, underflow where that is
+// also below 2^-14.
+template <int kImm, bool kStats>
+HWY_NOINLINE size_t F16cLoop(const EncodePlan& plan, const float* in, uint16_t* codes, float* fq, size_t n,
+                             ArrayStats* stats) {
+  const EncodePlan p = plan;  // see EncodeF32Vectors
+  const DU du;
+  const DI di;
+  const DF df;
+  const size_t N = hn::Lanes(du);
+  const MU all = hn::FirstN(du, N);
+  FastCounts counts;
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const VU bits = hn::BitCast(du, hn::LoadU(df, in + i));
+    const typename F16c<kImm>::Half h = F16c<kImm>::To(bits);
+    if (fq) hn::StoreU(hn::BitCast(df, F16c<kImm>::From(h)), df, fq + i);
+    else F16c<kImm>::Store(h, codes + i);
+    if constexpr (kStats) {
+      const VU a = hn::And(bits, hn::Set(du, 0x7fffffffu));
+      const bool beyond = !hn::AllFalse(di, hn::Gt(hn::BitCast(di, a), hn::Set(di, static_cast<int32_t>(p.fast_limit[0]))));
+      if (FastCounts::Rare(p, beyond, a)) CountRareVector(p, bits, hn::Zero(du), all, stats);
+      else counts.Add(p, true, hn::Ne(F16c<kImm>::From(h), bits), bits, a);
+    }
+  }
+  if constexpr (kStats) {
+    counts.Flush(stats);
+    stats->elements += i;
+  }
+  return i;
+}
+
+template <bool kStats>
+size_t F16cByMode(const EncodePlan& p, const float* in, uint16_t* codes, float* fq, size_t n, ArrayStats* st) {
+  switch (p.f16c_round) {
+    case 0: return F16cLoop<_MM_FROUND_TO_NEAREST_INT, kStats>(p, in, codes, fq, n, st);
+    case 1: return F16cLoop<_MM_FROUND_TO_NEG_INF, kStats>(p, in, codes, fq, n, st);
+    case 2: return F16cLoop<_MM_FROUND_TO_POS_INF, kStats>(p, in, codes, fq, n, st);
+    case 3: return F16cLoop<_MM_FROUND_TO_ZERO, kStats>(p, in, codes, fq, n, st);
+  }
+  return 0;
+}
+
+// Runs the F16C loop where it gives the core's bits: returns false (and
+// does nothing) when MXCSR is not the default one. DAZ would read float32
+// subnormal inputs as zero, FTZ is ignored by VCVTPS2PH but not worth the
+// doubt, and an unmasked exception would trap: such a thread gets the
+// integer kernels. MXCSR is restored, so the sticky flags the AVX2 form
+// may raise do not leak to the caller.
+HWY_INLINE bool F16cEncode(const EncodePlan& p, const float* in, uint16_t* codes, float* fq, size_t n,
+                           ArrayStats* st, size_t* done) {
+  const unsigned csr = _mm_getcsr();
+  if ((csr & 0xffc0u) != 0x1f80u) return false;  // DAZ, masks, rounding, FTZ: all default
+  *done = st ? F16cByMode<true>(p, in, codes, fq, n, st) : F16cByMode<false>(p, in, codes, fq, n, st);
+  _mm_setcsr(csr);
+  return true;
+}
+#endif  // AVX3 || AVX2
 
 // Rounds n floats; writes codes (code_bytes wide) or, with fq_out, their
 // decoded values (fake quantization). Handles whole vectors (and the head of
@@ -808,11 +1014,21 @@ HWY_NOINLINE size_t EncodeF32Vectors(const EncodePlan& plan, const float* in, vo
   // plan field in every iteration. Nothing can alias this copy.
   const EncodePlan p = plan;
   const Output out{codes, code_bytes, fq_out, p.storage_shift};
-  if (p.fast && stats == nullptr) {
-    if (p.is_int) return FastEncodeByMode<FastKind::kInt>(p, in, out, n, first_index);
-    if (p.fast_zero_sign) return FastEncodeByMode<FastKind::kFloat>(p, in, out, n, first_index);
-    return FastEncodeByMode<FastKind::kFloatNoNegZero>(p, in, out, n, first_index);
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2
+  if (p.f16c_round >= 0 && (stats == nullptr || p.fast_stats) && (fq_out || code_bytes == 2)) {
+    size_t done = 0;
+    if (F16cEncode(p, in, static_cast<uint16_t*>(codes), fq_out, n, stats, &done)) {
+      NoteEncodePath(EncodePath::kF16c);
+      return done;
+    }
   }
+#endif
+  if (p.fast && (stats == nullptr || p.fast_stats)) {
+    NoteEncodePath(EncodePath::kFast);
+    return stats ? FastEncode<true>(p, in, out, n, first_index, stats)
+                 : FastEncode<false>(p, in, out, n, first_index, stats);
+  }
+  NoteEncodePath(EncodePath::kGeneral);
   auto step = [&](VU bits, VU random, MU valid) {
     const Lanes l = EncodeLanes(p, bits, random);
     if (stats) CountLanes(l, valid, stats);

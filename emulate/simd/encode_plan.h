@@ -5,6 +5,7 @@
 // core itself, so the kernels cannot disagree with it about them.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "formats/convert.h"
@@ -48,9 +49,9 @@ struct EncodePlan {
   uint32_t inf_mag = 0;  // InfCodes::kMaxCode: the +inf code (all ones signed, 11..10 unsigned)
   uint32_t dec_nan[2] = {0, 0}, dec_inf[2] = {0, 0};  // float32 bits, by code sign
 
-  // The fast path (FastEncodeLanes in convert-inl.h): rounding done on the
-  // float32 bit pattern itself, for the common formats and options when no
-  // statistics are asked for. `fast` says whether it applies; the rest are
+  // The fast path (FastRoundLanes in convert-inl.h): rounding done on the
+  // float32 bit pattern itself, for the common formats and options, with
+  // statistics too where fast_stats (below). `fast` says whether it applies; the rest are
   // its constants. Rounding |x| to a multiple of the quantum drops
   // d = max(fast_dmin, fast_k - max(f32 exponent field, 1)) low bits of the
   // pattern (every name below is a float32 bit pattern unless it says code).
@@ -66,6 +67,38 @@ struct EncodePlan {
   uint32_t fast_code_sub = 0;       // floats: (127 - bias) << m
   // Fake quantization of the specials (the core's decode of the codes above).
   uint32_t fq_overflow[2] = {0, 0}, fq_inf[2] = {0, 0}, fq_nan_quiet[2] = {0, 0}, fq_nan_signaling[2] = {0, 0};
+  // d is the same for every input (fast_k - 1 <= fast_dmin: bf16, tf32):
+  // no lane is "deep", the rounding is the textbook bias-and-clear.
+  bool fast_fixed_d = false;
+
+  // Statistics from the fast path (FastCounts in convert-inl.h): it counts
+  // inexact (rounded magnitude != input magnitude) and, for floats,
+  // underflow (inexact and tiny) itself, and hands every vector that holds
+  // an overflow or a special input to the general kernel's flags. Tiny is
+  // |x| < fast_tiny_limit[sign]: 2^emin before rounding; after rounding
+  // (rounded with an unbounded exponent, still below 2^emin) the lanes
+  // whose rounding to the grid one binade wider carries into 2^emin are
+  // not tiny: from the midpoint 2^emin - 2^(emin-2-m) on for rne and rna
+  // (the grid's top value 2^emin - 2^(emin-1-m) has an odd significand, so
+  // the tie goes up), above that top value for rup (positive) and rdn
+  // (negative), never for rtz and rto. Stochastic modes decide that carry
+  // with the random word: with tininess after rounding, a vector with a lane
+  // in the edge zone (fast_edge_lo, 2^emin) also goes to the general kernel
+  // (fast_edge). Needs the core to raise nothing for a zero input (the
+  // fast path's zero and DAZ'd lanes count as exact).
+  bool fast_stats = false;
+  uint32_t fast_tiny_limit[2] = {0, 0};  // float32 bits, by sign
+  bool fast_edge = false;                // stochastic, tininess after rounding
+  uint32_t fast_edge_lo = 0;             // float32 bits of 2^emin - 2^(emin-1-m)
+
+  // f16 through the CPU's F16C conversion (VCVTPS2PH with the rounding in
+  // its immediate, VCVTPH2PS back): the format is IEEE binary16 and the
+  // options are ones where that instruction gives the core's bits (rne,
+  // rdn, rup, rtz; IEEE overflow; no DAZ/FTZ options; NaN payload kept,
+  // which is what F16C does: sign, quiet bit, top 9 payload bits).
+  // exhaustive_simd proves it on all 2^32 inputs. -1: not used; else the
+  // VCVTPS2PH rounding immediate (0 rne, 1 rdn, 2 rup, 3 rtz).
+  int f16c_round = -1;
 };
 
 // Asks the core for the code and flags of one float32 input.
@@ -170,6 +203,42 @@ inline EncodePlan MakeEncodePlan(const Format& f, const Options& opt) {
     p.fast_zero_sign = !p.is_int && p.neg_zero;
     const float half = F32FromBits(p.fast_min_pos) * 0.5f;  // exact, or 2^-150 -> 0
     p.fast_half_min = half == 0.0f ? 1u : BitsOf(half);
+  }
+  if (p.fast) {
+    p.fast_fixed_d = !p.is_int && p.fast_k - 1 <= p.fast_dmin && p.fast_zero_sign;
+    p.fast_stats = p.zero.flags[0] == 0 && p.zero.flags[1] == 0;
+    p.fast_tiny_limit[0] = p.fast_tiny_limit[1] = p.fast_min_normal;
+    if (!p.is_int && p.tiny_after) {
+      // Exact: m + 1 significant bits, a multiple of 2^(emin - m - 1) >= 2^-149 (SimdSupports).
+      const double top = std::ldexp(1.0, p.emin) - std::ldexp(1.0, p.emin - 1 - p.m);
+      p.fast_edge_lo = BitsOf(static_cast<float>(top));
+      // The midpoint, or the first float32 above it where it is none (2^-150).
+      const double mid = std::ldexp(std::ceil(std::ldexp(std::ldexp(1.0, p.emin) - std::ldexp(1.0, p.emin - 2 - p.m), 149)), -149);
+      const uint32_t from_mid = BitsOf(static_cast<float>(mid)), above_top = p.fast_edge_lo + 1;
+      switch (opt.rounding) {
+        case Rounding::kNearestEven:
+        case Rounding::kNearestAway: p.fast_tiny_limit[0] = p.fast_tiny_limit[1] = from_mid; break;
+        case Rounding::kUp: p.fast_tiny_limit[0] = above_top; break;
+        case Rounding::kDown: p.fast_tiny_limit[1] = above_top; break;
+        case Rounding::kTowardZero:
+        case Rounding::kOdd: break;
+        case Rounding::kStochastic:
+        case Rounding::kStochasticEq: p.fast_edge = true; break;
+      }
+    }
+  }
+  const bool binary16 = !p.is_int && f.exponent_bits == 5 && p.m == 10 && p.bias == 15 && f.bits == 16 &&
+                        f.storage_bits == 16 && f.storage_shift == 0 && f.inf == InfCodes::kIeee &&
+                        f.nan == NanCodes::kIeee && p.is_signed && p.has_sub && p.neg_zero;
+  if (binary16 && EffectiveOverflow(f, opt.overflow) == Overflow::kIeee && !opt.flush_input && !opt.flush_output &&
+      opt.nan_payload == NanPayload::kPreserve) {
+    switch (opt.rounding) {
+      case Rounding::kNearestEven: p.f16c_round = 0; break;
+      case Rounding::kDown: p.f16c_round = 1; break;
+      case Rounding::kUp: p.f16c_round = 2; break;
+      case Rounding::kTowardZero: p.f16c_round = 3; break;
+      default: break;
+    }
   }
   for (int s = 0; s < 2; ++s) {
     p.fq_overflow[s] = f32_of(p.overflow.code[s]);

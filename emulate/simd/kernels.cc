@@ -99,6 +99,13 @@ void ForceTarget(int64_t target) {
   supported_cache.store(0, std::memory_order_relaxed);
 }
 
+namespace {
+thread_local EncodePath last_encode_path = EncodePath::kNone;
+}  // namespace
+
+EncodePath LastEncodePath() { return last_encode_path; }
+void NoteEncodePath(EncodePath path) { last_encode_path = path; }
+
 ThreadTarget::ThreadTarget(int64_t target) : previous_(pinned_target) { pinned_target = target; }
 ThreadTarget::~ThreadTarget() { pinned_target = previous_; }
 

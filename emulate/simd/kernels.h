@@ -30,6 +30,13 @@ const char* DispatchedTargetName();
 std::vector<int64_t> CompiledTargets();
 void ForceTarget(int64_t target);
 
+// For tests: which loop the last EncodeF32Vectors call on this thread ran
+// (so a test can prove that its "with statistics" calls take the fast path
+// it means to check, and not the general kernel).
+enum class EncodePath { kNone, kGeneral, kFast, kF16c };
+EncodePath LastEncodePath();
+void NoteEncodePath(EncodePath path);  // the kernels' side
+
 // For tests: pins the kernels called from this thread to one target while
 // it lives (0: no pin), so threads can check different targets at once.
 // Only for kernels called on this thread: array calls with threads > 1 run

@@ -155,8 +155,9 @@ Reference ScalarReference(const fs::Format& f, const fs::Options& o, const std::
 }
 
 // Checks encode and fake-quant of `in` on the current target against `ref`,
-// with statistics (the general kernel) and without (the fast path, where the
-// plan allows it: emulate/simd/convert-inl.h FastRoundLanes).
+// with statistics and without (both on the fast path where the plan allows
+// it, emulate/simd/convert-inl.h FastRoundLanes and FastCounts; the general
+// kernel elsewhere and for the rare vectors' counts).
 void CheckOnTarget(const fs::Format& f, const fs::Options& o, const std::vector<float>& in, const Reference& ref,
                    uint64_t first_index, unsigned threads, const std::string& where) {
   const size_t bytes = fs::CodeBytes(f);
@@ -314,6 +315,54 @@ TEST_CASE("encode and fake-quant equal the core on 2^24 inputs: every named form
       ForEachTarget([&](const std::string& target) { CheckOnTarget(f, o, in, ref, 0, 1, target + " " + Describe(f, o)); });
     }
   }
+}
+
+TEST_CASE("with statistics the common formats run the fast path, whose counts the cases above check") {
+  // CheckOnTarget compares the statistics of every call "with stats": this
+  // proves those calls run the fast path (EncodePlan::fast_stats) and the
+  // F16C loop where the plan says so, not the general kernel, so their
+  // counts are checked too. The general kernel keeps the options the fast
+  // path does not take (flush to zero on output here).
+  const std::vector<float> in(SampleInputs().begin(), SampleInputs().begin() + 4096);
+  std::vector<float> fq(in.size());
+  std::vector<uint8_t> codes(in.size() * 2);
+  using Path = fs::simd::EncodePath;
+  auto name = [](Path p) {
+    return p == Path::kF16c ? "F16C" : p == Path::kFast ? "fast" : p == Path::kGeneral ? "general" : "none";
+  };
+  ForEachTarget([&](const std::string& target) {
+    size_t fast_formats = 0;
+    for (const fs::Format& f : fs::formats::kAll) {
+      if (!IsNamedUpTo16Bits(f)) continue;
+      for (fs::Rounding mode : kAllModes) {
+        fs::Options o;
+        o.rounding = mode;
+        const fs::simd::EncodePlan plan = fs::simd::MakeEncodePlan(f, o);
+        if (!plan.fast) continue;
+        fast_formats += mode == fs::Rounding::kNearestEven;
+        const Path want = plan.f16c_round >= 0 ? Path::kF16c : Path::kFast;
+        for (const bool with_stats : {true, false}) {
+          fs::ArrayStats stats;
+          fs::FakeQuantF32Array(f, o, in.data(), fq.data(), in.size(), 0, with_stats ? &stats : nullptr, 1);
+          CHECK_MESSAGE(fs::simd::LastEncodePath() == want, target << " " << Describe(f, o) << " fake-quant"
+                        << (with_stats ? " with" : " without") << " stats ran " << name(fs::simd::LastEncodePath()));
+          fs::EncodeF32Array(f, o, in.data(), codes.data(), in.size(), 0, with_stats ? &stats : nullptr, 1);
+          CHECK_MESSAGE(fs::simd::LastEncodePath() == want, target << " " << Describe(f, o) << " encode"
+                        << (with_stats ? " with" : " without") << " stats ran " << name(fs::simd::LastEncodePath()));
+        }
+      }
+    }
+    // f16, bf16, tf32, e5m2, e4m3fn, e4m3, e4m3fnuz, e5m2fnuz, e4m3b11fnuz,
+    // e3m4, e2m3fn, e3m2fn, e2m1fn, int8, uint8, int4, uint4 at least.
+    CHECK(fast_formats >= 12);
+    const fs::Format& f16 = *fs::FindNamedFormat("f16");
+    CHECK(fs::simd::MakeEncodePlan(f16, fs::Options{}).f16c_round == 0);
+    fs::Options ftz;
+    ftz.flush_output = true;
+    fs::ArrayStats stats;
+    fs::FakeQuantF32Array(f16, ftz, in.data(), fq.data(), in.size(), 0, &stats, 1);
+    CHECK(fs::simd::LastEncodePath() == Path::kGeneral);
+  });
 }
 
 TEST_CASE("encode and fake-quant equal the core: the other formats, every mode, default options") {
@@ -528,8 +577,8 @@ TEST_CASE("stochastic rounding past element index 2^32 (huge arrays and offsets)
 // evaluation of N lanes; AVX3 evaluates two at once, 128 elements, AVX2 one,
 // 32), run a first index that is not a multiple of 4 as a head of up to
 // three elements, and use the last batch of an array in part. Every such
-// start and end, on every target, with statistics (the general kernel) and
-// without (the fast path).
+// start and end, on every target, with statistics and without (the fast
+// path both ways: its counts of a staged head's lanes included).
 TEST_CASE("stochastic rounding: every start index mod 4, every length up to two batches and more") {
   // Lengths 0..300 cover a head alone, whole batches, partial batches and
   // tails on both targets.
