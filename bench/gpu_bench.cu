@@ -266,16 +266,9 @@ int main(int argc, char** argv) {
     models[3].model.accumulation = fs::Accumulation::kHardware;
     const int gemm_reps = std::max(3, reps / 4);
     for (const M& m : models) {
-      gpu::DotParams p;
-      p.accumulation = static_cast<gpu::DotAccumulation>(m.model.accumulation);
-      p.block = m.model.block;
-      p.group = m.model.group;
-      p.fraction_bits = m.model.fraction_bits;
-      p.include_accumulator = m.model.include_accumulator;
-      p.promote_every = m.model.promote_every;
       grow(m.name, MedianMs(gemm_reps, [&] {
-             gpu::Gemm(fs::formats::kBf16, da.get(), db.get(), g, g, g, fs::formats::kF32, p, dc.get(), nullptr,
-                       fs::Options{}, 0, fs::RoundingsPerDot(m.model, g));
+             gpu::Gemm(fs::formats::kBf16, da.get(), db.get(), g, g, g, fs::formats::kF32, m.model, dc.get(), nullptr,
+                       fs::Options{});
            }));
     }
   }

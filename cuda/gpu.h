@@ -21,7 +21,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "cuda/dot_device.h"
+#include "emulate/dot_model.h"
+#include "emulate/quant/fp8_scaling.h"
 #include "formats/format.h"
 #include "formats/policy.h"
 
@@ -96,10 +97,7 @@ void FakeQuant(const Format& f, const Options& opt, const float* d_in, float* d_
 // kDefault means saturate (as emulate/quant). d_codes or d_out may be null.
 // d_work: TensorScaledWorkBytes() of device memory; after the call it
 // holds amax, scale and scale_inv as three float32 (TensorScaledScales).
-struct ScaledRecipe {
-  int margin = 0;
-  bool pow2 = false;
-};
+using ScaledRecipe = quant::Fp8ScalingRecipe;  // margin, pow2
 size_t TensorScaledWorkBytes();
 void TensorScaledFakeQuant(const Format& f, const Options& opt, const ScaledRecipe& recipe, const float* d_in,
                            void* d_codes, float* d_out, size_t n, void* d_work, Variant v = Variant::kAuto);
@@ -123,14 +121,23 @@ void Nvfp4Quantize(const Options& opt, const float* d_in, size_t rows, size_t co
                    uint8_t* d_scales, float* d_out, void* d_work);
 float Nvfp4GlobalDecodeScale(const void* d_work);  // synchronizes
 
-// C = A * B with emulate/dot.h's accumulation models: A (m x k) and B
-// (k x n) row-major codes of `in` (uint32 words), C (m x n) codes of `acc`,
+// C = A * B with emulate/dot.h's accumulation models, every element by
+// emulate/dot.h's own GemmElement: A (m x k) row-major codes of in_a, B
+// (k x n) row-major codes of in_b (uint32 words), C (m x n) codes of `acc`,
 // d_flags (may be null) the flags of each C element. C(i, j) uses the
-// stochastic indices first_index + (i * n + j) * roundings_per_dot, with
-// roundings_per_dot = RoundingsPerDot(model, k) of emulate/dot.h.
-void Gemm(const Format& in, const uint32_t* d_a, const uint32_t* d_b, size_t m, size_t n, size_t k,
-          const Format& acc, const DotParams& model, uint64_t* d_c, uint8_t* d_flags, const Options& opt,
-          uint64_t first_index, uint64_t roundings_per_dot);
+// stochastic indices first_index + (i * n + j) * RoundingsPerDot(model, k),
+// as emulate/dot.h's Gemm. Any DotModel, the H100 presets of
+// emulate/h100_tensor_core.h included (model.sum_format may point to host
+// memory: the kernel gets a copy). Float formats of at most 32 bits in, a
+// float accumulator with a zero (else GpuError).
+void Gemm(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m, size_t n,
+          size_t k, const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags, const Options& opt,
+          uint64_t first_index = 0);
+inline void Gemm(const Format& in, const uint32_t* d_a, const uint32_t* d_b, size_t m, size_t n, size_t k,
+                 const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags, const Options& opt,
+                 uint64_t first_index = 0) {
+  Gemm(in, d_a, in, d_b, m, n, k, acc, model, d_c, d_flags, opt, first_index);
+}
 
 // ---- for the exhaustive verification and the benchmark --------------------
 

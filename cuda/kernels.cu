@@ -1,6 +1,6 @@
 // The CUDA kernels behind cuda/gpu.h. Element work is in cuda/fast_convert.h
-// (the "fast" variant), formats/ (the "core" variant) and cuda/device_ops.h;
-// this file is launch plumbing: grid-stride loops with 16-byte loads and
+// (the "fast" variant), formats/ (the "core" variant), cuda/device_ops.h and
+// emulate/ itself (the GEMM's dot products); this file is launch plumbing: grid-stride loops with 16-byte loads and
 // stores, reductions, and the host side of each call.
 #include <cuda_runtime.h>
 
@@ -11,11 +11,14 @@
 #include <type_traits>
 
 #include "cuda/device_ops.h"
-#include "cuda/dot_device.h"
 #include "cuda/fast_convert.h"
 #include "cuda/gpu.h"
 #include "cuda/named.h"
 #include "cuda/stochastic.h"
+#include "emulate/dot.h"
+#include "emulate/quant/fp8_scaling.h"
+#include "emulate/quant/mx.h"
+#include "emulate/quant/nvfp4.h"
 #include "emulate/simd/encode_plan.h"
 #include "formats/catalog.h"
 #include "formats/convert.h"
@@ -288,7 +291,7 @@ Variant Resolve(Variant v, const Format& f) {
 // ---- reductions ---------------------------------------------------------------------
 
 __device__ float WarpMax(float v, unsigned mask = 0xffffffffu, int width = 32) {
-  for (int o = width / 2; o > 0; o /= 2) v = FmaxF32(v, __shfl_xor_sync(mask, v, o, width));
+  for (int o = width / 2; o > 0; o /= 2) v = quant::FmaxF32(v, __shfl_xor_sync(mask, v, o, width));
   return v;
 }
 
@@ -303,9 +306,11 @@ __global__ void __launch_bounds__(kThreads) AmaxKernel(const float* __restrict__
   const float4* in4 = reinterpret_cast<const float4*>(in);
   for (size_t v = tid; v < n4; v += stride) {
     const float4 x = in4[v];
-    m = FmaxF32(m, FmaxF32(FmaxF32(AbsF32(x.x), AbsF32(x.y)), FmaxF32(AbsF32(x.z), AbsF32(x.w))));
+    const float hi = quant::FmaxF32(quant::FmaxF32(quant::AbsF32(x.x), quant::AbsF32(x.y)),
+                                    quant::FmaxF32(quant::AbsF32(x.z), quant::AbsF32(x.w)));
+    m = quant::FmaxF32(m, hi);
   }
-  for (size_t j = 4 * n4 + tid; j < n; j += stride) m = FmaxF32(m, AbsF32(in[j]));
+  for (size_t j = 4 * n4 + tid; j < n; j += stride) m = quant::FmaxF32(m, quant::AbsF32(in[j]));
   m = WarpMax(m);
   __shared__ float warp_max[kThreads / 32];
   if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = m;
@@ -327,19 +332,20 @@ void LaunchAmax(const float* in, size_t n, unsigned* amax_bits) {
 
 // ---- per-tensor scaled ---------------------------------------------------------------
 
+// Current scaling: the previous scale is 1.
 __global__ void TensorScaleKernel(Format f, ScaledRecipe recipe, ScaledWork* w) {
-  const ScaledPair s = Fp8ScaleFromAmaxF32(f, __uint_as_float(w->amax_bits), recipe.margin, recipe.pow2);
-  w->scale = s.scale;
-  w->scale_inv = s.scale_inv;
+  const float amax = __uint_as_float(w->amax_bits);
+  w->scale = quant::Fp8ScaleFromAmax(f, static_cast<double>(amax), recipe, 1.0f);
+  w->scale_inv = quant::Fp8ScaleInverse(w->scale);
 }
 
 struct CoreScaledOp {
   Format f;
   Options opt;
   __device__ uint32_t Encode(float x, float scale, uint64_t index) const {
-    return static_cast<uint32_t>(Fp8ScaledEncode(f, opt, x, scale, index).code);
+    return static_cast<uint32_t>(quant::Fp8Encode(f, opt, static_cast<double>(x), scale, index).code);
   }
-  __device__ float Decode(uint32_t code, float inv) const { return Fp8ScaledDecode(f, code, inv); }
+  __device__ float Decode(uint32_t code, float inv) const { return quant::Fp8Decode(f, code, inv); }
 };
 
 // The core with the format and mode known at compile time (FP8 formats).
@@ -350,11 +356,11 @@ struct NamedScaledOp {
     constexpr Format kF = formats::kAll[kIndex];
     Options o = opt;
     o.rounding = kMode;
-    return static_cast<uint32_t>(Fp8ScaledEncode(kF, o, x, scale, index).code);
+    return static_cast<uint32_t>(quant::Fp8Encode(kF, o, static_cast<double>(x), scale, index).code);
   }
   __device__ float Decode(uint32_t code, float inv) const {
     constexpr Format kF = formats::kAll[kIndex];
-    return Fp8ScaledDecode(kF, code, inv);
+    return quant::Fp8Decode(kF, code, inv);
   }
 };
 
@@ -419,10 +425,13 @@ Options SaturateByDefault(Options o) {
 
 // ---- MX and NVFP4 -------------------------------------------------------------------
 
-// One warp per block of 32 along a row.
-__global__ void __launch_bounds__(kThreads) MxKernel(MxElement t, Options opt, const float* __restrict__ in, size_t rows,
-                                                     size_t cols, uint8_t* __restrict__ codes,
-                                                     uint8_t* __restrict__ scales, float* __restrict__ out) {
+// One warp per block of 32 along a row. t.elem, a host pointer, is
+// replaced by a pointer to this thread's copy of the element format.
+__global__ void __launch_bounds__(kThreads) MxKernel(quant::MxType t, Format elem, Options opt,
+                                                     const float* __restrict__ in, size_t rows, size_t cols,
+                                                     uint8_t* __restrict__ codes, uint8_t* __restrict__ scales,
+                                                     float* __restrict__ out) {
+  t.elem = &elem;
   const size_t per_row = (cols + 31) / 32;
   const size_t blocks = rows * per_row;
   const size_t warps = size_t{gridDim.x} * blockDim.x / 32;
@@ -434,13 +443,13 @@ __global__ void __launch_bounds__(kThreads) MxKernel(MxElement t, Options opt, c
     const float v = valid ? in[e] : 0.0f;
     const bool finite = (__float_as_uint(v) & 0x7f800000u) != 0x7f800000u;
     const bool special = __any_sync(0xffffffffu, !finite);
-    const float amax = WarpMax(finite ? AbsF32(v) : 0.0f);
-    const MxScaleCode x = MxSharedScaleF32(t, amax, special);
+    const float amax = WarpMax(finite ? quant::AbsF32(v) : 0.0f);
+    const quant::MxScale x = quant::MxSharedScale(t, static_cast<double>(amax), special);
     if (lane == 0) scales[b] = x.code;
     if (valid) {
-      const uint64_t code = MxEncodeElementF32(t, opt, v, x, e).code;
+      const uint64_t code = quant::MxEncodeElement(t, opt, static_cast<double>(v), x, e).code;
       codes[e] = static_cast<uint8_t>(code);
-      out[e] = MxDecodeElementF32(t, code, x);
+      out[e] = quant::MxDecodeElement(t, code, x);
     }
   }
 }
@@ -455,8 +464,8 @@ __global__ void __launch_bounds__(kThreads) Nvfp4Kernel(Options opt, const float
                                                         size_t cols, uint8_t* __restrict__ codes,
                                                         uint8_t* __restrict__ scales, float* __restrict__ out,
                                                         Nvfp4Work* w) {
-  const float s_enc = Nvfp4GlobalEncodeScaleF32(__uint_as_float(w->amax_bits));
-  const float s_dec = 1.0f / s_enc;
+  const float s_enc = quant::Nvfp4GlobalEncodeScale(__uint_as_float(w->amax_bits));
+  const float s_dec = quant::Nvfp4GlobalDecodeScale(s_enc);
   if (blockIdx.x == 0 && threadIdx.x == 0) w->s_dec = s_dec;
   const size_t per_row = (cols + 15) / 16;
   const size_t blocks = rows * per_row;
@@ -473,27 +482,32 @@ __global__ void __launch_bounds__(kThreads) Nvfp4Kernel(Options opt, const float
     const bool valid = block_valid && col < cols;
     const size_t e = row * cols + col;
     const float v = valid ? in[e] : 0.0f;
-    const float amax = WarpMax(AbsF32(v), 0xffffffffu, 16);
-    const uint8_t sc = Nvfp4BlockScaleCodeF32(amax, s_enc);
-    const float k = Nvfp4BlockEncodeScaleF32(sc, s_dec);
+    const float amax = WarpMax(quant::AbsF32(v), 0xffffffffu, 16);
+    const uint8_t sc = quant::Nvfp4BlockScaleCode(amax, s_enc);
+    const float k = quant::Nvfp4BlockEncodeScale(sc, s_dec);
     if (block_valid && lane == 0) scales[b] = sc;
     if (valid) {
-      const uint64_t code = Nvfp4EncodeElementF32(opt, v, k, e).code;
+      const uint64_t code = quant::Nvfp4EncodeElement(opt, v, k, e).code;
       codes[e] = static_cast<uint8_t>(code);
-      out[e] = Nvfp4DecodeElementF32(code, sc, s_dec);
+      out[e] = quant::Nvfp4DecodeElement(code, sc, s_dec);
     }
   }
 }
 
 // ---- GEMM -------------------------------------------------------------------------------
 
-__global__ void GemmKernel(Format in, const uint32_t* __restrict__ a, const uint32_t* __restrict__ b, size_t m,
-                           size_t n, size_t k, Format acc, DotParams model, uint64_t* __restrict__ c,
-                           uint8_t* __restrict__ flags, Options opt, uint64_t first_index, uint64_t per) {
+// One thread per element of C, computed by emulate/dot.h's GemmElement.
+// The model arrives by value; its sum_format, a host pointer, is replaced by
+// a pointer to this thread's copy of that format (has_sum_format).
+__global__ void GemmKernel(Format in_a, const uint32_t* __restrict__ a, Format in_b, const uint32_t* __restrict__ b,
+                           size_t m, size_t n, size_t k, Format acc, DotModel model, bool has_sum_format,
+                           Format sum_format, uint64_t* __restrict__ c, uint8_t* __restrict__ flags, Options opt,
+                           uint64_t first_index, uint64_t per) {
   const size_t j = size_t{blockIdx.x} * blockDim.x + threadIdx.x;
   const size_t i = size_t{blockIdx.y} * blockDim.y + threadIdx.y;
   if (i >= m || j >= n) return;
-  const Result r = Dot(in, a + i * k, 1, b + j, n, k, acc, model, opt, first_index + (i * n + j) * per);
+  model.sum_format = has_sum_format ? &sum_format : nullptr;
+  const Result r = GemmElement(in_a, a, in_b, b, i, j, n, k, acc, model, opt, first_index, per);
   c[i * n + j] = r.code;
   if (flags) flags[i * n + j] = r.flags;
 }
@@ -674,20 +688,12 @@ TensorScales TensorScaledScales(const void* work) {
 void MxQuantize(const Format& elem, const Options& opt, const float* in, size_t rows, size_t cols, uint8_t* codes,
                 uint8_t* scales, float* out) {
   const int i = NamedIndex(elem);
-  const char* name = i >= 0 ? formats::kAll[i].name : "";
-  MxElement t{};
-  bool found = false;
-  // emulate/quant/mx.h's kMxTypes.
-  for (const char* n : {"e4m3fn", "e5m2", "e2m3fn", "e3m2fn", "e2m1fn", "int8"})
-    if (std::string_view(name) == n) found = true;
-  if (!found) throw GpuError(std::string("MX has no element format ") + elem.name);
-  t.elem = elem;
-  t.implied_shift = std::string_view(name) == "int8" ? 6 : 0;
-  t.emax_elem = IsFloat(elem) ? static_cast<int>(MaxFiniteMagnitude(elem) >> elem.mantissa_bits) - elem.bias : 0;
+  const quant::MxType* t = i >= 0 ? quant::FindMxType(formats::kAll[i].name) : nullptr;
+  if (!t) throw GpuError(std::string("MX has no element format ") + elem.name);
   if (rows * cols == 0) return;
   const size_t blocks = rows * ((cols + 31) / 32);
-  MxKernel<<<GridFor(MxKernel, blocks * 32), kThreads>>>(t, SaturateByDefault(opt), in, rows, cols, codes, scales,
-                                                         out);
+  MxKernel<<<GridFor(MxKernel, blocks * 32), kThreads>>>(*t, *t->elem, SaturateByDefault(opt), in, rows, cols, codes,
+                                                         scales, out);
   CheckLaunch("MxKernel");
 }
 
@@ -710,16 +716,23 @@ float Nvfp4GlobalDecodeScale(const void* work) {
   return w.s_dec;
 }
 
-void Gemm(const Format& in, const uint32_t* a, const uint32_t* b, size_t m, size_t n, size_t k, const Format& acc,
-          const DotParams& model, uint64_t* c, uint8_t* flags, const Options& opt, uint64_t first_index,
-          uint64_t per) {
-  if (!DotFits(in, acc))
-    throw GpuError(std::string("the GPU GEMM takes float inputs of at most 32 bits and a float accumulator with a zero: ") +
-                   in.name + " x " + acc.name);
+void Gemm(const Format& in_a, const uint32_t* a, const Format& in_b, const uint32_t* b, size_t m, size_t n, size_t k,
+          const Format& acc, const DotModel& model, uint64_t* c, uint8_t* flags, const Options& opt,
+          uint64_t first_index) {
+  const bool has_sum_format = model.sum_format != nullptr;
+  const Format sum_format = has_sum_format ? *model.sum_format : acc;
+  // Codes travel as uint32 words; a sum needs a zero to start from.
+  const bool inputs_ok = IsFloat(in_a) && IsFloat(in_b) && in_a.bits <= 32 && in_b.bits <= 32;
+  const bool sums_ok = IsFloat(acc) && acc.has_zero && IsFloat(sum_format) && sum_format.has_zero;
+  if (!inputs_ok || !sums_ok)
+    throw GpuError(std::string("the GPU GEMM takes float inputs of at most 32 bits and float accumulator and sum "
+                               "formats with a zero: ") +
+                   in_a.name + " x " + in_b.name + " -> " + acc.name + " (sum " + sum_format.name + ")");
   if (m * n == 0) return;
   const dim3 block(16, 16);
   const dim3 grid(static_cast<unsigned>((n + 15) / 16), static_cast<unsigned>((m + 15) / 16));
-  GemmKernel<<<grid, block>>>(in, a, b, m, n, k, acc, model, c, flags, opt, first_index, per);
+  GemmKernel<<<grid, block>>>(in_a, a, in_b, b, m, n, k, acc, model, has_sum_format, sum_format, c, flags, opt,
+                              first_index, RoundingsPerDot(model, k));
   CheckLaunch("GemmKernel");
 }
 

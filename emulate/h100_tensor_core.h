@@ -1,6 +1,8 @@
 // Measured accumulation models of NVIDIA H100 tensor-core GEMMs, as
 // emulate/dot.h kHardware models: pass `model` and `options` to Dot/Gemm with
 // acc = f32 to get the float32 result cuBLAS gives on an H100, bit for bit.
+// The same model runs in the GPU's emulated GEMM (cuda/gpu.h Gemm), which
+// calls emulate/dot.h's code.
 //
 // Measured on 2026-11-23 on an NVIDIA H100 80GB HBM3 (sm_90, driver
 // 580.159.04, CUDA 13.0, PyTorch 2.11.0+cu130, cuBLAS(Lt) "nvjet" kernels) by

@@ -68,6 +68,7 @@
 // format), and with it the MX element type.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>

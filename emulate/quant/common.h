@@ -1,8 +1,12 @@
 // What every quantization scheme shares: how a C-order tensor is cut into
 // units that share one scale (the whole tensor, the channels along an axis,
-// groups/blocks of consecutive elements along an axis), and the two exact
-// power-of-two helpers the block formats use. No rounding lives here: every
-// cast goes through the core (formats/round_pack.h).
+// groups/blocks of consecutive elements along an axis), the two exact
+// power-of-two helpers the block formats use, and the float32 operations
+// of the recipes with the semantics of <cmath> and of x86 (FS_HD, like
+// every per-element and per-scale step of the recipes in fp8_scaling.h,
+// mx.h and nvfp4.h: the CUDA kernels of cuda/kernels.cu call these very
+// functions). No rounding lives here: every cast goes through the core
+// (formats/round_pack.h).
 #pragma once
 
 #include <algorithm>
@@ -121,7 +125,7 @@ struct Partition {
 // x * 2^shift rounded into `f` by the core, with ONE rounding: the shift is
 // applied to the exact unpacked exponent, so no float64 operation can round
 // (or underflow) on the way. `opt.flush_input` applies to x itself.
-inline Result EncodeScaledPow2(const Format& f, double x, int shift, const Options& opt, uint64_t index) {
+FS_HD Result EncodeScaledPow2(const Format& f, double x, int shift, const Options& opt, uint64_t index) {
   constexpr Format kSrc = formats::kF64;
   Unpacked u = Unpack(kSrc, BitsOf(x), opt.flush_input);
   if (u.cls == Class::kFinite) u.exp += shift;
@@ -130,7 +134,7 @@ inline Result EncodeScaledPow2(const Format& f, double x, int shift, const Optio
 
 // value(code of f) * 2^shift as float32, through the core (exact whenever
 // the product is a float32; otherwise rounded to nearest even).
-inline float DecodeScaledPow2ToF32(const Format& f, uint64_t code, int shift) {
+FS_HD float DecodeScaledPow2ToF32(const Format& f, uint64_t code, int shift) {
   constexpr Format kDst = formats::kF32;
   Unpacked u = Unpack(f, code);
   if (u.cls == Class::kFinite) u.exp += shift;
@@ -138,9 +142,72 @@ inline float DecodeScaledPow2ToF32(const Format& f, uint64_t code, int shift) {
 }
 
 // float64 -> float32 by the core, round to nearest even, IEEE overflow.
-inline float RoundToF32(double x) {
+FS_HD float RoundToF32(double x) {
   constexpr Format kDst = formats::kF32;
   return F32FromBits(static_cast<uint32_t>(EncodeFromF64(kDst, x).code));
+}
+
+// ---- float32 and float64 steps with <cmath>'s and x86's semantics ----------
+// The recipes are defined by what the CPU computes; a GPU differs where
+// <cmath> is not available in device code and where its NaN rule is not
+// x86's, so these spell both out once, for both.
+
+inline constexpr float kFltMax = 0x1.fffffep127f;        // FLT_MAX
+inline constexpr uint32_t kQuietNanF32 = 0x7FC00000u;    // NAN as <cmath> spells it
+inline constexpr uint64_t kQuietNanF64 = 0x7FF8000000000000ull;
+
+FS_HD constexpr bool IsNanF32(float x) { return (BitsOf(x) & 0x7FFFFFFFu) > 0x7F800000u; }
+FS_HD constexpr bool IsInfF32(float x) { return (BitsOf(x) & 0x7FFFFFFFu) == 0x7F800000u; }
+FS_HD constexpr bool IsNanF64(double x) { return (BitsOf(x) & ~(uint64_t{1} << 63)) > 0x7FF0000000000000ull; }
+FS_HD constexpr bool IsInfF64(double x) { return (BitsOf(x) & ~(uint64_t{1} << 63)) == 0x7FF0000000000000ull; }
+FS_HD constexpr float AbsF32(float x) { return F32FromBits(BitsOf(x) & 0x7FFFFFFFu); }
+
+// std::fmin / std::fmax: a NaN operand is ignored.
+FS_HD constexpr float FminF32(float a, float b) {
+  if (IsNanF32(a)) return b;
+  if (IsNanF32(b)) return a;
+  return b < a ? b : a;
+}
+FS_HD constexpr float FmaxF32(float a, float b) {
+  if (IsNanF32(a)) return b;
+  if (IsNanF32(b)) return a;
+  return b > a ? b : a;
+}
+
+// std::ldexp(x, e) for float32: x * 2^e rounded once (nearest even), by
+// the core on the exact exponent.
+FS_HD float LdexpF32(float x, int e) {
+  constexpr Format kF32 = formats::kF32;
+  Unpacked u = Unpack(kF32, BitsOf(x));
+  if (u.cls != Class::kFinite) return x;
+  u.exp += e;
+  return F32FromBits(static_cast<uint32_t>(RoundPack(kF32, u, Options{}, 0).code));
+}
+
+// The exponent std::frexp stores: x = m * 2^e with 0.5 <= |m| < 1 for a
+// finite nonzero x (subnormals included), so e = floor(log2 |x|) + 1; 0
+// for zeros, infinities and NaNs (glibc's choice where the standard leaves
+// it unspecified).
+FS_HD constexpr int FrexpExponentF64(double x) {
+  const uint64_t b = BitsOf(x) & ~(uint64_t{1} << 63);
+  const int field = static_cast<int>(b >> 52);
+  if (b == 0 || field == 0x7FF) return 0;
+  if (field != 0) return field - 1022;
+  return floatscope::detail::BitLength(b) - 1074;  // subnormal: the leading bit's exponent + 1
+}
+FS_HD constexpr int FrexpExponentF32(float x) { return FrexpExponentF64(static_cast<double>(x)); }
+
+// x86 multiplication when the first operand may be NaN: that NaN comes back
+// quieted (sign and payload kept), where a GPU gives its canonical NaN; the
+// second operand is never NaN here. The recipes are the CPU's, so the
+// kernels must give these bits too.
+FS_HD constexpr float MulF32AsX86(float maybe_nan, float y) {
+  if (IsNanF32(maybe_nan)) return F32FromBits(BitsOf(maybe_nan) | 0x400000u);
+  return maybe_nan * y;
+}
+FS_HD constexpr double MulF64AsX86(double maybe_nan, double y) {
+  if (IsNanF64(maybe_nan)) return F64FromBits(BitsOf(maybe_nan) | (uint64_t{1} << 51));
+  return maybe_nan * y;
 }
 
 }  // namespace floatscope::quant

@@ -27,7 +27,6 @@
 // an FP8 rounding boundary after its own rounding.
 #pragma once
 
-#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <deque>
@@ -44,19 +43,19 @@ struct Fp8ScalingRecipe {
 enum class AmaxReduce : uint8_t { kMax, kMostRecent };
 
 // The scale for a unit whose amax is `amax` (see the top of this file).
-inline float Fp8ScaleFromAmax(const Format& f, double amax, const Fp8ScalingRecipe& r, float previous) {
-  if (!(amax > 0) || std::isinf(amax)) return previous;
+// FS_HD: the per-tensor kernels of cuda/kernels.cu compute their scale
+// with this function.
+FS_HD float Fp8ScaleFromAmax(const Format& f, double amax, const Fp8ScalingRecipe& r, float previous) {
+  if (!(amax > 0) || IsInfF64(amax)) return previous;
   const float amax32 = RoundToF32(amax);
-  if (std::isinf(amax32)) return previous;  // float64 amax beyond float32
+  if (IsInfF32(amax32)) return previous;  // float64 amax beyond float32
   const float fmt_max = RoundToF32(MaxFinite(f));
   float s = fmt_max / amax32;
-  s = std::ldexp(s, -r.margin);
-  if (std::isinf(s)) s = FLT_MAX;
-  if (r.pow2) {
-    int e = 0;
-    std::frexp(s, &e);  // s = m * 2^e, 0.5 <= m < 1
-    s = std::ldexp(1.0f, e - 1);
-  }
+  s = LdexpF32(s, -r.margin);
+  if (IsInfF32(s)) s = kFltMax;
+  // frexp then ldexp(1, e - 1): the largest power of two <= s (and 0.5
+  // for an s that underflowed to 0, as frexp gives it e = 0).
+  if (r.pow2) s = LdexpF32(1.0f, FrexpExponentF32(s) - 1);
   return s > 0 ? s : previous;
 }
 
@@ -84,14 +83,17 @@ class AmaxHistory {
   AmaxReduce reduce_;
 };
 
-inline Result Fp8Encode(const Format& f, const Options& opt, double x, float scale, uint64_t index) {
-  return EncodeFromF64(f, x * static_cast<double>(scale), opt, index);
+// cast(x * scale) with one rounding: the product is formed in float64,
+// exact for float32 x (24 x 24 bits, never a float64 subnormal); a NaN x
+// comes out quieted with its sign and payload, as on x86.
+FS_HD Result Fp8Encode(const Format& f, const Options& opt, double x, float scale, uint64_t index) {
+  return EncodeFromF64(f, MulF64AsX86(x, static_cast<double>(scale)), opt, index);
 }
 
-inline float Fp8ScaleInverse(float scale) { return 1.0f / scale; }
+FS_HD constexpr float Fp8ScaleInverse(float scale) { return 1.0f / scale; }
 
-inline float Fp8Decode(const Format& f, uint64_t code, float scale_inv) {
-  return DecodeToF32(f, code) * scale_inv;
+FS_HD float Fp8Decode(const Format& f, uint64_t code, float scale_inv) {
+  return MulF32AsX86(DecodeToF32(f, code), scale_inv);
 }
 
 }  // namespace floatscope::quant

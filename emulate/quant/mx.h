@@ -31,7 +31,6 @@
 // rounding mode (stochastic modes use the element's flat index).
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 #include <string_view>
 
@@ -79,17 +78,20 @@ inline const MxType* FindMxType(std::string_view element) {
 struct MxScale {
   uint8_t code = 0;    // E8M0 code
   int shared_exp = 0;  // X = 2^shared_exp when code != 0xFF
-  bool IsNan() const { return code == kE8m0Nan; }
+  FS_HD constexpr bool IsNan() const { return code == kE8m0Nan; }
 };
+
+// The per-block steps below are FS_HD: the MX kernel of cuda/kernels.cu
+// calls them (with an MxType whose elem points to its own copy of the
+// element format).
 
 // The shared scale of a block with max |V_i| = amax; `special` = the block
 // holds a NaN or an infinity.
-inline MxScale MxSharedScale(const MxType& t, double amax, bool special) {
+FS_HD constexpr MxScale MxSharedScale(const MxType& t, double amax, bool special) {
   if (special) return {kE8m0Nan, 0};
   if (!(amax > 0)) return {0, -kE8m0Bias};
-  int e = 0;
-  std::frexp(amax, &e);  // amax = m * 2^e, 0.5 <= m < 1: floor(log2 amax) = e - 1
-  int s = (e - 1) - t.emax_elem;
+  // amax = m * 2^e, 0.5 <= m < 1 (frexp): floor(log2 amax) = e - 1
+  int s = (FrexpExponentF64(amax) - 1) - t.emax_elem;
   if (s > kE8m0Bias) return {kE8m0Nan, 0};
   if (s < -kE8m0Bias) s = -kE8m0Bias;
   return {static_cast<uint8_t>(s + kE8m0Bias), s};
@@ -97,8 +99,8 @@ inline MxScale MxSharedScale(const MxType& t, double amax, bool special) {
 
 // The element code of V_i. `opt` is the caller's (its overflow policy
 // should be saturate, as the spec says).
-inline Result MxEncodeElement(const MxType& t, const Options& opt, double v, const MxScale& x, uint64_t index) {
-  if (x.IsNan()) return EncodeFromF64(*t.elem, NAN, opt, index);
+FS_HD Result MxEncodeElement(const MxType& t, const Options& opt, double v, const MxScale& x, uint64_t index) {
+  if (x.IsNan()) return EncodeFromF64(*t.elem, F64FromBits(kQuietNanF64), opt, index);
   Result r = EncodeScaledPow2(*t.elem, v, t.implied_shift - x.shared_exp, opt, index);
   if (t.implied_shift != 0 && r.code == 0x80) {  // MXINT8: -128 -> -127
     r.code = 0x81;
@@ -107,8 +109,8 @@ inline Result MxEncodeElement(const MxType& t, const Options& opt, double v, con
   return r;
 }
 
-inline float MxDecodeElement(const MxType& t, uint64_t code, const MxScale& x) {
-  if (x.IsNan()) return NAN;
+FS_HD float MxDecodeElement(const MxType& t, uint64_t code, const MxScale& x) {
+  if (x.IsNan()) return F32FromBits(kQuietNanF32);
   return DecodeScaledPow2ToF32(*t.elem, code, x.shared_exp - t.implied_shift);
 }
 

@@ -42,8 +42,6 @@
 // which propagates NaN; floatscope ignores NaN under both recipes.
 #pragma once
 
-#include <cfloat>
-#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -70,33 +68,42 @@ inline std::optional<Nvfp4Recipe> ParseNvfp4Recipe(std::string_view name) {
   return std::nullopt;
 }
 
-inline float Nvfp4GlobalEncodeScale(float amax_tensor) {
+// The te recipe's steps are FS_HD: the NVFP4 kernel of cuda/kernels.cu
+// calls them.
+
+FS_HD constexpr float Nvfp4GlobalEncodeScale(float amax_tensor) {
   float s = 448.0f * 6.0f / amax_tensor;
-  s = std::fmin(s, FLT_MAX);
+  s = FminF32(s, kFltMax);
   if (amax_tensor == 0.0f || s == 0.0f) return 1.0f;
   return s;
 }
 
-inline float Nvfp4GlobalDecodeScale(float s_enc) { return 1.0f / s_enc; }
+FS_HD constexpr float Nvfp4GlobalDecodeScale(float s_enc) { return 1.0f / s_enc; }
 
 // E4M3 code of the block decode scale.
-inline uint8_t Nvfp4BlockScaleCode(float amax_block, float s_enc) {
-  const float s = std::fmin(amax_block / 6.0f * s_enc, FLT_MAX);
+FS_HD uint8_t Nvfp4BlockScaleCode(float amax_block, float s_enc) {
+  const float s = FminF32(amax_block / 6.0f * s_enc, kFltMax);
+  constexpr Format kE4m3fn = formats::kE4m3fn;
   Options opt;
   opt.overflow = Overflow::kSaturate;
-  return static_cast<uint8_t>(EncodeFromF32(formats::kE4m3fn, s, opt).code);
+  return static_cast<uint8_t>(EncodeFromF32(kE4m3fn, s, opt).code);
 }
 
-inline float Nvfp4BlockEncodeScale(uint8_t scale_code, float s_dec) {
-  return std::fmin(1.0f / (DecodeToF32(formats::kE4m3fn, scale_code) * s_dec), FLT_MAX);
+FS_HD float Nvfp4BlockEncodeScale(uint8_t scale_code, float s_dec) {
+  constexpr Format kE4m3fn = formats::kE4m3fn;
+  return FminF32(1.0f / (DecodeToF32(kE4m3fn, scale_code) * s_dec), kFltMax);
 }
 
-inline Result Nvfp4EncodeElement(const Options& opt, float x, float block_encode_scale, uint64_t index) {
-  return EncodeFromF32(formats::kE2m1fn, x * block_encode_scale, opt, index);
+// The block encode scale is never NaN, so a NaN x is the product's only
+// NaN operand: quieted as x86 does.
+FS_HD Result Nvfp4EncodeElement(const Options& opt, float x, float block_encode_scale, uint64_t index) {
+  constexpr Format kE2m1fn = formats::kE2m1fn;
+  return EncodeFromF32(kE2m1fn, MulF32AsX86(x, block_encode_scale), opt, index);
 }
 
-inline float Nvfp4DecodeElement(uint64_t code, uint8_t scale_code, float s_dec) {
-  return DecodeToF32(formats::kE2m1fn, code) * (DecodeToF32(formats::kE4m3fn, scale_code) * s_dec);
+FS_HD float Nvfp4DecodeElement(uint64_t code, uint8_t scale_code, float s_dec) {
+  constexpr Format kE2m1fn = formats::kE2m1fn, kE4m3fn = formats::kE4m3fn;
+  return DecodeToF32(kE2m1fn, code) * (DecodeToF32(kE4m3fn, scale_code) * s_dec);
 }
 
 // ---- torchao ---------------------------------------------------------------

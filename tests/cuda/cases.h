@@ -6,16 +6,19 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "emulate/dot.h"
+#include "emulate/h100_tensor_core.h"
 #include "emulate/quant/quantize.h"
 #include "formats/catalog.h"
 #include "formats/convert.h"
-#include "cuda/dot_device.h"
 
 namespace floatscope::cuda_test {
 
@@ -91,18 +94,10 @@ inline quant::QuantResult CpuQuantize(const Format& f, quant::Scheme scheme, con
 
 inline uint32_t Bits(float x) { return BitsOf(x); }
 
-// The DotModel of dot.h as the device port's parameters.
-inline gpu::DotParams ParamsOf(const DotModel& m) {
-  gpu::DotParams p;
-  p.accumulation = static_cast<gpu::DotAccumulation>(m.accumulation);
-  p.block = m.block;
-  p.group = m.group;
-  p.fraction_bits = m.fraction_bits;
-  p.include_accumulator = m.include_accumulator;
-  p.promote_every = m.promote_every;
-  return p;
-}
-
+// Every accumulation model, kHardware with both alignments, with and
+// without a narrower sum format, and the distinct models of the H100
+// presets (emulate/h100_tensor_core.h: exponent-sum alignment, the FP8 sum
+// format, promotions to nearest even).
 inline std::vector<DotModel> DotModels() {
   std::vector<DotModel> out;
   for (const Accumulation a : {Accumulation::kSequential, Accumulation::kFused, Accumulation::kPairwise,
@@ -112,18 +107,55 @@ inline std::vector<DotModel> DotModels() {
     m.block = 5;
     out.push_back(m);
   }
-  for (const uint32_t g : {1u, 4u, 32u})
-    for (const uint32_t fbits : {3u, 13u, 24u, 60u})
-      for (const bool inc : {true, false})
-        for (const uint32_t promote : {0u, 2u}) {
-          DotModel m;
-          m.accumulation = Accumulation::kHardware;
-          m.group = g;
-          m.fraction_bits = fbits;
-          m.include_accumulator = inc;
-          m.promote_every = promote;
-          out.push_back(m);
-        }
+  for (const Alignment align : {Alignment::kLeadingBit, Alignment::kExponentSum})
+    for (const uint32_t g : {1u, 4u, 32u})
+      for (const uint32_t fbits : {3u, 13u, 24u, 60u})
+        for (const bool inc : {true, false})
+          for (const uint32_t promote : {0u, 2u}) {
+            DotModel m;
+            m.accumulation = Accumulation::kHardware;
+            m.group = g;
+            m.fraction_bits = fbits;
+            m.include_accumulator = inc;
+            m.promote_every = promote;
+            m.alignment = align;
+            if (g == 4 && fbits == 13) m.sum_format = &kH100Fp8SumFormat;
+            out.push_back(m);
+          }
+  for (const H100TensorCoreModel& p : kH100TensorCoreModels) {
+    bool seen = false;
+    for (const DotModel& m : out)
+      seen |= m.accumulation == p.model.accumulation && m.group == p.model.group &&
+              m.fraction_bits == p.model.fraction_bits && m.promote_every == p.model.promote_every &&
+              m.alignment == p.model.alignment && m.sum_format == p.model.sum_format &&
+              m.promote_nearest_even == p.model.promote_nearest_even;
+    if (!seen) out.push_back(p.model);
+  }
+  return out;
+}
+
+inline std::string DescribeModel(const DotModel& m) {
+  return fmt::format("model {} G{} F{} A{} N{} align {} sum {} promote-rne {}", static_cast<int>(m.accumulation),
+                     m.group, m.fraction_bits, m.include_accumulator, m.promote_every, static_cast<int>(m.alignment),
+                     m.sum_format ? m.sum_format->name : "acc", m.promote_nearest_even);
+}
+
+// The H100 presets with the input formats each models (FP8 "e5m2x..."
+// multiplies e5m2 by e4m3fn).
+struct PresetCase {
+  const H100TensorCoreModel* preset;
+  const Format* in_a;
+  const Format* in_b;
+};
+inline std::vector<PresetCase> H100PresetCases() {
+  std::vector<PresetCase> out;
+  for (const H100TensorCoreModel& p : kH100TensorCoreModels) {
+    const std::string_view name = p.name;
+    if (name == "h100-f16") out.push_back({&p, &formats::kF16, &formats::kF16});
+    else if (name == "h100-bf16") out.push_back({&p, &formats::kBf16, &formats::kBf16});
+    else if (name.starts_with("h100-e5m2xe4m3")) out.push_back({&p, &formats::kE5m2, &formats::kE4m3fn});
+    else out.push_back({&p, &formats::kE4m3fn, &formats::kE4m3fn});
+  }
   return out;
 }
 

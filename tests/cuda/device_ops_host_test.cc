@@ -1,18 +1,23 @@
 // The device code of cuda/ compiled for the host and compared with emulate/:
 // the fast conversion (cuda/fast_convert.h) with the scalar core, the
-// per-tensor / MX / NVFP4 element steps (cuda/device_ops.h) with
-// emulate/quant's Quantize, and the GPU port of Dot (cuda/dot_device.h)
-// with emulate/dot.h. Needs no GPU and no nvcc: it runs in CI everywhere.
+// per-tensor / MX / NVFP4 kernels' sequence of emulate/quant's FS_HD steps
+// (float32 amax, the MX element format a local copy) with emulate/quant's
+// Quantize, and the GEMM kernel's call of emulate/dot.h (its
+// GemmElement on uint32 codes, the model's sum format a local copy) with
+// emulate/dot.h's Gemm. Needs no GPU and no nvcc: it runs in CI everywhere.
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <string>
 
 #include "cuda/device_ops.h"
-#include "cuda/dot_device.h"
 #include "cuda/fast_convert.h"
 #include "cuda/stochastic.h"
 #include "emulate/array_ops.h"
+#include "emulate/quant/fp8_scaling.h"
 #include "emulate/quant/mx.h"
+#include "emulate/quant/nvfp4.h"
 #include "formats/names.h"
 #include "formats/spec_parser.h"
 #include "tests/cuda/cases.h"
@@ -124,7 +129,7 @@ TEST_CASE("SrGroupsOf: the groups of four indices that a slice of an array touch
       }
 }
 
-TEST_CASE("per-tensor FP8 scaling steps equal emulate/quant (scheme tensor)") {
+TEST_CASE("the per-tensor FP8 kernel's steps equal emulate/quant's Quantize (scheme tensor)") {
   for (const Format* f : {&formats::kE4m3fn, &formats::kE5m2, &formats::kF16, &formats::kE3m4}) {
     for (const bool specials : {false, true})
       for (const auto& [margin, pow2] : std::vector<std::pair<int, bool>>{{0, false}, {2, true}, {-3, false}})
@@ -138,16 +143,18 @@ TEST_CASE("per-tensor FP8 scaling steps equal emulate/quant (scheme tensor)") {
           const std::vector<float> x = TensorInputs(4099, 3, specials, 0.02f);
           const quant::QuantResult cpu = CpuQuantize(*f, quant::Scheme::kTensor, opt, {x.size()}, x, margin, pow2);
           float amax = 0.0f;
-          for (const float v : x) amax = gpu::FmaxF32(amax, gpu::AbsF32(v));
-          const gpu::ScaledPair s = gpu::Fp8ScaleFromAmaxF32(*f, amax, margin, pow2);
+          for (const float v : x) amax = quant::FmaxF32(amax, quant::AbsF32(v));
+          // TensorScaleKernel
+          const float scale = quant::Fp8ScaleFromAmax(*f, static_cast<double>(amax), {margin, pow2}, 1.0f);
+          const float scale_inv = quant::Fp8ScaleInverse(scale);
           REQUIRE(cpu.scales.size() == 1);
-          CHECK(Bits(cpu.scales[0]) == Bits(s.scale_inv));
+          CHECK(Bits(cpu.scales[0]) == Bits(scale_inv));
           Options eopt = opt;
           eopt.overflow = Overflow::kSaturate;
           int bad = 0;
           for (size_t i = 0; i < x.size(); ++i) {
-            const uint64_t code = gpu::Fp8ScaledEncode(*f, eopt, x[i], s.scale, i).code;
-            const float y = gpu::Fp8ScaledDecode(*f, code, s.scale_inv);
+            const uint64_t code = quant::Fp8Encode(*f, eopt, static_cast<double>(x[i]), scale, i).code;
+            const float y = quant::Fp8Decode(*f, code, scale_inv);
             if ((code != cpu.codes[i] || Bits(y) != Bits(cpu.dequantized[i])) && bad++ < 3)
               FAIL_CHECK(fmt::format("element {} x 0x{:08x}: 0x{:x} / 0x{:08x}, cpu 0x{:x} / 0x{:08x}", i, Bits(x[i]),
                                      code, Bits(y), cpu.codes[i], Bits(cpu.dequantized[i])));
@@ -156,7 +163,7 @@ TEST_CASE("per-tensor FP8 scaling steps equal emulate/quant (scheme tensor)") {
   }
 }
 
-TEST_CASE("MX and NVFP4 block steps equal emulate/quant (schemes mx and nvfp4, last axis)") {
+TEST_CASE("the MX and NVFP4 kernels' steps equal emulate/quant's Quantize (schemes mx and nvfp4, last axis)") {
   const size_t rows = 5, cols = 70;  // blocks of 32 and 16 with a short last block
   for (const bool specials : {false, true}) {
     const std::vector<float> x = TensorInputs(rows * cols, 11, specials, 3.0f);
@@ -168,7 +175,10 @@ TEST_CASE("MX and NVFP4 block steps equal emulate/quant (schemes mx and nvfp4, l
         Options opt;
         opt.rounding = r;
         const quant::QuantResult cpu = CpuQuantize(f, quant::Scheme::kMx, opt, {rows, cols}, x);
-        gpu::MxElement t{f, IsFloat(f) ? quant::EmaxOf(f) : 0, IsFloat(f) ? 0 : 6};
+        // MxKernel: the type found by name, its element format a local copy.
+        const Format elem = f;
+        quant::MxType t = *quant::FindMxType(name);
+        t.elem = &elem;
         Options eopt = opt;
         eopt.overflow = Overflow::kSaturate;
         const size_t per_row = (cols + 31) / 32;
@@ -179,15 +189,15 @@ TEST_CASE("MX and NVFP4 block steps equal emulate/quant (schemes mx and nvfp4, l
             bool special = false;
             for (size_t c = b * 32; c < std::min(cols, b * 32 + 32); ++c) {
               const float v = x[row * cols + c];
-              if (gpu::IsNanF32(v) || gpu::IsInfF32(v)) special = true;
-              else amax = std::max(amax, gpu::AbsF32(v));
+              if (quant::IsNanF32(v) || quant::IsInfF32(v)) special = true;
+              else amax = quant::FmaxF32(amax, quant::AbsF32(v));
             }
-            const gpu::MxScaleCode sc = gpu::MxSharedScaleF32(t, amax, special);
+            const quant::MxScale sc = quant::MxSharedScale(t, static_cast<double>(amax), special);
             CHECK(sc.code == cpu.scale_codes[row * per_row + b]);
             for (size_t c = b * 32; c < std::min(cols, b * 32 + 32); ++c) {
               const size_t e = row * cols + c;
-              const uint64_t code = gpu::MxEncodeElementF32(t, eopt, x[e], sc, e).code;
-              const float y = gpu::MxDecodeElementF32(t, code, sc);
+              const uint64_t code = quant::MxEncodeElement(t, eopt, static_cast<double>(x[e]), sc, e).code;
+              const float y = quant::MxDecodeElement(t, code, sc);
               if ((code != cpu.codes[e] || Bits(y) != Bits(cpu.dequantized[e])) && bad++ < 3)
                 FAIL_CHECK(fmt::format("element {}: 0x{:x}/0x{:08x}, cpu 0x{:x}/0x{:08x}", e, code, Bits(y),
                                        cpu.codes[e], Bits(cpu.dequantized[e])));
@@ -201,8 +211,8 @@ TEST_CASE("MX and NVFP4 block steps equal emulate/quant (schemes mx and nvfp4, l
       opt.rounding = r;
       const quant::QuantResult cpu = CpuQuantize(formats::kE2m1fn, quant::Scheme::kNvfp4, opt, {rows, cols}, x);
       float amax = 0;
-      for (const float v : x) amax = gpu::FmaxF32(amax, gpu::AbsF32(v));
-      const float s_enc = gpu::Nvfp4GlobalEncodeScaleF32(amax), s_dec = 1.0f / s_enc;
+      for (const float v : x) amax = quant::FmaxF32(amax, quant::AbsF32(v));
+      const float s_enc = quant::Nvfp4GlobalEncodeScale(amax), s_dec = quant::Nvfp4GlobalDecodeScale(s_enc);
       REQUIRE(cpu.global_decode_scale.has_value());
       CHECK(Bits(*cpu.global_decode_scale) == Bits(s_dec));
       Options eopt = opt;
@@ -213,14 +223,14 @@ TEST_CASE("MX and NVFP4 block steps equal emulate/quant (schemes mx and nvfp4, l
         for (size_t b = 0; b < per_row; ++b) {
           float bmax = 0;
           for (size_t c = b * 16; c < std::min(cols, b * 16 + 16); ++c)
-            bmax = gpu::FmaxF32(bmax, gpu::AbsF32(x[row * cols + c]));
-          const uint8_t sc = gpu::Nvfp4BlockScaleCodeF32(bmax, s_enc);
+            bmax = quant::FmaxF32(bmax, quant::AbsF32(x[row * cols + c]));
+          const uint8_t sc = quant::Nvfp4BlockScaleCode(bmax, s_enc);
           CHECK(sc == cpu.scale_codes[row * per_row + b]);
-          const float k = gpu::Nvfp4BlockEncodeScaleF32(sc, s_dec);
+          const float k = quant::Nvfp4BlockEncodeScale(sc, s_dec);
           for (size_t c = b * 16; c < std::min(cols, b * 16 + 16); ++c) {
             const size_t e = row * cols + c;
-            const uint64_t code = gpu::Nvfp4EncodeElementF32(eopt, x[e], k, e).code;
-            const float y = gpu::Nvfp4DecodeElementF32(code, sc, s_dec);
+            const uint64_t code = quant::Nvfp4EncodeElement(eopt, x[e], k, e).code;
+            const float y = quant::Nvfp4DecodeElement(code, sc, s_dec);
             if ((code != cpu.codes[e] || Bits(y) != Bits(cpu.dequantized[e])) && bad++ < 3)
               FAIL_CHECK(fmt::format("nvfp4 element {}: 0x{:x}/0x{:08x}, cpu 0x{:x}/0x{:08x}", e, code, Bits(y),
                                      cpu.codes[e], Bits(cpu.dequantized[e])));
@@ -230,19 +240,38 @@ TEST_CASE("MX and NVFP4 block steps equal emulate/quant (schemes mx and nvfp4, l
   }
 }
 
-TEST_CASE("the GPU port of Dot equals emulate/dot.h: every model, several shapes, formats and modes") {
+namespace {
+
+// What GemmKernel (cuda/kernels.cu) does for C(i, j), on the host: the
+// codes as uint32 words, the model's sum format replaced by a copy of it.
+Result KernelElement(const Format& in_a, const std::vector<uint32_t>& a, const Format& in_b,
+                     const std::vector<uint32_t>& b, size_t i, size_t j, size_t n, size_t k, const Format& acc,
+                     DotModel model, const Options& opt, uint64_t first_index) {
+  const Format sum_format = model.sum_format ? *model.sum_format : acc;
+  if (model.sum_format) model.sum_format = &sum_format;
+  return GemmElement(in_a, a.data(), in_b, b.data(), i, j, n, k, acc, model, opt, first_index,
+                     RoundingsPerDot(model, k));
+}
+
+}  // namespace
+
+TEST_CASE("the GEMM kernel's dot products (emulate/dot.h on uint32 codes) equal emulate/dot.h Gemm") {
   struct Shape {
     size_t m, n, k;
   };
-  const Shape shapes[] = {{2, 3, 0}, {3, 2, 1}, {2, 2, 7}, {2, 3, 33}, {1, 2, 100}};
-  const std::pair<const Format*, const Format*> pairs[] = {{&formats::kE4m3fn, &formats::kF32},
-                                                           {&formats::kBf16, &formats::kF32},
-                                                           {&formats::kF16, &formats::kF16},
-                                                           {&formats::kE5m2, &formats::kBf16},
-                                                           {&formats::kF32, &formats::kF64}};
+  const Shape shapes[] = {{2, 3, 0}, {3, 2, 1}, {2, 2, 7}, {2, 3, 33}, {1, 2, 100}, {1, 1, 300}};
+  struct Formats {
+    const Format *in_a, *in_b, *acc;
+  };
+  const Formats cases[] = {{&formats::kE4m3fn, &formats::kE4m3fn, &formats::kF32},
+                           {&formats::kE5m2, &formats::kE4m3fn, &formats::kF32},
+                           {&formats::kBf16, &formats::kBf16, &formats::kF32},
+                           {&formats::kF16, &formats::kF16, &formats::kF16},
+                           {&formats::kE5m2, &formats::kE5m2, &formats::kBf16},
+                           {&formats::kF32, &formats::kF32, &formats::kF64}};
   int bad = 0;
   uint32_t seed = 1;
-  for (const auto& [in, acc] : pairs)
+  for (const auto& [in_a, in_b, acc] : cases)
     for (const DotModel& model : DotModels())
       for (const Rounding r : {Rounding::kNearestEven, Rounding::kTowardZero, Rounding::kStochastic})
         for (const Shape& s : shapes) {
@@ -250,28 +279,63 @@ TEST_CASE("the GPU port of Dot equals emulate/dot.h: every model, several shapes
           opt.rounding = r;
           opt.seed = 9;
           const bool specials = (seed % 5) == 0;
-          const std::vector<uint64_t> a = RandomCodes(*in, s.m * s.k, seed++, specials);
-          const std::vector<uint64_t> b = RandomCodes(*in, s.k * s.n, seed++, specials);
+          const std::vector<uint64_t> a = RandomCodes(*in_a, s.m * s.k, seed++, specials);
+          const std::vector<uint64_t> b = RandomCodes(*in_b, s.k * s.n, seed++, specials);
           std::vector<uint64_t> want(s.m * s.n);
-          Gemm(*in, a.data(), b.data(), s.m, s.n, s.k, *acc, model, want.data(), opt, 77);
-          const uint64_t per = RoundingsPerDot(model, s.k);
-          const gpu::DotParams p = ParamsOf(model);
+          Gemm(*in_a, a.data(), *in_b, b.data(), s.m, s.n, s.k, *acc, model, want.data(), opt, 77);
+          const std::vector<uint32_t> a32(a.begin(), a.end()), b32(b.begin(), b.end());
           for (size_t i = 0; i < s.m; ++i)
             for (size_t j = 0; j < s.n; ++j) {
-              const Result got = gpu::Dot(*in, a.data() + i * s.k, 1, b.data() + j, s.n, s.k, *acc, p, opt,
-                                          77 + (i * s.n + j) * per);
-              const Result ref = Dot(*in, a.data() + i * s.k, 1, b.data() + j, s.n, s.k, *acc, model, opt,
-                                     77 + (i * s.n + j) * per);
-              if ((got.code != want[i * s.n + j] || got.flags != ref.flags) && bad++ < 5)
-                FAIL_CHECK(fmt::format("{} x {} -> {}, model {} G{} F{} A{} N{}, {}, k {}: port 0x{:x}/{}, dot.h "
-                                       "0x{:x}/{}",
-                                       in->name, in->name, acc->name, static_cast<int>(model.accumulation),
-                                       model.group, model.fraction_bits, model.include_accumulator,
-                                       model.promote_every, RoundingNameOf(r), s.k, got.code, got.flags,
-                                       want[i * s.n + j], ref.flags));
+              const Result got = KernelElement(*in_a, a32, *in_b, b32, i, j, s.n, s.k, *acc, model, opt, 77);
+              const Result ref = Dot(*in_a, a.data() + i * s.k, 1, *in_b, b.data() + j, s.n, s.k, *acc, model, opt,
+                                     77 + (i * s.n + j) * RoundingsPerDot(model, s.k));
+              if ((got.code != want[i * s.n + j] || got.flags != ref.flags || ref.code != want[i * s.n + j]) &&
+                  bad++ < 5)
+                FAIL_CHECK(fmt::format("{} x {} -> {}, {}, {}, k {}: kernel 0x{:x}/{}, Gemm 0x{:x}, Dot 0x{:x}/{}",
+                                       in_a->name, in_b->name, acc->name, DescribeModel(model), RoundingNameOf(r),
+                                       s.k, got.code, got.flags, want[i * s.n + j], ref.code, ref.flags));
             }
         }
   CHECK(bad == 0);
-  CHECK(gpu::DotFits(formats::kF32, formats::kF64));
-  CHECK(!gpu::DotFits(formats::kF64, formats::kF64));
+}
+
+TEST_CASE("emulate/quant/common.h's FS_HD stand-ins equal <cmath> and x86 arithmetic") {
+  // The recipes ran on <cmath> and on x86's NaN rule before they became
+  // FS_HD; the stand-ins must give the same bits on every float32 class.
+  const std::vector<float> xs = InterestingInputs(1 << 14, 23);
+  int bad = 0;
+  auto check = [&](bool ok, const std::string& what) {
+    if (!ok && bad++ < 5) FAIL_CHECK(what);
+  };
+  for (const float x : xs) {
+    int e = 0;
+    std::frexp(x, &e);
+    check(quant::FrexpExponentF32(x) == e,
+          fmt::format("frexp 0x{:08x}: {} vs {}", Bits(x), quant::FrexpExponentF32(x), e));
+    const double d = static_cast<double>(x) * 0x1p-900;  // float64 subnormals too
+    std::frexp(d, &e);
+    check(quant::FrexpExponentF64(d) == e, fmt::format("frexp f64 from 0x{:08x}", Bits(x)));
+    for (const int k : {-300, -150, -127, -24, -1, 0, 1, 24, 127, 254, 300}) {
+      const float want = std::ldexp(x, k);
+      check(Bits(quant::LdexpF32(x, k)) == Bits(want) || (std::isnan(x) && std::isnan(want)),
+            fmt::format("ldexp 0x{:08x} {}", Bits(x), k));
+    }
+    for (const float y : {1.0f, -0.0f, 3.5f, quant::kFltMax, 1e-40f, xs[Bits(x) % xs.size()]}) {
+      // fmin/fmax: the recipes' operands are results of arithmetic, never
+      // signaling NaNs (which glibc's fmin turns into NaN, not ignores).
+      auto is_snan = [](float v) { return std::isnan(v) && (Bits(v) & 0x400000u) == 0; };
+      const bool signaling = is_snan(x) || is_snan(y);
+      check(signaling || x == y || Bits(quant::FminF32(x, y)) == Bits(std::fmin(x, y)),
+            fmt::format("fmin 0x{:08x} 0x{:08x}", Bits(x), Bits(y)));
+      check(signaling || x == y || Bits(quant::FmaxF32(x, y)) == Bits(std::fmax(x, y)),
+            fmt::format("fmax 0x{:08x} 0x{:08x}", Bits(x), Bits(y)));
+      if (std::isnan(y)) continue;  // the stand-ins' second operand is never NaN
+      volatile float vx = x, vy = y;  // x86 multiplication, not folded
+      check(Bits(quant::MulF32AsX86(x, y)) == Bits(vx * vy), fmt::format("mul 0x{:08x} x 0x{:08x}", Bits(x), Bits(y)));
+      volatile double dx = x, dy = y;
+      check(BitsOf(quant::MulF64AsX86(x, y)) == BitsOf(dx * dy), fmt::format("mul f64 0x{:08x}", Bits(x)));
+    }
+  }
+  check(quant::kQuietNanF32 == Bits(NAN), "NAN");
+  CHECK(bad == 0);
 }

@@ -4,7 +4,8 @@
 // 32 bits, every mode, policy variants, unaligned pointers, odd lengths and,
 // for stochastic rounding, first indices of every residue mod 4),
 // per-tensor FP8 scaling, MX, NVFP4 and the emulated GEMM (against
-// emulate/quant and emulate/dot.h with the core's casts). Without a CUDA
+// emulate/quant and emulate/dot.h with the core's casts; the GEMM kernel
+// runs emulate/dot.h's own code, every model and the H100 presets). Without a CUDA
 // device: one line "skipped: no CUDA device", exit 77 (meson counts a skip).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
@@ -214,40 +215,82 @@ TEST_CASE("MX and NVFP4 kernels equal emulate/quant schemes mx and nvfp4") {
   }
 }
 
-TEST_CASE("the emulated GEMM equals emulate/dot.h Gemm") {
+namespace {
+
+// C = A * B on the GPU and by emulate/dot.h's Gemm on the CPU, compared
+// code by code and flag by flag.
+int CompareGemm(const Format& in_a, const Format& in_b, const Format& acc, const DotModel& model, const Options& opt,
+                size_t m, size_t n, size_t k, uint32_t seed, bool specials) {
+  const std::vector<uint64_t> a = RandomCodes(in_a, m * k, seed, specials);
+  const std::vector<uint64_t> b = RandomCodes(in_b, k * n, seed + 1, false);
+  std::vector<uint64_t> want(m * n);
+  std::vector<uint8_t> want_flags(m * n);
+  const uint64_t first = 5, per = RoundingsPerDot(model, k);
+  for (size_t i = 0; i < m; ++i)
+    for (size_t j = 0; j < n; ++j) {
+      const Result r = Dot(in_a, a.data() + i * k, 1, in_b, b.data() + j, n, k, acc, model, opt,
+                           first + (i * n + j) * per);
+      want[i * n + j] = r.code;
+      want_flags[i * n + j] = r.flags;
+    }
+  std::vector<uint32_t> a32(a.begin(), a.end()), b32(b.begin(), b.end());
+  gpu::DeviceArray<uint32_t> d_a(a32.size()), d_b(b32.size());
+  gpu::DeviceArray<uint64_t> d_c(want.size());
+  gpu::DeviceArray<uint8_t> d_flags(want.size());
+  d_a.Upload(a32.data(), a32.size());
+  d_b.Upload(b32.data(), b32.size());
+  gpu::Gemm(in_a, d_a.get(), in_b, d_b.get(), m, n, k, acc, model, d_c.get(), d_flags.get(), opt, first);
+  const std::vector<uint64_t> got = Download(d_c, want.size());
+  const std::vector<uint8_t> got_flags = Download(d_flags, want.size());
+  int bad = 0;
+  for (size_t i = 0; i < want.size(); ++i)
+    if ((got[i] != want[i] || got_flags[i] != want_flags[i]) && bad++ < 2)
+      FAIL_CHECK(fmt::format("gemm {} x {} -> {} {}, {}, k {}: C[{}] gpu 0x{:x}/{}, cpu 0x{:x}/{}", in_a.name,
+                             in_b.name, acc.name, DescribeModel(model), RoundingNameOf(opt.rounding), k, i, got[i],
+                             got_flags[i], want[i], want_flags[i]));
+  return bad;
+}
+
+}  // namespace
+
+TEST_CASE("the emulated GEMM equals emulate/dot.h Gemm: every model") {
   struct Shape {
     size_t m, n, k;
   };
   const Shape shapes[] = {{17, 9, 1}, {33, 20, 40}, {8, 64, 100}};
-  const std::pair<const Format*, const Format*> pairs[] = {
-      {&formats::kE4m3fn, &formats::kF32}, {&formats::kBf16, &formats::kF32}, {&formats::kF16, &formats::kF16}};
+  struct Formats {
+    const Format *in_a, *in_b, *acc;
+  };
+  const Formats cases[] = {{&formats::kE4m3fn, &formats::kE4m3fn, &formats::kF32},
+                           {&formats::kE5m2, &formats::kE4m3fn, &formats::kF32},
+                           {&formats::kBf16, &formats::kBf16, &formats::kF32},
+                           {&formats::kF16, &formats::kF16, &formats::kF16}};
   uint32_t seed = 3;
-  for (const auto& [in, acc] : pairs)
+  int bad = 0;
+  for (const auto& [in_a, in_b, acc] : cases)
     for (const DotModel& model : DotModels())
       for (const Rounding r : {Rounding::kNearestEven, Rounding::kStochastic})
         for (const Shape& s : shapes) {
           Options opt;
           opt.rounding = r;
-          const bool specials = seed % 4 == 0;
-          const std::vector<uint64_t> a = RandomCodes(*in, s.m * s.k, seed++, specials);
-          const std::vector<uint64_t> b = RandomCodes(*in, s.k * s.n, seed++, false);
-          std::vector<uint64_t> want(s.m * s.n);
-          Gemm(*in, a.data(), b.data(), s.m, s.n, s.k, *acc, model, want.data(), opt, 5);
-          std::vector<uint32_t> a32(a.begin(), a.end()), b32(b.begin(), b.end());
-          gpu::DeviceArray<uint32_t> d_a(a32.size()), d_b(b32.size());
-          gpu::DeviceArray<uint64_t> d_c(want.size());
-          d_a.Upload(a32.data(), a32.size());
-          d_b.Upload(b32.data(), b32.size());
-          gpu::Gemm(*in, d_a.get(), d_b.get(), s.m, s.n, s.k, *acc, ParamsOf(model), d_c.get(), nullptr, opt, 5,
-                    RoundingsPerDot(model, s.k));
-          const std::vector<uint64_t> got = Download(d_c, want.size());
-          int bad = 0;
-          for (size_t i = 0; i < want.size(); ++i)
-            if (got[i] != want[i] && bad++ < 2)
-              FAIL_CHECK(fmt::format("gemm {}->{} model {} G{} F{} k {}: C[{}] gpu 0x{:x}, cpu 0x{:x}", in->name,
-                                     acc->name, static_cast<int>(model.accumulation), model.group,
-                                     model.fraction_bits, s.k, i, got[i], want[i]));
+          bad += CompareGemm(*in_a, *in_b, *acc, model, opt, s.m, s.n, s.k, seed, seed % 4 == 0);
+          seed += 2;
         }
+  CHECK(bad == 0);
+}
+
+TEST_CASE("the H100 tensor-core presets run on the GPU as on the CPU") {
+  // k = 300 and 1024: several groups of 32 and promotions every 128
+  // products (FP8 without fast accumulation), with a short last group.
+  uint32_t seed = 101;
+  int bad = 0;
+  for (const PresetCase& c : H100PresetCases())
+    for (const size_t k : {size_t{300}, size_t{1024}}) {
+      CAPTURE(c.preset->name);
+      bad += CompareGemm(*c.in_a, *c.in_b, formats::kF32, c.preset->model, c.preset->options, 24, 40, k, seed, false);
+      seed += 2;
+    }
+  CHECK(bad == 0);
 }
 
 int main(int argc, char** argv) {
