@@ -146,7 +146,7 @@ class LongAccumulator {
  private:
   int32_t lsb_ = 0;
   int words_ = 0;
-  uint64_t w_[kLongAccumulatorMaxWords] = {};
+  uint64_t w_[kLongAccumulatorMaxWords];  // Reset clears the words in use
 };
 
 // IEEE classes of a sum whose terms are known by class only.
