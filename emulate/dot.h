@@ -313,6 +313,8 @@ FS_HD Result Dot(const Format& in_a, const Code* a, size_t a_stride, const Forma
         const Result r = detail::RoundGroup(sf, sp, sum, opt, t++);
         flags |= r.flags;
         code = r.code;
+        if (model.overflow_to_infinity && (r.flags & kOverflow) && HasInf(sf))
+          code = PositiveInfCode(sf) | (code & SignBit(sf));
         s = Unpack(sf, code);
         if (model.promote_every != 0 && ++since_promotion == model.promote_every) promote();
       }

@@ -32,6 +32,11 @@ struct DotModel {
   // cuda/kernels.cu, GemmKernel).
   const Format* sum_format = nullptr;
   bool promote_nearest_even = false;  // promotions round to nearest even (else opt.rounding)
+  // A group sum beyond the sum format's range is +-infinity whatever the
+  // rounding (IEEE's round toward zero would stop at +-max finite): the
+  // H100's f16/bf16 tensor-core adder, measured on bf16 GEMMs whose sums
+  // overflow float32 (cuda/RESULTS.md).
+  bool overflow_to_infinity = false;
 };
 
 // How many roundings one dot product of length n makes: rounding t of it

@@ -61,7 +61,7 @@ inline constexpr Format kH100Fp8SumFormat{"f32p14", Kind::kFloat, 22, 32, true, 
 
 namespace detail {
 constexpr DotModel H100Model(uint32_t group, uint32_t fraction_bits, uint32_t promote_every,
-                             const Format* sum_format) {
+                             const Format* sum_format, bool overflow_to_infinity) {
   DotModel m;
   m.accumulation = Accumulation::kHardware;
   m.group = group;
@@ -71,6 +71,7 @@ constexpr DotModel H100Model(uint32_t group, uint32_t fraction_bits, uint32_t pr
   m.alignment = Alignment::kExponentSum;
   m.sum_format = sum_format;
   m.promote_nearest_even = true;
+  m.overflow_to_infinity = overflow_to_infinity;
   return m;
 }
 constexpr Options TowardZero() {
@@ -81,18 +82,18 @@ constexpr Options TowardZero() {
 }  // namespace detail
 
 inline constexpr H100TensorCoreModel kH100TensorCoreModels[] = {
-    {"h100-f16", "f16 x f16 -> f32, torch.mm out_dtype=float32", detail::H100Model(16, 25, 0, nullptr),
+    {"h100-f16", "f16 x f16 -> f32, torch.mm out_dtype=float32", detail::H100Model(16, 25, 0, nullptr, true),
      detail::TowardZero()},
-    {"h100-bf16", "bf16 x bf16 -> f32, torch.mm out_dtype=float32", detail::H100Model(16, 25, 0, nullptr),
+    {"h100-bf16", "bf16 x bf16 -> f32, torch.mm out_dtype=float32", detail::H100Model(16, 25, 0, nullptr, true),
      detail::TowardZero()},
     {"h100-e4m3", "e4m3fn x e4m3fn -> f32, torch._scaled_mm, use_fast_accum=False",
-     detail::H100Model(32, 13, 4, &kH100Fp8SumFormat), detail::TowardZero()},
+     detail::H100Model(32, 13, 4, &kH100Fp8SumFormat, false), detail::TowardZero()},
     {"h100-e4m3-fast", "e4m3fn x e4m3fn -> f32, torch._scaled_mm, use_fast_accum=True",
-     detail::H100Model(32, 13, 0, &kH100Fp8SumFormat), detail::TowardZero()},
+     detail::H100Model(32, 13, 0, &kH100Fp8SumFormat, false), detail::TowardZero()},
     {"h100-e5m2xe4m3", "e5m2 x e4m3fn -> f32, torch._scaled_mm, use_fast_accum=False",
-     detail::H100Model(32, 13, 4, &kH100Fp8SumFormat), detail::TowardZero()},
+     detail::H100Model(32, 13, 4, &kH100Fp8SumFormat, false), detail::TowardZero()},
     {"h100-e5m2xe4m3-fast", "e5m2 x e4m3fn -> f32, torch._scaled_mm, use_fast_accum=True",
-     detail::H100Model(32, 13, 0, &kH100Fp8SumFormat), detail::TowardZero()},
+     detail::H100Model(32, 13, 0, &kH100Fp8SumFormat, false), detail::TowardZero()},
 };
 
 // The model named `name`, or nullptr.

@@ -15,6 +15,7 @@
 // only i == j.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -145,6 +146,11 @@ struct Replay {
   DotModel model;
   Options opt;
   uint32_t split = 1;
+  uint32_t split_align = 1;  // chunk length rounded up to a multiple of this (the kernel's K tile)
+  // > 1: the kernel runs a K not a multiple of this tile with the partial
+  // tile first (CUTLASS's "residue first"): as if the dot product had
+  // leading zero terms up to a whole number of tiles.
+  uint32_t residue_first = 1;
 };
 
 // The model's float32 bits for dot product d of record r.
@@ -153,13 +159,23 @@ inline uint32_t Emulate(const Record& r, size_t d, const Replay& rp) {
   const Format& fb = FormatOfId(r.fb);
   const uint64_t* a = r.a.data() + size_t{r.row_a(d)} * r.K;
   const uint64_t* b = r.b.data() + size_t{r.row_b(d)} * r.K;
-  if (rp.split <= 1) return static_cast<uint32_t>(Dot(fa, a, 1, fb, b, 1, r.K, formats::kF32, rp.model, rp.opt).code);
-  const size_t chunk = (r.K + rp.split - 1) / rp.split;
-  Options reduce;  // round to nearest even
+  auto dot = [&](const uint64_t* x, const uint64_t* y, size_t n) {
+    const size_t pad = rp.residue_first > 1 ? (rp.residue_first - n % rp.residue_first) % rp.residue_first : 0;
+    if (pad == 0) return Dot(fa, x, 1, fb, y, 1, n, formats::kF32, rp.model, rp.opt).code;
+    std::vector<uint64_t> px(pad + n, 0), py(pad + n, 0);
+    std::copy(x, x + n, px.begin() + static_cast<std::ptrdiff_t>(pad));
+    std::copy(y, y + n, py.begin() + static_cast<std::ptrdiff_t>(pad));
+    return Dot(fa, px.data(), 1, fb, py.data(), 1, pad + n, formats::kF32, rp.model, rp.opt).code;
+  };
+  if (rp.split <= 1) return static_cast<uint32_t>(dot(a, b, r.K));
+  size_t chunk = (r.K + rp.split - 1) / rp.split;
+  if (rp.split_align > 1) chunk = (chunk + rp.split_align - 1) / rp.split_align * rp.split_align;
+  Options reduce;  // round to nearest even; a NaN is the GPU's 0x7fffffff (inf - inf in the reduction)
+  reduce.nan_payload = NanPayload::kAllOnes;
   uint64_t sum = 0;
   for (size_t k0 = 0; k0 < r.K; k0 += chunk) {
     const size_t n = std::min<size_t>(chunk, r.K - k0);
-    const uint64_t part = Dot(fa, a + k0, 1, fb, b + k0, 1, n, formats::kF32, rp.model, rp.opt).code;
+    const uint64_t part = dot(a + k0, b + k0, n);
     sum = k0 == 0 ? part : Add(formats::kF32, sum, part, reduce).code;
   }
   return static_cast<uint32_t>(sum);

@@ -9,7 +9,7 @@
 //       reproduce every one; each of those (and near misses, with fewer
 //       than 20 mismatches) is then scored on N random dot products spread
 //       over the file (default 20000). Exit status 0 when some model fits.
-//   tc_fit verify FILE (--preset NAME | MODEL FLAGS) [--split MxNxK:S]...
+//   tc_fit verify FILE (--preset NAME | MODEL FLAGS) [--split MxNxK:S[:T]]...
 //          [--threads T] [--show N]
 //       Replays every dot product of FILE through the model and prints the
 //       agreement per (kind, distribution or probe family, shape); the first
@@ -20,7 +20,10 @@
 //       --promote-every N --round rne|rtz --align lead|sum
 //       --sum-bits P (group sums rounded to P significant bits; 24: float32)
 //       --promote-rne 0|1 (promotions round to nearest even)
-//   --split MxNxK:S: the GEMM of that shape ran as cuBLAS split-K with S
+//   --split MxNxK:S[:T]: the GEMM of that shape ran as cuBLAS split-K with S
+//       chunks of ceil(K/S) rounded up to a multiple of T (default 1)
+//   --residue-first T: a K (or chunk) not a multiple of T runs its partial
+//       tile first, as leading zero terms would
 //       chunks (the probe's metadata names the kernels).
 //
 // FILE is probe.py's output, gunzipped (tc_<config>.bin).
@@ -82,7 +85,7 @@ struct Args {
   std::string preset;
   bool model_given = false;
   Replay replay;
-  std::map<std::string, uint32_t> splits;  // shape -> chunks
+  std::map<std::string, std::pair<uint32_t, uint32_t>> splits;  // shape -> (chunks, K tile)
 };
 
 std::string Describe(const Replay& rp) {
@@ -138,12 +141,18 @@ Args Parse(int argc, char** argv) {
       else if (v == "sum") a.replay.model.alignment = Alignment::kExponentSum;
       else Fail("--align: lead or sum, not '" + v + "'");
       a.model_given = true;
+    } else if (opt == "--residue-first") {
+      a.replay.residue_first = num();
     } else if (opt == "--split") {
       const size_t colon = v.find(':');
       if (colon == std::string::npos) Fail("--split: MxNxK:S, not '" + v + "'");
-      const unsigned long s = std::strtoul(v.c_str() + colon + 1, nullptr, 10);
+      char* end = nullptr;
+      const unsigned long s = std::strtoul(v.c_str() + colon + 1, &end, 10);
       if (s < 2) Fail("--split: S must be at least 2 in '" + v + "'");
-      a.splits[v.substr(0, colon)] = static_cast<uint32_t>(s);
+      unsigned long align = 1;
+      if (*end == ':') align = std::strtoul(end + 1, nullptr, 10);
+      if (align < 1) Fail("--split: the K tile must be at least 1 in '" + v + "'");
+      a.splits[v.substr(0, colon)] = {static_cast<uint32_t>(s), static_cast<uint32_t>(align)};
     } else Fail("unknown option " + opt);
   }
   if (a.command == "verify") {
@@ -278,7 +287,7 @@ int Verify(const Args& args, const std::vector<Record>& recs) {
       const size_t d = all[i].d;
       Replay rp = args.replay;
       const auto sp = args.splits.find(r.shape());
-      if (sp != args.splits.end()) rp.split = sp->second;
+      if (sp != args.splits.end()) rp.split = sp->second.first, rp.split_align = sp->second.second;
       const uint32_t got = Emulate(r, d, rp);
       const uint32_t want = r.c[d];
       const std::string what = r.designed() ? kFamilyNames[std::min<int32_t>(r.tags[d * 4], 6)] : DistName(r.dist);
