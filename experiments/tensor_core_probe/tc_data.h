@@ -151,6 +151,11 @@ struct Replay {
   // tile first (CUTLASS's "residue first"): as if the dot product had
   // leading zero terms up to a whole number of tiles.
   uint32_t residue_first = 1;
+  // > 1: "sliced K": each K tile of slice_tile elements is cut into
+  // `slices` equal slices, slice w of every tile accumulated by its own warp
+  // (a dot product of the model over those elements, in order), the warps'
+  // float32 results summed in order with RNE at the end.
+  uint32_t slices = 1, slice_tile = 0;
 };
 
 // The model's float32 bits for dot product d of record r.
@@ -159,19 +164,29 @@ inline uint32_t Emulate(const Record& r, size_t d, const Replay& rp) {
   const Format& fb = FormatOfId(r.fb);
   const uint64_t* a = r.a.data() + size_t{r.row_a(d)} * r.K;
   const uint64_t* b = r.b.data() + size_t{r.row_b(d)} * r.K;
-  auto dot = [&](const uint64_t* x, const uint64_t* y, size_t n) {
+  Options reduce;  // round to nearest even; a NaN is the GPU's 0x7fffffff (inf - inf in the reduction)
+  reduce.nan_payload = NanPayload::kAllOnes;
+  auto dot = [&](const uint64_t* x, const uint64_t* y, size_t n) -> uint64_t {
     const size_t pad = rp.residue_first > 1 ? (rp.residue_first - n % rp.residue_first) % rp.residue_first : 0;
-    if (pad == 0) return Dot(fa, x, 1, fb, y, 1, n, formats::kF32, rp.model, rp.opt).code;
+    if (pad == 0 && rp.slices <= 1) return Dot(fa, x, 1, fb, y, 1, n, formats::kF32, rp.model, rp.opt).code;
     std::vector<uint64_t> px(pad + n, 0), py(pad + n, 0);
     std::copy(x, x + n, px.begin() + static_cast<std::ptrdiff_t>(pad));
     std::copy(y, y + n, py.begin() + static_cast<std::ptrdiff_t>(pad));
-    return Dot(fa, px.data(), 1, fb, py.data(), 1, pad + n, formats::kF32, rp.model, rp.opt).code;
+    if (rp.slices <= 1) return Dot(fa, px.data(), 1, fb, py.data(), 1, pad + n, formats::kF32, rp.model, rp.opt).code;
+    const size_t width = rp.slice_tile / rp.slices;
+    uint64_t total = 0;
+    for (uint32_t w = 0; w < rp.slices; ++w) {
+      std::vector<uint64_t> sx, sy;
+      for (size_t k = 0; k < px.size(); ++k)
+        if ((k % rp.slice_tile) / width == w) sx.push_back(px[k]), sy.push_back(py[k]);
+      const uint64_t part = Dot(fa, sx.data(), 1, fb, sy.data(), 1, sx.size(), formats::kF32, rp.model, rp.opt).code;
+      total = w == 0 ? part : Add(formats::kF32, total, part, reduce).code;
+    }
+    return total;
   };
   if (rp.split <= 1) return static_cast<uint32_t>(dot(a, b, r.K));
   size_t chunk = (r.K + rp.split - 1) / rp.split;
   if (rp.split_align > 1) chunk = (chunk + rp.split_align - 1) / rp.split_align * rp.split_align;
-  Options reduce;  // round to nearest even; a NaN is the GPU's 0x7fffffff (inf - inf in the reduction)
-  reduce.nan_payload = NanPayload::kAllOnes;
   uint64_t sum = 0;
   for (size_t k0 = 0; k0 < r.K; k0 += chunk) {
     const size_t n = std::min<size_t>(chunk, r.K - k0);

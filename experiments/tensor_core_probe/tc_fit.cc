@@ -24,6 +24,8 @@
 //       chunks of ceil(K/S) rounded up to a multiple of T (default 1)
 //   --residue-first T: a K (or chunk) not a multiple of T runs its partial
 //       tile first, as leading zero terms would
+//   --slices W:T: sliced K, each tile of T elements cut into W slices, one
+//       accumulator per slice, summed with RNE at the end
 //       chunks (the probe's metadata names the kernels).
 //
 // FILE is probe.py's output, gunzipped (tc_<config>.bin).
@@ -141,6 +143,12 @@ Args Parse(int argc, char** argv) {
       else if (v == "sum") a.replay.model.alignment = Alignment::kExponentSum;
       else Fail("--align: lead or sum, not '" + v + "'");
       a.model_given = true;
+    } else if (opt == "--slices") {
+      const size_t colon = v.find(':');
+      if (colon == std::string::npos) Fail("--slices: W:T, not '" + v + "'");
+      a.replay.slices = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
+      a.replay.slice_tile = static_cast<uint32_t>(std::strtoul(v.c_str() + colon + 1, nullptr, 10));
+      if (a.replay.slices < 1 || a.replay.slice_tile % a.replay.slices != 0) Fail("--slices: T must be a multiple of W");
     } else if (opt == "--residue-first") {
       a.replay.residue_first = num();
     } else if (opt == "--split") {
