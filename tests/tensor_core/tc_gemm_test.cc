@@ -1,0 +1,135 @@
+// The H100 GEMM-level model against fresh hardware GEMMs (issue 16): the
+// 2026-12-06 generalisation run (experiments/tensor_core_probe/results/
+// 2026-12-06, cuda/RESULTS.md) stored cuBLASLt's outputs and the algorithm
+// configuration it chose; the inputs are rebuilt here from the seed
+// (gemm_cases.h, checked against the recorded checksums). A sample of
+// cuBLASLt's default choices (rank 0) with K >= 4000, split-K included, must
+// come out of the presets bit for bit with the split-K rule (chunks on the
+// 128-byte K tile, RNE sums of the partials), and the rule's parameters must
+// matter: equal chunks, a K tile half as long, one chunk, and the f16/bf16
+// adder saturating instead of overflowing to infinity must each break it.
+// (A tile twice as long gives the same chunks for these shapes: the data
+// says "at least 128 bytes", cuda/RESULTS.md.)
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "emulate/h100_tensor_core.h"
+#include "experiments/tensor_core_probe/gemm_cases.h"
+#include "experiments/tensor_core_probe/tc_data.h"
+
+using namespace floatscope;
+using namespace floatscope::tc;
+
+#ifndef FLOATSCOPE_TC_GEMM_RUN
+#error "FLOATSCOPE_TC_GEMM_RUN (the folder of gemm_meta.json) must be defined by the build"
+#endif
+
+namespace {
+
+struct Case {
+  Record record;
+  uint32_t splitk = 1;
+  std::string preset;
+};
+
+// Rank-0 GEMMs with K >= 4000 from cuBLASLt's nvjet kernels (algorithm 66;
+// algorithm 23 is not modelled, cuda/RESULTS.md), for distributions `dists`,
+// with a corner x corner block of their dot products.
+std::vector<Case> LoadSample(std::initializer_list<uint32_t> dists, uint32_t corner) {
+  const std::string dir = FLOATSCOPE_TC_GEMM_RUN;
+  std::ifstream mf(dir + "/gemm_meta.json");
+  REQUIRE(mf.good());
+  const nlohmann::json meta = nlohmann::json::parse(mf);
+  std::ifstream rf(dir + "/gemm_results.bin", std::ios::binary);
+  const std::vector<char> raw((std::istreambuf_iterator<char>(rf)), std::istreambuf_iterator<char>());
+  const uint64_t seed = meta.at("seed");
+  std::vector<Case> out;
+  for (const nlohmann::json& run : meta.at("runs")) {
+    if (run.contains("error") || run.at("rank") != 0 || run.at("K").get<uint32_t>() < 4000 ||
+        run.at("algo").at("id") != 66)
+      continue;
+    const uint32_t dist = run.at("dist");
+    if (std::find(dists.begin(), dists.end(), dist) == dists.end()) continue;
+    uint32_t ci = 0;
+    while (run.at("config") != kGemmConfigs[ci].name) ++ci;
+    const GemmConfig& cfg = kGemmConfigs[ci];
+    Case c;
+    Record& r = c.record;
+    r.kind = 1, r.dist = dist, r.M = run.at("M"), r.N = run.at("N"), r.K = run.at("K");
+    r.fa = cfg.fa, r.fb = cfg.fb;
+    r.ms = r.ns = corner;
+    const std::vector<uint64_t> a = GemmRows(FormatOfId(cfg.fa), seed, ci, dist, 0, r.K);
+    const std::vector<uint64_t> b = GemmRows(FormatOfId(cfg.fb), seed, ci, dist, 1, r.K);
+    REQUIRE(std::to_string(Checksum(a)) == run.at("checksum_a").get<std::string>());
+    REQUIRE(std::to_string(Checksum(b)) == run.at("checksum_b").get<std::string>());
+    r.a.assign(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(size_t{corner} * r.K));
+    r.b.assign(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(size_t{corner} * r.K));
+    const size_t off = run.at("offset");
+    for (uint32_t i = 0; i < corner; ++i)
+      for (uint32_t j = 0; j < corner; ++j) {
+        uint32_t bits;
+        std::memcpy(&bits, raw.data() + 4 * (off + size_t{i} * kStored + j), 4);
+        r.c.push_back(bits);
+      }
+    c.splitk = run.at("algo").at("splitk");
+    c.preset = cfg.preset;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Replay ReplayOf(const Case& c) {
+  const H100TensorCoreModel* m = FindH100TensorCoreModel(c.preset);
+  REQUIRE(m != nullptr);
+  Replay rp;
+  rp.model = m->model;
+  rp.opt = m->options;
+  rp.split = c.splitk;
+  rp.split_align = 128 / (FormatOfId(c.record.fa).bits <= 8 ? 1 : 2);
+  return rp;
+}
+
+size_t Mismatches(const std::vector<Case>& cases, const std::function<void(Replay&)>& change = {}) {
+  size_t bad = 0;
+  for (const Case& c : cases) {
+    Replay rp = ReplayOf(c);
+    if (change) change(rp);
+    for (size_t d = 0; d < c.record.dots(); ++d) bad += Emulate(c.record, d, rp) != c.record.c[d];
+  }
+  return bad;
+}
+
+}  // namespace
+
+TEST_CASE("fresh H100 GEMMs with K >= 4000, split-K included, are reproduced bit for bit") {
+  const std::vector<Case> cases = LoadSample({kNormal, kCodes, kCancel}, 3);
+  size_t split = 0, fp8 = 0, wide = 0, dots = 0;
+  for (const Case& c : cases) {
+    split += c.splitk > 1;
+    fp8 += FormatOfId(c.record.fa).bits <= 8;
+    wide += FormatOfId(c.record.fa).bits > 8;
+    dots += c.record.dots();
+  }
+  // The sample is what it says: every configuration, split-K GEMMs among them.
+  CHECK(split >= 6);
+  CHECK(fp8 >= 40);
+  CHECK(wide >= 20);
+  INFO(dots << " dot products in " << cases.size() << " GEMMs");
+  CHECK(Mismatches(cases) == 0);
+}
+
+TEST_CASE("the split-K rule and the adder's overflow are pinned by the hardware") {
+  const std::vector<Case> cases = LoadSample({kNormal, kCodes, kCancel}, 3);
+  CHECK(Mismatches(cases, [](Replay& r) { r.split_align = 1; }) > 0);  // equal chunks
+  CHECK(Mismatches(cases, [](Replay& r) { r.split_align /= 2; }) > 0);
+  CHECK(Mismatches(cases, [](Replay& r) { r.split = 1; }) > 0);  // one chunk
+  // bf16 random codes overflow float32: the adder gives +-inf, not +-max.
+  CHECK(Mismatches(cases, [](Replay& r) { r.model.overflow_to_infinity = false; }) > 0);
+}
