@@ -58,7 +58,7 @@ __global__ void __launch_bounds__(kThreads) AmaxKernel(const float* __restrict__
 // deterministic mode gives the format's rounding of the exact product
 // (round-to-odd's double-rounding property; Boldo & Melquiond, IEEE TC
 // 2008), overflow included. NaN inputs come out quieted, sign and payload
-// kept, as the CPU's exact product gives them (Fp8ScaledEncode).
+// kept, as the CPU's exact product gives them (quant::Fp8Encode, emulate/quant/fp8_scaling.h).
 __device__ __forceinline__ uint32_t ScaledProductOdd(uint32_t bits, float scale) {
   const uint32_t abs = bits & 0x7fffffffu;
   if (abs > 0x7f800000u) return bits | 0x400000u;
