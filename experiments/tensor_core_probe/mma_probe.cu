@@ -112,31 +112,16 @@ __global__ void MmaTiles(const void* a_codes, const void* b_codes, uint32_t K, u
         b[r] = b_at(k, g) | b_at(k + 1, g) << 8 | b_at(k + 2, g) << 16 | b_at(k + 3, g) << 24;
       }
     }
-    if constexpr (I == Instr::kF16) {
-      asm volatile(
-          "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-          "{%0,%1,%2,%3};"
-          : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-    } else if constexpr (I == Instr::kBf16) {
-      asm volatile(
-          "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-          "{%0,%1,%2,%3};"
-          : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-    } else if constexpr (I == Instr::kE4m3) {
-      asm volatile(
-          "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-          "{%0,%1,%2,%3};"
-          : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-    } else {
-      asm volatile(
-          "mma.sync.aligned.m16n8k32.row.col.f32.e5m2.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-          "{%0,%1,%2,%3};"
-          : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-    }
+    // One instruction per K step, D = A·B + D (the accumulator chained).
+#define FS_MMA(SHAPE_TYPES)                                                                           \
+  asm volatile("mma.sync.aligned." SHAPE_TYPES " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};" \
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                                      \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]))
+    if constexpr (I == Instr::kF16) FS_MMA("m16n8k16.row.col.f32.f16.f16.f32");
+    else if constexpr (I == Instr::kBf16) FS_MMA("m16n8k16.row.col.f32.bf16.bf16.f32");
+    else if constexpr (I == Instr::kE4m3) FS_MMA("m16n8k32.row.col.f32.e4m3.e4m3.f32");
+    else FS_MMA("m16n8k32.row.col.f32.e5m2.e4m3.f32");
+#undef FS_MMA
   }
   for (uint32_t i = 0; i < 4; ++i) out[size_t{tile} * 128 + (g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1)] = d[i];
 }
