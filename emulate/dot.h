@@ -104,6 +104,7 @@
 
 #include "emulate/arith.h"
 #include "emulate/dot_exact_sum.h"
+#include "emulate/dot_hardware.h"
 #include "emulate/dot_model.h"
 #include "formats/catalog.h"
 
@@ -250,28 +251,52 @@ FS_HD Result Dot(const Format& in_a, const Code* a, size_t a_stride, const Forma
       if (n == 0) return Result{start_code, flags};
       const size_t g = model.group ? model.group : 1;
       const bool by_fields = model.alignment == Alignment::kExponentSum;
-      constexpr Format kOuter = formats::kF32;
-      uint64_t outer = RoundPack(kOuter, zero, opt, 0).code;  // o = +0
-      uint32_t since_promotion = 0;
       const Format& sf = sum_format;
-      const uint64_t sum_start = RoundPack(sf, zero, opt, 0).code;
-      Unpacked s = zero;
-      uint64_t code = sum_start;
-      Options promote_opt = opt;
-      if (model.promote_nearest_even) promote_opt.rounding = Rounding::kNearestEven;
-      auto promote = [&] {
-        const Result r = AddExactOperands(kOuter, Unpack(kOuter, outer), s, promote_opt, t++);
-        flags |= r.flags;
-        outer = r.code;
-        s = zero;
-        code = sum_start;
-        since_promotion = 0;
-      };
+      // The run across groups and the fixed-point group step are
+      // emulate/dot_hardware.h's, shared with the GPU's fast GEMM kernel.
+      detail::HardwareState st = detail::HardwareStart(sf, opt);
+      const detail::FixedDotPlan plan = detail::MakeFixedDotPlan(in_a, in_b, sf, model);
       // The exponent of a term's leading bit.
       auto lead = [](detail::ArithU128 sig, int32_t exp) { return int64_t{exp} + detail::BitLength128(sig) - 1; };
       detail::LongAccumulator sum;
-      for (size_t start = 0; start < n; start += g) {
+      uint64_t q = 0;
+      for (size_t start = 0; start < n; start += g, ++q) {
         const size_t end = start + g < n ? start + g : n;
+        const Unpacked s = Unpack(sf, st.s);
+        const uint64_t index = detail::HardwareGroupIndex(model, first_index, q);
+        if (plan.ok) {
+          // Fixed point, unless an operand is NaN or infinite. Pass 1: the
+          // largest alignment exponent.
+          auto fa = [&](size_t i) { return detail::FixedDecode(A(i), plan.mant_a, plan.a_shift, plan.leading); };
+          auto fb = [&](size_t i) { return detail::FixedDecode(B(i), plan.mant_b, 0, plan.leading); };
+          bool special = false;
+          int32_t products_max = detail::kFixedNoTerm;
+          for (size_t i = start; i < end && !special; ++i) {
+            const detail::FixedOperand x = fa(i), y = fb(i);
+            special = x.special || y.special;
+            const int32_t al = detail::FixedProductAlign(plan, x.sig, x.align, y.sig, y.align);
+            if (al > products_max) products_max = al;
+          }
+          if (!special) {
+            // Pass 2: every product cut below 2^(e - F), summed.
+            const int32_t e = detail::FixedGroupExponent(products_max, detail::FixedAccumulatorAlign(plan, s));
+            int64_t products_sum = 0;
+            for (size_t i = start; i < end; ++i) {
+              const detail::FixedOperand x = fa(i), y = fb(i);
+              products_sum += detail::FixedProductTerm(x.sig, x.align, y.sig, y.align, e + plan.right);
+            }
+            const Result r = detail::FixedGroupRound(plan, sf, s, e, products_sum, opt, index, [&] {
+              for (size_t i = start; i < end; ++i) {
+                const detail::FixedOperand x = fa(i), y = fb(i);
+                if (!detail::FixedProductIsNegativeZero(x.sig, x.align, y.sig, y.align)) return false;
+              }
+              return true;
+            });
+            detail::HardwareAfterGroup(model, sf, opt, first_index, q, r, st);
+            continue;
+          }
+        }
+        // The general group step: a long accumulator.
         sum.Reset(lsb, top);
         detail::SpecialSum sp;
         const bool s_finite = sp.Accumulator(s);
@@ -310,24 +335,10 @@ FS_HD Result Dot(const Format& in_a, const Code* a, size_t a_stride, const Forma
               add_cut(x.sign != y.sign, detail::ArithU128{x.sig} * y.sig, x.exp + y.exp);
           }
         }
-        const Result r = detail::RoundGroup(sf, sp, sum, opt, t++);
-        flags |= r.flags;
-        code = r.code;
-        if (model.overflow_to_infinity && (r.flags & kOverflow) && HasInf(sf))
-          code = PositiveInfCode(sf) | (code & SignBit(sf));
-        s = Unpack(sf, code);
-        if (model.promote_every != 0 && ++since_promotion == model.promote_every) promote();
+        const Result r = detail::RoundGroup(sf, sp, sum, opt, index);
+        detail::HardwareAfterGroup(model, sf, opt, first_index, q, r, st);
       }
-      if (model.promote_every == 0) {
-        if (!model.sum_format) return Result{code, flags};
-        const Result r = RoundPack(acc, s, opt, t++);
-        flags |= r.flags;
-        return Result{r.code, flags};
-      }
-      if (since_promotion != 0) promote();
-      const Result r = RoundPack(acc, Unpack(kOuter, outer), opt, t++);
-      flags |= r.flags;
-      return Result{r.code, flags};
+      return detail::HardwareFinish(model, sf, acc, opt, first_index, q, st);
     }
   }
   return Result{0, kInvalid};

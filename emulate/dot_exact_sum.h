@@ -199,10 +199,13 @@ struct SpecialSum {
 };
 
 // Rounds one group's sum into `f`: its IEEE special result if it has one
-// (NaN, infinity, invalid), else the exact sum (an exact zero takes the
-// sign IEEE 754 6.3 gives it). Consumes `sum`.
-FS_HD constexpr Result RoundGroup(const Format& f, const SpecialSum& sp, LongAccumulator& sum, const Options& opt,
-                                  uint64_t index) {
+// (NaN, infinity, invalid), else the exact finite sum that take(sp) gives
+// as an Unpacked (an exact zero with the sign IEEE 754 6.3 gives it:
+// ZeroSumSign). The long accumulator's RoundGroup below and the fixed-point
+// group sums of emulate/dot_hardware.h both round through this.
+template <class TakeSum>
+FS_HD constexpr Result RoundGroupWith(const Format& f, const SpecialSum& sp, const Options& opt, uint64_t index,
+                                      TakeSum&& take) {
   Unpacked u;
   uint8_t op_flags = 0;
   if (sp.has_nan) {
@@ -215,12 +218,25 @@ FS_HD constexpr Result RoundGroup(const Format& f, const SpecialSum& sp, LongAcc
     u.cls = Class::kInf;
     u.sign = sp.neg_inf;
   } else {
-    const bool zero_sign = sp.all_negative_zero || opt.rounding == Rounding::kDown;
-    u = sum.TakeUnpacked(zero_sign);
+    u = take(sp);
   }
   Result r = RoundPack(f, u, opt, index);
   r.flags |= op_flags;
   return r;
+}
+
+// The sign of an exact zero sum (IEEE 754 6.3): -0 when every term is -0,
+// or under round toward negative.
+FS_HD constexpr bool ZeroSumSign(bool all_terms_negative_zero, const Options& opt) {
+  return all_terms_negative_zero || opt.rounding == Rounding::kDown;
+}
+
+// Rounds one group's sum, kept in `sum`, into `f`. Consumes `sum`.
+FS_HD constexpr Result RoundGroup(const Format& f, const SpecialSum& sp, LongAccumulator& sum, const Options& opt,
+                                  uint64_t index) {
+  return RoundGroupWith(f, sp, opt, index, [&](const SpecialSum& s) {
+    return sum.TakeUnpacked(ZeroSumSign(s.all_negative_zero, opt));
+  });
 }
 
 }  // namespace floatscope::detail

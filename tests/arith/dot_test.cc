@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "emulate/dot.h"
+#include "emulate/h100_tensor_core.h"
 #include "formats/catalog.h"
 #include "formats/convert.h"
 #include "tests/arith/arith_compare.h"
@@ -587,4 +588,79 @@ TEST_CASE("kHardware: a hand-worked cut") {
   CHECK(Dot(h, a.data(), 1, one.data(), 1, 3, h, dm).code == 0x3C00);
   dm.include_accumulator = false;
   CHECK(Dot(h, a.data(), 1, one.data(), 1, 3, h, dm).code == 0x3C80);
+}
+
+// emulate/dot_hardware.h's fixed-point group step (taken for narrow inputs)
+// against the general long-accumulator step (taken for float32 inputs): the
+// same values as f16/bf16/e4m3fn/e5m2 codes and as float32 codes give the
+// same dot product, code and flags, for every kind of kHardware model the
+// fixed point runs (both alignments, F below and above the products' width,
+// a narrow sum format, promotions, the adder's overflow, every rounding),
+// with zeros of both signs, subnormals (leading-bit alignment only: under
+// exponent-sum alignment a subnormal aligns by its format's minimum
+// exponent), the largest finite values, NaN and infinities.
+TEST_CASE("kHardware: the fixed-point group step equals the long accumulator") {
+  const Format* ins[][2] = {{&formats::kF16, &formats::kF16},
+                            {&formats::kBf16, &formats::kBf16},
+                            {&formats::kE4m3fn, &formats::kE4m3fn},
+                            {&formats::kE5m2, &formats::kE4m3fn}};
+  const Rounding modes[] = {Rounding::kNearestEven, Rounding::kTowardZero, Rounding::kDown,
+                            Rounding::kUp,          Rounding::kNearestAway, Rounding::kStochastic};
+  int compared = 0, failed = 0;
+  for (uint64_t trial = 0; trial < 6000; ++trial) {
+    const Format& fa = *ins[trial % 4][0];
+    const Format& fb = *ins[trial % 4][1];
+    DotModel m;
+    m.accumulation = Accumulation::kHardware;
+    const uint32_t groups[] = {1, 3, 4, 16, 32};
+    const uint32_t fbits[] = {0, 5, 13, 20, 25};
+    m.group = groups[Draw(51, trial, 0) % 5];
+    m.fraction_bits = fbits[Draw(51, trial, 1) % 5];
+    m.alignment = Draw(51, trial, 2) % 2 ? Alignment::kExponentSum : Alignment::kLeadingBit;
+    m.promote_every = Draw(51, trial, 3) % 3 == 0 ? 3 : 0;
+    m.sum_format = Draw(51, trial, 4) % 3 == 0 ? &kH100Fp8SumFormat : nullptr;
+    m.promote_nearest_even = Draw(51, trial, 5) % 2 == 0;
+    m.overflow_to_infinity = Draw(51, trial, 6) % 2 == 0;
+    const Format& sf = m.sum_format ? *m.sum_format : formats::kF32;
+    if (!detail::MakeFixedDotPlan(fa, fb, sf, m).ok) continue;
+    Options opt;
+    opt.rounding = modes[Draw(51, trial, 7) % 6];
+    opt.flush_output = Draw(51, trial, 8) % 8 == 0;
+    const bool by_fields = m.alignment == Alignment::kExponentSum;
+    const size_t n = 1 + Draw(51, trial, 9) % 150;
+    std::vector<uint64_t> a(n), b(n), a32(n), b32(n);
+    auto code = [&](const Format& f, uint64_t t, size_t i, int salt) {
+      const uint64_t r = Draw(60 + salt, t, i);
+      uint64_t c = r & CodeMask(f);
+      switch (r >> 60) {
+        case 0: c = SignBit(f) & r; break;                                    // +-0
+        case 1: c = MaxFiniteMagnitude(f) | (SignBit(f) & r); break;          // the largest
+        case 2: if (trial % 5 == 0) c = CanonicalNanCode(f); break;           // NaN
+        case 3: if (trial % 5 == 1 && HasInf(f)) c = PositiveInfCode(f) | (SignBit(f) & r); break;
+        default: break;
+      }
+      if (trial % 5 >= 2 && (IsNanCode(f, c) || IsInfCode(f, c))) c = 0;
+      if (IsNanCode(f, c)) c = CanonicalNanCode(f);  // quiet: float32 keeps no signaling NaN of f
+      const Unpacked u = Unpack(f, c);
+      if (by_fields && u.cls == Class::kFinite && u.sig < (uint64_t{1} << f.mantissa_bits)) c &= SignBit(f);
+      return c;
+    };
+    for (size_t i = 0; i < n; ++i) {
+      a[i] = code(fa, trial, i, 0);
+      b[i] = code(fb, trial, i, 1);
+      a32[i] = Convert(fa, a[i], formats::kF32).code;  // exact: every value and NaN payload fits
+      b32[i] = Convert(fb, b[i], formats::kF32).code;
+    }
+    const Result fixed = Dot(fa, a.data(), 1, fb, b.data(), 1, n, formats::kF32, m, opt, trial);
+    const Result general = Dot(formats::kF32, a32.data(), 1, formats::kF32, b32.data(), 1, n, formats::kF32, m, opt,
+                               trial);
+    ++compared;
+    if ((fixed.code != general.code || fixed.flags != general.flags) && ++failed <= 5)
+      FAIL_CHECK(fa.name << " x " << fb.name << " G " << m.group << " F " << m.fraction_bits << " align "
+                         << int(m.alignment) << " N " << m.promote_every << " sum " << sf.name << " trial " << trial
+                         << ": fixed " << fixed.code << "/" << int(fixed.flags) << ", general " << general.code << "/"
+                         << int(general.flags));
+  }
+  CHECK(failed == 0);
+  CHECK(compared > 3000);
 }

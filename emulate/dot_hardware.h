@@ -1,0 +1,331 @@
+// The steps of emulate/dot.h's kHardware model (an MMA unit's aligned,
+// truncating adder tree), written once as FS_HD functions that the CPU's Dot
+// and the GPU's fast GEMM kernel (cuda/gemm_kernel.cu) both call:
+//
+//   - the run across groups: the running sum s (a code of the sum format),
+//     the outer float32 accumulator o and its promotions, the stochastic
+//     index of every rounding, the final rounding into `acc`
+//     (HardwareStart, HardwareGroupIndex, HardwareAfterGroup,
+//     HardwareFinish);
+//   - one group in fixed point (FixedDotPlan and the Fixed* functions): for
+//     the models whose cut terms fit 32-bit integers (the H100 presets, and
+//     most kHardware models of narrow inputs), each product is an integer
+//     significand product and an exponent, cut to F fraction bits below the
+//     group's largest exponent by one shift, summed in an int32; the
+//     accumulator is cut the same way and the sum rounded once through the
+//     core (RoundGroupWith -> RoundPack). This is the same arithmetic as the
+//     long accumulator of the general group step (dot.h), exact because
+//     every cut term is an integer multiple of 2^(e - F) below 2^31: Dot
+//     takes it for every group it applies to and the general step for the
+//     others (NaN or infinite operands, wide formats, F or G too large).
+//
+// Fixed-point operands (FixedOperand): a finite nonzero value is
+// sig * 2^(align - M) with M its format's mantissa bits, sig an integer
+// below 2^(M + 1) (a normal value's significand; a subnormal's as stored for
+// kExponentSum, normalised to a leading bit at M for kLeadingBit) and align
+// the exponent the model aligns it by: floor(log2) of a normal value, the
+// minimum normal exponent for a subnormal one under kExponentSum. A's
+// significands are stored shifted left by plan.a_shift (L), both carry
+// their sign (negative integers). A product of two operands is then
+// sa * sb * 2^(aa + ab - Ma - Mb - L), its alignment exponent aa + ab (plus
+// the carry bit of the significand product under kLeadingBit), and its cut
+// term in units of 2^(e - F), e the group's largest alignment exponent,
+//   T = sign * (|sa * sb| >> (e + R - aa - ab)),   L - R = F - Ma - Mb,
+// a shift of 32 or more giving 0 (FixedProductTerm). Zeros are sig 0 with
+// an alignment far below every finite one (kFixedZero, kFixedNegativeZero
+// keeps a -0's sign for the sign of an exact zero sum).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "emulate/arith.h"
+#include "emulate/dot_exact_sum.h"
+#include "emulate/dot_model.h"
+#include "formats/catalog.h"
+
+namespace floatscope::detail {
+
+// ---- the run across groups ---------------------------------------------------------------
+
+// What a kHardware dot product carries from one group to the next.
+struct HardwareState {
+  uint64_t s = 0;      // the running sum: a code of the sum format
+  uint64_t outer = 0;  // o: a float32 code (promote_every > 0)
+  uint8_t flags = 0;   // every rounding's flags so far
+};
+
+FS_HD constexpr HardwareState HardwareStart(const Format& sum_format, const Options& opt) {
+  constexpr Format kOuter = formats::kF32;  // a local copy: device code cannot take a host variable's address
+  const Unpacked zero{};                     // +0
+  HardwareState st;
+  st.s = RoundPack(sum_format, zero, opt, 0).code;
+  st.outer = RoundPack(kOuter, zero, opt, 0).code;
+  return st;
+}
+
+// The stochastic index of group q's rounding (q = 0, 1, ...): q group
+// roundings and q / N promotions come before it.
+FS_HD constexpr uint64_t HardwareGroupIndex(const DotModel& m, uint64_t first_index, uint64_t q) {
+  return first_index + q + (m.promote_every ? q / m.promote_every : 0);
+}
+
+// o = round_f32(o + s), s = +0 again.
+FS_HD constexpr void HardwarePromote(const DotModel& m, const Format& sum_format, const Options& opt, uint64_t index,
+                                     HardwareState& st) {
+  constexpr Format kOuter = formats::kF32;
+  Options po = opt;
+  if (m.promote_nearest_even) po.rounding = Rounding::kNearestEven;
+  const Result r = AddExactOperands(kOuter, Unpack(kOuter, st.outer), Unpack(sum_format, st.s), po, index);
+  st.flags |= r.flags;
+  st.outer = r.code;
+  st.s = RoundPack(sum_format, Unpacked{}, opt, 0).code;
+}
+
+// After group q's rounding r: the adder's overflow to infinity, then the
+// promotion when one is due.
+FS_HD constexpr void HardwareAfterGroup(const DotModel& m, const Format& sum_format, const Options& opt,
+                                        uint64_t first_index, uint64_t q, const Result& r, HardwareState& st) {
+  st.flags |= r.flags;
+  uint64_t code = r.code;
+  if (m.overflow_to_infinity && (r.flags & kOverflow) && HasInf(sum_format))
+    code = PositiveInfCode(sum_format) | (code & SignBit(sum_format));
+  st.s = code;
+  if (m.promote_every != 0 && (q + 1) % m.promote_every == 0)
+    HardwarePromote(m, sum_format, opt, HardwareGroupIndex(m, first_index, q) + 1, st);
+}
+
+// The dot product after `groups` groups (>= 1): the last promotion and the
+// final rounding into acc.
+FS_HD constexpr Result HardwareFinish(const DotModel& m, const Format& sum_format, const Format& acc,
+                                      const Options& opt, uint64_t first_index, uint64_t groups, HardwareState st) {
+  constexpr Format kOuter = formats::kF32;
+  uint64_t t = first_index + groups + (m.promote_every ? groups / m.promote_every : 0);
+  if (m.promote_every == 0) {
+    if (!m.sum_format) return Result{st.s, st.flags};
+    const Result r = RoundPack(acc, Unpack(sum_format, st.s), opt, t);
+    return Result{r.code, static_cast<uint8_t>(st.flags | r.flags)};
+  }
+  if (groups % m.promote_every != 0) HardwarePromote(m, sum_format, opt, t++, st);
+  const Result r = RoundPack(acc, Unpack(kOuter, st.outer), opt, t);
+  return Result{r.code, static_cast<uint8_t>(st.flags | r.flags)};
+}
+
+// ---- one group in fixed point --------------------------------------------------------------
+
+inline constexpr int32_t kFixedZero = -(1 << 24);             // the alignment of +0
+inline constexpr int32_t kFixedNegativeZero = kFixedZero - 1;  // of -0
+inline constexpr int32_t kFixedNoTerm = -(1 << 27);           // below every alignment sum
+// Alignment sums above this come from two finite nonzero operands.
+inline constexpr int32_t kFixedTermFloor = -(1 << 22);
+
+struct FixedDotPlan {
+  bool ok = false;        // the fixed-point group step applies to the model
+  bool leading = false;   // Alignment::kLeadingBit
+  int32_t mant_a = 0, mant_b = 0, mant_s = 0;  // mantissa bits of in_a, in_b, the sum format
+  int32_t a_shift = 0;    // L: A's significands are kept << L
+  int32_t right = 0;      // R: extra right shift of every product term
+  int32_t carry_bit = 0;  // kLeadingBit: the bit of |sa * sb| that moves the leading bit up by one
+  int32_t s_left = 0, s_right = 0;  // the same for the accumulator: sig << s_left >> (s_right + e - align)
+  int32_t fraction_bits = 0;
+};
+
+// Whether (and how) the fixed-point group step runs a model: kHardware
+// with the accumulator aligned with the products (A), float inputs and sum
+// format of at most 32 bits, and every group's cut product terms summing
+// below 2^31.
+FS_HD constexpr FixedDotPlan MakeFixedDotPlan(const Format& in_a, const Format& in_b, const Format& sum_format,
+                                              const DotModel& m) {
+  FixedDotPlan p;
+  if (m.accumulation != Accumulation::kHardware || !m.include_accumulator) return p;
+  if (!IsFloat(in_a) || !IsFloat(in_b) || !IsFloat(sum_format)) return p;
+  if (in_a.bits > 32 || in_b.bits > 32 || sum_format.bits > 32 || !sum_format.has_zero) return p;
+  if (in_a.mantissa_bits > 23 || in_b.mantissa_bits > 23 || m.fraction_bits > 60) return p;
+  const int32_t f = static_cast<int32_t>(m.fraction_bits);
+  const int32_t mab = in_a.mantissa_bits + in_b.mantissa_bits;
+  p.mant_a = in_a.mantissa_bits;
+  p.mant_b = in_b.mantissa_bits;
+  p.mant_s = sum_format.mantissa_bits;
+  p.a_shift = f > mab ? f - mab : 0;
+  p.right = mab > f ? mab - f : 0;
+  p.carry_bit = mab + 1 + p.a_shift;
+  p.s_left = f > p.mant_s ? f - p.mant_s : 0;
+  p.s_right = p.mant_s > f ? p.mant_s - f : 0;
+  p.fraction_bits = f;
+  p.leading = m.alignment == Alignment::kLeadingBit;
+  // |sa * sb| < 2^(Ma + Mb + 2 + L); G of them below 2^31.
+  const uint64_t group = m.group ? m.group : 1;
+  const int32_t term_bits = mab + 2 + p.a_shift;
+  if (term_bits > 31 || group > (uint64_t{1} << (31 - term_bits))) return p;
+  if (p.mant_s + 1 + p.s_left > 61) return p;
+  p.ok = true;
+  return p;
+}
+
+// A decoded input (see the top comment): sig signed, shifted by `shift`.
+struct FixedOperand {
+  int32_t sig = 0;
+  int32_t align = kFixedZero;
+  bool special = false;  // NaN or infinity: not for the fixed-point step
+};
+
+FS_HD constexpr FixedOperand FixedDecode(const Unpacked& x, int32_t mant_bits, int32_t shift, bool leading) {
+  FixedOperand o;
+  if (x.cls == Class::kZero) {
+    o.align = x.sign ? kFixedNegativeZero : kFixedZero;
+    return o;
+  }
+  if (x.cls != Class::kFinite) {
+    o.special = true;
+    return o;
+  }
+  uint64_t sig = x.sig;
+  int32_t align = x.exp + mant_bits;
+  if (leading) {
+    const int bl = BitLength(sig);
+    sig <<= (mant_bits + 1 - bl);
+    align = x.exp + bl - 1;
+  }
+  const int32_t v = static_cast<int32_t>(sig << shift);
+  o.sig = x.sign ? -v : v;
+  o.align = align;
+  return o;
+}
+
+// x >> d for d >= 0, 0 when d >= 32 (the GPU's shr.u32 clamps so).
+FS_HD constexpr uint32_t ShiftRightOrZero(uint32_t x, uint32_t d) {
+#if defined(__CUDA_ARCH__)
+  uint32_t r;
+  asm("shr.u32 %0, %1, %2;" : "=r"(r) : "r"(x), "r"(d));
+  return r;
+#else
+  return d >= 32 ? 0u : x >> d;
+#endif
+}
+
+// The alignment exponent of the product of two operands.
+FS_HD constexpr int32_t FixedProductAlign(const FixedDotPlan& p, int32_t sa, int32_t aa, int32_t sb, int32_t ab) {
+  if (!p.leading) return aa + ab;
+  const int32_t prod = sa * sb;
+  const uint32_t mag = prod < 0 ? 0u - static_cast<uint32_t>(prod) : static_cast<uint32_t>(prod);
+  return aa + ab + static_cast<int32_t>(mag >> p.carry_bit);
+}
+
+// The product's cut term in units of 2^(e - F), given e_right = e + R.
+FS_HD constexpr int32_t FixedProductTerm(int32_t sa, int32_t aa, int32_t sb, int32_t ab, int32_t e_right) {
+  const int32_t prod = sa * sb;
+  const uint32_t mag = prod < 0 ? 0u - static_cast<uint32_t>(prod) : static_cast<uint32_t>(prod);
+  const uint32_t t = ShiftRightOrZero(mag, static_cast<uint32_t>(e_right - aa - ab));
+  const uint32_t neg = static_cast<uint32_t>(prod >> 31);  // 0 or all ones
+  return static_cast<int32_t>((t ^ neg) - neg);
+}
+
+// Whether the product of two operands is -0 (a zero of negative sign).
+FS_HD constexpr bool FixedProductIsNegativeZero(int32_t sa, int32_t aa, int32_t sb, int32_t ab) {
+  if (sa != 0 && sb != 0) return false;
+  const bool na = sa < 0 || aa == kFixedNegativeZero, nb = sb < 0 || ab == kFixedNegativeZero;
+  return na != nb;
+}
+
+// The alignment exponent of the running sum s as a term (kFixedNoTerm when
+// s is zero, infinite or NaN).
+FS_HD constexpr int32_t FixedAccumulatorAlign(const FixedDotPlan& p, const Unpacked& s) {
+  if (s.cls != Class::kFinite) return kFixedNoTerm;
+  if (!p.leading) return s.exp + p.mant_s;
+  return s.exp + BitLength(s.sig) - 1;
+}
+
+// The group's e: the largest alignment exponent of its terms (kFixedNoTerm
+// or below when it has none).
+FS_HD constexpr int32_t FixedGroupExponent(int32_t products_max, int32_t s_align) {
+  return products_max > s_align ? products_max : s_align;
+}
+
+// The common case of a group sum's rounding, without the general core: a
+// finite nonzero sum (-1)^negative * mag * 2^exp whose result is a normal
+// value of `f` (a signed float format with mantissa bits, codes laid out
+// sign | exponent field | mantissa), rounded toward zero or to nearest even.
+// Such a rounding raises at most inexact. False (out untouched) for every
+// other case, which RoundPack then does: subnormal, overflowing or special
+// results, other rounding modes. Equal to RoundPack where it applies
+// (tests/arith/dot_test.cc checks the fixed-point steps against the long
+// accumulator, which rounds through RoundPack only).
+FS_HD constexpr bool RoundNormalFast(const Format& f, bool negative, uint64_t mag, int32_t exp, const Options& opt,
+                                     Result& out) {
+  const bool rtz = opt.rounding == Rounding::kTowardZero;
+  if (!(rtz || opt.rounding == Rounding::kNearestEven) || !f.is_signed || f.mantissa_bits < 1 ||
+      f.mantissa_bits > 52)
+    return false;
+  const int32_t m = f.mantissa_bits;
+  const int32_t bl = BitLength(mag);
+  int32_t E = exp + bl - 1;  // the leading bit's exponent
+  const int32_t drop = bl - 1 - m;  // bits below the result's last one
+  uint64_t kept = 0;
+  bool inexact = false;
+  if (drop <= 0) {
+    kept = mag << -drop;
+  } else {
+    kept = mag >> drop;
+    const uint64_t rest = mag & ((uint64_t{1} << drop) - 1);
+    inexact = rest != 0;
+    if (!rtz) {
+      const uint64_t half = uint64_t{1} << (drop - 1);
+      if (rest > half || (rest == half && (kept & 1))) ++kept;
+      if (kept >> (m + 1)) {  // carried into the next binade: kept = 2^(m + 1)
+        kept >>= 1;
+        ++E;
+      }
+    }
+  }
+  if (E < MinNormalExponent(f)) return false;
+  const int64_t field = int64_t{E} + f.bias;
+  if (field > int64_t{MaxExponentField(f)}) return false;
+  const uint64_t magnitude = (static_cast<uint64_t>(field) << m) | (kept & MantissaMask(f));
+  if (magnitude > MaxFiniteMagnitude(f)) return false;
+  out = Result{magnitude | (negative ? SignBit(f) : 0), static_cast<uint8_t>(inexact ? kInexact : 0)};
+  return true;
+}
+
+// Rounds one group's sum into the sum format: s (cut at e) plus the sum of
+// the products' cut terms (products_sum, in units of 2^(e - F)). The
+// products are finite or zero; all_products_negative_zero() is asked only
+// when the sign of an exact zero sum depends on it.
+template <class AllProductsNegativeZero>
+FS_HD constexpr Result FixedGroupRound(const FixedDotPlan& p, const Format& sum_format, const Unpacked& s, int32_t e,
+                                       int64_t products_sum, const Options& opt, uint64_t index,
+                                       AllProductsNegativeZero&& all_products_negative_zero) {
+  SpecialSum sp;
+  int64_t v = products_sum;
+  if (sp.Accumulator(s)) {
+    uint64_t sig = s.sig;
+    int32_t align = s.exp + p.mant_s;
+    if (p.leading) {
+      const int bl = BitLength(sig);
+      sig <<= (p.mant_s + 1 - bl);
+      align = s.exp + bl - 1;
+    }
+    const int64_t shift = int64_t{p.s_right} + e - align;  // >= 0: e >= align
+    const uint64_t cut = shift >= 64 ? 0 : (sig << p.s_left) >> shift;
+    v += s.sign ? -static_cast<int64_t>(cut) : static_cast<int64_t>(cut);
+  }
+  if (v != 0 && (s.cls == Class::kFinite || s.cls == Class::kZero)) {
+    Result r;
+    const uint64_t mag = v < 0 ? 0u - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+    if (RoundNormalFast(sum_format, v < 0, mag, e - p.fraction_bits, opt, r)) return r;
+  }
+  return RoundGroupWith(sum_format, sp, opt, index, [&](const SpecialSum& ss) {
+    Unpacked u;
+    if (v == 0) {
+      u.cls = Class::kZero;
+      u.sign = ZeroSumSign(ss.all_negative_zero && all_products_negative_zero(), opt);
+      return u;
+    }
+    u.cls = Class::kFinite;
+    u.sign = v < 0;
+    u.sig = v < 0 ? 0u - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+    u.exp = e - p.fraction_bits;
+    return u;
+  });
+}
+
+}  // namespace floatscope::detail
