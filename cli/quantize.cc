@@ -34,6 +34,7 @@
 #include "cli/int_option.h"
 #include "cli/quoted.h"
 #include "cli/rounding_options.h"
+#include "emulate/array_ops.h"
 #include "emulate/npy.h"
 #include "emulate/quant/common.h"
 #include "emulate/quant/nvfp4.h"
@@ -136,32 +137,27 @@ class ProgressLine {
   Clock::time_point start_;
 };
 
-// The input at its own dtype: float32 stays float32. The values are copied
-// out of the file's bytes into a buffer of their type (no zero fill first).
+// The input at its own dtype: float32 stays float32. The values are read
+// in place: a regular file is mapped (npy::MapArray), no copy is made.
 struct Input {
   npy::Dtype dtype = npy::Dtype::kFloat32;
   std::vector<size_t> shape;
   size_t n = 0;
-  std::unique_ptr<float[]> f32;
-  std::unique_ptr<double[]> f64;
+  npy::ArrayData data;
+  std::span<const float> f32() const { return {static_cast<const float*>(data.data()), n}; }
+  std::span<const double> f64() const { return {static_cast<const double*>(data.data()), n}; }
 };
 
 Input ReadInput(const std::string& path) {
-  npy::RawArray raw = npy::ReadRawArray(path, npy::kFloatDtypes);
   Input in;
-  in.dtype = raw.header.dtype;
-  in.shape = raw.header.shape;
+  in.data = npy::MapArray(path, npy::kFloatDtypes);
+  in.dtype = in.data.header().dtype;
+  in.shape = in.data.header().shape;
   if (in.dtype != npy::Dtype::kFloat32 && in.dtype != npy::Dtype::kFloat64)
     throw UsageError(path + ": dtype '" + npy::DescrOf(in.dtype) + "' is not supported; need " +
                      std::string(npy::kFloatDtypes));
   // The file's bytes are the little-endian values (npy.cc checks the host).
   in.n = npy::ElementCount(in.shape);
-  const size_t bytes = in.n * npy::ItemSize(in.dtype);
-  void* to = nullptr;
-  if (in.dtype == npy::Dtype::kFloat32) to = (in.f32 = std::make_unique_for_overwrite<float[]>(in.n)).get();
-  else to = (in.f64 = std::make_unique_for_overwrite<double[]>(in.n)).get();
-  quant::PreferHugePages(to, bytes);
-  if (bytes) std::memcpy(to, raw.data.data(), bytes);
   return in;
 }
 
@@ -222,17 +218,28 @@ void Run(const State& s) {
     if (given & quant::kOptBlock) c.block = std::min<uint64_t>(c.block, len);
     if (info.unit == quant::Unit::kStep) c.history = std::min<uint64_t>(c.history, len);
   }
+  // The files appear together or not at all (npy::OutputFiles), the main
+  // one renamed last. The main one is written while the elements are cast,
+  // each chunk at its place from the thread that cast it: no tensor-sized
+  // output buffer.
+  npy::OutputFiles files;
+  const size_t code_bytes = CodeBytes(*f);
+  const npy::Dtype main_dtype = !s.codes ? npy::Dtype::kFloat32 : code_bytes == 2 ? npy::Dtype::kUint16
+                                                                                : npy::Dtype::kUint8;
+  const size_t item = npy::ItemSize(main_dtype);
+  const size_t main_file = files.StartArray(s.out, main_dtype, in.shape);
+  const quant::ChunkSink sink = [&files, main_file, item](size_t begin, size_t count, const void* data) {
+    files.Write(main_file, begin * item, data, count * item);
+  };
   quant::QuantResult r;
   {
     ProgressLine progress(!s.no_progress);
     r = in.dtype == npy::Dtype::kFloat32
-            ? quant::Quantize(c, in.shape, std::span<const float>(in.f32.get(), in.n), std::ref(progress))
-            : quant::Quantize(c, in.shape, std::span<const double>(in.f64.get(), in.n), std::ref(progress));
+            ? quant::Quantize(c, in.shape, in.f32(), std::ref(progress), sink)
+            : quant::Quantize(c, in.shape, in.f64(), std::ref(progress), sink);
   }
+  files.FinishArray(main_file);
 
-  // The files appear together or not at all (npy::OutputFiles), the main
-  // one renamed last.
-  npy::OutputFiles files;
   std::vector<std::pair<std::string, std::string>> wrote;
   const float global_scale = r.global_decode_scale.value_or(0.0f);
   if (s.codes) {
@@ -256,11 +263,9 @@ void Run(const State& s) {
       files.AddArray(g, npy::Dtype::kFloat32, {}, &global_scale);
       wrote.emplace_back(g, "float32 per-tensor decode scale");
     }
-    const bool wide = r.codes.bytes() == 2;
-    files.AddArray(s.out, wide ? npy::Dtype::kUint16 : npy::Dtype::kUint8, in.shape, r.codes.data());
+    const bool wide = code_bytes == 2;
     wrote.emplace_back(s.out, fmt::format("{} {} codes", wide ? "uint16" : "uint8", f->name));
   } else {
-    files.AddArray(s.out, npy::Dtype::kFloat32, in.shape, r.dequantized.data());
     wrote.emplace_back(s.out, "float32 dequantized values");
   }
   files.Commit();

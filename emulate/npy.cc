@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 namespace floatscope::npy {
 
@@ -286,24 +288,52 @@ bool WriteAll(int fd, const char* p, size_t len) {
 
 }  // namespace
 
-RawArray ReadRawArray(const std::string& path, std::string_view wanted) {
-  const Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (f.fd < 0) Fail(path, "cannot open: " + ErrnoText());
+namespace {
+
+// An input file, open, with its header read and checked.
+struct OpenInput {
+  explicit OpenInput(const std::string& path);
+  // Reads and checks the header; for a regular file also its size against
+  // the shape. `data` gets the data bytes read with the header (a header
+  // shorter than 12 - 8 - len bytes).
+  void ReadHeader(std::string_view wanted);
+  // Reads the rest of the data into `data`, then checks that nothing follows.
+  void ReadData();
+  [[noreturn]] void Truncated(uint64_t have) const;
+
+  const std::string& path;
+  Fd f;
   struct stat st {};
+  Header header;
+  size_t want = 0;   // data bytes the shape declares
+  std::string data;
+};
+
+OpenInput::OpenInput(const std::string& p) : path(p), f(::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)) {
+  if (f.fd < 0) Fail(path, "cannot open: " + ErrnoText());
   if (::fstat(f.fd, &st) != 0) Fail(path, "cannot stat: " + ErrnoText());
   if (S_ISDIR(st.st_mode)) Fail(path, "is a directory, not a .npy file");
-  auto read_more = [&](std::string* into, size_t len) {
-    const size_t at = into->size();
-    into->resize(at + len);
-    const ssize_t got = ReadUpTo(f.fd, into->data() + at, len);
-    if (got < 0) Fail(path, "read error: " + ErrnoText());
-    into->resize(at + static_cast<size_t>(got));
-    return static_cast<size_t>(got) == len;
-  };
+}
+
+bool ReadMore(int fd, const std::string& path, std::string* into, size_t len) {
+  const size_t at = into->size();
+  into->resize(at + len);
+  const ssize_t got = ReadUpTo(fd, into->data() + at, len);
+  if (got < 0) Fail(path, "read error: " + ErrnoText());
+  into->resize(at + static_cast<size_t>(got));
+  return static_cast<size_t>(got) == len;
+}
+
+void OpenInput::Truncated(uint64_t have) const {
+  Fail(path, "truncated data: shape " + ShapeText(header.shape) + " of " + DescrOf(header.dtype) + " needs " +
+                 std::to_string(want) + " bytes, the file has " + std::to_string(have));
+}
+
+void OpenInput::ReadHeader(std::string_view wanted) {
   // Magic, version and header length first (12 bytes hold them for every
   // version), then the header that length declares, then the data.
   std::string head;
-  read_more(&head, 12);
+  ReadMore(f.fd, path, &head, 12);
   if (head.size() < kMagic.size() || head.compare(0, kMagic.size(), kMagic) != 0)
     Fail(path, "not a .npy file (bad magic; expected \\x93NUMPY)");
   size_t header_end = head.size();
@@ -315,38 +345,196 @@ RawArray ReadRawArray(const std::string& path, std::string_view wanted) {
       if (header_len <= kMaxHeaderBytes) header_end = 8 + len_bytes + header_len;
     }
   }
-  if (header_end > head.size()) read_more(&head, header_end - head.size());
-  RawArray out;
-  out.header = ParseHeader(head, path, wanted);  // every header error, truncation included
-  const Header& h = out.header;
-  const size_t n = ElementCount(h.shape), item = ItemSize(h.dtype);
-  if (n > std::numeric_limits<size_t>::max() / item) Fail(path, "shape " + ShapeText(h.shape) + " is too large");
-  const size_t want = n * item;
-  // The bytes already read past the header (a header shorter than 12 - 8 -
-  // len bytes) belong to the data.
-  out.data = head.substr(h.data_offset);
-  auto truncated = [&](uint64_t have) {
-    Fail(path, "truncated data: shape " + ShapeText(h.shape) + " of " + DescrOf(h.dtype) + " needs " +
-                   std::to_string(want) + " bytes, the file has " + std::to_string(have));
-  };
+  if (header_end > head.size()) ReadMore(f.fd, path, &head, header_end - head.size());
+  header = ParseHeader(head, path, wanted);  // every header error, truncation included
+  const size_t n = ElementCount(header.shape), item = ItemSize(header.dtype);
+  if (n > std::numeric_limits<size_t>::max() / item) Fail(path, "shape " + ShapeText(header.shape) + " is too large");
+  want = n * item;
+  // The bytes already read past the header belong to the data.
+  data = head.substr(header.data_offset);
   if (S_ISREG(st.st_mode)) {
     const auto size = static_cast<uint64_t>(st.st_size);
-    const uint64_t have = size > h.data_offset ? size - h.data_offset : 0;
-    if (have < want) truncated(have);
+    const uint64_t have = size > header.data_offset ? size - header.data_offset : 0;
+    if (have < want) Truncated(have);
     if (have > want)
       Fail(path, "the file has " + std::to_string(have - want) + " bytes after the data that shape " +
-                     ShapeText(h.shape) + " describes");
+                     ShapeText(header.shape) + " describes");
   }
+}
+
+void OpenInput::ReadData() {
   // Read in steps of at most 64 MiB, so that a pipe claiming more than it
   // holds costs only what it holds.
   constexpr size_t kStep = size_t{64} << 20;
-  while (out.data.size() < want) {
-    if (!read_more(&out.data, std::min(kStep, want - out.data.size()))) truncated(out.data.size());
+  while (data.size() < want) {
+    if (!ReadMore(f.fd, path, &data, std::min(kStep, want - data.size()))) Truncated(data.size());
   }
-  if (out.data.size() > want) Fail(path, "the file has bytes after the data that shape " + ShapeText(h.shape) + " describes");
+  if (data.size() > want)
+    Fail(path, "the file has bytes after the data that shape " + ShapeText(header.shape) + " describes");
   std::string extra;
-  if (read_more(&extra, 1))
-    Fail(path, "the file has bytes after the data that shape " + ShapeText(h.shape) + " describes");
+  if (ReadMore(f.fd, path, &extra, 1))
+    Fail(path, "the file has bytes after the data that shape " + ShapeText(header.shape) + " describes");
+}
+
+}  // namespace
+
+RawArray ReadRawArray(const std::string& path, std::string_view wanted) {
+  OpenInput in(path);
+  in.ReadHeader(wanted);
+  in.ReadData();
+  RawArray out;
+  out.header = std::move(in.header);
+  out.data = std::move(in.data);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Mapped inputs
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// The mappings that exist now, for the SIGBUS handler: the range and the
+// path to name. Slots are seqlocks, as the temporaries' (below).
+struct MapSlot {
+  std::atomic<uint64_t> version{0};
+  uintptr_t begin = 0, end = 0;
+  char path[512] = {};
+};
+constexpr int kMapSlots = 16;
+MapSlot g_maps[kMapSlots];
+std::mutex g_maps_mutex;
+
+void RemoveTemps();  // below, with the temporaries
+
+void WriteStderr(const char* s) {
+  size_t len = std::strlen(s);
+  while (len > 0) {
+    const ssize_t w = ::write(2, s, len);
+    if (w <= 0) {
+      if (w < 0 && errno == EINTR) continue;
+      return;
+    }
+    s += w;
+    len -= static_cast<size_t>(w);
+  }
+}
+
+void OnSigbus(int sig, siginfo_t* info, void*) {
+  const auto at = reinterpret_cast<uintptr_t>(info ? info->si_addr : nullptr);
+  for (MapSlot& slot : g_maps) {
+    const uint64_t v = slot.version.load(std::memory_order_acquire);
+    if (!(v & 1)) continue;
+    char path[sizeof slot.path];
+    std::memcpy(path, slot.path, sizeof path);
+    const uintptr_t b = slot.begin, e = slot.end;
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (slot.version.load(std::memory_order_relaxed) != v || at < b || at >= e) continue;
+    path[sizeof path - 1] = '\0';
+    RemoveTemps();
+    WriteStderr("floatscope: ");
+    WriteStderr(path);
+    WriteStderr(": the file was truncated while it was read (another program changed it)\n");
+    ::_exit(2);
+  }
+  // Not a mapped input's page: the default action, once this returns and
+  // the access faults again.
+  RemoveTemps();
+  ::signal(sig, SIG_DFL);
+}
+
+int RegisterMap(const std::string& path, const void* begin, size_t bytes) {
+  const std::lock_guard<std::mutex> lock(g_maps_mutex);
+  static bool installed = false;
+  if (!installed) {
+    installed = true;
+    struct sigaction old {};
+    if (::sigaction(SIGBUS, nullptr, &old) == 0 && !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL) {
+      struct sigaction sa {};
+      sa.sa_sigaction = OnSigbus;
+      sa.sa_flags = SA_SIGINFO;
+      sigemptyset(&sa.sa_mask);
+      ::sigaction(SIGBUS, &sa, nullptr);
+    }
+  }
+  for (int i = 0; i < kMapSlots; ++i) {
+    MapSlot& slot = g_maps[i];
+    const uint64_t v = slot.version.load(std::memory_order_relaxed);
+    if (v & 1) continue;
+    const std::string shown = Printable(path, sizeof slot.path - 8);
+    std::memcpy(slot.path, shown.c_str(), shown.size() + 1);
+    slot.begin = reinterpret_cast<uintptr_t>(begin);
+    slot.end = slot.begin + bytes;
+    slot.version.store(v + 1, std::memory_order_release);
+    return i;
+  }
+  return -1;
+}
+
+void UnregisterMap(int i) {
+  if (i < 0) return;
+  const std::lock_guard<std::mutex> lock(g_maps_mutex);
+  g_maps[i].version.fetch_add(1, std::memory_order_release);
+}
+
+}  // namespace
+
+ArrayData::ArrayData(ArrayData&& o) noexcept { *this = std::move(o); }
+
+ArrayData& ArrayData::operator=(ArrayData&& o) noexcept {
+  if (this == &o) return *this;
+  Release();
+  header_ = std::move(o.header_);
+  read_ = std::move(o.read_);
+  map_ = std::exchange(o.map_, nullptr);
+  map_bytes_ = std::exchange(o.map_bytes_, 0);
+  slot_ = std::exchange(o.slot_, -1);
+  bytes_ = std::exchange(o.bytes_, 0);
+  data_ = map_ ? std::exchange(o.data_, nullptr) : (bytes_ ? read_.data() : nullptr);
+  o.data_ = nullptr;
+  return *this;
+}
+
+ArrayData::~ArrayData() { Release(); }
+
+void ArrayData::Release() noexcept {
+  if (map_) {
+    UnregisterMap(slot_);
+    ::munmap(map_, map_bytes_);
+  }
+  map_ = nullptr;
+  map_bytes_ = 0;
+  slot_ = -1;
+  data_ = nullptr;
+  bytes_ = 0;
+  read_.clear();
+}
+
+ArrayData MapArray(const std::string& path, std::string_view wanted) {
+  OpenInput in(path);
+  in.ReadHeader(wanted);
+  ArrayData out;
+  const size_t item = ItemSize(in.header.dtype);
+  if (S_ISREG(in.st.st_mode) && in.want > 0 && in.header.data_offset % item == 0) {
+    const size_t len = in.header.data_offset + in.want;
+    void* m = ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, in.f.fd, 0);
+    if (m != MAP_FAILED) {
+      out.header_ = std::move(in.header);
+      out.map_ = m;
+      out.map_bytes_ = len;
+      out.data_ = static_cast<const char*>(m) + out.header_.data_offset;
+      out.bytes_ = in.want;
+      out.slot_ = RegisterMap(path, m, len);
+      return out;
+    }
+  }
+  // Read: the bytes go straight into the string the data stay in (its
+  // storage is aligned for any item: operator new's alignment).
+  in.ReadData();
+  out.header_ = std::move(in.header);
+  out.read_ = std::move(in.data);
+  out.bytes_ = out.read_.size();
+  out.data_ = out.bytes_ ? out.read_.data() : nullptr;
   return out;
 }
 
@@ -423,7 +611,7 @@ constexpr int kTempSlots = 32;
 TempSlot g_temps[kTempSlots];
 std::mutex g_temps_mutex;
 
-void RemoveTempsAndReraise(int sig) {
+void RemoveTemps() {
   for (TempSlot& slot : g_temps) {
     const uint64_t v = slot.version.load(std::memory_order_acquire);
     if (!(v & 1)) continue;
@@ -433,6 +621,10 @@ void RemoveTempsAndReraise(int sig) {
     copy[PATH_MAX - 1] = '\0';
     if (slot.version.load(std::memory_order_relaxed) == v) ::unlink(copy);
   }
+}
+
+void RemoveTempsAndReraise(int sig) {
+  RemoveTemps();
   // SA_RESETHAND restored the default action: the signal ends the process
   // once this handler returns.
   ::raise(sig);
@@ -569,6 +761,7 @@ void CheckOutputPath(const std::string& path) { CheckFolder(path, ResolveTarget(
 
 OutputFiles::~OutputFiles() {
   for (Entry& e : entries_) {
+    if (e.fd >= 0) ::close(e.fd);
     if (e.temp.empty()) continue;
     ::unlink(e.temp.c_str());
     UnregisterTemp(e.slot);
@@ -582,7 +775,7 @@ void OutputFiles::AddArray(const std::string& path, Dtype dtype, const std::vect
 
 void OutputFiles::AddBytes(const std::string& path, std::string bytes) { Add(path, std::move(bytes), nullptr, 0); }
 
-void OutputFiles::Add(const std::string& path, std::string head, const char* data, size_t size) {
+int OutputFiles::Open(const std::string& path, std::string head) {
   const Target t = ResolveTarget(path);
   CheckFolder(path, t);
   for (const Entry& e : entries_) {
@@ -597,10 +790,11 @@ void OutputFiles::Add(const std::string& path, std::string head, const char* dat
   e.through = t.through;
   if (e.through) {
     e.head = std::move(head);
-    e.data = data;
-    e.size = size;
-    return;
+    return -1;
   }
+  // mkstemp makes the file 0600: it gets the old file's bits, or the usual
+  // ones (umask applies).
+  e.mode = t.exists ? t.mode : NewFileMode();
   // The temporary lives beside the target so that rename() is atomic; its
   // name stays within NAME_MAX.
   const std::string dir = FolderOf(t.path);
@@ -618,11 +812,26 @@ void OutputFiles::Add(const std::string& path, std::string head, const char* dat
     }
   }
   if (fd < 0) Fail(path, "cannot create a temporary file in " + Shown(dir, 200) + ": " + ErrnoText());
-  bool ok = WriteAll(fd, head.data(), head.size()) && WriteAll(fd, data, size) && ::fsync(fd) == 0;
+  if (!WriteAll(fd, head.data(), head.size())) {
+    const std::string why = ErrnoText();
+    ::close(fd);
+    Fail(path, "cannot write: " + why);  // the destructor removes the temporary
+  }
+  e.data_offset = head.size();
+  return fd;
+}
+
+void OutputFiles::Add(const std::string& path, std::string head, const char* data, size_t size) {
+  const int fd = Open(path, std::move(head));
+  Entry& e = entries_.back();
+  if (fd < 0) {
+    e.data = data;
+    e.size = size;
+    return;
+  }
+  bool ok = WriteAll(fd, data, size) && ::fsync(fd) == 0;
   std::string why = ok ? "" : ErrnoText();
-  // mkstemp makes the file 0600: give it the old file's bits, or the usual
-  // ones (umask applies).
-  ::fchmod(fd, t.exists ? t.mode : NewFileMode());
+  ::fchmod(fd, static_cast<mode_t>(e.mode));
   if (::close(fd) != 0 && ok) {
     ok = false;
     why = ErrnoText();
@@ -630,7 +839,68 @@ void OutputFiles::Add(const std::string& path, std::string head, const char* dat
   if (!ok) Fail(path, "cannot write: " + why);  // the destructor removes the temporary
 }
 
+size_t OutputFiles::StartArray(const std::string& path, Dtype dtype, const std::vector<size_t>& shape) {
+  const size_t bytes = ElementCount(shape) * ItemSize(dtype);
+  const int fd = Open(path, HeaderBytes(dtype, shape));
+  Entry& e = entries_.back();
+  e.streamed = true;
+  e.error = std::make_unique<std::atomic<int>>(0);
+  e.fd = fd;
+  e.size = bytes;
+  if (fd < 0) {
+    e.buffer.resize(bytes);
+    e.data = e.buffer.data();
+  }
+  return entries_.size() - 1;
+}
+
+void OutputFiles::Write(size_t h, size_t offset, const void* data, size_t size) noexcept {
+  Entry& e = entries_[h];
+  if (e.error->load(std::memory_order_relaxed) != 0) return;
+  if (offset > e.size || size > e.size - offset) {
+    e.error->store(EINVAL);
+    return;
+  }
+  if (e.fd < 0) {
+    if (size) std::memcpy(e.buffer.data() + offset, data, size);
+    return;
+  }
+  const char* p = static_cast<const char*>(data);
+  off_t at = static_cast<off_t>(e.data_offset + offset);
+  while (size > 0) {
+    const ssize_t w = ::pwrite(e.fd, p, size, at);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int expected = 0;
+      e.error->compare_exchange_strong(expected, w < 0 ? errno : EIO);
+      return;
+    }
+    p += w;
+    at += w;
+    size -= static_cast<size_t>(w);
+  }
+}
+
+void OutputFiles::FinishArray(size_t h) {
+  Entry& e = entries_[h];
+  if (e.fd < 0) {
+    if (const int err = e.error->load(); err != 0) Fail(e.path, std::string("cannot write: ") + std::strerror(err));
+    return;
+  }
+  const int fd = std::exchange(e.fd, -1);
+  int err = e.error->load();
+  // A file shorter than its header says (a piece never written) is a bug
+  // here, not a reader's problem: the size is set in full.
+  if (err == 0 && ::ftruncate(fd, static_cast<off_t>(e.data_offset + e.size)) != 0) err = errno;
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  ::fchmod(fd, static_cast<mode_t>(e.mode));
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) Fail(e.path, std::string("cannot write: ") + std::strerror(err));  // the destructor removes the temporary
+}
+
 void OutputFiles::Commit() {
+  for (const Entry& e : entries_)
+    if (e.streamed && e.fd >= 0) Fail(e.path, "internal error: committed before FinishArray");
   // Devices and FIFOs first: they cannot be taken back, and a failure there
   // must still leave every regular target untouched.
   for (Entry& e : entries_) {
@@ -640,13 +910,20 @@ void OutputFiles::Commit() {
     if (!WriteAll(f.fd, e.head.data(), e.head.size()) || !WriteAll(f.fd, e.data, e.size))
       Fail(e.path, "cannot write: " + ErrnoText());
   }
+  // The order of the renames: the entries of AddArray/AddBytes as added,
+  // then the started arrays as started.
+  std::vector<size_t> order;
+  for (const bool streamed : {false, true})
+    for (size_t i = 0; i < entries_.size(); ++i)
+      if (entries_[i].streamed == streamed) order.push_back(i);
   const BlockCleanupSignals block;
-  for (size_t i = 0; i < entries_.size(); ++i) {
+  for (size_t k = 0; k < order.size(); ++k) {
+    const size_t i = order[k];
     Entry& e = entries_[i];
     if (e.through) continue;
     if (std::rename(e.temp.c_str(), e.target.c_str()) != 0) {
       std::string why = ErrnoText(), removed;
-      for (size_t j = 0; j < i; ++j) {
+      for (size_t j = 0; j < entries_.size(); ++j) {
         if (!entries_[j].renamed) continue;
         ::unlink(entries_[j].target.c_str());
         removed += (removed.empty() ? "" : ", ") + Shown(entries_[j].path, 200);

@@ -42,7 +42,9 @@
 #pragma once
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -93,6 +95,45 @@ struct RawArray {
 };
 RawArray ReadRawArray(const std::string& path, std::string_view wanted = kAnyDtype);
 
+// A file's header and its data in memory, for reading in place: a regular
+// file is mapped read-only (MAP_PRIVATE, its pages populated at once: no
+// copy and no fresh memory), anything else (a pipe, a device, a file whose
+// data would not be aligned to its items, a mapping that fails) is read as
+// ReadRawArray reads it. The same checks and errors as ReadRawArray, header
+// first. data() is aligned to the item size. Move-only; unmaps when gone.
+//
+// A mapped file that another program truncates while it is mapped would
+// fault (SIGBUS) on the missing pages: while a mapping exists a handler
+// turns that into one line on stderr ("floatscope: <path>: the file was
+// truncated while it was read"), removes OutputFiles' temporaries and
+// exits with status 2.
+class ArrayData {
+ public:
+  ArrayData() = default;
+  ArrayData(ArrayData&& o) noexcept;
+  ArrayData& operator=(ArrayData&& o) noexcept;
+  ArrayData(const ArrayData&) = delete;
+  ArrayData& operator=(const ArrayData&) = delete;
+  ~ArrayData();
+
+  const Header& header() const { return header_; }
+  const void* data() const { return data_; }
+  size_t bytes() const { return bytes_; }
+  bool mapped() const { return map_ != nullptr; }
+
+ private:
+  friend ArrayData MapArray(const std::string& path, std::string_view wanted);
+  void Release() noexcept;
+  Header header_;
+  const void* data_ = nullptr;
+  size_t bytes_ = 0;
+  void* map_ = nullptr;  // the mapping (whole file up to the data's end), if any
+  size_t map_bytes_ = 0;
+  int slot_ = -1;        // its place in the SIGBUS handler's list
+  std::string read_;     // the data when read, not mapped
+};
+ArrayData MapArray(const std::string& path, std::string_view wanted = kAnyDtype);
+
 // A float array read from a file, widened exactly to float64. Only float32
 // and float64 files are accepted.
 struct FloatArray {
@@ -141,6 +182,24 @@ class OutputFiles {
   void AddArray(const std::string& path, Dtype dtype, const std::vector<size_t>& shape, const void* data);
   // Any bytes (a JSON report, say).
   void AddBytes(const std::string& path, std::string bytes);
+
+  // An array whose data come later, in pieces (quantize writes each chunk
+  // as it is cast, with no copy of the whole array in memory). For a
+  // regular file the temporary is created and given its header now, and
+  // each piece is written at its place by Write; for a device or FIFO the
+  // pieces are kept in memory until Commit() writes them in order. Returns
+  // the handle Write and FinishArray take. Commit() renames the started
+  // arrays after the entries of AddArray/AddBytes (a streamed main file
+  // goes last, whenever it was started).
+  size_t StartArray(const std::string& path, Dtype dtype, const std::vector<size_t>& shape);
+  // Bytes [offset, offset + size) of started array `h`'s data. Safe to call
+  // from several threads at once (no other member meanwhile); never throws:
+  // the first failure is kept and FinishArray reports it.
+  void Write(size_t h, size_t offset, const void* data, size_t size) noexcept;
+  // After the last Write: fsyncs and closes the temporary; throws NpyError
+  // for a failed write.
+  void FinishArray(size_t h);
+
   void Commit();
 
  private:
@@ -154,7 +213,17 @@ class OutputFiles {
     std::string head;         // device/FIFO: the bytes to write, then
     const char* data = nullptr;
     size_t size = 0;
+    bool streamed = false;    // StartArray
+    int fd = -1;              // streamed to a regular file: the open temporary
+    size_t data_offset = 0;   // streamed: where the data start (the header's size)
+    unsigned mode = 0;        // streamed: the permission bits the file gets
+    std::vector<char> buffer; // streamed to a device or FIFO: the data
+    std::unique_ptr<std::atomic<int>> error;  // streamed: the first failed Write's errno (0: none)
   };
+  // Resolves and checks `path` and appends its entry; for a regular file
+  // creates the temporary and writes `head` into it, and returns the open
+  // descriptor (-1 for a device or FIFO, whose entry gets `head`).
+  int Open(const std::string& path, std::string head);
   void Add(const std::string& path, std::string head, const char* data, size_t size);
   std::vector<Entry> entries_;
 };

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <limits>
@@ -324,6 +325,45 @@ inline uint8_t ScaledToF32(double y, const StandInRule& r, float* v) {
   return static_cast<uint8_t>(ok ^ 1u);
 }
 
+// ---- the stand-in loops, compiled for the machine --------------------------------
+//
+// The element loops above are plain IEEE float64/float32 arithmetic
+// (products, quotients, sums, conversions, comparisons): every vector width
+// gives every bit the scalar code gives (no contraction: the project builds
+// with -ffp-contract=off). The library's baseline target (x86-64, SSE2)
+// leaves them scalar; on x86-64 Linux with GCC they are also compiled for
+// x86-64-v3 (AVX2) and v4 (AVX-512) and the loader picks the one the CPU
+// runs (ifunc), which vectorizes them.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#define FS_QUANT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define FS_QUANT_CLONES
+#endif
+
+// bad[j] = ScaledToF32(x[j] * s) (FP8 scaling, MX's exact power of two).
+FS_QUANT_CLONES void PrepProduct(const float* x, size_t n, double s, StandInRule rl, float* v, uint8_t* bad) {
+  for (size_t j = 0; j < n; ++j) bad[j] = ScaledToF32(static_cast<double>(x[j]) * s, rl, v + j);
+}
+FS_QUANT_CLONES void PrepProduct(const double* x, size_t n, double s, StandInRule rl, float* v, uint8_t* bad) {
+  for (size_t j = 0; j < n; ++j) bad[j] = ScaledToF32(x[j] * s, rl, v + j);
+}
+// bad[j] = ScaledToF32(x[j] / s + z) (integers).
+FS_QUANT_CLONES void PrepAffine(const float* x, size_t n, double s, double z, StandInRule rl, float* v,
+                                uint8_t* bad) {
+  for (size_t j = 0; j < n; ++j) bad[j] = ScaledToF32(static_cast<double>(x[j]) / s + z, rl, v + j);
+}
+FS_QUANT_CLONES void PrepAffine(const double* x, size_t n, double s, double z, StandInRule rl, float* v,
+                                uint8_t* bad) {
+  for (size_t j = 0; j < n; ++j) bad[j] = ScaledToF32(x[j] / s + z, rl, v + j);
+}
+// Whether every value is finite (the chunks' check for results the
+// scheme's decoder must redo).
+FS_QUANT_CLONES bool AllFinite(const float* v, size_t n) {
+  uint32_t ok = 1;
+  for (size_t j = 0; j < n; ++j) ok &= static_cast<uint32_t>(std::fabs(v[j]) <= FLT_MAX);
+  return ok != 0;
+}
+
 // ---- the schemes' element maps ---------------------------------------------------
 //
 // Each family turns inputs into float32 stand-ins (Prep: over a Run, marking
@@ -345,10 +385,7 @@ struct ScaledFamily {
   void Prep(const T* x, const Run& r, float* v, uint8_t* bad) const {
     if (r.stride == 0) {
       // Locals, so the compiler knows the stores to v and bad change none of them (and vectorizes).
-      const double s = scale[r.unit];
-      const StandInRule rl = rule;
-      const size_t n = r.len;
-      for (size_t j = 0; j < n; ++j) bad[j] = ScaledToF32(static_cast<double>(x[j]) * s, rl, v + j);
+      PrepProduct(x, r.len, static_cast<double>(scale[r.unit]), rule, v, bad);
     } else {
       const float* s = scale + r.unit;
       for (size_t j = 0; j < r.len; ++j)
@@ -381,10 +418,8 @@ struct IntFamily {
   template <class T>
   void Prep(const T* x, const Run& r, float* v, uint8_t* bad) const {
     if (r.stride == 0) {
-      const double s = params[r.unit].scale, z = static_cast<double>(params[r.unit].zero_point);
-      const StandInRule rl = rule;  // locals: see ScaledFamily::Prep
-      const size_t n = r.len;
-      for (size_t j = 0; j < n; ++j) bad[j] = ScaledToF32(static_cast<double>(x[j]) / s + z, rl, v + j);
+      PrepAffine(x, r.len, static_cast<double>(params[r.unit].scale), static_cast<double>(params[r.unit].zero_point),
+                 rule, v, bad);
       return;
     }
     for (size_t j = 0; j < r.len; ++j) {
@@ -429,9 +464,8 @@ struct MxFamily {
     const StandInRule rl = rule;  // locals: see ScaledFamily::Prep
     const size_t n = r.len;
     if (r.stride == 0) {
-      const double d = down[r.unit];
-      const uint8_t nan_block = scales[r.unit].IsNan();
-      for (size_t j = 0; j < n; ++j) bad[j] = ScaledToF32(static_cast<double>(x[j]) * d, rl, v + j) | nan_block;
+      PrepProduct(x, n, down[r.unit], rl, v, bad);
+      if (scales[r.unit].IsNan()) std::fill(bad, bad + n, uint8_t{1});
       return;
     }
     for (size_t j = 0; j < n; ++j) {
@@ -557,8 +591,17 @@ analysis::ErrorStats CastChunk(const Fam& fam, const Partition& part, const T* x
     ForEachRun(part, b, e, [&](const Run& r) {
       fam.Prep(x + r.begin, r, s.v.data() + (r.begin - b), s.bad.data() + (r.begin - b));
     });
-    for (size_t j = 0; j < m; ++j)
-      if (s.bad[j]) s.core.push_back(static_cast<uint32_t>(j));
+    // The marked elements, eight flags at a time (nearly all are zero).
+    size_t at = 0;
+    for (; at + 8 <= m; at += 8) {
+      uint64_t w;
+      std::memcpy(&w, s.bad.data() + at, 8);
+      if (w == 0) continue;
+      for (size_t k = at; k < at + 8; ++k)
+        if (s.bad[k]) s.core.push_back(static_cast<uint32_t>(k));
+    }
+    for (; at < m; ++at)
+      if (s.bad[at]) s.core.push_back(static_cast<uint32_t>(at));
     if (codes) {
       EncodeF32Array(f, fam.array_opt, s.v.data(), codes, m, b, nullptr, 1);
       for (const uint32_t j : s.core) StoreCodeAt(codes, CodeBytes(f), j, core(j));
@@ -575,7 +618,8 @@ analysis::ErrorStats CastChunk(const Fam& fam, const Partition& part, const T* x
       const uint64_t code = codes ? LoadCodeAt(codes, CodeBytes(f), j) : s.core_code[k];
       dq[j] = fam.CoreDecode(code, part.UnitOf(b + j));
     }
-    for (size_t j = 0; j < m; ++j) {
+    const bool all_finite = AllFinite(dq, m);
+    for (size_t j = 0; j < m && !all_finite; ++j) {
       if (std::isfinite(dq[j]) || s.bad[j]) continue;
       const uint64_t code = codes ? LoadCodeAt(codes, CodeBytes(f), j)
                                   : EncodeFromF32(f, s.v[j], fam.array_opt, b + j).code;
@@ -590,11 +634,13 @@ analysis::ErrorStats CastChunk(const Fam& fam, const Partition& part, const T* x
 
 template <class T, class Fam>
 analysis::ErrorStats CastAll(const QuantConfig& c, const Fam& fam, const Partition& part, std::span<const T> x,
-                             QuantResult& out, const Progress& progress) {
+                             QuantResult& out, const Progress& progress, const ChunkSink& sink) {
   const size_t n = x.size();
   const bool want_codes = c.outputs != Outputs::kDequantized, want_dq = c.outputs != Outputs::kCodes;
-  if (want_codes) out.codes = CodeArray(CodeBytes(*fam.f), n);
-  if (want_dq) {
+  // A sink takes each chunk from the thread's scratch buffers: nothing
+  // tensor-sized is allocated (nor touched for the first time).
+  if (want_codes && !sink) out.codes = CodeArray(CodeBytes(*fam.f), n);
+  if (want_dq && !sink) {
     out.dequantized.reserve(n);
     PreferHugePages(out.dequantized.data(), n * sizeof(float));
     out.dequantized.resize(n);
@@ -607,9 +653,10 @@ analysis::ErrorStats CastAll(const QuantConfig& c, const Fam& fam, const Partiti
         thread_local Scratch s;
         const size_t b = ci * kChunk, e = std::min(n, b + kChunk);
         s.Size(e - b);
-        void* codes = want_codes ? out.codes.at(b) : nullptr;
-        float* dq = want_dq ? out.dequantized.data() + b : s.dq.data();
+        void* codes = !want_codes ? nullptr : sink ? s.codes.data() : out.codes.at(b);
+        float* dq = want_dq && !sink ? out.dequantized.data() + b : s.dq.data();
         stats[ci] = CastChunk(fam, part, x.data(), b, e, c.simd, codes, dq, s);
+        if (sink) sink(b, e - b, want_codes ? static_cast<const void*>(codes) : static_cast<const void*>(dq));
       },
       progress ? std::function<void(size_t)>([&](size_t done) { progress(std::min(n, done * kChunk), n); })
                : std::function<void(size_t)>());
@@ -753,8 +800,10 @@ Options StandInOptions(const Options& opt) {
 
 template <class T>
 QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape, std::span<const T> x,
-                         const Progress& progress) {
+                         const Progress& progress, const ChunkSink& sink) {
   Validate(c, shape);
+  if (sink && c.outputs == Outputs::kBoth)
+    throw QuantError("a chunk sink takes the codes or the dequantized values, not both");
   const SchemeInfo& info = InfoOf(c.scheme);
   const std::optional<size_t> axis = NormalizeAxis(info.unit == Unit::kStep ? 0 : c.axis, shape.size());
   if (!axis)
@@ -797,7 +846,7 @@ QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape,
         if (!sym) out.zero_points = zero_f;
         fam.params = params.data();
         fam.zero_f = zero_f.data();
-        out.stats = CastAll(c, fam, part, x, out, progress);
+        out.stats = CastAll(c, fam, part, x, out, progress, sink);
         break;
       }
       ScaledFamily fam{&f, opt, StandInOptions(opt), RuleFor(f, opt), nullptr, nullptr};
@@ -830,7 +879,7 @@ QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape,
       out.scales = inv;
       fam.scale = scale.data();
       fam.inv = inv.data();
-      out.stats = CastAll(c, fam, part, x, out, progress);
+      out.stats = CastAll(c, fam, part, x, out, progress, sink);
       break;
     }
     case ScaleRule::kE8m0:
@@ -855,7 +904,7 @@ QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape,
       MxFamily fam{&t, t.elem, opt, StandInOptions(opt), RuleFor(*t.elem, opt), scales.data(), down.data(),
                    up.data()};
       if (t.implied_shift != 0) fam.rule.lo = -fam.rule.hi;  // MXINT8: -128 is the core's (it becomes -127)
-      out.stats = CastAll(c, fam, part, x, out, progress);
+      out.stats = CastAll(c, fam, part, x, out, progress, sink);
       break;
     }
     case ScaleRule::kNvfp4: {
@@ -877,7 +926,7 @@ QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape,
         fam.dec = dec.data();
         fam.scale_codes = out.scale_codes.data();
         fam.s_dec = s_dec;
-        out.stats = CastAll(c, fam, part, x, out, progress);
+        out.stats = CastAll(c, fam, part, x, out, progress, sink);
       } else {
         const float per_tensor = TorchaoNvfp4TensorScale(amax);
         std::vector<float> tb(units);
@@ -889,7 +938,7 @@ QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape,
         Nvfp4TorchaoFamily fam;
         fam.opt = fam.array_opt = opt;
         fam.t = tb.data();
-        out.stats = CastAll(c, fam, part, x, out, progress);
+        out.stats = CastAll(c, fam, part, x, out, progress, sink);
       }
       break;
     }
@@ -942,13 +991,13 @@ uint32_t OptionsSet(const QuantConfig& c) {
 void CheckConfig(const QuantConfig& c) { Validate(c, {1}); }
 
 QuantResult Quantize(const QuantConfig& c, const std::vector<size_t>& shape, std::span<const float> x,
-                     const Progress& progress) {
-  return QuantizeImpl<float>(c, shape, x, progress);
+                     const Progress& progress, const ChunkSink& sink) {
+  return QuantizeImpl<float>(c, shape, x, progress, sink);
 }
 
 QuantResult Quantize(const QuantConfig& c, const std::vector<size_t>& shape, std::span<const double> x,
-                     const Progress& progress) {
-  return QuantizeImpl<double>(c, shape, x, progress);
+                     const Progress& progress, const ChunkSink& sink) {
+  return QuantizeImpl<double>(c, shape, x, progress, sink);
 }
 
 }  // namespace floatscope::quant

@@ -172,11 +172,22 @@ void CheckConfig(const QuantConfig& config);
 // line checks the options given instead).
 uint32_t OptionsSet(const QuantConfig& config);
 
+// Takes the element pass's output chunk by chunk instead of the result's
+// arrays: elements [begin, begin + count), as codes at storage width
+// (Outputs::kCodes; CodeBytes(format) bytes each) or float32 dequantized
+// values (Outputs::kDequantized), at `data`, valid during the call. Called
+// from the worker threads, several at once, chunks in any order; each
+// element is given once. (The command line writes them to the output
+// file at their place: no tensor-sized output buffer.)
+using ChunkSink = std::function<void(size_t begin, size_t count, const void* data)>;
+
 // Throws QuantError (one line) for a configuration that does not apply.
-// `x` holds the ElementCount(shape) values in C order.
+// `x` holds the ElementCount(shape) values in C order. With a `sink`, the
+// result's codes and dequantized values stay empty (config.outputs must be
+// kCodes or kDequantized).
 QuantResult Quantize(const QuantConfig& config, const std::vector<size_t>& shape, std::span<const float> x,
-                     const Progress& progress = {});
+                     const Progress& progress = {}, const ChunkSink& sink = {});
 QuantResult Quantize(const QuantConfig& config, const std::vector<size_t>& shape, std::span<const double> x,
-                     const Progress& progress = {});
+                     const Progress& progress = {}, const ChunkSink& sink = {});
 
 }  // namespace floatscope::quant

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "emulate/npy.h"
@@ -293,4 +295,139 @@ TEST_CASE("npy: OutputFiles appear together: nothing, or all; a failed rename ta
   set.AddArray(dir + "/m2.npy", Dtype::kFloat32, {2}, a);
   CHECK_THROWS_WITH_AS(set.AddArray(dir + "/alias.npy", Dtype::kFloat32, {2}, a), doctest::Contains("same file"),
                        NpyError);
+}
+
+TEST_CASE("npy: MapArray maps a regular file in place and reads anything else, with ReadRawArray's checks") {
+  const std::string dir = TempDir() + "/map";
+  REQUIRE(mkdir(dir.c_str(), 0755) == 0);
+  std::vector<float> v(1000);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i) * 0.25f - 7.0f;
+  WriteArray(dir + "/a.npy", Dtype::kFloat32, {10, 100}, v.data());
+  ArrayData m = MapArray(dir + "/a.npy");
+  CHECK(m.mapped());
+  CHECK(m.header().shape == std::vector<size_t>{10, 100});
+  REQUIRE(m.bytes() == 4000);
+  CHECK(reinterpret_cast<uintptr_t>(m.data()) % 4 == 0);
+  CHECK(std::memcmp(m.data(), v.data(), 4000) == 0);
+  ArrayData moved = std::move(m);  // the mapping moves along
+  CHECK(!m.mapped());
+  CHECK(std::memcmp(moved.data(), v.data(), 4000) == 0);
+  // Data at an offset that is not a multiple of the item size: read, not mapped.
+  const std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }";
+  WriteBytes(dir + "/odd.npy", Npy(1, dict + " ", F32Bytes({1, 2, 3})));
+  const ArrayData odd = MapArray(dir + "/odd.npy");
+  CHECK(!odd.mapped());
+  REQUIRE(odd.bytes() == 12);
+  CHECK(static_cast<const float*>(odd.data())[2] == 3.0f);
+  // A pipe is read.
+  const ArrayData piped = [&] {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    const std::string bytes = Npy(1, dict, F32Bytes({4, 5, 6}));
+    REQUIRE(write(fds[1], bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    close(fds[1]);
+    ArrayData a = MapArray("/dev/fd/" + std::to_string(fds[0]));
+    close(fds[0]);
+    return a;
+  }();
+  CHECK(!piped.mapped());
+  CHECK(static_cast<const float*>(piped.data())[0] == 4.0f);
+  // The same one-line errors as ReadRawArray.
+  WriteBytes(dir + "/short.npy", Npy(1, dict, F32Bytes({1, 2})));
+  CHECK_THROWS_WITH_AS(MapArray(dir + "/short.npy"), doctest::Contains("truncated data"), NpyError);
+  WriteBytes(dir + "/long.npy", Npy(1, dict, F32Bytes({1, 2, 3, 4})));
+  CHECK_THROWS_WITH_AS(MapArray(dir + "/long.npy"), doctest::Contains("bytes after the data"), NpyError);
+  CHECK_THROWS_WITH_AS(MapArray(dir), doctest::Contains("is a directory"), NpyError);
+  // Empty data: nothing to map.
+  WriteArray(dir + "/empty.npy", Dtype::kFloat32, {0, 3}, nullptr);
+  CHECK(MapArray(dir + "/empty.npy").bytes() == 0);
+}
+
+TEST_CASE("npy: a mapped input truncated by another program ends the process with one line, status 2") {
+  const std::string dir = TempDir() + "/sigbus";
+  REQUIRE(mkdir(dir.c_str(), 0755) == 0);
+  std::vector<float> v(100000, 1.5f);
+  WriteArray(dir + "/a.npy", Dtype::kFloat32, {v.size()}, v.data());
+  int err[2];
+  REQUIRE(pipe(err) == 0);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(err[1], 2);
+    OutputFiles out;  // a temporary the handler must remove
+    out.StartArray(dir + "/y.npy", Dtype::kFloat32, {1});
+    const ArrayData m = MapArray(dir + "/a.npy");
+    if (truncate((dir + "/a.npy").c_str(), 0) != 0) _exit(5);
+    volatile float sum = 0;
+    const auto* p = static_cast<const float*>(m.data());
+    for (size_t i = 0; i < v.size(); i += 1024) sum = sum + p[i];
+    _exit(6);  // not reached: the pages are gone
+  }
+  close(err[1]);
+  std::string text;
+  char buf[512];
+  for (ssize_t r; (r = read(err[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(r));
+  close(err[0]);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 2);
+  CHECK(text.find("a.npy: the file was truncated while it was read") != std::string::npos);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+  CHECK(FilesIn(dir) == std::vector<std::string>{"a.npy"});  // no temporary left
+}
+
+TEST_CASE("npy: StartArray streams pieces from several threads and is renamed after the added files") {
+  const std::string dir = TempDir() + "/stream";
+  REQUIRE(mkdir(dir.c_str(), 0755) == 0);
+  std::vector<float> v(100000);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);
+  const float s[2] = {7, 8};
+  {
+    OutputFiles out;
+    const size_t h = out.StartArray(dir + "/m.npy", Dtype::kFloat32, {100, 1000});
+    // Pieces in any order, from two threads.
+    std::thread t([&] {
+      for (size_t b = 50000; b < v.size(); b += 7000)
+        out.Write(h, b * 4, v.data() + b, std::min<size_t>(7000, v.size() - b) * 4);
+    });
+    for (size_t b = 0; b < 50000; b += 5000) out.Write(h, b * 4, v.data() + b, 5000 * 4);
+    t.join();
+    out.FinishArray(h);
+    out.AddArray(dir + "/m.scales.npy", Dtype::kFloat32, {2}, s);
+    CHECK(FilesIn(dir).size() == 2);  // the two temporaries
+    out.Commit();
+  }
+  auto names = FilesIn(dir);
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"m.npy", "m.scales.npy"});
+  const FloatArray m = ReadFloatArray(dir + "/m.npy");
+  CHECK(m.shape == std::vector<size_t>{100, 1000});
+  CHECK(m.values == std::vector<double>(v.begin(), v.end()));
+  CHECK(ReadFloatArray(dir + "/m.scales.npy").values == std::vector<double>{7, 8});
+  // Not committed (an error before the end): nothing appears; the old file stays.
+  {
+    OutputFiles out;
+    const size_t h = out.StartArray(dir + "/m.npy", Dtype::kFloat32, {2});
+    out.Write(h, 0, s, 8);
+    CHECK_THROWS_WITH_AS(out.Commit(), doctest::Contains("before FinishArray"), NpyError);
+  }
+  names = FilesIn(dir);
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"m.npy", "m.scales.npy"});
+  CHECK(ReadFloatArray(dir + "/m.npy").values.size() == 100000);
+  // A piece beyond the data is a write error, reported by FinishArray.
+  {
+    OutputFiles out;
+    const size_t h = out.StartArray(dir + "/n.npy", Dtype::kFloat32, {2});
+    out.Write(h, 4, s, 8);
+    CHECK_THROWS_WITH_AS(out.FinishArray(h), doctest::Contains("cannot write"), NpyError);
+  }
+  CHECK(FilesIn(dir).size() == 2);
+  // To a device: kept in memory, written by Commit.
+  OutputFiles dev;
+  const size_t h = dev.StartArray("/dev/null", Dtype::kFloat32, {2});
+  dev.Write(h, 0, s, 8);
+  dev.FinishArray(h);
+  dev.Commit();
 }
