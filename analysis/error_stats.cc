@@ -42,92 +42,43 @@ void ErrorStats::Add(double ref, double out, uint8_t flags) {
 }
 
 namespace {
-// What Add counts, for n pairs, with the sums in kLanes interleaved lanes
-// (see AddArray in the header). Every pair takes the same branch-free path:
-// a pair that is not compared (ref or out not finite) adds +0.0 to each
-// sum, which leaves a lane as it is (a lane starts at +0.0 and, in
-// round-to-nearest, a sum is never -0.0 unless both terms are), and its
-// maxima and counts are selected away. So the lanes vectorize, and the
-// result is what Add gives a lane's pairs in element order. The maxima and
-// counts do not depend on the order at all.
-constexpr size_t kLanes = 8;
-
-// ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)).
-double LaneSum(const double* l) { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
-
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
-// Compiled for AVX-512 and AVX2 too (the loader picks one): IEEE
-// arithmetic only, no contraction (-ffp-contract=off), so every version
-// gives the same bits.
-#define FS_STATS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define FS_STATS_CLONES
-#endif
-
+// Add(ref[i], out[i]) for each i: the pairs where both are finite (nearly
+// all) take a straight path with Add's operations in Add's order; the rest
+// go through Add itself.
 template <class R>
-inline void AddLanes(ErrorStats& s, const R* ref, const float* out, size_t n) {
-  double sq_err[kLanes] = {}, sq_ref[kLanes] = {}, sq_out[kLanes] = {}, ref_out[kLanes] = {}, sq_fl[kLanes] = {};
-  double max_abs[kLanes] = {}, max_rel[kLanes] = {};
-  uint64_t nan_in[kLanes] = {}, inf_in[kLanes] = {}, nan_out[kLanes] = {}, inf_out[kLanes] = {}, nonzero[kLanes] = {},
-           overflowed[kLanes] = {}, compared[kLanes] = {}, flushed[kLanes] = {};
-  auto one = [&](size_t k, double r, double o) {
-    const bool r_nan = r != r, o_nan = o != o;
-    const bool r_fin = std::fabs(r) <= DBL_MAX, o_fin = std::fabs(o) <= DBL_MAX;
-    nan_in[k] += r_nan;
-    inf_in[k] += !r_fin && !r_nan;
-    nan_out[k] += o_nan;
-    inf_out[k] += !o_fin && !o_nan;
-    nonzero[k] += r_fin && r != 0;
-    overflowed[k] += r_fin && !o_fin;
-    const bool both = r_fin && o_fin;
-    compared[k] += both;
-    const bool fl = both && r != 0 && o == 0;
-    flushed[k] += fl;
+void AddArrayImpl(ErrorStats& s, const R* ref, const float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const double r = static_cast<double>(ref[i]), o = static_cast<double>(out[i]);
+    if (!(std::fabs(r) <= DBL_MAX) || !(std::fabs(o) <= DBL_MAX)) {  // not both finite
+      s.Add(r, o);
+      continue;
+    }
+    ++s.elements;
+    s.nonzero += r != 0;
+    // Without a branch (flushed elements come and go unpredictably): adding
+    // +0.0 to the sum, which is never -0.0, leaves it as it is.
+    const bool flushed = r != 0 && o == 0;
+    s.flushed += flushed;
+    s.sum_sq_flushed += flushed ? r * r : 0.0;
+    ++s.compared;
     const double d = std::fabs(o - r);
-    const double rr = r * r;
-    sq_fl[k] += fl ? rr : 0.0;
-    max_abs[k] = both && d > max_abs[k] ? d : max_abs[k];
-    const double q = d / std::fabs(r);  // RelError(r, o)
-    max_rel[k] = both && r != 0 && q > max_rel[k] ? q : max_rel[k];
-    sq_err[k] += both ? d * d : 0.0;
-    sq_ref[k] += both ? rr : 0.0;
-    sq_out[k] += both ? o * o : 0.0;
-    ref_out[k] += both ? r * o : 0.0;
-  };
-  size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (size_t k = 0; k < kLanes; ++k) one(k, static_cast<double>(ref[i + k]), static_cast<double>(out[i + k]));
-  for (size_t k = 0; i + k < n; ++k) one(k, static_cast<double>(ref[i + k]), static_cast<double>(out[i + k]));
-  s.elements += n;
-  for (size_t k = 0; k < kLanes; ++k) {
-    s.nan_inputs += nan_in[k];
-    s.inf_inputs += inf_in[k];
-    s.nan_outputs += nan_out[k];
-    s.inf_outputs += inf_out[k];
-    s.nonzero += nonzero[k];
-    s.overflowed += overflowed[k];
-    s.compared += compared[k];
-    s.flushed += flushed[k];
-    s.max_abs_err = std::max(s.max_abs_err, max_abs[k]);
-    s.max_rel_err = std::max(s.max_rel_err, max_rel[k]);
+    s.max_abs_err = std::max(s.max_abs_err, d);
+    // The division only where it may raise the maximum: q = d / |r| > m
+    // needs d > m * |r| exactly, so d >= fl(m * |r|) * (1 - 2^-50) (which
+    // also holds where m * |r| is below the normal range).
+    const double bound = s.max_rel_err * std::fabs(r);
+    if (r != 0 && (d >= bound * (1 - 0x1p-50) || bound < 0x1p-1000))
+      s.max_rel_err = std::max(s.max_rel_err, RelError(r, o));
+    s.sum_sq_err += d * d;
+    s.sum_sq_ref += r * r;
+    s.sum_sq_out += o * o;
+    s.sum_ref_out += r * o;
   }
-  s.sum_sq_err += LaneSum(sq_err);
-  s.sum_sq_ref += LaneSum(sq_ref);
-  s.sum_sq_out += LaneSum(sq_out);
-  s.sum_ref_out += LaneSum(ref_out);
-  s.sum_sq_flushed += LaneSum(sq_fl);
-}
-
-FS_STATS_CLONES void AddLanesF32(ErrorStats& s, const float* ref, const float* out, size_t n) {
-  AddLanes(s, ref, out, n);
-}
-FS_STATS_CLONES void AddLanesF64(ErrorStats& s, const double* ref, const float* out, size_t n) {
-  AddLanes(s, ref, out, n);
 }
 }  // namespace
 
-void ErrorStats::AddArray(const float* ref, const float* out, size_t n) { AddLanesF32(*this, ref, out, n); }
-void ErrorStats::AddArray(const double* ref, const float* out, size_t n) { AddLanesF64(*this, ref, out, n); }
+void ErrorStats::AddArray(const float* ref, const float* out, size_t n) { AddArrayImpl(*this, ref, out, n); }
+void ErrorStats::AddArray(const double* ref, const float* out, size_t n) { AddArrayImpl(*this, ref, out, n); }
 
 ErrorStats& ErrorStats::operator+=(const ErrorStats& o) {
   elements += o.elements;
