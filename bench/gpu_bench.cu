@@ -2,7 +2,9 @@
 // ceiling measured in the same run: a plain float4 device copy. Over 2^28
 // float32 (1 GiB): fake-quantization (f16, bf16, e4m3fn, e5m2, e2m1fn, int8;
 // rne and sr; the compile-time specialised kernels beside the run-time-plan
-// kernel, "plan"; sr also from an unaligned first index, "first=1"),
+// kernel, "plan"; sr also from a first index 1 on aligned pointers,
+// "first=1" (the group loop), and on a slice from element 1, "slice@1"
+// (the peel, then the float4 loops)),
 // per-tensor scaled fake-quantization (amax pass + cast pass; "v1" the
 // first version), encode; then the emulated GEMM beside cuBLAS FP32 and
 // BF16 GEMM.
@@ -160,6 +162,10 @@ int main(int argc, char** argv) {
     opt.rounding = fs::Rounding::kStochastic;
     opt.seed = 1;
     row("fake-quant first=1", name, "sr", MedianMs(reps, [&] { gpu::FakeQuant(f, opt, x.get(), y.get(), n, 1); }), 8);
+    // A slice of an aligned tensor from element 1: pointers 4 bytes off,
+    // index 1 (misaligned alike: 3 elements peeled, then float4 loops).
+    row("fake-quant slice@1", name, "sr",
+        MedianMs(reps, [&] { gpu::FakeQuant(f, opt, x.get() + 1, y.get() + 1, n - 1, 1); }), 8);
   }
   {  // the other modes, specialised
     const fs::Format& f = *fs::FindNamedFormat("e4m3fn");
@@ -172,12 +178,13 @@ int main(int argc, char** argv) {
           MedianMs(reps, [&] { gpu::FakeQuant(f, opt, x.get(), y.get(), n); }), 8);
     }
   }
-  for (const char* name : {"e4m3fn", "e5m2"}) {
+  for (const char* name : {"e4m3fn", "e5m2", "f16", "bf16"}) {
     const fs::Format& f = *fs::FindNamedFormat(name);
-    for (const fs::Rounding r : {fs::Rounding::kNearestEven, fs::Rounding::kStochastic}) {
+    for (const fs::Rounding r : {fs::Rounding::kNearestEven, fs::Rounding::kStochastic, fs::Rounding::kStochasticEq}) {
       fs::Options opt;
       opt.rounding = r;
       for (const gpu::Variant v : {gpu::Variant::kCore, gpu::Variant::kAuto}) {
+        if (v == gpu::Variant::kCore && (std::string(name) == "f16" || std::string(name) == "bf16")) continue;
         row(v == gpu::Variant::kCore ? "per-tensor scaled v1" : "per-tensor scaled", name, fs::RoundingNameOf(r),
             MedianMs(reps, [&] {
               gpu::TensorScaledFakeQuant(f, opt, gpu::ScaledRecipe{}, x.get(), nullptr, y.get(), n, work.get(), v);

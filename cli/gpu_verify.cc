@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -40,6 +41,7 @@ namespace {
 
 struct Session {
   std::string formats = "all", rounds = "rne", variants = "all", reference = "simd", json_path, in_path, out_path;
+  std::string scales;  // --scale: the per-tensor scaled cast with these scales instead of the conversion
   RoundingFlags flags;
   bool exhaustive = false, unaligned = false;
   unsigned threads = 0;
@@ -99,6 +101,25 @@ void CheckReadable(const std::string& path) {
   if (::access(path.c_str(), R_OK) != 0) throw UsageError(path + ": cannot open: " + std::strerror(errno));
 }
 
+// --scale's values: finite and > 0 (decimal or hex floats, as float32).
+std::vector<float> ParseScales(const std::string& arg) {
+  std::vector<float> out;
+  if (arg.empty()) return out;
+  for (const std::string& item : SplitCommas(arg)) {
+    float v = 0;
+    size_t used = 0;
+    try {
+      v = std::stof(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || !(v > 0) || !std::isfinite(v))
+      throw UsageError("--scale: " + Quoted(item) + " is not a finite float32 scale > 0");
+    out.push_back(v);
+  }
+  return out;
+}
+
 // Everything that needs no device, checked before looking for one: a bad
 // argument is found on any machine, with or without CUDA.
 void Validate(const Session& s) {
@@ -145,6 +166,13 @@ void Validate(const Session& s) {
     throw UsageError("unknown CPU reference " + Quoted(s.reference) + " (simd, core)");
   if (!s.exhaustive && (s.reference != "simd" || s.unaligned))
     throw UsageError("--reference and --unaligned apply to --exhaustive only");
+  if (!ParseScales(s.scales).empty()) {
+    if (!s.exhaustive) throw UsageError("--scale applies to --exhaustive only");
+    for (const Format* f : fmts)
+      if (!IsFloat(*f) || f->storage_bits > 16)
+        throw UsageError(std::string("--scale: the per-tensor scaled cast takes float formats of at most 16 bits, not ") +
+                         f->name);
+  }
   if (!s.exhaustive) {
     CheckReadable(s.in_path);
     CheckReadable(s.out_path);
@@ -192,23 +220,29 @@ int RunExhaustive(const Session& s) {
                            {"started", UtcNow()}, {"results", nlohmann::json::array()}};
   int passed = 0, failed = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  const size_t total = fmts.size() * modes.size();
+  std::vector<float> scales = ParseScales(s.scales);
+  if (scales.empty()) scales.push_back(0.0f);  // the conversion itself
+  const size_t total = fmts.size() * modes.size() * scales.size();
   size_t done = 0;
   for (const Format* f : fmts) {
-    for (const std::string& mode : modes) {
+    for (const std::string& mode : modes)
+    for (const float scale : scales) {
       RoundingFlags flags = s.flags;
       flags.round = mode;
       const Options opt = ResolveOptions(flags, *f);
       const std::vector<gpu::Variant> variants = ParseVariants(s.variants, *f);
       const gpu::CpuReference reference = s.reference == "core" ? gpu::CpuReference::kCore : gpu::CpuReference::kArrays;
       const gpu::ExhaustiveOutcome out =
-          gpu::VerifyExhaustive(*f, opt, variants, s.threads, s.max_report, reference, s.unaligned);
+          gpu::VerifyExhaustive(*f, opt, variants, s.threads, s.max_report, reference, s.unaligned, {}, scale);
       ++done;
-      std::string line = fmt::format("{} {}: 2^32 inputs, CPU digests ({}) {:.1f} s", f->name, mode,
-                                     gpu::CpuReferenceName(reference), out.cpu_seconds);
+      const std::string what = scale > 0 ? fmt::format(" scaled cast, scale {} ({:a})", scale, scale) : "";
+      std::string line = fmt::format("{} {}{}: 2^32 inputs, CPU digests ({}) {:.1f} s", f->name, mode, what,
+                                     scale > 0 ? "core" : gpu::CpuReferenceName(reference), out.cpu_seconds);
       nlohmann::json vj = nlohmann::json::array();
-      // "fast@3": the unaligned layout (chunks split at element 3).
+      // "fast@3": the unaligned layout (chunks split at element 3); "fast+1":
+      // the shifted one (pointers one element off, indices not).
       auto name = [](const gpu::VariantOutcome& v) {
+        if (v.split == gpu::kShiftedLayout) return fmt::format("{}+1", gpu::VariantName(v.variant));
         return v.split ? fmt::format("{}@{}", gpu::VariantName(v.variant), v.split) : std::string(gpu::VariantName(v.variant));
       };
       for (const gpu::VariantOutcome& v : out.variants) {
@@ -234,7 +268,9 @@ int RunExhaustive(const Session& s) {
                                el / static_cast<double>(done) * static_cast<double>(total - done));
       report["results"].push_back({{"format", f->name}, {"round", mode}, {"overflow", OverflowNameOf(opt.overflow)},
                                    {"flush_input", opt.flush_input}, {"flush_output", opt.flush_output},
-                                   {"seed", opt.seed}, {"sr_bits", opt.sr_bits}, {"reference", s.reference},
+                                   {"seed", opt.seed}, {"sr_bits", opt.sr_bits},
+                                   {"reference", scale > 0 ? std::string("core") : s.reference},
+                                   {"scaled_cast_scale", scale > 0 ? nlohmann::json(scale) : nlohmann::json(nullptr)},
                                    {"cpu_seconds", out.cpu_seconds}, {"ok", out.ok()}, {"variants", vj}});
       report["passed"] = passed;
       report["failed"] = failed;
@@ -316,8 +352,14 @@ void RegisterGpuVerifyCommand(CLI::App& app) {
                   "CPU digests from: simd (emulate/array_ops, fast) or core (the scalar core element by element) "
                   "[default: simd]");
   cmd->add_flag("--unaligned", s->unaligned,
-                "also run every kernel with each chunk split at element 3 (misaligned pointers, first index not a "
-                "multiple of 4): the scalar group loops on every input");
+                "also run every kernel in two more layouts: each chunk split at element 3 (its second part 12 bytes off "
+                "the 16-byte alignment at an index 3 mod 4: the kernels peel one element, then their float4 loops) and "
+                "each chunk one element off the alignment at an index 0 mod 4 (stochastic rounding: the scalar group "
+                "loops on every input)");
+  cmd->add_option("--scale", s->scales,
+                  "verify the per-tensor scaled cast (emulate/quant/fp8_scaling.h: cast(x * scale) with one rounding, "
+                  "value * (1 / scale)) with each of these scales (comma-separated, float32 > 0) instead of the "
+                  "conversion; float formats of at most 16 bits");
   cmd->add_option("--threads", s->threads, "CPU threads for the digests (0: all), at most 1024")
       ->check(UnsignedIn(0, 1024));
   cmd->add_option("--max-report", s->max_report, "mismatches printed per check, 0..2^30")->check(IntegerIn(0, 1 << 30));

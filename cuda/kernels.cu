@@ -15,6 +15,7 @@
 #include "cuda/gpu.h"
 #include "cuda/named.h"
 #include "cuda/stochastic.h"
+#include "cuda/verify.h"
 #include "emulate/dot.h"
 #include "emulate/quant/fp8_scaling.h"
 #include "emulate/quant/mx.h"
@@ -155,41 +156,46 @@ struct Vec4Of<float> {
   __device__ static type Pack(const uint32_t c[4]) { return make_uint4(c[0], c[1], c[2], c[3]); }
 };
 
-// out[i] = op(bits of in[i], first_index + i): float4 loads and 4-element
-// stores when `vector` (both pointers allow it and, for ops with a shared
-// call, first_index is a multiple of 4, so that each float4 is one group of
-// four indices), then the rest by groups of four indices (SrGroups: one
+// out[i] = op(bits of in[i], first_index + i). `vector` (the host's
+// VectorSplitOf): the first `peel` elements go through the group loop,
+// then float4 loads and 4-element stores from in + peel (for ops with a
+// shared call, each float4 is one group of four indices: its first index
+// is a multiple of 4), then the tail through the group loop (SrGroups: one
 // group per thread and iteration, scalar loads and stores), so every group
-// costs one call whatever the alignment.
+// costs one call whatever the alignment. Not `vector`: the group loop
+// takes everything.
 template <class Op, class Out>
 __global__ void __launch_bounds__(kThreads) MapF32Kernel(Op op, const float* __restrict__ in, Out* __restrict__ out,
-                                                         size_t n, uint64_t first_index, bool vector) {
+                                                         size_t n, uint64_t first_index, bool vector, size_t peel) {
   const size_t stride = size_t{gridDim.x} * blockDim.x;
   const size_t tid = size_t{blockIdx.x} * blockDim.x + threadIdx.x;
-  const size_t n4 = vector ? n / 4 : 0;
-  const uint4* in4 = reinterpret_cast<const uint4*>(in);
+  if (!vector) peel = 0;
+  const size_t n4 = vector ? (n - peel) / 4 : 0;
+  const uint4* in4 = reinterpret_cast<const uint4*>(in + peel);
   using V = typename Vec4Of<Out>::type;
-  V* out4 = reinterpret_cast<V*>(out);
+  V* out4 = reinterpret_cast<V*>(out + peel);
+  const uint64_t first4 = first_index + peel;
   for (size_t v = tid; v < n4; v += stride) {
     const uint4 x = in4[v];
-    const uint64_t i = first_index + 4 * v;
+    const uint64_t i = first4 + 4 * v;
     Philox4x32 r{{0, 0, 0, 0}};
-    if constexpr (Op::kSharedCall) r = StochasticCall(op.Seed(), first_index / 4 + v);
+    if constexpr (Op::kSharedCall) r = StochasticCall(op.Seed(), first4 / 4 + v);
     const uint32_t c[4] = {op(x.x, i, r.v[0]), op(x.y, i + 1, r.v[1]), op(x.z, i + 2, r.v[2]),
                            op(x.w, i + 3, r.v[3])};
     out4[v] = Vec4Of<Out>::Pack(c);
   }
-  const size_t begin = 4 * n4;
-  const SrGroups groups = SrGroupsOf(first_index, begin, n);
-  for (uint64_t g = tid; g < groups.count; g += stride) {
-    const uint64_t counter = groups.first + g;
+  const GroupRanges rest = GroupRangesOf(first_index, peel, n4, n);
+  for (uint64_t g = tid; g < rest.head.count + rest.tail.count; g += stride) {
+    const bool head = g < rest.head.count;
+    const uint64_t counter = head ? rest.head.first + g : rest.tail.first + (g - rest.head.count);
+    const size_t lo = head ? 0 : rest.tail_begin, hi = head ? rest.head_end : n;
     Philox4x32 r{{0, 0, 0, 0}};
     if constexpr (Op::kSharedCall) r = StochasticCall(op.Seed(), counter);
 #pragma unroll
     for (unsigned k = 0; k < 4; ++k) {
       const uint64_t index = 4 * counter + k;
       const size_t j = static_cast<size_t>(index - first_index);  // wraps below 0 to huge
-      if (j < begin || j >= n) continue;
+      if (j < lo || j >= hi) continue;
       const uint32_t c = op(__float_as_uint(in[j]), index, r.v[k]);
       if constexpr (std::is_same_v<Out, float>) out[j] = __uint_as_float(c);
       else out[j] = static_cast<Out>(c);
@@ -219,12 +225,14 @@ bool Aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p
 template <class Op, class Out>
 void LaunchMap(const Op& op, const float* in, Out* out, size_t n, uint64_t first_index) {
   if (n == 0) return;
-  const bool vector =
-      Aligned(in, 16) && Aligned(out, 4 * sizeof(Out)) && (!Op::kSharedCall || first_index % 4 == 0);
-  const size_t n4 = vector ? n / 4 : 0;
-  const size_t threads = n4 + static_cast<size_t>(SrGroupsOf(first_index, 4 * n4, n).count);
+  const VectorSplit split = VectorSplitOf(reinterpret_cast<uintptr_t>(in), reinterpret_cast<uintptr_t>(out),
+                                          sizeof(Out), n, first_index, Op::kSharedCall);
+  const size_t peel = split.vector ? split.peel : 0;
+  const size_t n4 = split.vector ? (n - peel) / 4 : 0;
+  const GroupRanges rest = GroupRangesOf(first_index, peel, n4, n);
+  const size_t threads = n4 + static_cast<size_t>(rest.head.count + rest.tail.count);
   auto kernel = MapF32Kernel<Op, Out>;
-  kernel<<<GridFor(kernel, threads), kThreads>>>(op, in, out, n, first_index, vector);
+  kernel<<<GridFor(kernel, threads), kThreads>>>(op, in, out, n, first_index, split.vector, peel);
   CheckLaunch("MapF32Kernel");
 }
 
@@ -364,9 +372,12 @@ struct NamedScaledOp {
   }
 };
 
+// Element i of in (index first_index + i) -> codes[i], out[i] (either may
+// be null): float4 loads when every pointer allows them, the rest one
+// element per thread; each element draws its own bits (the core's cast).
 template <class Op, class Code>
 __global__ void __launch_bounds__(kThreads) ScaledCastKernel(Op op, const float* __restrict__ in, Code* __restrict__ codes,
-                                                             float* __restrict__ out, size_t n,
+                                                             float* __restrict__ out, size_t n, uint64_t first_index,
                                                              const ScaledWork* __restrict__ w, bool vector) {
   const float scale = w->scale, inv = w->scale_inv;
   const size_t stride = size_t{gridDim.x} * blockDim.x;
@@ -376,7 +387,7 @@ __global__ void __launch_bounds__(kThreads) ScaledCastKernel(Op op, const float*
   using V = typename Vec4Of<Code>::type;
   for (size_t v = tid; v < n4; v += stride) {
     const float4 x = in4[v];
-    const uint64_t i = 4 * v;
+    const uint64_t i = first_index + 4 * v;
     const uint32_t c[4] = {op.Encode(x.x, scale, i), op.Encode(x.y, scale, i + 1), op.Encode(x.z, scale, i + 2),
                            op.Encode(x.w, scale, i + 3)};
     if (codes) reinterpret_cast<V*>(codes)[v] = Vec4Of<Code>::Pack(c);
@@ -385,7 +396,7 @@ __global__ void __launch_bounds__(kThreads) ScaledCastKernel(Op op, const float*
           make_float4(op.Decode(c[0], inv), op.Decode(c[1], inv), op.Decode(c[2], inv), op.Decode(c[3], inv));
   }
   for (size_t j = 4 * n4 + tid; j < n; j += stride) {
-    const uint32_t c = op.Encode(in[j], scale, j);
+    const uint32_t c = op.Encode(in[j], scale, first_index + j);
     if (codes) codes[j] = static_cast<Code>(c);
     if (out) out[j] = op.Decode(c, inv);
   }
@@ -393,13 +404,13 @@ __global__ void __launch_bounds__(kThreads) ScaledCastKernel(Op op, const float*
 
 template <class Op>
 void LaunchScaledCast(const Op& op, const Format& f, const float* in, void* codes, float* out, size_t n,
-                      const ScaledWork* w) {
+                      uint64_t first_index, const ScaledWork* w) {
   if (n == 0) return;
   auto go = [&](auto* c) {
     using Code = std::remove_pointer_t<decltype(c)>;
     const bool vector = Aligned(in, 16) && Aligned(c, 4 * sizeof(Code)) && Aligned(out, 16);
     auto kernel = ScaledCastKernel<Op, Code>;
-    kernel<<<GridFor(kernel, vector ? (n + 3) / 4 : n), kThreads>>>(op, in, c, out, n, w, vector);
+    kernel<<<GridFor(kernel, vector ? (n + 3) / 4 : n), kThreads>>>(op, in, c, out, n, first_index, w, vector);
     CheckLaunch("ScaledCastKernel");
   };
   if (CodeBytesOf(f) == 1) go(static_cast<uint8_t*>(codes));
@@ -653,6 +664,28 @@ void FakeQuant(const Format& f, const Options& opt, const float* in, float* out,
   }
 }
 
+namespace {
+
+// The cast pass of the per-tensor scaled quantization: the specialised
+// kernel where one applies (not for kCore), else the core's cast.
+void ScaledCastPass(const Format& f, const Options& opt, const float* in, void* codes, float* out, size_t n,
+                    uint64_t first_index, const ScaledWork* w, Variant v) {
+  if (v != Variant::kCore && named::ScaledCast(f, opt, in, codes, out, n, first_index, w)) return;
+  const int index = NamedIndex(f);
+  if (index == kE4m3fnIndex || index == kE5m2Index) {
+    WithMode(opt.rounding, [&](auto mode) {
+      constexpr Rounding kMode = decltype(mode)::value;
+      if (index == kE4m3fnIndex)
+        LaunchScaledCast(NamedScaledOp<kE4m3fnIndex, kMode>{opt}, f, in, codes, out, n, first_index, w);
+      else LaunchScaledCast(NamedScaledOp<kE5m2Index, kMode>{opt}, f, in, codes, out, n, first_index, w);
+    });
+  } else {
+    LaunchScaledCast(CoreScaledOp{f, opt}, f, in, codes, out, n, first_index, w);
+  }
+}
+
+}  // namespace
+
 size_t TensorScaledWorkBytes() { return sizeof(ScaledWork); }
 
 void TensorScaledFakeQuant(const Format& f, const Options& opt_in, const ScaledRecipe& recipe, const float* in,
@@ -666,17 +699,16 @@ void TensorScaledFakeQuant(const Format& f, const Options& opt_in, const ScaledR
   else named::Amax(in, n, &w->amax_bits);
   TensorScaleKernel<<<1, 1>>>(f, recipe, w);
   CheckLaunch("TensorScaleKernel");
-  if (!first_version && named::ScaledCast(f, opt, in, codes, out, n, w)) return;
-  const int index = NamedIndex(f);
-  if (index == kE4m3fnIndex || index == kE5m2Index) {
-    WithMode(opt.rounding, [&](auto mode) {
-      constexpr Rounding kMode = decltype(mode)::value;
-      if (index == kE4m3fnIndex) LaunchScaledCast(NamedScaledOp<kE4m3fnIndex, kMode>{opt}, f, in, codes, out, n, w);
-      else LaunchScaledCast(NamedScaledOp<kE5m2Index, kMode>{opt}, f, in, codes, out, n, w);
-    });
-  } else {
-    LaunchScaledCast(CoreScaledOp{f, opt}, f, in, codes, out, n, w);
-  }
+  ScaledCastPass(f, opt, in, codes, out, n, 0, w, v);
+}
+
+void TensorScaledCast(const Format& f, const Options& opt, float scale, const float* in, void* codes, float* out,
+                      size_t n, uint64_t first_index, void* work, Variant v) {
+  if (!IsFloat(f) || f.storage_bits > 16)
+    throw GpuError(std::string("per-tensor FP8 scaling needs a float format of at most 16 bits, not ") + f.name);
+  const ScaledWork host{0u, scale, quant::Fp8ScaleInverse(scale)};
+  CopyToDevice(work, &host, sizeof host);
+  ScaledCastPass(f, SaturateByDefault(opt), in, codes, out, n, first_index, static_cast<ScaledWork*>(work), v);
 }
 
 TensorScales TensorScaledScales(const void* work) {

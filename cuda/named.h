@@ -45,11 +45,12 @@ bool Covers(const Format& f, const Options& opt);
 
 // *d_amax_bits = bits of max |x| over non-NaN x (zeroes it first).
 void Amax(const float* d_in, size_t n, unsigned* d_amax_bits);
-// The cast pass of the per-tensor scaled quantization for deterministic
-// modes (opt already with its overflow default resolved), reading scale
-// and scale_inv from d_work.
+// The cast pass of the per-tensor scaled quantization (opt already with
+// its overflow default resolved), reading scale and scale_inv from d_work:
+// e4m3fn, e5m2, f16, e3m4 in every mode, bf16 in every mode but sr.
+// Element i has index first_index + i (0 for a whole tensor).
 bool ScaledCast(const Format& f, const Options& opt, const float* d_in, void* d_codes, float* d_out, size_t n,
-                const ScaledWork* d_work);
+                uint64_t first_index, const ScaledWork* d_work);
 
 }  // namespace named
 }  // namespace floatscope::gpu

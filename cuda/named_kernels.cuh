@@ -127,25 +127,25 @@ __device__ __forceinline__ typename Pack4<Out>::type NamedQuad(const NamedParams
                         NamedElement<kIdx, kMode, kCodes>(p, x.w, r.v[3]));
 }
 
-// out[i] = element(in[i]) with index first_index + i. `vector` (both
-// pointers 16-byte aligned for 4 elements, and first_index a multiple of 4
-// in the stochastic modes): each thread takes two float4 per iteration,
-// both loads issued before the arithmetic, each float4 one group of four
-// and so one call. The rest (everything when not `vector`, else the tail
-// of n mod 4 elements) goes by groups of four indices (SrGroups), one
-// group per thread and iteration, with scalar loads and stores, so an
-// unaligned first_index still costs one call per four elements.
+// out[i] = element(in[i]) with index first_index + i. `vector` (the host's
+// VectorSplitOf): the first `peel` elements go through the group loop,
+// then each thread takes two float4 per iteration from in + peel, both
+// loads issued before the arithmetic, each float4 one group of four (its
+// first index a multiple of 4 in the stochastic modes) and so one call;
+// the tail of (n - peel) mod 4 elements goes through the group loop. Not
+// `vector`: the group loop takes everything.
 template <int kIdx, Rounding kMode, bool kCodes, class Out>
 __global__ void __launch_bounds__(kThreads) NamedMapKernel(NamedParams p, const float* __restrict__ in,
                                                            Out* __restrict__ out, size_t n, uint64_t first_index,
-                                                           bool vector) {
+                                                           bool vector, size_t peel) {
   const size_t stride = size_t{gridDim.x} * blockDim.x;
   const size_t tid = size_t{blockIdx.x} * blockDim.x + threadIdx.x;
-  const size_t n4 = vector ? n / 4 : 0;
-  const uint4* in4 = reinterpret_cast<const uint4*>(in);
+  if (!vector) peel = 0;
+  const size_t n4 = vector ? (n - peel) / 4 : 0;
+  const uint4* in4 = reinterpret_cast<const uint4*>(in + peel);
   using V = typename Pack4<Out>::type;
-  V* out4 = reinterpret_cast<V*>(out);
-  const uint64_t counter0 = first_index / 4;  // the counter of quad 0 when `vector`
+  V* out4 = reinterpret_cast<V*>(out + peel);
+  const uint64_t counter0 = (first_index + peel) / 4;  // the counter of quad 0 when `vector`
   size_t v = tid;
   for (; v + stride < n4; v += 2 * stride) {
     const uint4 x0 = in4[v], x1 = in4[v + stride];
@@ -153,16 +153,17 @@ __global__ void __launch_bounds__(kThreads) NamedMapKernel(NamedParams p, const 
     out4[v + stride] = NamedQuad<kIdx, kMode, kCodes, Out>(p, x1, counter0 + v + stride);
   }
   if (v < n4) out4[v] = NamedQuad<kIdx, kMode, kCodes, Out>(p, in4[v], counter0 + v);
-  const size_t begin = 4 * n4;
-  const SrGroups groups = SrGroupsOf(first_index, begin, n);
-  for (uint64_t g = tid; g < groups.count; g += stride) {
-    const uint64_t counter = groups.first + g;
+  const GroupRanges rest = GroupRangesOf(first_index, peel, n4, n);
+  for (uint64_t g = tid; g < rest.head.count + rest.tail.count; g += stride) {
+    const bool head = g < rest.head.count;
+    const uint64_t counter = head ? rest.head.first + g : rest.tail.first + (g - rest.head.count);
+    const size_t lo = head ? 0 : rest.tail_begin, hi = head ? rest.head_end : n;
     Philox4x32 r{{0, 0, 0, 0}};
     if constexpr (IsStochastic(kMode)) r = StochasticCall(p.seed, counter);
 #pragma unroll
     for (unsigned k = 0; k < 4; ++k) {
       const size_t j = static_cast<size_t>(4 * counter + k - first_index);  // wraps below 0 to huge
-      if (j < begin || j >= n) continue;
+      if (j < lo || j >= hi) continue;
       const uint32_t c = NamedElement<kIdx, kMode, kCodes>(p, __float_as_uint(in[j]), r.v[k]);
       if constexpr (std::is_same_v<Out, float>) out[j] = __uint_as_float(c);
       else out[j] = static_cast<Out>(c);
@@ -172,9 +173,11 @@ __global__ void __launch_bounds__(kThreads) NamedMapKernel(NamedParams p, const 
 
 // Threads a NamedMapKernel launch can use: the float4 loop's (two quads
 // each) plus the groups of the rest.
-inline size_t NamedThreads(size_t n, uint64_t first_index, bool vector) {
-  const size_t n4 = vector ? n / 4 : 0;
-  return (n4 + 1) / 2 + static_cast<size_t>(SrGroupsOf(first_index, 4 * n4, n).count);
+inline size_t NamedThreads(size_t n, uint64_t first_index, const VectorSplit& split) {
+  const size_t peel = split.vector ? split.peel : 0;
+  const size_t n4 = split.vector ? (n - peel) / 4 : 0;
+  const GroupRanges rest = GroupRangesOf(first_index, peel, n4, n);
+  return (n4 + 1) / 2 + static_cast<size_t>(rest.head.count + rest.tail.count);
 }
 
 // Stochastic rounding is specialised for the formats it is mostly used
@@ -191,23 +194,23 @@ bool LaunchNamedMap(const Options& opt, bool codes, const float* in, Out* out, s
   if (!PlanMatches(kNamedDesc<kIdx>, plan)) return false;
   if (n == 0) return true;
   const NamedParams p = MakeNamedParams(plan);
-  // A float4 is one group of four only when first_index is a multiple of
-  // 4; the deterministic modes do not care.
-  const bool vector = Aligned(in, 16) && Aligned(out, 4 * sizeof(Out)) &&
-                      (!IsStochastic(opt.rounding) || first_index % 4 == 0);
-  const size_t threads = NamedThreads(n, first_index, vector);
+  // A float4 is one group of four only when its first index is a multiple
+  // of 4; the deterministic modes do not care.
+  const VectorSplit split = VectorSplitOf(reinterpret_cast<uintptr_t>(in), reinterpret_cast<uintptr_t>(out),
+                                          sizeof(Out), n, first_index, IsStochastic(opt.rounding));
+  const size_t threads = NamedThreads(n, first_index, split);
   WithMode(opt.rounding, [&](auto mode) {
     constexpr Rounding kMode = decltype(mode)::value;
     if constexpr (IsStochastic(kMode) && !SrSpecialised(kIdx)) return;
     if (codes) {
       if constexpr (!std::is_same_v<Out, float>) {
         auto kernel = NamedMapKernel<kIdx, kMode, true, Out>;
-        kernel<<<GridFor(kernel, threads), kThreads>>>(p, in, out, n, first_index, vector);
+        kernel<<<GridFor(kernel, threads), kThreads>>>(p, in, out, n, first_index, split.vector, split.peel);
       }
     } else {
       if constexpr (std::is_same_v<Out, float>) {
         auto kernel = NamedMapKernel<kIdx, kMode, false, Out>;
-        kernel<<<GridFor(kernel, threads), kThreads>>>(p, in, out, n, first_index, vector);
+        kernel<<<GridFor(kernel, threads), kThreads>>>(p, in, out, n, first_index, split.vector, split.peel);
       }
     }
   });

@@ -10,6 +10,7 @@
 
 #include "cuda/device_ops.h"
 #include "emulate/array_ops.h"
+#include "emulate/quant/fp8_scaling.h"
 #include "formats/convert.h"
 
 namespace floatscope::gpu {
@@ -65,9 +66,17 @@ std::string ExplainCode(const Format& f, uint64_t code) {
 
 const char* CpuReferenceName(CpuReference r) { return r == CpuReference::kCore ? "core" : "simd"; }
 
+// Scaled mode: the recipe's options (overflow kDefault = saturate).
+static Options ScaledOptions(Options o) {
+  if (o.overflow == Overflow::kDefault) o.overflow = Overflow::kSaturate;
+  return o;
+}
+
 Digests CpuDigests(const Format& f, const Options& opt, unsigned threads, CpuReference reference,
-                   const std::function<void(size_t, size_t)>& progress) {
+                   const std::function<void(size_t, size_t)>& progress, float scale) {
   CheckSupported(f);
+  const Options scaled_opt = ScaledOptions(opt);
+  const float inv = scale > 0 ? quant::Fp8ScaleInverse(scale) : 0.0f;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   const std::vector<uint32_t> lut = FakeQuantTable(f, opt);
   const size_t bytes = CodeBytes(f);
@@ -81,14 +90,23 @@ Digests CpuDigests(const Format& f, const Options& opt, unsigned threads, CpuRef
     for (size_t b; (b = next.fetch_add(1)) < kDigestBlocks;) {
       const uint32_t first = static_cast<uint32_t>(b << kLog2DigestBlock);
       for (size_t i = 0; i < kBlock; ++i) in[i] = F32FromBits(first + static_cast<uint32_t>(i));
-      if (reference == CpuReference::kCore) scalar::EncodeF32Array(f, opt, in.data(), codes.data(), kBlock, first);
-      else EncodeF32Array(f, opt, in.data(), codes.data(), kBlock, first, nullptr, 1);
       uint64_t hc = 0, hq = 0;
-      for (size_t i = 0; i < kBlock; ++i) {
-        const uint32_t index = first + static_cast<uint32_t>(i);
-        const uint32_t stored = LoadStored(codes.data(), bytes, i);
-        hc += CodeTerm(index, stored);
-        hq += FakeQuantTerm(index, lut[stored >> f.storage_shift]);
+      if (scale > 0) {
+        for (size_t i = 0; i < kBlock; ++i) {
+          const uint32_t index = first + static_cast<uint32_t>(i);
+          const uint64_t code = quant::Fp8Encode(f, scaled_opt, static_cast<double>(in[i]), scale, index).code;
+          hc += CodeTerm(index, StoredCode(f, code));
+          hq += FakeQuantTerm(index, BitsOf(quant::Fp8Decode(f, code, inv)));
+        }
+      } else {
+        if (reference == CpuReference::kCore) scalar::EncodeF32Array(f, opt, in.data(), codes.data(), kBlock, first);
+        else EncodeF32Array(f, opt, in.data(), codes.data(), kBlock, first, nullptr, 1);
+        for (size_t i = 0; i < kBlock; ++i) {
+          const uint32_t index = first + static_cast<uint32_t>(i);
+          const uint32_t stored = LoadStored(codes.data(), bytes, i);
+          hc += CodeTerm(index, stored);
+          hq += FakeQuantTerm(index, lut[stored >> f.storage_shift]);
+        }
       }
       d.codes[b] = hc;
       d.fake_quant[b] = hq;
@@ -110,26 +128,35 @@ Digests CpuDigests(const Format& f, const Options& opt, unsigned threads, CpuRef
 namespace {
 
 // Encode and FakeQuant of n inputs from device element 0 (index first) in
-// one call each, or in two split at element `split`.
+// one call each, or in two split at element `split`; scaled mode: the
+// scaled cast (codes and fake-quantized values in one call), `work` its
+// device memory.
 void RunKernels(const Format& f, const Options& opt, Variant v, uint32_t split, const float* in, uint8_t* codes,
-                float* fq, size_t n, uint32_t first) {
+                float* fq, size_t n, uint32_t first, float scale, void* work) {
   const size_t bytes = CodeBytes(f);
   const size_t s = split < n ? split : 0;
-  if (s) {
-    Encode(f, opt, in, codes, s, first, v);
-    FakeQuant(f, opt, in, fq, s, first, v);
-  }
-  Encode(f, opt, in + s, codes + s * bytes, n - s, first + s, v);
-  FakeQuant(f, opt, in + s, fq + s, n - s, first + s, v);
+  auto run = [&](size_t at, size_t count) {
+    if (scale > 0) {
+      TensorScaledCast(f, opt, scale, in + at, codes + at * bytes, fq + at, count, first + at, work, v);
+    } else {
+      Encode(f, opt, in + at, codes + at * bytes, count, first + at, v);
+      FakeQuant(f, opt, in + at, fq + at, count, first + at, v);
+    }
+  };
+  if (s) run(0, s);
+  run(s, n - s);
 }
 
 }  // namespace
 
-Digests GpuDigests(const Format& f, const Options& opt, Variant v, uint32_t split, double* gpu_seconds) {
+Digests GpuDigests(const Format& f, const Options& opt, Variant v, uint32_t split, double* gpu_seconds,
+                   float scale) {
   CheckSupported(f);
   const size_t bytes = CodeBytes(f);
-  DeviceArray<float> in(kGpuChunk), fq(kGpuChunk);
-  DeviceArray<uint8_t> codes(kGpuChunk * bytes);
+  const size_t shift = split == kShiftedLayout ? 1 : 0;
+  if (shift) split = 0;
+  DeviceArray<float> in(kGpuChunk + 1), fq(kGpuChunk + 1);
+  DeviceArray<uint8_t> codes((kGpuChunk + 1) * bytes), work(64);
   DeviceArray<uint64_t> dc(kDigestBlocks), dq(kDigestBlocks);
   Synchronize();
   const auto t0 = Clock::now();
@@ -138,11 +165,12 @@ Digests GpuDigests(const Format& f, const Options& opt, Variant v, uint32_t spli
   const size_t per_chunk = kGpuChunk >> kLog2DigestBlock;
   for (uint64_t c = 0; c < (uint64_t{1} << 32) / kGpuChunk; ++c) {
     const uint32_t first = static_cast<uint32_t>(c * kGpuChunk);
-    FillIota(in.get(), first, kGpuChunk);
-    RunKernels(f, opt, v, split, in.get(), codes.get(), fq.get(), kGpuChunk, first);
-    BlockDigests(codes.get(), static_cast<int>(bytes), false, first, kGpuChunk, kLog2DigestBlock,
+    FillIota(in.get() + shift, first, kGpuChunk);
+    RunKernels(f, opt, v, split, in.get() + shift, codes.get() + shift * bytes, fq.get() + shift, kGpuChunk, first,
+               scale, work.get());
+    BlockDigests(codes.get() + shift * bytes, static_cast<int>(bytes), false, first, kGpuChunk, kLog2DigestBlock,
                  dc.get() + c * per_chunk);
-    BlockDigests(fq.get(), 4, true, first, kGpuChunk, kLog2DigestBlock, dq.get() + c * per_chunk);
+    BlockDigests(fq.get() + shift, 4, true, first, kGpuChunk, kLog2DigestBlock, dq.get() + c * per_chunk);
   }
   Digests d;
   d.codes.resize(kDigestBlocks);
@@ -158,23 +186,30 @@ namespace {
 
 // Reruns block b on the GPU (split as the outcome's layout, so through the
 // same loops) and compares each element with the scalar core.
-void LocalizeBlock(const Format& f, const Options& opt, Variant v, size_t b, int max_report, VariantOutcome* out) {
+void LocalizeBlock(const Format& f, const Options& opt, Variant v, size_t b, int max_report, VariantOutcome* out,
+                   float scale) {
   const size_t bytes = CodeBytes(f);
   const uint32_t first = static_cast<uint32_t>(b << kLog2DigestBlock);
-  DeviceArray<float> in(kBlock), fq(kBlock);
-  DeviceArray<uint8_t> codes(kBlock * bytes);
-  FillIota(in.get(), first, kBlock);
-  RunKernels(f, opt, v, out->split, in.get(), codes.get(), fq.get(), kBlock, first);
+  const size_t shift = out->split == kShiftedLayout ? 1 : 0;
+  const uint32_t split = shift ? 0 : out->split;
+  DeviceArray<float> in(kBlock + 1), fq(kBlock + 1);
+  DeviceArray<uint8_t> codes((kBlock + 1) * bytes), work(64);
+  FillIota(in.get() + shift, first, kBlock);
+  RunKernels(f, opt, v, split, in.get() + shift, codes.get() + shift * bytes, fq.get() + shift, kBlock, first, scale,
+             work.get());
+  Synchronize();
   std::vector<uint8_t> got_codes(kBlock * bytes);
   std::vector<float> got_fq(kBlock);
-  codes.Download(got_codes.data(), got_codes.size());
-  fq.Download(got_fq.data(), kBlock);
+  CopyToHost(got_codes.data(), codes.get() + shift * bytes, got_codes.size());
+  CopyToHost(got_fq.data(), fq.get() + shift, 4 * kBlock);
   const Options dec = FakeQuantDecodeOptions(opt);
   for (size_t i = 0; i < kBlock; ++i) {
     const uint32_t bits = first + static_cast<uint32_t>(i);
-    const Result want = EncodeFromF32(f, F32FromBits(bits), opt, bits);
+    const Result want = scale > 0 ? quant::Fp8Encode(f, ScaledOptions(opt), F32FromBits(bits), scale, bits)
+                                  : EncodeFromF32(f, F32FromBits(bits), opt, bits);
     const uint64_t got = LoadStored(got_codes.data(), bytes, i) >> f.storage_shift;
-    const uint32_t want_fq = BitsOf(DecodeToF32(f, want.code, dec));
+    const uint32_t want_fq = scale > 0 ? BitsOf(quant::Fp8Decode(f, want.code, quant::Fp8ScaleInverse(scale)))
+                                       : BitsOf(DecodeToF32(f, want.code, dec));
     const uint32_t fq_bits = BitsOf(got_fq[i]);
     if (got != want.code) {
       if (out->code_mismatches++ < static_cast<uint64_t>(max_report))
@@ -219,7 +254,7 @@ uint64_t CheckDecodes(const Format& f, const Options& opt, Variant v, int max_re
 
 ExhaustiveOutcome VerifyExhaustive(const Format& f, const Options& opt, const std::vector<Variant>& variants,
                                    unsigned threads, int max_report, CpuReference reference, bool unaligned,
-                                   const std::function<void(size_t, size_t)>& progress) {
+                                   const std::function<void(size_t, size_t)>& progress, float scale) {
   CheckSupported(f);
   for (Variant v : variants)
     if (!VariantSupports(v, f))
@@ -231,7 +266,7 @@ ExhaustiveOutcome VerifyExhaustive(const Format& f, const Options& opt, const st
   std::atomic<bool> cpu_done{false};
   std::thread cpu_thread([&] {
     try {
-      cpu = CpuDigests(f, opt, threads, reference);
+      cpu = CpuDigests(f, opt, threads, reference, {}, scale);
     } catch (...) {
       cpu_error = std::current_exception();
     }
@@ -241,12 +276,12 @@ ExhaustiveOutcome VerifyExhaustive(const Format& f, const Options& opt, const st
   std::vector<Digests> gpu;
   try {
     for (const Variant v : variants) {
-      for (const uint32_t split : {uint32_t{0}, kUnalignedSplit}) {
+      for (const uint32_t split : {uint32_t{0}, kUnalignedSplit, kShiftedLayout}) {
         if (split && !unaligned) continue;
         VariantOutcome vo;
         vo.variant = v;
         vo.split = split;
-        gpu.push_back(GpuDigests(f, opt, v, split, &vo.gpu_seconds));
+        gpu.push_back(GpuDigests(f, opt, v, split, &vo.gpu_seconds, scale));
         vo.decode_mismatches = CheckDecodes(f, opt, v, max_report, &vo);
         out.variants.push_back(vo);
       }
@@ -270,7 +305,7 @@ ExhaustiveOutcome VerifyExhaustive(const Format& f, const Options& opt, const st
       const bool fq_bad = gpu[k].fake_quant[b] != cpu.fake_quant[b];
       vo.code_blocks_differing += code_bad;
       vo.fake_quant_blocks_differing += fq_bad;
-      if (code_bad || fq_bad) LocalizeBlock(f, opt, vo.variant, b, max_report, &vo);
+      if (code_bad || fq_bad) LocalizeBlock(f, opt, vo.variant, b, max_report, &vo, scale);
     }
   }
   return out;

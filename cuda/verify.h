@@ -16,6 +16,12 @@
 // every block whose digests differ is then rerun element by element against
 // the scalar core and its first mismatches printed with decoded fields.
 // Every code is also decoded on the GPU and compared with the core.
+//
+// Scaled mode (scale > 0): the cast pass of the per-tensor scaled
+// quantization with that scale instead of the plain conversion: codes =
+// quant::Fp8Encode(f, opt, x, scale, i) and fake-quantized values =
+// quant::Fp8Decode(f, code, 1 / scale) (emulate/quant/fp8_scaling.h, the
+// scalar core), opt's overflow kDefault meaning saturate as in the recipe.
 #pragma once
 
 #include <cstdint>
@@ -48,19 +54,24 @@ const char* CpuReferenceName(CpuReference r);
 // The CPU side: `threads` 0 = all hardware threads. progress(done, total)
 // is called from the calling thread now and then.
 Digests CpuDigests(const Format& f, const Options& opt, unsigned threads, CpuReference reference,
-                   const std::function<void(size_t, size_t)>& progress = {});
+                   const std::function<void(size_t, size_t)>& progress = {}, float scale = 0);
 
 // The GPU side for one kernel variant; *gpu_seconds = wall time of the GPU
 // work (kernels and the digest download). split 0: each chunk of 2^28
 // inputs in one call (16-byte aligned, first index a multiple of 4: the
 // float4 loops); split s in 1..3: each chunk in two calls, its first s
 // elements (fewer than a float4) and the rest (16-byte misaligned, first
-// index not a multiple of 4), so the kernels' scalar group loops convert
-// every input.
-Digests GpuDigests(const Format& f, const Options& opt, Variant v, uint32_t split, double* gpu_seconds);
+// index not a multiple of 4, misaligned alike: the kernels peel 4 - s
+// elements, then run their float4 loops); split kShiftedLayout: each
+// chunk in one call from one element past the 16-byte alignment, first
+// index a multiple of 4 (the misalignments differ: the stochastic modes'
+// scalar group loops convert every input, the deterministic modes peel).
+Digests GpuDigests(const Format& f, const Options& opt, Variant v, uint32_t split, double* gpu_seconds,
+                   float scale = 0);
 
-// The split that VerifyExhaustive adds when asked for the unaligned layout.
+// The layouts that VerifyExhaustive adds when asked for unaligned ones.
 inline constexpr uint32_t kUnalignedSplit = 3;
+inline constexpr uint32_t kShiftedLayout = 4;
 
 struct VariantOutcome {
   Variant variant = Variant::kAuto;
@@ -90,10 +101,18 @@ struct ExhaustiveOutcome {
 
 // Runs the GPU variants while the CPU digests are computed (each variant
 // must support f). max_report: mismatches kept per variant. unaligned:
-// each variant also with split kUnalignedSplit (a second outcome each).
+// each variant also with split kUnalignedSplit and kShiftedLayout (three
+// outcomes each).
 ExhaustiveOutcome VerifyExhaustive(const Format& f, const Options& opt, const std::vector<Variant>& variants,
                                    unsigned threads, int max_report, CpuReference reference = CpuReference::kArrays,
-                                   bool unaligned = false, const std::function<void(size_t, size_t)>& progress = {});
+                                   bool unaligned = false, const std::function<void(size_t, size_t)>& progress = {},
+                                   float scale = 0);
+
+// The cast pass of TensorScaledFakeQuant with a given scale (cuda/kernels.cu;
+// scaled mode): element i with index first_index + i, d_work as there
+// (TensorScaledWorkBytes), v as there (kCore: the core's cast).
+void TensorScaledCast(const Format& f, const Options& opt, float scale, const float* d_in, void* d_codes,
+                      float* d_out, size_t n, uint64_t first_index, void* d_work, Variant v);
 
 // "0x39 [s=0 e=0111 m=001] 1.125": a code with its fields and value.
 std::string ExplainCode(const Format& f, uint64_t code);

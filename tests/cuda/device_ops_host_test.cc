@@ -129,6 +129,57 @@ TEST_CASE("SrGroupsOf: the groups of four indices that a slice of an array touch
       }
 }
 
+TEST_CASE("VectorSplitOf and GroupRangesOf: the peel, the float4 loops and the group loop cover each element once") {
+  // Every element of [0, n) is converted exactly once: by the group loop
+  // (head or tail, each element in its own index's group) or by a float4
+  // whose four elements are one group (stochastic) and whose input and
+  // output addresses are aligned for 16-byte and 4-output accesses.
+  for (const size_t out_bytes : {size_t{1}, size_t{2}, size_t{4}})
+    for (const bool shared : {false, true})
+      for (uintptr_t in = 4096; in < 4096 + 16; in += 4)
+        for (uintptr_t out = 8192; out < 8192 + 4 * out_bytes; out += out_bytes)
+          for (const uint64_t first : {uint64_t{0}, uint64_t{1}, uint64_t{2}, uint64_t{3}, uint64_t{1001},
+                                       (uint64_t{1} << 34) - 6})
+            for (size_t n = 0; n < 14; ++n) {
+              CAPTURE(out_bytes);
+              CAPTURE(shared);
+              CAPTURE(in % 16);
+              CAPTURE(out % (4 * out_bytes));
+              CAPTURE(first);
+              CAPTURE(n);
+              const gpu::VectorSplit split = gpu::VectorSplitOf(in, out, out_bytes, n, first, shared);
+              const size_t peel = split.vector ? split.peel : 0;
+              CHECK(peel < 4);
+              const size_t n4 = split.vector ? (n - peel) / 4 : 0;
+              std::vector<int> seen(n, 0);
+              for (size_t v = 0; v < n4; ++v) {
+                const size_t j = peel + 4 * v;
+                CHECK((in + 4 * j) % 16 == 0);
+                CHECK((out + out_bytes * j) % (4 * out_bytes) == 0);
+                if (shared) CHECK((first + j) % 4 == 0);
+                for (size_t k = 0; k < 4; ++k) ++seen[j + k];
+              }
+              const gpu::GroupRanges rest = gpu::GroupRangesOf(first, peel, n4, n);
+              for (uint64_t g = 0; g < rest.head.count + rest.tail.count; ++g) {
+                const bool head = g < rest.head.count;
+                const uint64_t counter = head ? rest.head.first + g : rest.tail.first + (g - rest.head.count);
+                const size_t lo = head ? 0 : rest.tail_begin, hi = head ? rest.head_end : n;
+                for (uint64_t k = 0; k < 4; ++k) {
+                  const size_t j = static_cast<size_t>(4 * counter + k - first);
+                  if (j < lo || j >= hi) continue;
+                  CHECK(StochasticCounter(first + j) == counter);
+                  ++seen[j];
+                }
+              }
+              for (size_t j = 0; j < n; ++j) CHECK(seen[j] == 1);
+              // Matching misalignment always finds its peel: the pointers
+              // of a slice of an aligned tensor.
+              if (n >= 4 && (in % 16) / 4 == (out % (4 * out_bytes)) / out_bytes &&
+                  (!shared || (first + (4 - (in % 16) / 4) % 4) % 4 == 0))
+                CHECK(split.vector);
+            }
+}
+
 TEST_CASE("the per-tensor FP8 kernel's steps equal emulate/quant's Quantize (scheme tensor)") {
   for (const Format* f : {&formats::kE4m3fn, &formats::kE5m2, &formats::kF16, &formats::kE3m4}) {
     for (const bool specials : {false, true})

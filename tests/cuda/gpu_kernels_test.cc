@@ -62,11 +62,14 @@ struct Slice {
 // the index: one Philox call per four indices 4c .. 4c + 3, so slices that
 // start at every index mod 4, on aligned and unaligned pointers, with
 // partial groups at both ends, and one whose counters cross 2^32 (the
-// call's second counter word).
+// call's second counter word). Offset 1, 2, 3 with first index 1001,
+// 1002, 1003 (the misalignments match: the kernels peel 3, 2, 1 elements
+// and run the float4 loops from there); offset 1 with index 1000 and
+// offset 0 with 1001..1003 (they do not: the group loop takes everything).
 const std::vector<Slice>& SlicesFor(Rounding r) {
-  static const std::vector<Slice> deterministic = {{0, 1000, 0}, {1, 1001, 2}};
-  static const std::vector<Slice> stochastic = {{0, 1000, 0}, {1, 1001, 2}, {0, 1001, 1},
-                                                {0, 1002, 3}, {0, 1003, 0}, {1, 1000, 1},
+  static const std::vector<Slice> deterministic = {{0, 1000, 0}, {1, 1001, 2}, {3, 1000, 1}};
+  static const std::vector<Slice> stochastic = {{0, 1000, 0}, {1, 1001, 2}, {2, 1002, 1}, {3, 1003, 2},
+                                                {0, 1001, 1}, {0, 1002, 3}, {0, 1003, 0}, {1, 1000, 1},
                                                 {0, (uint64_t{1} << 34) - 6, 5}};
   return IsStochastic(r) ? stochastic : deterministic;
 }
@@ -141,11 +144,56 @@ TEST_CASE("encode, decode and fake-quantization kernels equal the core") {
   }
 }
 
+TEST_CASE("short slices: the peel, partial groups and the group loop alone") {
+  // n = 0..13 elements from every offset 0..3 and first index mod 4: the
+  // peel longer than the slice, a peel and a tail with no float4 between,
+  // one or two float4 with head and tail.
+  const std::vector<float> xs = InterestingInputs(64, 9);
+  gpu::DeviceArray<float> d_in(32), d_fq(32), d_dec(32);
+  gpu::DeviceArray<uint8_t> d_codes(4 * 32);
+  for (const char* name : {"e4m3fn", "int8", "bf16", "e3m4", "e2m3fn", "f32"})
+    for (const Rounding r : {Rounding::kNearestEven, Rounding::kStochastic, Rounding::kStochasticEq}) {
+      const Format& f = *FindNamedFormat(name);
+      const size_t bytes = CodeBytes(f);
+      Options opt;
+      opt.rounding = r;
+      opt.seed = 31;
+      for (size_t offset = 0; offset < 4; ++offset)
+        for (uint64_t first = 4000; first < 4004; ++first)
+          for (size_t n = 0; n <= 13; ++n) {
+            CAPTURE(name);
+            CAPTURE(offset);
+            CAPTURE(first);
+            CAPTURE(n);
+            const float* x = xs.data() + 3 * n;
+            gpu::CopyToDevice(d_in.get() + offset, x, 4 * n);
+            std::vector<uint8_t> want;
+            std::vector<float> want_fq, want_dec;
+            CoreReference(f, opt, x, n, first, &want, &want_fq, &want_dec);
+            for (const gpu::Variant v : {gpu::Variant::kFast, gpu::Variant::kCore, gpu::Variant::kPlan}) {
+              if (!gpu::VariantSupports(v, f)) continue;
+              CAPTURE(gpu::VariantName(v));
+              uint8_t* codes = d_codes.get() + offset * bytes;
+              gpu::Encode(f, opt, d_in.get() + offset, codes, n, first, v);
+              gpu::FakeQuant(f, opt, d_in.get() + offset, d_fq.get() + offset, n, first, v);
+              gpu::Synchronize();
+              std::vector<uint8_t> got(n * bytes + 1);
+              std::vector<float> got_fq(n + 1);
+              gpu::CopyToHost(got.data(), codes, n * bytes);
+              gpu::CopyToHost(got_fq.data(), d_fq.get() + offset, 4 * n);
+              CHECK(CountDiff(got.data(), want.data(), n, bytes, "encode", f, r, nullptr, 0) == 0);
+              CHECK(CountDiff(got_fq.data(), want_fq.data(), n, 4, "fake-quant", f, r, nullptr, 0) == 0);
+            }
+          }
+    }
+}
+
 TEST_CASE("per-tensor scaled fake-quantization equals emulate/quant scheme tensor") {
-  for (const Format* f : {&formats::kE4m3fn, &formats::kE5m2, &formats::kF16, &formats::kE3m4})
+  for (const Format* f : {&formats::kE4m3fn, &formats::kE5m2, &formats::kF16, &formats::kE3m4, &formats::kBf16})
     for (const bool specials : {false, true})
       for (const auto& [margin, pow2] : std::vector<std::pair<int, bool>>{{0, false}, {1, true}})
-        for (const Rounding r : {Rounding::kNearestEven, Rounding::kStochastic, Rounding::kTowardZero}) {
+        for (const Rounding r : {Rounding::kNearestEven, Rounding::kStochastic, Rounding::kTowardZero,
+                                 Rounding::kStochasticEq}) {
           CAPTURE(f->name);
           CAPTURE(specials);
           Options opt;
@@ -167,6 +215,67 @@ TEST_CASE("per-tensor scaled fake-quantization equals emulate/quant scheme tenso
           std::vector<uint8_t> want(n * bytes);
           for (size_t i = 0; i < n; ++i) {
             const uint64_t code = cpu.codes[i];  // little-endian: its low `bytes` bytes
+            std::memcpy(want.data() + i * bytes, &code, bytes);
+          }
+          CHECK(CountDiff(codes.data(), want.data(), n, bytes, "scaled codes", *f, r, &x, 0) == 0);
+          CHECK(CountDiff(y.data(), cpu.dequantized.data(), n, 4, "scaled fake-quant", *f, r, &x, 0) == 0);
+        }
+}
+
+// The scaled cast's stochastic rounding rounds the exact product x * scale
+// from its float32 truncation and the 32 bits below it: scales from
+// subnormal (a large amax and margin 64) to FLT_MAX (a tiny amax: the
+// scale overflows), products that are float32 subnormals or overflow the
+// format (margin -64), inputs that are subnormals, sr_bits 1, 7, 11, 32;
+// unaligned pointers (the group loop) and odd lengths (partial groups).
+// (The recipe takes margins in -64..64.)
+TEST_CASE("per-tensor scaled stochastic rounding: extreme scales and products") {
+  struct Case {
+    float sigma;
+    int margin;
+    bool pow2;
+    uint8_t sr_bits;
+  };
+  const Case cases[] = {{0.5f, 0, false, 32},  {3.7e-3f, 0, false, 32}, {1e-30f, 0, false, 32},
+                        {1e-42f, 0, false, 32}, {3e-39f, 0, false, 32},  {2e30f, 0, false, 32},
+                        {1e24f, 64, false, 32}, {0.5f, 64, false, 32},   {0.5f, -64, false, 32},
+                        {0.7f, 0, true, 32},    {0.5f, 0, false, 7},     {0.5f, 0, false, 1},
+                        {1e-30f, 0, false, 11}};
+  const size_t n = (1 << 18) + 5;
+  for (const Format* f : {&formats::kE4m3fn, &formats::kE5m2, &formats::kF16, &formats::kE3m4, &formats::kBf16})
+    for (const Case& c : cases)
+      for (const size_t offset : {size_t{0}, size_t{1}})
+        for (const Rounding r : {Rounding::kStochastic, Rounding::kStochasticEq}) {
+          CAPTURE(f->name);
+          CAPTURE(c.sigma);
+          CAPTURE(c.margin);
+          CAPTURE(static_cast<int>(c.sr_bits));
+          CAPTURE(offset);
+          Options opt;
+          opt.rounding = r;
+          opt.seed = 0x1234567890ull + c.margin;
+          opt.sr_bits = c.sr_bits;
+          std::vector<float> x = TensorInputs(n, 23 + c.margin, false, c.sigma);
+          // Mantissas with every bit set (long products) and subnormals.
+          for (size_t i = 40; i < n; i += 97) x[i] = F32FromBits((Bits(x[i]) | 0x7fffffu) ^ (i & 0x40u));
+          for (size_t i = 41; i < n; i += 89) x[i] = F32FromBits((Bits(x[i]) & 0x807fffffu) | 1u);
+          const quant::QuantResult cpu = CpuQuantize(*f, quant::Scheme::kTensor, opt, {n}, x, c.margin, c.pow2);
+          gpu::DeviceArray<float> d_in(n + 1), d_out(n + 1);
+          gpu::DeviceArray<uint8_t> d_codes(2 * (n + 1)), d_work(gpu::TensorScaledWorkBytes());
+          const size_t bytes = CodeBytes(*f);
+          gpu::CopyToDevice(d_in.get() + offset, x.data(), 4 * n);
+          gpu::TensorScaledFakeQuant(*f, opt, gpu::ScaledRecipe{c.margin, c.pow2}, d_in.get() + offset,
+                                     d_codes.get() + offset * bytes, d_out.get() + offset, n, d_work.get());
+          const gpu::TensorScales s = gpu::TensorScaledScales(d_work.get());
+          CAPTURE(s.scale);
+          CHECK(Bits(s.scale_inv) == Bits(cpu.scales[0]));
+          std::vector<float> y(n);
+          std::vector<uint8_t> codes(n * bytes);
+          gpu::CopyToHost(y.data(), d_out.get() + offset, 4 * n);
+          gpu::CopyToHost(codes.data(), d_codes.get() + offset * bytes, n * bytes);
+          std::vector<uint8_t> want(n * bytes);
+          for (size_t i = 0; i < n; ++i) {
+            const uint64_t code = cpu.codes[i];
             std::memcpy(want.data() + i * bytes, &code, bytes);
           }
           CHECK(CountDiff(codes.data(), want.data(), n, bytes, "scaled codes", *f, r, &x, 0) == 0);
