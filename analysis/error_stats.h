@@ -4,9 +4,10 @@
 //
 // Every count is over element pairs (ref, out): `ref` is the value before
 // rounding (or the float64 reference), `out` what the low-precision path
-// gave. Sums are taken in float64 in element order, so a result depends only
-// on the data, never on threads: callers that split an array add the
-// per-chunk stats in chunk order.
+// gave. Sums are taken in float64 in a fixed order (Add: element order;
+// AddArray: four interleaved lanes per call), so a result depends only on
+// the data, never on threads: callers that split an array split it at fixed
+// places and add the per-chunk stats in chunk order.
 #pragma once
 
 #include <cmath>
@@ -41,8 +42,13 @@ struct ErrorStats {
   // Add(ref, out), and counts `saturated` from the cast's TestFloat flags
   // (formats/policy.h: kOverflow, kInvalid).
   void Add(double ref, double out, uint8_t flags);
-  // Add(ref[i], out[i]) for i < n, in order: the same sums in the same
-  // order, without a call per element (quantize's chunks).
+  // What Add(ref[i], out[i]) for i < n counts (the same counts and maxima),
+  // with the sums of the call taken in 4 interleaved lanes so that they
+  // vectorize (quantize's chunks): pair i goes to lane i mod 4, each lane
+  // sums its pairs in element order from +0.0, and the lanes are added as
+  // (l0 + l1) + (l2 + l3) to the running sums.
+  // A fixed order: the result depends on the data and on where the calls
+  // split it, never on threads.
   void AddArray(const float* ref, const float* out, size_t n);
   void AddArray(const double* ref, const float* out, size_t n);
   ErrorStats& operator+=(const ErrorStats& o);

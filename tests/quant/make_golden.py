@@ -11,6 +11,16 @@ emulate/simd/), and test_quant_golden.py checks that today's gives the same.
 Where the old implementation was wrong, --correct-with takes those cases'
 reports (never their files, which must be identical) from a new build;
 CORRECTED lists them and why. Nothing else may come from the new build.
+
+    .venv/bin/python tests/quant/make_golden.py --sums-reordered BEFORE NEW
+
+takes every report from NEW after the statistics' sums changed their
+(fixed) order (2026-12-06: ErrorStats::AddArray sums in four interleaved
+lanes, so that they vectorize): BEFORE (a build that passes the golden
+test) must give exactly the golden hashes, NEW the golden files, and each
+of NEW's reports must equal BEFORE's but for rmse (within a relative
+1e-12) and sqnr_db (within 1e-10 dB): a different rounding of the same sums. The files' hashes
+stay the ones of the old implementation.
 """
 import argparse
 import json
@@ -31,7 +41,57 @@ CORRECTED = {f"tensor-e8m0fnu/special32/{m}": E8M0_REPORT for m in golden_cases.
 CORRECTED.update({"tensor-e8m0fnu/wide64/rne": E8M0_REPORT, "tensor-e8m0fnu/far64/rne": E8M0_REPORT})
 
 
+def close(a, b, rel=1e-12):
+    if a == b:
+        return True
+    if a is None or b is None:
+        return False
+    return abs(a - b) <= rel * max(abs(a), abs(b))
+
+
+def sums_reordered(before, new, golden_path):
+    with open(golden_path) as f:
+        golden = json.load(f)
+    raw_b, raw_n = {}, {}
+    got_b = golden_cases.run_all(os.path.abspath(before), raw=raw_b)
+    got_n = golden_cases.run_all(os.path.abspath(new), raw=raw_n)
+    assert got_b == golden, "BEFORE does not give the golden hashes"
+    out, changed = {}, 0
+    for case, want in golden.items():
+        n = got_n[case]
+        if "error" in want:
+            assert n == want, case
+            out[case] = want
+            continue
+        assert n["dequantized"] == want["dequantized"] and n["codes"] == want["codes"], f"{case}: files differ"
+        for key in ("report", "report_codes"):
+            rb, rn = dict(raw_b[case][key]), dict(raw_n[case][key])
+            assert close(rb.pop("rmse"), rn.pop("rmse")), f"{case} {key} rmse"
+            # sqnr_db = 10 log10(ref / err): a relative change d of the
+            # ratio moves it by 4.34 d dB, whatever its size.
+            sb, sn = rb.pop("sqnr_db"), rn.pop("sqnr_db")
+            assert sb == sn or (sb is not None and sn is not None and abs(sb - sn) <= 1e-10), f"{case} {key} sqnr_db"
+            assert rb == rn, f"{case} {key}: more than the sums differ"
+        changed += n != want
+        out[case] = n
+    print(f"{len(out)} cases, {changed} reports changed (rmse within 1e-12, sqnr_db within 1e-10 dB), files identical")
+    return out
+
+
+def write(out):
+    here = os.path.dirname(os.path.abspath(__file__))
+    os.makedirs(os.path.join(here, "golden"), exist_ok=True)
+    with open(os.path.join(here, "golden", "quantize.json"), "w") as f:
+        f.write("{\n")
+        f.write(",\n".join(f"{json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in sorted(out.items())))
+        f.write("\n}\n")
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--sums-reordered":
+        here = os.path.dirname(os.path.abspath(__file__))
+        write(sums_reordered(sys.argv[2], sys.argv[3], os.path.join(here, "golden", "quantize.json")))
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("old")
     ap.add_argument("--correct-with")
@@ -43,12 +103,7 @@ def main():
             old, fixed = out[case], new[case]
             assert old["dequantized"] == fixed["dequantized"] and old["codes"] == fixed["codes"], case
             out[case] = fixed
-    here = os.path.dirname(os.path.abspath(__file__))
-    os.makedirs(os.path.join(here, "golden"), exist_ok=True)
-    with open(os.path.join(here, "golden", "quantize.json"), "w") as f:
-        f.write("{\n")
-        f.write(",\n".join(f"{json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in sorted(out.items())))
-        f.write("\n}\n")
+    write(out)
     errors = sum("error" in v for v in out.values())
     print(f"{len(out)} cases, {errors} refused, {len(CORRECTED) if a.correct_with else 0} reports corrected")
 

@@ -759,7 +759,7 @@ TEST_CASE("codes are stored at their width: one byte up to 8 bits, two up to 16"
   for (size_t i = 0; i < 64; ++i) CHECK(r.codes[i] == static_cast<const uint16_t*>(r.codes.data())[i]);
 }
 
-TEST_CASE("ErrorStats::AddArray is Add element by element") {
+TEST_CASE("ErrorStats::AddArray counts as Add does, its sums in four interleaved lanes") {
   std::vector<double> x = HostileValues(5000, 7, true);
   std::vector<float> out(x.size()), x32(x.size());
   std::mt19937 gen(3);
@@ -768,11 +768,45 @@ TEST_CASE("ErrorStats::AddArray is Add element by element") {
     out[i] = gen() % 7 == 0 ? 0.0f : gen() % 11 == 0 ? NAN : static_cast<float>(x[i] * 1.01);
   }
   out[3] = INFINITY;
-  for (const bool f32 : {false, true}) {
-    analysis::ErrorStats a, b;
-    if (f32) a.AddArray(x32.data(), out.data(), x.size());
-    else a.AddArray(x.data(), out.data(), x.size());
-    for (size_t i = 0; i < x.size(); ++i) b.Add(f32 ? static_cast<double>(x32[i]) : x[i], out[i]);
-    CHECK(std::memcmp(&a, &b, sizeof a) == 0);
+  x[5] = -INFINITY;
+  x32[5] = -INFINITY;
+  for (const size_t n : {x.size(), size_t{4999}, size_t{4998}, size_t{13}, size_t{3}, size_t{0}}) {
+    for (const bool f32 : {false, true}) {
+      analysis::ErrorStats a, want, lane[4];
+      a.sum_sq_err = 0.5;  // a running sum: the call's lanes are added to it
+      want.sum_sq_err = 0.5;
+      if (f32) a.AddArray(x32.data(), out.data(), n);
+      else a.AddArray(x.data(), out.data(), n);
+      // The reference: Add, one lane's pairs in element order, then the
+      // lanes' sums as a tree, added to the running sums.
+      for (size_t i = 0; i < n; ++i) lane[i % 4].Add(f32 ? static_cast<double>(x32[i]) : x[i], out[i]);
+      auto tree = [&](double analysis::ErrorStats::*m) {
+        return (lane[0].*m + lane[1].*m) + (lane[2].*m + lane[3].*m);
+      };
+      for (const analysis::ErrorStats& l : lane) {
+        want.elements += l.elements;
+        want.compared += l.compared;
+        want.nan_inputs += l.nan_inputs;
+        want.inf_inputs += l.inf_inputs;
+        want.nan_outputs += l.nan_outputs;
+        want.inf_outputs += l.inf_outputs;
+        want.overflowed += l.overflowed;
+        want.nonzero += l.nonzero;
+        want.flushed += l.flushed;
+        want.max_abs_err = std::max(want.max_abs_err, l.max_abs_err);
+        want.max_rel_err = std::max(want.max_rel_err, l.max_rel_err);
+      }
+      want.sum_sq_err += tree(&analysis::ErrorStats::sum_sq_err);
+      want.sum_sq_ref += tree(&analysis::ErrorStats::sum_sq_ref);
+      want.sum_sq_out += tree(&analysis::ErrorStats::sum_sq_out);
+      want.sum_ref_out += tree(&analysis::ErrorStats::sum_ref_out);
+      want.sum_sq_flushed += tree(&analysis::ErrorStats::sum_sq_flushed);
+      CAPTURE(n);
+      CAPTURE(f32);
+      CHECK(std::memcmp(&a, &want, sizeof a) == 0);
+      CHECK(a.sum_sq_err == want.sum_sq_err);
+      CHECK(a.max_rel_err == want.max_rel_err);
+      CHECK(a.nan_outputs == want.nan_outputs);
+    }
   }
 }
