@@ -168,6 +168,13 @@ std::vector<Acc> ReduceUnits(const Partition& p, std::span<const T> x, unsigned 
     ParallelFor(rows, step, threads, [&](size_t row) {
       const size_t o = row / per_outer, g = row % per_outer;
       const size_t k0 = g * span, k1 = std::min(v.len, k0 + span);
+      if (grouped && v.inner == 1) {  // the group is one contiguous run: a local accumulator
+        Acc a = acc[row];
+        const T* xr = x.data() + o * v.len;
+        for (size_t k = k0; k < k1; ++k) a.Add(xr[k]);
+        acc[row] = a;
+        return;
+      }
       for (size_t k = k0; k < k1; ++k) {
         const T* xr = x.data() + (o * v.len + k) * v.inner;
         if (grouped) {
@@ -908,8 +915,12 @@ QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape,
       break;
     }
     case ScaleRule::kNvfp4: {
-      const float amax = ReduceUnits<F32AmaxAcc>(Partition{}, x, c.threads)[0].amax;
+      // The tensor's amax is the largest block amax (the blocks cover every
+      // element once; the maximum does not depend on the grouping): no second pass.
       const std::vector<F32AmaxAcc> block = ReduceUnits<F32AmaxAcc>(part, x, c.threads);
+      F32AmaxAcc all;
+      for (const F32AmaxAcc& b : block) all.Merge(b);
+      const float amax = all.amax;
       out.scale_codes.resize(units);
       if (c.nvfp4_recipe == Nvfp4Recipe::kTransformerEngine) {
         const float s_enc = Nvfp4GlobalEncodeScale(amax), s_dec = Nvfp4GlobalDecodeScale(s_enc);
