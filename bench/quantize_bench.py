@@ -15,7 +15,11 @@ spell of the shared machine hits all of them alike, and prints medians:
     x copy      wall / wall of `cp x.npy y.npy` (the same bytes read and
                 written by a process that does nothing else; 1.0 = as fast
                 as a copy)
-    before      the --before binary's median and its ratio to this one
+    cpu s       median CPU time (user + system, all threads) of the command,
+                and of `cp`: on a shared machine the wall time includes
+                waiting for a core, the CPU time does not
+    before      the --before binary's median wall time, its ratio to this
+                one's, its ratio to `cp` (b x copy) and its CPU time (b cpu)
 
 DIR defaults to /dev/shm (tmpfs) where it exists: floatscope fsyncs every
 output before renaming it (npy::OutputFiles), and on a disk that fsync is
@@ -29,6 +33,7 @@ import json
 import os
 import pathlib
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -43,6 +48,7 @@ CONFIGS = [
     ("tensor e4m3fn --codes", ["--format", "e4m3fn", "--codes"]),
     ("tensor e4m3fn --pow2-scale", ["--format", "e4m3fn", "--pow2-scale"]),
     ("tensor e4m3fn sr", ["--format", "e4m3fn", "--round", "sr", "--seed", "1"]),
+    ("tensor e4m3fn sr --pow2-scale", ["--format", "e4m3fn", "--round", "sr", "--seed", "1", "--pow2-scale"]),
     ("tensor bf16", ["--format", "bf16"]),
     ("tensor int8", ["--format", "int8"]),
     ("channel int8 axis 0", ["--format", "int8", "--scheme", "channel", "--axis", "0"]),
@@ -68,12 +74,18 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+CPU = {}  # command line -> CPU seconds (user + system) of each run
+
+
 def timed(cmd) -> float:
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     dt = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
         sys.exit(f"error: {' '.join(cmd)} exited with {p.returncode}: {p.stderr.strip()}")
+    CPU.setdefault(tuple(cmd), []).append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
     return dt
 
 
@@ -101,27 +113,35 @@ def main(argv=None):
         load0 = os.getloadavg()
         print(f"n = {args.n} float32 elements ({args.n * 4 / 1e6:.0f} MB), {args.reps} runs each, medians; "
               f"outputs in {base or tempfile.gettempdir()}; nproc {os.cpu_count()}, load {load0[0]:.1f}")
-        head = f"{'config':<28} {'wall s':>8} {'ns/elem':>8} {'x copy':>7}"
+        head = f"{'config':<30} {'wall s':>8} {'ns/elem':>8} {'x copy':>7} {'cpu s':>6} {'cp cpu':>6}"
         if args.before:
-            head += f" {'before s':>9} {'before/now':>10}"
+            head += f" {'before s':>9} {'before/now':>10} {'b x copy':>8} {'b cpu':>6}"
         print(head)
         for name, opts in CONFIGS:
             if args.only and args.only not in name:
                 continue
             samples = {k: [] for k in ["copy", *bins]}
+            cpu = {k: [] for k in ["copy", *bins]}
             for _ in range(args.reps):
+                CPU.clear()
                 samples["copy"].append(timed(copy_cmd))
+                cpu["copy"] += CPU.pop(tuple(copy_cmd))
                 for k, b in bins.items():
-                    samples[k].append(timed([b, "quantize", *opts, "--no-progress", "--in", src, "--out", dst]))
+                    cmd = [b, "quantize", *opts, "--no-progress", "--in", src, "--out", dst]
+                    samples[k].append(timed(cmd))
+                    cpu[k] += CPU.pop(tuple(cmd))
             med = {k: statistics.median(v) for k, v in samples.items()}
-            line = (f"{name:<28} {med['floatscope']:8.3f} {med['floatscope'] / args.n * 1e9:8.1f} "
-                    f"{med['floatscope'] / med['copy']:7.1f}")
+            med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+            line = (f"{name:<30} {med['floatscope']:8.3f} {med['floatscope'] / args.n * 1e9:8.1f} "
+                    f"{med['floatscope'] / med['copy']:7.1f} {med_cpu['floatscope']:6.3f} {med_cpu['copy']:6.3f}")
             if args.before:
-                line += f" {med['before']:9.3f} {med['before'] / med['floatscope']:10.1f}"
+                line += (f" {med['before']:9.3f} {med['before'] / med['floatscope']:10.1f} "
+                         f"{med['before'] / med['copy']:7.1f} {med_cpu['before']:6.3f}")
             print(line, flush=True)
             results["configs"].append({"name": name, "command": ["floatscope", "quantize", *opts, "--in", "x.npy",
                                                                  "--out", "y.npy"],
-                                       "samples_s": samples, "median_s": med})
+                                       "samples_s": samples, "median_s": med, "cpu_s": cpu,
+                                       "median_cpu_s": med_cpu})
         results["load_before_after"] = [load0, os.getloadavg()]
         print(f"copy: `cp x.npy copy.npy`, median over all configs "
               f"{statistics.median([s for c in results['configs'] for s in c['samples_s']['copy']]):.4f} s; "
