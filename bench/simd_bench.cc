@@ -32,6 +32,7 @@
 #include "bench_build_info.h"  // FS_BUILD_INFO (bench/meson.build)
 #include "emulate/array_ops.h"
 #include "emulate/quant/quantize.h"
+#include "emulate/simd/kernels.h"
 #include "formats/catalog.h"
 #include "formats/names.h"
 
@@ -261,6 +262,7 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   benchmark::AddCustomContext("simd_target", fs::SimdTargetName());
   benchmark::AddCustomContext("build", FS_BUILD_INFO);
+  benchmark::AddCustomContext("stream_min_bytes", std::to_string(fs::simd::StreamMinBytes()));
   benchmark::AddCustomContext("ghz_before", std::to_string(EstimateGHz()));
   benchmark::RunSpecifiedBenchmarks();
   // Google Benchmark prints its context first, so the clock after the run

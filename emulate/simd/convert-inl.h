@@ -603,6 +603,39 @@ HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
   return out;
 }
 
+// Stochastic rounding's common vector in a float format (kFloat,
+// kFloatNoNegZero), tried before FastRoundLanes by the fake-quant loop:
+// where every lane's |x| lies in [2^emin, largest finite] (emin >= -125
+// outside kFloatFixed, so no such lane is a float32 subnormal and DAZ
+// changes nothing),
+// d = fast_dmin in every lane (the format's normal binades), no lane is
+// deep, none can overflow (the largest finite is on the grid: rounding
+// never passes it) and none is tiny. The bias then goes onto the signed
+// pattern (|x| + bias < 2^31: no carry reaches the sign) and clearing the d
+// low bits gives the signed rounded value, FastRoundLanes's mag with the
+// input's sign, bit for bit. Returns false (and leaves *rounded alone)
+// where some lane is outside that range.
+template <Rounding kMode>
+HWY_INLINE bool FastSrNormal(const EncodePlan& p, VU bits, VU random, VU* rounded) {
+  const DU du;
+  const DI di;
+  const VU abs = hn::And(bits, hn::Set(du, 0x7fffffffu));
+  const VU range = hn::Sub(abs, hn::Set(du, p.fast_min_normal));  // wraps below 2^emin
+  if (!hn::AllFalse(du, hn::Gt(range, hn::Set(du, p.fast_any_limit - p.fast_min_normal)))) return false;
+  const VU mask = hn::Set(du, (1u << p.fast_dmin) - 1);
+  VU sum;
+  if constexpr (kMode == Rounding::kStochastic) {
+    const VU top_r = hn::Set(du, p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits));
+    sum = hn::Add(bits, hn::Shr(hn::And(random, top_r), hn::Set(du, static_cast<uint32_t>(32 - p.fast_dmin))));
+  } else {
+    static_assert(kMode == Rounding::kStochasticEq);
+    const MU coin = hn::RebindMask(du, hn::Lt(hn::BitCast(di, random), hn::Zero(di)));
+    sum = hn::IfThenElse(coin, hn::Add(bits, mask), bits);
+  }
+  *rounded = hn::AndNot(mask, sum);
+  return true;
+}
+
 // The overflowed lanes of a rare vector (FastLanes::any).
 template <FastKind kKind>
 HWY_INLINE MU FastOverflow(const EncodePlan& p, const FastLanes& l, MU neg) {
@@ -732,31 +765,57 @@ struct FqOutput {
   void Lane(uint32_t v, size_t at) const { std::memcpy(fq + at, &v, 4); }
 };
 
+// The same through streaming stores (StreamMinBytes): every Vector's `at`
+// must make fq + at vector-aligned (ForEachVector's head sees to it), and
+// the caller fences the stores (_mm_sfence) before it returns.
+struct StreamFqOutput {
+  float* fq;
+
+  HWY_INLINE void Vector(VU v, size_t at) const { hn::Stream(hn::BitCast(DF(), v), DF(), fq + at); }
+  void Lane(uint32_t v, size_t at) const { std::memcpy(fq + at, &v, 4); }
+};
+
 // The loop of every kernel: runs step(bits, random, valid) on the whole
-// vectors of in[0, n) and stores the lanes it returns (`out`: Output or
-// FqOutput); returns how many elements it did (the caller's scalar core
-// does the rest). `random` holds each lane's stochastic-rounding word (kSr;
-// zero otherwise), `valid` the lanes that are elements of the array (all
-// but in the head, below).
+// vectors of in[0, n) and stores the lanes it returns (`out`: Output,
+// FqOutput or StreamFqOutput); returns how many elements it did (the
+// caller's scalar core does the rest). `random` holds each lane's
+// stochastic-rounding word (kSr; zero otherwise), `valid` the lanes that are
+// elements of the array (all but in the head, below).
 //
 // Stochastic rounding takes its words a batch of kVectors·N elements at a
 // time (StochasticWords), from element indices that are multiples of 4 on.
-// An array whose first index is not one, 4a + s with s > 0, starts with a
-// head of 4 - s elements: they run as lanes s … 3 of a vector staged through
-// a buffer, with lanes s … 3 of the words of the batch at 4a. Batches follow
-// from index 4a + 4 on; the last one is used as far as whole vectors remain.
+// The first `head` elements (kHeadDefault: none, or for stochastic rounding
+// of an array whose first index is 4a + s with s > 0 the 4 - s up to the
+// next multiple of 4) run first as lanes s … s + head - 1 of a vector
+// staged through a buffer (s = 0 without stochastic rounding), with those
+// lanes of the words of the batch at 4a; then whole vectors from element
+// `head` on, whose batches start at first_index + head, a multiple of 4
+// (the caller's promise; head < N, so s + head <= N). A longer head puts
+// the vectors' stores on aligned addresses (StreamFqOutput). The last batch
+// is used as far as whole vectors remain.
+constexpr size_t kHeadDefault = ~size_t{0};
+
 template <bool kSr, class Out, class Step>
 HWY_INLINE size_t ForEachVector(const EncodePlan& p, const float* in, const Out out, size_t n, uint64_t first_index,
-                                Step step) {
+                                Step step, size_t head = kHeadDefault) {
   const DU du;
   const DF df;
   const size_t N = hn::Lanes(du);
   const MU all = hn::FirstN(du, N);
   size_t i = 0;
+  if (head == kHeadDefault) head = kSr ? (4 - first_index % 4) % 4 : 0;
   if constexpr (!kSr) {
     (void)p;
     (void)first_index;
     const VU none = hn::Zero(du);
+    if (head != 0) {
+      if (n < N) return 0;
+      HWY_ALIGN uint32_t lanes[hn::MaxLanes(du)] = {};
+      std::memcpy(lanes, in, 4 * head);
+      hn::Store(step(hn::Load(du, lanes), none, hn::FirstN(du, head)), du, lanes);
+      for (size_t j = 0; j < head; ++j) out.Lane(lanes[j], j);
+      i = head;
+    }
     for (; i + N <= n; i += N) out.Vector(step(hn::BitCast(du, hn::LoadU(df, in + i)), none, all), i);
   } else {
 #if HWY_TARGET == HWY_SCALAR
@@ -765,15 +824,15 @@ HWY_INLINE size_t ForEachVector(const EncodePlan& p, const float* in, const Out 
     if (n < N) return 0;
     const StochasticWords words(p);
     VU r[StochasticWords::kVectors];
-    if (const size_t s = first_index % 4; s != 0) {
-      const size_t h = 4 - s;
+    if (head != 0) {
+      const size_t s = first_index % 4;
       HWY_ALIGN uint32_t lanes[hn::MaxLanes(du)] = {};
-      std::memcpy(lanes + s, in, 4 * h);
+      std::memcpy(lanes + s, in, 4 * head);
       words.Batch(first_index - s, r);
-      const MU valid = hn::AndNot(hn::FirstN(du, s), hn::FirstN(du, s + h));
+      const MU valid = hn::AndNot(hn::FirstN(du, s), hn::FirstN(du, s + head));
       hn::Store(step(hn::Load(du, lanes), r[0], valid), du, lanes);
-      for (size_t j = 0; j < h; ++j) out.Lane(lanes[s + j], j);
-      i = h;
+      for (size_t j = 0; j < head; ++j) out.Lane(lanes[s + j], j);
+      i = head;
     }
     constexpr size_t kVectors = StochasticWords::kVectors;
     HWY_ALIGN uint32_t batch[kVectors][hn::MaxLanes(du)];  // the current batch's words, by vector
@@ -792,15 +851,18 @@ HWY_INLINE size_t ForEachVector(const EncodePlan& p, const float* in, const Out 
 
 // The statistics of the fast paths (EncodePlan::fast_stats), counted in the
 // same pass. A common vector adds its inexact lanes (rounded magnitude !=
-// input magnitude) and, for floats, its underflow lanes (inexact and tiny:
-// |x| below EncodePlan::fast_tiny_limit) to per-lane counters; nothing else
-// can happen there (overflow, invalid, saturation and NaN results come from
-// special or overflowing inputs only, and flushing is not on the fast path).
-// A vector with an overflow, a special input or, for stochastic rounding
-// with tininess after rounding, an edge-zone lane (Rare) is counted from
-// the general kernel's flags instead (EncodeLanes, proven equal to the
-// core). Lanes outside `valid` (a stochastic array's staged head) hold +0,
-// which counts as nothing in a common vector.
+// input magnitude) and, for floats, its underflow lanes (inexact and tiny)
+// to per-lane counters; nothing else can happen there (overflow, invalid,
+// saturation and NaN results come from special or overflowing inputs only,
+// and flushing is not on the fast path). Tiny is |x| below
+// EncodePlan::fast_tiny_limit, or for stochastic rounding with tininess
+// after rounding (fast_edge) |x|'s pattern plus the mode's bias on the
+// grid one binade wider below 2^emin's: the wider rounding, with the same
+// random word, not carrying into 2^emin. A vector with an overflow or a
+// special input (Rare) is counted from the general kernel's flags instead
+// (EncodeLanes, proven equal to the core). Lanes outside `valid` (a
+// stochastic array's staged head) hold +0, which counts as nothing in a
+// common vector.
 struct FastCounts {
   // Scalar counters: kept in registers across the rare branch's call,
   // where vector accumulators would have to be saved (every vector
@@ -809,29 +871,41 @@ struct FastCounts {
 
   // Whether this vector must be counted by the general kernel. `any`: the
   // rounding saw a lane that may overflow or be special.
-  HWY_INLINE static bool Rare(const EncodePlan& p, bool any, VU a) {
-    if (any) return true;
-    if (!p.fast_edge) return false;
-    const DI di;
-    const VI ai = hn::BitCast(di, a);
-    return !hn::AllFalse(di, hn::And(hn::Gt(ai, hn::Set(di, static_cast<int32_t>(p.fast_edge_lo))),
-                                     hn::Lt(ai, hn::Set(di, static_cast<int32_t>(p.fast_min_normal)))));
-  }
+  HWY_INLINE static bool Rare(bool any) { return any; }
 
-  // A common vector: `inexact` lanes, and the input `bits` and `a` (|x|
-  // after DAZ) to tell the tiny ones.
-  HWY_INLINE void Add(const EncodePlan& p, bool is_float, MU inexact_lanes, VU bits, VU a) {
+  // A common vector: `inexact` lanes, and the input `bits`, `a` (|x| after
+  // DAZ) and, for stochastic rounding, the lanes' words, to tell the tiny
+  // ones.
+  template <Rounding kMode>
+  HWY_INLINE void Add(const EncodePlan& p, bool is_float, MU inexact_lanes, VU bits, VU a, VU random) {
     const DU du;
     const DI di;
     inexact += hn::CountTrue(du, inexact_lanes);
-    if (is_float) {
+    if (!is_float) return;
+    MU tiny;
+    constexpr bool kSr = kMode == Rounding::kStochastic || kMode == Rounding::kStochasticEq;
+    if (kSr && p.fast_edge) {
+      // The bias FastRoundLanes adds for d = fast_edge_d (< 2^d, so every
+      // lane below fast_edge_lo stays below 2^emin and none from 2^emin on
+      // drops under it). Patterns < 2^31 and bias < 2^23: no wrap.
+      VU bias;
+      if constexpr (kMode == Rounding::kStochastic) {
+        const VU top_r = hn::Set(du, p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits));
+        bias = hn::ShiftRightSame(hn::And(random, top_r), 32 - p.fast_edge_d);
+      } else {
+        const MU coin = hn::RebindMask(du, hn::Lt(hn::BitCast(di, random), hn::Zero(di)));
+        bias = hn::IfThenElseZero(coin, hn::Set(du, (1u << p.fast_edge_d) - 1));
+      }
+      tiny = hn::RebindMask(du, hn::Lt(hn::BitCast(di, hn::Add(a, bias)),
+                                       hn::Set(di, static_cast<int32_t>(p.fast_min_normal))));
+    } else {
       VI limit = hn::Set(di, static_cast<int32_t>(p.fast_tiny_limit[0]));
       if (p.fast_tiny_limit[0] != p.fast_tiny_limit[1])  // rup, rdn: by sign
         limit = hn::IfThenElse(hn::Lt(hn::BitCast(di, bits), hn::Zero(di)),
                                hn::Set(di, static_cast<int32_t>(p.fast_tiny_limit[1])), limit);
-      const MU tiny = hn::RebindMask(du, hn::Lt(hn::BitCast(di, a), limit));
-      underflow += hn::CountTrue(du, hn::And(inexact_lanes, tiny));
+      tiny = hn::RebindMask(du, hn::Lt(hn::BitCast(di, a), limit));
     }
+    underflow += hn::CountTrue(du, hn::And(inexact_lanes, tiny));
   }
 
   void Flush(ArrayStats* st) const {
@@ -856,11 +930,11 @@ HWY_INLINE void CountRareVector(const EncodePlan& p, VU bits, VU random, MU vali
 }
 
 // Counts one vector of the pattern fast path (FastCounts).
-template <FastKind kKind>
+template <Rounding kMode, FastKind kKind>
 HWY_INLINE void FastCount(const EncodePlan& p, const FastLanes& l, VU random, MU valid, FastCounts* counts,
                           ArrayStats* st) {
-  if (FastCounts::Rare(p, l.any, l.a)) CountRareVector(p, l.bits, random, valid, st);
-  else counts->Add(p, kKind != FastKind::kInt, hn::Ne(l.mag, l.a), l.bits, l.a);
+  if (FastCounts::Rare(l.any)) CountRareVector(p, l.bits, random, valid, st);
+  else counts->Add<kMode>(p, kKind != FastKind::kInt, hn::Ne(l.mag, l.a), l.bits, l.a, random);
 }
 
 // The fast path for one rounding mode (the mode and the integer/float split
@@ -875,15 +949,39 @@ HWY_NOINLINE size_t FastEncodeLoop(const EncodePlan& plan, const float* in, cons
   FastCounts counts;
   size_t done;
   if (out.fq) {
-    done = ForEachVector<kSr>(p, in, FqOutput{out.fq}, n, first_index, [&](VU bits, VU random, MU valid) FLOATSCOPE_INLINE_LAMBDA {
+    auto step = [&](VU bits, VU random, MU valid) FLOATSCOPE_INLINE_LAMBDA {
+      if constexpr (kSr && (kKind == FastKind::kFloat || kKind == FastKind::kFloatNoNegZero)) {
+        VU rounded;
+        if (FastSrNormal<kMode>(p, bits, random, &rounded)) {
+          // Exact lanes kept their bits; no lane is tiny (see FastCounts).
+          if constexpr (kStats) counts.inexact += hn::CountTrue(DU(), hn::Ne(rounded, bits));
+          return rounded;
+        }
+      }
       const FastLanes l = FastRoundLanes<kMode, kKind>(p, bits, random);
-      if constexpr (kStats) FastCount<kKind>(p, l, random, valid, &counts, stats);
+      if constexpr (kStats) FastCount<kMode, kKind>(p, l, random, valid, &counts, stats);
       return FastFakeQuantLanes<kKind>(p, l);
-    });
+    };
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2
+    // Past the last-level cache: streaming stores from the first aligned
+    // element on (the elements before it as ForEachVector's head), where
+    // that element starts a stochastic batch or the mode needs none.
+    const size_t bytes = hn::Lanes(DU()) * 4;
+    const uintptr_t addr = reinterpret_cast<uintptr_t>(out.fq);
+    const size_t head = (bytes - addr % bytes) % bytes / 4;
+    if (n * 8 >= StreamMinBytes() && addr % 4 == 0 && (!kSr || (first_index + head) % 4 == 0)) {
+      done = ForEachVector<kSr>(p, in, StreamFqOutput{out.fq}, n, first_index, step, head);
+      _mm_sfence();
+    } else {
+      done = ForEachVector<kSr>(p, in, FqOutput{out.fq}, n, first_index, step);
+    }
+#else
+    done = ForEachVector<kSr>(p, in, FqOutput{out.fq}, n, first_index, step);
+#endif
   } else {
     done = ForEachVector<kSr>(p, in, out, n, first_index, [&](VU bits, VU random, MU valid) FLOATSCOPE_INLINE_LAMBDA {
       const FastLanes l = FastRoundLanes<kMode, kKind>(p, bits, random);
-      if constexpr (kStats) FastCount<kKind>(p, l, random, valid, &counts, stats);
+      if constexpr (kStats) FastCount<kMode, kKind>(p, l, random, valid, &counts, stats);
       return FastCodeLanes<kKind>(p, l);
     });
   }
@@ -942,10 +1040,10 @@ struct F16c {
 };
 
 // The F16C loop. Statistics as FastCounts: a vector with a lane beyond the
-// largest finite f16 (65504: overflow possible), a NaN or infinity, or a
-// lane in the edge zone goes to the general kernel's flags; the others are
-// inexact where the round trip changed the value, underflow where that is
-// also below 2^-14.
+// largest finite f16 (65504: overflow possible), a NaN or infinity goes to
+// the general kernel's flags; the others are inexact where the round trip
+// changed the value, underflow where that is also tiny (fast_tiny_limit:
+// the modes here are deterministic).
 template <int kImm, bool kStats>
 HWY_NOINLINE size_t F16cLoop(const EncodePlan& plan, const float* in, uint16_t* codes, float* fq, size_t n,
                              ArrayStats* stats) {
@@ -965,8 +1063,8 @@ HWY_NOINLINE size_t F16cLoop(const EncodePlan& plan, const float* in, uint16_t* 
     if constexpr (kStats) {
       const VU a = hn::And(bits, hn::Set(du, 0x7fffffffu));
       const bool beyond = !hn::AllFalse(di, hn::Gt(hn::BitCast(di, a), hn::Set(di, static_cast<int32_t>(p.fast_limit[0]))));
-      if (FastCounts::Rare(p, beyond, a)) CountRareVector(p, bits, hn::Zero(du), all, stats);
-      else counts.Add(p, true, hn::Ne(F16c<kImm>::From(h), bits), bits, a);
+      if (FastCounts::Rare(beyond)) CountRareVector(p, bits, hn::Zero(du), all, stats);
+      else counts.Add<Rounding::kNearestEven>(p, true, hn::Ne(F16c<kImm>::From(h), bits), bits, a, hn::Zero(du));
     }
   }
   if constexpr (kStats) {

@@ -5,6 +5,7 @@
 // core itself, so the kernels cannot disagree with it about them.
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 
@@ -82,14 +83,19 @@ struct EncodePlan {
   // (the grid's top value 2^emin - 2^(emin-1-m) has an odd significand, so
   // the tie goes up), above that top value for rup (positive) and rdn
   // (negative), never for rtz and rto. Stochastic modes decide that carry
-  // with the random word: with tininess after rounding, a vector with a lane
-  // in the edge zone (fast_edge_lo, 2^emin) also goes to the general kernel
-  // (fast_edge). Needs the core to raise nothing for a zero input (the
-  // fast path's zero and DAZ'd lanes count as exact).
+  // with the random word, lane by lane (fast_edge): the grid one binade
+  // wider has spacing 2^fast_edge_d in patterns (2^(emin-1-m): the distance
+  // from its top value fast_edge_lo to 2^emin), and a lane is tiny exactly
+  // where its pattern plus the mode's bias for that spacing stays below
+  // 2^emin's (below fast_edge_lo it always does; at or above 2^emin it never
+  // does; in between that is the wider rounding not carrying into 2^emin).
+  // Needs the core to raise nothing for a zero input (the fast path's zero
+  // and DAZ'd lanes count as exact).
   bool fast_stats = false;
   uint32_t fast_tiny_limit[2] = {0, 0};  // float32 bits, by sign
-  bool fast_edge = false;                // stochastic, tininess after rounding
+  bool fast_edge = false;                // stochastic, tininess after rounding, edge zone not empty
   uint32_t fast_edge_lo = 0;             // float32 bits of 2^emin - 2^(emin-1-m)
+  int32_t fast_edge_d = 0;               // log2(fast_min_normal - fast_edge_lo), 1..22
 
   // f16 through the CPU's F16C conversion (VCVTPS2PH with the rounding in
   // its immediate, VCVTPH2PS back): the format is IEEE binary16 and the
@@ -223,7 +229,17 @@ inline EncodePlan MakeEncodePlan(const Format& f, const Options& opt) {
         case Rounding::kTowardZero:
         case Rounding::kOdd: break;
         case Rounding::kStochastic:
-        case Rounding::kStochasticEq: p.fast_edge = true; break;
+        case Rounding::kStochasticEq: {
+          // The edge zone's spacing in patterns: a power of two (both ends
+          // are multiples of 2^(emin-1-m) in one binade or across the
+          // float32 subnormal boundary, where patterns stay linear). With a
+          // spacing of one pattern the zone holds no float32: nothing to do.
+          const uint32_t spacing = p.fast_min_normal - p.fast_edge_lo;
+          p.fast_edge_d = std::countr_zero(spacing);
+          p.fast_edge = spacing > 1;
+          if (!std::has_single_bit(spacing)) p.fast_stats = false;  // not expected: the general kernel counts
+          break;
+        }
       }
     }
   }

@@ -18,7 +18,12 @@
 #include <hwy/highway.h>
 
 #if HWY_ONCE
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "emulate/simd/kernels.h"
@@ -101,7 +106,42 @@ void ForceTarget(int64_t target) {
 
 namespace {
 thread_local EncodePath last_encode_path = EncodePath::kNone;
+
+size_t LastLevelCacheBytes() {
+  // The highest cache level cpu0 lists (a virtual machine's sysconf may
+  // report the host's total instead of the slice this core sees).
+  size_t best = 0;
+  int best_level = 0;
+  for (int i = 0; i < 8; ++i) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
+    std::ifstream level_file(dir + "level"), size_file(dir + "size");
+    int level = 0;
+    std::string size;
+    if (!(level_file >> level) || !(size_file >> size) || size.empty()) continue;
+    size_t bytes = std::strtoull(size.c_str(), nullptr, 10);
+    if (size.back() == 'K') bytes <<= 10;
+    else if (size.back() == 'M') bytes <<= 20;
+    if (level >= best_level && bytes > 0) best_level = level, best = bytes;
+  }
+#ifdef _SC_LEVEL3_CACHE_SIZE
+  if (best == 0) {
+    const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (l3 > 0) best = static_cast<size_t>(l3);
+  }
+#endif
+  return best ? best : size_t{32} << 20;
+}
+
+std::atomic<size_t> stream_min_bytes_override{0};
 }  // namespace
+
+size_t StreamMinBytes() {
+  const size_t o = stream_min_bytes_override.load(std::memory_order_relaxed);
+  if (o) return o;
+  static const size_t llc = LastLevelCacheBytes();
+  return llc;
+}
+void SetStreamMinBytesForTest(size_t bytes) { stream_min_bytes_override.store(bytes, std::memory_order_relaxed); }
 
 EncodePath LastEncodePath() { return last_encode_path; }
 void NoteEncodePath(EncodePath path) { last_encode_path = path; }

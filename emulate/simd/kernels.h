@@ -37,6 +37,15 @@ enum class EncodePath { kNone, kGeneral, kFast, kF16c };
 EncodePath LastEncodePath();
 void NoteEncodePath(EncodePath path);  // the kernels' side
 
+// Streaming (non-temporal) stores for the fast path's fake-quantized
+// output: used where a call's input and output together (8 bytes per
+// element) exceed StreamMinBytes, the last-level cache's size (read from
+// /sys, else sysconf, else 32 MiB), so the stores skip the read for
+// ownership and leave the cache alone. Tests set it lower (0 restores the
+// default) to check that path on small arrays.
+size_t StreamMinBytes();
+void SetStreamMinBytesForTest(size_t bytes);
+
 // For tests: pins the kernels called from this thread to one target while
 // it lives (0: no pin), so threads can check different targets at once.
 // Only for kernels called on this thread: array calls with threads > 1 run

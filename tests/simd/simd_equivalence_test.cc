@@ -727,3 +727,63 @@ TEST_CASE("the stochastic checks fail for a kernel that draws the wrong words") 
     });
   }
 }
+
+TEST_CASE("streaming stores (outputs past the last-level cache): every output alignment and start index") {
+  // The threshold lowered to one byte, so these small arrays take the
+  // streaming fake-quant loop wherever their alignment allows it (the head
+  // up to the first aligned output element must end on a multiple of 4 for
+  // stochastic rounding), and the plain loop elsewhere.
+  struct Restore {
+    ~Restore() { fs::simd::SetStreamMinBytesForTest(0); }
+  } restore;
+  fs::simd::SetStreamMinBytesForTest(1);
+  std::vector<float> pool = StochasticInputs(1200);
+  const std::vector<float>& sample = SampleInputs();
+  pool.insert(pool.end(), sample.begin() + 300000, sample.begin() + 301200);  // specials, subnormals, overflow
+  for (const char* name : {"e4m3fn", "f16", "bf16", "e2m1fn", "int8"}) {
+    const fs::Format& f = *fs::FindNamedFormat(name);
+    for (fs::Rounding mode : {fs::Rounding::kNearestEven, fs::Rounding::kTowardZero, fs::Rounding::kStochastic,
+                              fs::Rounding::kStochasticEq}) {
+      fs::Options o;
+      o.rounding = mode;
+      o.seed = 77;
+      for (const uint64_t first : {uint64_t{0}, uint64_t{1}, uint64_t{2}, uint64_t{3}, uint64_t{6}}) {
+        for (const size_t n : {size_t{5}, size_t{16}, size_t{17}, size_t{100}, size_t{2400}}) {
+          const std::vector<float> in(pool.begin() + static_cast<ptrdiff_t>(first), pool.begin() + static_cast<ptrdiff_t>(first + n));
+          const Reference ref = ScalarReference(f, o, in, first);
+          ForEachTarget([&](const std::string& target) {
+            for (size_t shift = 0; shift < 16; ++shift) {
+              // out = a 64-byte aligned buffer + shift floats, guarded on both sides.
+              std::vector<float> buf(n + 64, -7.0f);
+              float* base = buf.data();
+              while (reinterpret_cast<uintptr_t>(base) % 64 != 0) ++base;
+              float* out = base + shift;
+              const float* end = buf.data() + buf.size();
+              REQUIRE(out + n + 1 <= end);
+              for (const bool with_stats : {true, false}) {
+                std::fill(buf.begin(), buf.end(), -7.0f);
+                fs::ArrayStats st;
+                fs::FakeQuantF32Array(f, o, in.data(), out, n, first, with_stats ? &st : nullptr, 1);
+                const std::string where = fmt::format("{} {} {} first {} n={} shift={}{}", target, name,
+                                                      fs::RoundingNameOf(mode), first, n, shift,
+                                                      with_stats ? " (stats)" : "");
+                for (size_t i = 0; i < n; ++i)
+                  if (BitsOf(out[i]) != BitsOf(ref.fq[i])) {
+                    FAIL_CHECK(where << ": differs at " << i);
+                    break;
+                  }
+                for (const float* q = buf.data(); q < end; ++q)
+                  if ((q < out || q >= out + n) && BitsOf(*q) != BitsOf(-7.0f)) {
+                    FAIL_CHECK(where << ": wrote outside the output at " << (q - out));
+                    break;
+                  }
+                if (with_stats && !(st == ref.fq_stats))
+                  FAIL_CHECK(where << ": stats differ:\n  simd " << StatsText(st) << "\n  core " << StatsText(ref.fq_stats));
+              }
+            }
+          });
+        }
+      }
+    }
+  }
+}
