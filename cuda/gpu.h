@@ -133,6 +133,21 @@ float Nvfp4GlobalDecodeScale(const void* d_work);  // synchronizes
 void Gemm(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m, size_t n,
           size_t k, const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags, const Options& opt,
           uint64_t first_index = 0);
+// Gemm's two kernels. GemmFixedPoint (cuda/gemm_kernel.cu): kHardware
+// models that emulate/dot_hardware.h's fixed-point group step runs
+// (MakeFixedDotPlan: the H100 presets, most models of inputs up to 16
+// bits) with a group size dividing 32, tiled in shared memory; returns
+// false, launching nothing, for the others. GemmGeneral: one thread per
+// element of C running GemmElement (every model; ~1000x slower). Gemm takes
+// the first that applies.
+bool GemmFixedPointApplies(const Format& in_a, const Format& in_b, const Format& acc, const DotModel& model,
+                           size_t m, size_t n, size_t k);
+bool GemmFixedPoint(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m,
+                    size_t n, size_t k, const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags,
+                    const Options& opt, uint64_t first_index = 0);
+void GemmGeneral(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m, size_t n,
+                 size_t k, const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags,
+                 const Options& opt, uint64_t first_index = 0);
 inline void Gemm(const Format& in, const uint32_t* d_a, const uint32_t* d_b, size_t m, size_t n, size_t k,
                  const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags, const Options& opt,
                  uint64_t first_index = 0) {

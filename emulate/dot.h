@@ -95,8 +95,12 @@
 // One definition for the CPU and the GPU: Dot and GemmElement are FS_HD,
 // with no heap memory and no recursion (a fixed-capacity long accumulator,
 // an explicit stack for the pairwise tree, two passes over each kHardware
-// group: one for the largest exponent, one to cut and sum), and the CUDA
-// GEMM kernel (cuda/kernels.cu) calls GemmElement itself.
+// group: one for the largest exponent, one to cut and sum), and the general
+// CUDA GEMM kernel (cuda/kernels.cu) calls GemmElement itself. kHardware's
+// steps are emulate/dot_hardware.h's: the run across groups, and a
+// fixed-point group step (int32 cut terms) that Dot takes for every group
+// of finite operands when the model's terms fit it (the H100 presets among
+// them); the fast GPU GEMM (cuda/gemm_kernel.cu) tiles the same functions.
 #pragma once
 
 #include <cstddef>

@@ -46,6 +46,51 @@
 
 namespace floatscope::detail {
 
+// The common case of a group sum's rounding, without the general core: a
+// finite nonzero sum (-1)^negative * mag * 2^exp whose result is a normal
+// value of `f` (a signed float format with mantissa bits, codes laid out
+// sign | exponent field | mantissa), rounded toward zero or to nearest even.
+// Such a rounding raises at most inexact. False (out untouched) for every
+// other case, which RoundPack then does: subnormal, overflowing or special
+// results, other rounding modes. Equal to RoundPack where it applies
+// (tests/arith/dot_test.cc checks the fixed-point steps against the long
+// accumulator, which rounds through RoundPack only).
+FS_HD constexpr bool RoundNormalFast(const Format& f, bool negative, uint64_t mag, int32_t exp, const Options& opt,
+                                     Result& out) {
+  const bool rtz = opt.rounding == Rounding::kTowardZero;
+  if (!(rtz || opt.rounding == Rounding::kNearestEven) || !f.is_signed || f.mantissa_bits < 1 ||
+      f.mantissa_bits > 52)
+    return false;
+  const int32_t m = f.mantissa_bits;
+  const int32_t bl = BitLength(mag);
+  int32_t E = exp + bl - 1;  // the leading bit's exponent
+  const int32_t drop = bl - 1 - m;  // bits below the result's last one
+  uint64_t kept = 0;
+  bool inexact = false;
+  if (drop <= 0) {
+    kept = mag << -drop;
+  } else {
+    kept = mag >> drop;
+    const uint64_t rest = mag & ((uint64_t{1} << drop) - 1);
+    inexact = rest != 0;
+    if (!rtz) {
+      const uint64_t half = uint64_t{1} << (drop - 1);
+      if (rest > half || (rest == half && (kept & 1))) ++kept;
+      if (kept >> (m + 1)) {  // carried into the next binade: kept = 2^(m + 1)
+        kept >>= 1;
+        ++E;
+      }
+    }
+  }
+  if (E < MinNormalExponent(f)) return false;
+  const int64_t field = int64_t{E} + f.bias;
+  if (field > int64_t{MaxExponentField(f)}) return false;
+  const uint64_t magnitude = (static_cast<uint64_t>(field) << m) | (kept & MantissaMask(f));
+  if (magnitude > MaxFiniteMagnitude(f)) return false;
+  out = Result{magnitude | (negative ? SignBit(f) : 0), static_cast<uint8_t>(inexact ? kInexact : 0)};
+  return true;
+}
+
 // ---- the run across groups ---------------------------------------------------------------
 
 // What a kHardware dot product carries from one group to the next.
@@ -70,29 +115,60 @@ FS_HD constexpr uint64_t HardwareGroupIndex(const DotModel& m, uint64_t first_in
   return first_index + q + (m.promote_every ? q / m.promote_every : 0);
 }
 
-// o = round_f32(o + s), s = +0 again.
+// o = round_f32(o + s), s = +0 again. The common case (o and s finite or
+// zero, within 2^38 of each other, a normal float32 result, rounding to
+// nearest even or toward zero) is an int64 sum and RoundNormalFast; the
+// rest is the core's AddExactOperands.
 FS_HD constexpr void HardwarePromote(const DotModel& m, const Format& sum_format, const Options& opt, uint64_t index,
                                      HardwareState& st) {
   constexpr Format kOuter = formats::kF32;
   Options po = opt;
   if (m.promote_nearest_even) po.rounding = Rounding::kNearestEven;
-  const Result r = AddExactOperands(kOuter, Unpack(kOuter, st.outer), Unpack(sum_format, st.s), po, index);
+  const Unpacked o = Unpack(kOuter, st.outer), s = Unpack(sum_format, st.s);
+  Result r;
+  bool done = false;
+  const bool o_finite = o.cls == Class::kFinite, s_finite = s.cls == Class::kFinite;
+  if ((o_finite || o.cls == Class::kZero) && (s_finite || s.cls == Class::kZero) && (o_finite || s_finite) &&
+      IsFloat(sum_format) && sum_format.mantissa_bits <= 23) {
+    const int32_t lo = !o_finite || (s_finite && s.exp < o.exp) ? s.exp : o.exp;
+    const int32_t hi = !o_finite || (s_finite && s.exp > o.exp) ? s.exp : o.exp;
+    if (hi - lo <= 38) {  // both significands below 2^24: the sum below 2^63
+      const int64_t x = o_finite ? static_cast<int64_t>(o.sig << (o.exp - lo)) : 0;
+      const int64_t y = s_finite ? static_cast<int64_t>(s.sig << (s.exp - lo)) : 0;
+      const int64_t v = (o.sign ? -x : x) + (s.sign ? -y : y);
+      if (v != 0)
+        done = RoundNormalFast(kOuter, v < 0, v < 0 ? 0u - static_cast<uint64_t>(v) : static_cast<uint64_t>(v), lo,
+                               po, r);
+    }
+  }
+  if (!done) r = AddExactOperands(kOuter, o, s, po, index);
   st.flags |= r.flags;
   st.outer = r.code;
   st.s = RoundPack(sum_format, Unpacked{}, opt, 0).code;
 }
 
-// After group q's rounding r: the adder's overflow to infinity, then the
-// promotion when one is due.
-FS_HD constexpr void HardwareAfterGroup(const DotModel& m, const Format& sum_format, const Options& opt,
-                                        uint64_t first_index, uint64_t q, const Result& r, HardwareState& st) {
+// Group q's rounding r into the state: its flags, the adder's overflow to
+// infinity, the new running sum.
+FS_HD constexpr void HardwareGroupDone(const DotModel& m, const Format& sum_format, const Result& r,
+                                       HardwareState& st) {
   st.flags |= r.flags;
   uint64_t code = r.code;
   if (m.overflow_to_infinity && (r.flags & kOverflow) && HasInf(sum_format))
     code = PositiveInfCode(sum_format) | (code & SignBit(sum_format));
   st.s = code;
-  if (m.promote_every != 0 && (q + 1) % m.promote_every == 0)
-    HardwarePromote(m, sum_format, opt, HardwareGroupIndex(m, first_index, q) + 1, st);
+}
+
+// Whether a promotion follows group q.
+FS_HD constexpr bool HardwarePromotionDue(const DotModel& m, uint64_t q) {
+  return m.promote_every != 0 && (q + 1) % m.promote_every == 0;
+}
+
+// After group q's rounding r: HardwareGroupDone, then the promotion when one
+// is due.
+FS_HD constexpr void HardwareAfterGroup(const DotModel& m, const Format& sum_format, const Options& opt,
+                                        uint64_t first_index, uint64_t q, const Result& r, HardwareState& st) {
+  HardwareGroupDone(m, sum_format, r, st);
+  if (HardwarePromotionDue(m, q)) HardwarePromote(m, sum_format, opt, HardwareGroupIndex(m, first_index, q) + 1, st);
 }
 
 // The dot product after `groups` groups (>= 1): the last promotion and the
@@ -241,49 +317,31 @@ FS_HD constexpr int32_t FixedGroupExponent(int32_t products_max, int32_t s_align
   return products_max > s_align ? products_max : s_align;
 }
 
-// The common case of a group sum's rounding, without the general core: a
-// finite nonzero sum (-1)^negative * mag * 2^exp whose result is a normal
-// value of `f` (a signed float format with mantissa bits, codes laid out
-// sign | exponent field | mantissa), rounded toward zero or to nearest even.
-// Such a rounding raises at most inexact. False (out untouched) for every
-// other case, which RoundPack then does: subnormal, overflowing or special
-// results, other rounding modes. Equal to RoundPack where it applies
-// (tests/arith/dot_test.cc checks the fixed-point steps against the long
-// accumulator, which rounds through RoundPack only).
-FS_HD constexpr bool RoundNormalFast(const Format& f, bool negative, uint64_t mag, int32_t exp, const Options& opt,
-                                     Result& out) {
-  const bool rtz = opt.rounding == Rounding::kTowardZero;
-  if (!(rtz || opt.rounding == Rounding::kNearestEven) || !f.is_signed || f.mantissa_bits < 1 ||
-      f.mantissa_bits > 52)
-    return false;
-  const int32_t m = f.mantissa_bits;
-  const int32_t bl = BitLength(mag);
-  int32_t E = exp + bl - 1;  // the leading bit's exponent
-  const int32_t drop = bl - 1 - m;  // bits below the result's last one
-  uint64_t kept = 0;
-  bool inexact = false;
-  if (drop <= 0) {
-    kept = mag << -drop;
-  } else {
-    kept = mag >> drop;
-    const uint64_t rest = mag & ((uint64_t{1} << drop) - 1);
-    inexact = rest != 0;
-    if (!rtz) {
-      const uint64_t half = uint64_t{1} << (drop - 1);
-      if (rest > half || (rest == half && (kept & 1))) ++kept;
-      if (kept >> (m + 1)) {  // carried into the next binade: kept = 2^(m + 1)
-        kept >>= 1;
-        ++E;
-      }
-    }
+// s cut at e, in units of 2^(e - F), signed (0 unless s is finite).
+FS_HD constexpr int64_t FixedAccumulatorCut(const FixedDotPlan& p, const Unpacked& s, int32_t e) {
+  if (s.cls != Class::kFinite) return 0;
+  uint64_t sig = s.sig;
+  int32_t align = s.exp + p.mant_s;
+  if (p.leading) {
+    const int bl = BitLength(sig);
+    sig <<= (p.mant_s + 1 - bl);
+    align = s.exp + bl - 1;
   }
-  if (E < MinNormalExponent(f)) return false;
-  const int64_t field = int64_t{E} + f.bias;
-  if (field > int64_t{MaxExponentField(f)}) return false;
-  const uint64_t magnitude = (static_cast<uint64_t>(field) << m) | (kept & MantissaMask(f));
-  if (magnitude > MaxFiniteMagnitude(f)) return false;
-  out = Result{magnitude | (negative ? SignBit(f) : 0), static_cast<uint8_t>(inexact ? kInexact : 0)};
-  return true;
+  const int64_t shift = int64_t{p.s_right} + e - align;  // >= 0: e >= align
+  const uint64_t cut = shift >= 64 ? 0 : (sig << p.s_left) >> shift;
+  return s.sign ? -static_cast<int64_t>(cut) : static_cast<int64_t>(cut);
+}
+
+// The common case of FixedGroupRound: s finite or zero, a nonzero sum whose
+// rounding RoundNormalFast does (then no flag but inexact, no overflow).
+// False when FixedGroupRound must do it.
+FS_HD constexpr bool FixedGroupRoundFast(const FixedDotPlan& p, const Format& sum_format, const Unpacked& s, int32_t e,
+                                         int64_t products_sum, const Options& opt, Result& out) {
+  if (s.cls != Class::kFinite && s.cls != Class::kZero) return false;
+  const int64_t v = products_sum + FixedAccumulatorCut(p, s, e);
+  if (v == 0) return false;
+  const uint64_t mag = v < 0 ? 0u - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+  return RoundNormalFast(sum_format, v < 0, mag, e - p.fraction_bits, opt, out);
 }
 
 // Rounds one group's sum into the sum format: s (cut at e) plus the sum of
@@ -294,25 +352,11 @@ template <class AllProductsNegativeZero>
 FS_HD constexpr Result FixedGroupRound(const FixedDotPlan& p, const Format& sum_format, const Unpacked& s, int32_t e,
                                        int64_t products_sum, const Options& opt, uint64_t index,
                                        AllProductsNegativeZero&& all_products_negative_zero) {
+  Result fast;
+  if (FixedGroupRoundFast(p, sum_format, s, e, products_sum, opt, fast)) return fast;
   SpecialSum sp;
-  int64_t v = products_sum;
-  if (sp.Accumulator(s)) {
-    uint64_t sig = s.sig;
-    int32_t align = s.exp + p.mant_s;
-    if (p.leading) {
-      const int bl = BitLength(sig);
-      sig <<= (p.mant_s + 1 - bl);
-      align = s.exp + bl - 1;
-    }
-    const int64_t shift = int64_t{p.s_right} + e - align;  // >= 0: e >= align
-    const uint64_t cut = shift >= 64 ? 0 : (sig << p.s_left) >> shift;
-    v += s.sign ? -static_cast<int64_t>(cut) : static_cast<int64_t>(cut);
-  }
-  if (v != 0 && (s.cls == Class::kFinite || s.cls == Class::kZero)) {
-    Result r;
-    const uint64_t mag = v < 0 ? 0u - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
-    if (RoundNormalFast(sum_format, v < 0, mag, e - p.fraction_bits, opt, r)) return r;
-  }
+  sp.Accumulator(s);
+  const int64_t v = products_sum + FixedAccumulatorCut(p, s, e);
   return RoundGroupWith(sum_format, sp, opt, index, [&](const SpecialSum& ss) {
     Unpacked u;
     if (v == 0) {

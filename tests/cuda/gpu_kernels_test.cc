@@ -402,6 +402,90 @@ TEST_CASE("the H100 tensor-core presets run on the GPU as on the CPU") {
   CHECK(bad == 0);
 }
 
+// The fast kernel (cuda/gemm_kernel.cu, emulate/dot_hardware.h's fixed-point
+// steps) at K = 4096 against emulate/dot.h's Dot on the CPU, code and flags
+// of every element: every H100 preset and generic kHardware models (both
+// alignments, a narrow sum format, promotions, rne/rdn/sr), with NaN and
+// infinite inputs in a few rows of A and columns of B (those dot products
+// go to GemmElement), a row of the largest finite inputs (the adder's
+// overflow) and rows and columns of -0 (the sign of zero sums).
+TEST_CASE("the fast GEMM kernel equals emulate/dot.h at K = 4096: H100 presets, generic models, specials") {
+  const size_t m = 80, n = 72, k = 4096;
+  struct FastCase {
+    const Format *in_a, *in_b;
+    DotModel model;
+    Options opt;
+  };
+  std::vector<FastCase> cases;
+  for (const PresetCase& c : H100PresetCases()) cases.push_back({c.in_a, c.in_b, c.preset->model, c.preset->options});
+  DotModel g;  // G 4, F 24, leading-bit alignment
+  g.accumulation = Accumulation::kHardware;
+  cases.push_back({&formats::kBf16, &formats::kBf16, g, Options{}});
+  DotModel h = g;
+  h.group = 16;
+  h.fraction_bits = 12;
+  h.promote_every = 2;
+  h.alignment = Alignment::kExponentSum;
+  Options sr;
+  sr.rounding = Rounding::kStochastic;
+  cases.push_back({&formats::kF16, &formats::kF16, h, sr});
+  DotModel f = g;
+  f.group = 8;
+  f.fraction_bits = 20;
+  f.sum_format = &kH100Fp8SumFormat;
+  Options rdn;
+  rdn.rounding = Rounding::kDown;
+  cases.push_back({&formats::kE5m2, &formats::kE4m3fn, f, rdn});
+  uint32_t seed = 901;
+  int bad = 0;
+  for (const FastCase& c : cases) {
+    CAPTURE(DescribeModel(c.model));
+    REQUIRE(gpu::GemmFixedPointApplies(*c.in_a, *c.in_b, formats::kF32, c.model, m, n, k));
+    std::vector<uint64_t> a = RandomCodes(*c.in_a, m * k, seed, false), b = RandomCodes(*c.in_b, k * n, seed + 1, false);
+    seed += 2;
+    const uint64_t nan_a = CanonicalNanCode(*c.in_a), nan_b = CanonicalNanCode(*c.in_b);
+    const uint64_t inf_a = HasInf(*c.in_a) ? PositiveInfCode(*c.in_a) : nan_a;
+    const uint64_t inf_b = HasInf(*c.in_b) ? PositiveInfCode(*c.in_b) : nan_b;
+    a[3 * k + 100] = nan_a;
+    a[7 * k + 4000] = inf_a;
+    a[7 * k + 4001] = inf_a | SignBit(*c.in_a);  // inf - inf in one row
+    b[200 * n + 9] = inf_b | SignBit(*c.in_b);
+    b[3000 * n + 50] = nan_b;
+    for (size_t kk = 0; kk < k; ++kk) {
+      a[5 * k + kk] = MaxFiniteMagnitude(*c.in_a) | (kk % 7 == 3 ? SignBit(*c.in_a) : 0);
+      a[11 * k + kk] = SignBit(*c.in_a);  // -0
+      b[kk * n + 13] = 0;                 // +0
+    }
+    std::vector<uint64_t> want(m * n);
+    std::vector<uint8_t> want_flags(m * n);
+    const uint64_t first = 3, per = RoundingsPerDot(c.model, k);
+    for (size_t i = 0; i < m; ++i)
+      for (size_t j = 0; j < n; ++j) {
+        const Result r = Dot(*c.in_a, a.data() + i * k, 1, *c.in_b, b.data() + j, n, k, formats::kF32, c.model, c.opt,
+                             first + (i * n + j) * per);
+        want[i * n + j] = r.code;
+        want_flags[i * n + j] = r.flags;
+      }
+    std::vector<uint32_t> a32(a.begin(), a.end()), b32(b.begin(), b.end());
+    gpu::DeviceArray<uint32_t> d_a(a32.size()), d_b(b32.size());
+    gpu::DeviceArray<uint64_t> d_c(want.size());
+    gpu::DeviceArray<uint8_t> d_flags(want.size());
+    d_a.Upload(a32.data(), a32.size());
+    d_b.Upload(b32.data(), b32.size());
+    gpu::Gemm(*c.in_a, d_a.get(), *c.in_b, d_b.get(), m, n, k, formats::kF32, c.model, d_c.get(), d_flags.get(), c.opt,
+              first);
+    const std::vector<uint64_t> got = Download(d_c, want.size());
+    const std::vector<uint8_t> got_flags = Download(d_flags, want.size());
+    int case_bad = 0;
+    for (size_t e = 0; e < want.size(); ++e)
+      if ((got[e] != want[e] || got_flags[e] != want_flags[e]) && case_bad++ < 3)
+        FAIL_CHECK(fmt::format("{} x {}: C[{}][{}] gpu 0x{:x}/{}, cpu 0x{:x}/{}", c.in_a->name, c.in_b->name, e / n,
+                               e % n, got[e], got_flags[e], want[e], want_flags[e]));
+    bad += case_bad;
+  }
+  CHECK(bad == 0);
+}
+
 int main(int argc, char** argv) {
   std::string why;
   if (!gpu::DeviceAvailable(&why)) {

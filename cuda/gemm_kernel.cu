@@ -1,0 +1,341 @@
+// The fast emulated GEMM (cuda/gpu.h GemmFixedPoint): kHardware models in
+// fixed point, every step emulate/dot_hardware.h's own FS_HD functions, the
+// ones the CPU's Dot calls (no second copy of the model here; this file is
+// tiling and launch plumbing).
+//
+// A block computes a 64 x 64 tile of C with 256 threads, 4 x 4 outputs each.
+// Per K tile of 32, A (64 x 32) and B (32 x 64) are decoded once into shared
+// memory as fixed-point operands (FixedDecode of the core's Unpack: signed
+// significand, alignment exponent); a group of G products (G divides 32)
+// is then two passes over the tile in registers, pass 1 the largest
+// alignment exponent (FixedProductAlign), pass 2 the cut terms summed in an
+// int32 (FixedProductTerm: one multiply, one shift). The group's rounding
+// then runs one output at a time: the common case inline
+// (FixedGroupRoundFast: an int64 sum and RoundNormalFast), the rest out of
+// line (FixedGroupRound -> RoundPack, HardwareGroupDone), promotions
+// (HardwarePromote) likewise; the running sums, float32 accumulators and
+// flags of the block's outputs live in shared memory. Dot products whose
+// row of A or column of B holds a NaN or an infinity are computed again
+// afterwards by emulate/dot.h's GemmElement itself (GemmSpecialKernel), as
+// the general kernel does.
+//
+// Speed (cuda/RESULTS.md, "Fast emulated GEMM"): 1.04-1.37 TFLOP/s for the
+// FP8 presets and 0.82 for f16/bf16 at 4096^3 on an H100; the per-group
+// rounding step (about 900 lane-instruction slots per output and group)
+// dominates for G = 16.
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "cuda/gpu.h"
+#include "emulate/dot.h"
+#include "emulate/dot_hardware.h"
+
+namespace floatscope::gpu {
+
+namespace {
+
+void CheckCuda(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw GpuError(std::string(what) + ": " + cudaGetErrorString(e));
+}
+
+constexpr int kBM = 64, kBN = 64, kBK = 32, kTM = 4, kTN = 4;
+constexpr int kGemmThreads = (kBM / kTM) * (kBN / kTN);  // 256
+constexpr int kPadM = kBM + 4;  // A is stored k-major: rows padded against bank conflicts, 16-byte aligned
+constexpr int kOutputs = kBM * kBN;
+
+struct FixedGemmParams {
+  Format in_a, in_b, acc, sf;
+  DotModel model;  // sum_format: re-pointed at sf inside the kernel
+  bool has_sum_format;
+  Options opt;
+  detail::FixedDotPlan plan;
+  const uint32_t* a;
+  const uint32_t* b;
+  uint64_t* c;
+  uint8_t* flags;
+  uint8_t* row_special;
+  uint8_t* col_special;
+  size_t m, n, k;
+  uint64_t first_index, per;
+};
+
+// Shared memory of one block (dynamic, over 48 KB).
+struct FixedGemmShared {
+  int32_t a_sig[kBK][kPadM], a_align[kBK][kPadM];
+  int32_t b_sig[kBK][kBN], b_align[kBK][kBN];
+  uint32_t s[kOutputs];      // running sums: codes of the sum format
+  uint32_t outer[kOutputs];  // float32 accumulators
+  uint8_t flags[kOutputs];
+};
+
+// A group's rounding for one output when FixedGroupRoundFast declines
+// (zero, subnormal, overflowing or special sums, other rounding modes): the
+// general FixedGroupRound and HardwareGroupDone, out of line.
+__device__ __noinline__ void GroupSlow(const FixedGemmParams& p, const DotModel& model, FixedGemmShared& sh, int row,
+                                       int col, int g0, int g1, uint64_t index, int32_t e, int32_t products_sum) {
+  const int o = row * kBN + col;
+  const Unpacked s = Unpack(p.sf, sh.s[o]);
+  const Result r = detail::FixedGroupRound(p.plan, p.sf, s, e, products_sum, p.opt, index, [&] {
+    for (int kk = g0; kk < g1; ++kk)
+      if (!detail::FixedProductIsNegativeZero(sh.a_sig[kk][row], sh.a_align[kk][row], sh.b_sig[kk][col],
+                                              sh.b_align[kk][col]))
+        return false;
+    return true;
+  });
+  detail::HardwareState st;
+  st.s = sh.s[o];
+  st.flags = sh.flags[o];
+  detail::HardwareGroupDone(model, p.sf, r, st);
+  sh.s[o] = static_cast<uint32_t>(st.s);
+  sh.flags[o] = st.flags;
+}
+
+// kUnroll: the K steps of a group unrolled (4 for exponent-sum alignment,
+// as measured; see cuda/RESULTS.md).
+template <bool kLeading, int kUnroll>
+__global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGemmParams p) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  FixedGemmShared& sh = *reinterpret_cast<FixedGemmShared*>(smem_raw);
+  int32_t* const scratch_e = reinterpret_cast<int32_t*>(smem_raw + sizeof(FixedGemmShared));
+  int32_t* const scratch_sum = scratch_e + kOutputs;
+  DotModel model = p.model;
+  model.sum_format = p.has_sum_format ? &p.sf : nullptr;
+  const detail::FixedDotPlan plan = p.plan;
+  const int tid = threadIdx.x, tx = tid % (kBN / kTN), ty = tid / (kBN / kTN);
+  const size_t i0 = size_t{blockIdx.y} * kBM, j0 = size_t{blockIdx.x} * kBN;
+  const size_t m = p.m, n = p.n, k = p.k;
+  const uint32_t g = model.group ? model.group : 1;  // divides kBK
+  auto out_index = [&](int t) { return (ty * kTM + t / kTN) * kBN + tx * kTN + t % kTN; };
+
+  {
+    const detail::HardwareState st0 = detail::HardwareStart(p.sf, p.opt);
+    for (int t = 0; t < kTM * kTN; ++t) {
+      const int o = out_index(t);
+      sh.s[o] = static_cast<uint32_t>(st0.s);
+      sh.outer[o] = static_cast<uint32_t>(st0.outer);
+      sh.flags[o] = 0;
+    }
+  }
+
+  for (size_t k0 = 0; k0 < k; k0 += kBK) {
+    __syncthreads();  // the last tile's readers are done
+    for (int u = tid; u < kBM * kBK; u += kGemmThreads) {
+      const int r = u / kBK, kk = u % kBK;
+      const size_t gi = i0 + r, gk = k0 + kk;
+      detail::FixedOperand x;
+      if (gi < m && gk < k) {
+        x = detail::FixedDecode(Unpack(p.in_a, p.a[gi * k + gk], p.opt.flush_input), plan.mant_a, plan.a_shift,
+                                kLeading);
+        if (x.special) p.row_special[gi] = 1;
+      }
+      sh.a_sig[kk][r] = x.sig;
+      sh.a_align[kk][r] = x.align;
+    }
+    for (int u = tid; u < kBK * kBN; u += kGemmThreads) {
+      const int kk = u / kBN, cidx = u % kBN;
+      const size_t gk = k0 + kk, gj = j0 + cidx;
+      detail::FixedOperand y;
+      if (gk < k && gj < n) {
+        y = detail::FixedDecode(Unpack(p.in_b, p.b[gk * n + gj], p.opt.flush_input), plan.mant_b, 0, kLeading);
+        if (y.special) p.col_special[gj] = 1;
+      }
+      sh.b_sig[kk][cidx] = y.sig;
+      sh.b_align[kk][cidx] = y.align;
+    }
+    __syncthreads();
+    const int kt = k - k0 < size_t{kBK} ? static_cast<int>(k - k0) : kBK;
+    for (int g0 = 0; g0 < kt; g0 += static_cast<int>(g)) {
+      const int g1 = g0 + static_cast<int>(g) < kt ? g0 + static_cast<int>(g) : kt;
+      const uint64_t q = (k0 + g0) / g;
+      // Pass 1: the largest alignment exponent of each output's products.
+      int32_t e[kTM * kTN];
+#pragma unroll
+      for (int t = 0; t < kTM * kTN; ++t) e[t] = detail::kFixedNoTerm;
+#pragma unroll kUnroll
+      for (int kk = g0; kk < g1; ++kk) {
+        const int4 aa = *reinterpret_cast<const int4*>(&sh.a_align[kk][ty * kTM]);
+        const int4 ba = *reinterpret_cast<const int4*>(&sh.b_align[kk][tx * kTN]);
+        const int32_t al[4] = {aa.x, aa.y, aa.z, aa.w}, bl[4] = {ba.x, ba.y, ba.z, ba.w};
+        int32_t as[4] = {0, 0, 0, 0}, bs[4] = {0, 0, 0, 0};
+        if constexpr (kLeading) {
+          const int4 av = *reinterpret_cast<const int4*>(&sh.a_sig[kk][ty * kTM]);
+          const int4 bv = *reinterpret_cast<const int4*>(&sh.b_sig[kk][tx * kTN]);
+          as[0] = av.x, as[1] = av.y, as[2] = av.z, as[3] = av.w;
+          bs[0] = bv.x, bs[1] = bv.y, bs[2] = bv.z, bs[3] = bv.w;
+        }
+#pragma unroll
+        for (int r = 0; r < kTM; ++r)
+#pragma unroll
+          for (int c = 0; c < kTN; ++c) {
+            const int32_t x = detail::FixedProductAlign(plan, as[r], al[r], bs[c], bl[c]);
+            e[r * kTN + c] = x > e[r * kTN + c] ? x : e[r * kTN + c];
+          }
+      }
+      // e with the running sum; e + R for pass 2.
+#pragma unroll
+      for (int t = 0; t < kTM * kTN; ++t) {
+        const Unpacked s = Unpack(p.sf, sh.s[out_index(t)]);
+        e[t] = detail::FixedGroupExponent(e[t], detail::FixedAccumulatorAlign(plan, s)) + plan.right;
+      }
+      // Pass 2: the cut terms, summed.
+      int32_t sum[kTM * kTN];
+#pragma unroll
+      for (int t = 0; t < kTM * kTN; ++t) sum[t] = 0;
+#pragma unroll kUnroll
+      for (int kk = g0; kk < g1; ++kk) {
+        const int4 aa = *reinterpret_cast<const int4*>(&sh.a_align[kk][ty * kTM]);
+        const int4 ba = *reinterpret_cast<const int4*>(&sh.b_align[kk][tx * kTN]);
+        const int4 av = *reinterpret_cast<const int4*>(&sh.a_sig[kk][ty * kTM]);
+        const int4 bv = *reinterpret_cast<const int4*>(&sh.b_sig[kk][tx * kTN]);
+        const int32_t al[4] = {aa.x, aa.y, aa.z, aa.w}, bl[4] = {ba.x, ba.y, ba.z, ba.w};
+        const int32_t as[4] = {av.x, av.y, av.z, av.w}, bs[4] = {bv.x, bv.y, bv.z, bv.w};
+#pragma unroll
+        for (int r = 0; r < kTM; ++r)
+#pragma unroll
+          for (int c = 0; c < kTN; ++c)
+            sum[r * kTN + c] += detail::FixedProductTerm(as[r], al[r], bs[c], bl[c], e[r * kTN + c]);
+      }
+      // The group's rounding, one output at a time (e and the cut sum go
+      // through shared memory): the common case inline, the rest out of
+      // line. (Unrolled over the 16 outputs instead, with the slow path's
+      // call sites inside, it measured 1.4-1.6x slower.)
+      {
+#pragma unroll
+        for (int t = 0; t < kTM * kTN; ++t) {
+          scratch_e[out_index(t)] = e[t] - plan.right;
+          scratch_sum[out_index(t)] = sum[t];
+        }
+#pragma unroll 1
+        for (int t = 0; t < kTM * kTN; ++t) {
+          const int row = ty * kTM + t / kTN, col = tx * kTN + t % kTN, o = row * kBN + col;
+          const size_t gi = i0 + row, gj = j0 + col;
+          if (gi >= m || gj >= n) continue;
+          const uint64_t base = p.first_index + (gi * n + gj) * p.per;
+          const Unpacked s = Unpack(p.sf, sh.s[o]);
+          Result r;
+          if (!detail::FixedGroupRoundFast(plan, p.sf, s, scratch_e[o], scratch_sum[o], p.opt, r)) {
+            GroupSlow(p, model, sh, row, col, g0, g1, detail::HardwareGroupIndex(model, base, q), scratch_e[o],
+                      scratch_sum[o]);
+            continue;
+          }
+          sh.s[o] = static_cast<uint32_t>(r.code);
+          sh.flags[o] |= r.flags;
+        }
+      }
+      if (detail::HardwarePromotionDue(model, q)) {
+#pragma unroll 1
+        for (int t = 0; t < kTM * kTN; ++t) {
+          const int o = out_index(t);
+          const size_t gi = i0 + ty * kTM + t / kTN, gj = j0 + tx * kTN + t % kTN;
+          if (gi >= m || gj >= n) continue;
+          const uint64_t base = p.first_index + (gi * n + gj) * p.per;
+          detail::HardwareState st;
+          st.s = sh.s[o];
+          st.outer = sh.outer[o];
+          st.flags = sh.flags[o];
+          detail::HardwarePromote(model, p.sf, p.opt, detail::HardwareGroupIndex(model, base, q) + 1, st);
+          sh.s[o] = static_cast<uint32_t>(st.s);
+          sh.outer[o] = static_cast<uint32_t>(st.outer);
+          sh.flags[o] = st.flags;
+        }
+      }
+    }
+  }
+
+  const uint64_t groups = (k + g - 1) / g;
+#pragma unroll 1
+  for (int t = 0; t < kTM * kTN; ++t) {
+    const int o = out_index(t);
+    const size_t gi = i0 + ty * kTM + t / kTN, gj = j0 + tx * kTN + t % kTN;
+    if (gi >= m || gj >= n) continue;
+    detail::HardwareState st;
+    st.s = sh.s[o];
+    st.outer = sh.outer[o];
+    st.flags = sh.flags[o];
+    const Result r =
+        detail::HardwareFinish(model, p.sf, p.acc, p.opt, p.first_index + (gi * n + gj) * p.per, groups, st);
+    p.c[gi * n + gj] = r.code;
+    if (p.flags) p.flags[gi * n + gj] = r.flags;
+  }
+}
+
+// The dot products whose row of A or column of B holds a NaN or an
+// infinity, by emulate/dot.h's GemmElement.
+__global__ void GemmSpecialKernel(const FixedGemmParams p) {
+  const size_t j = size_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  const size_t i = size_t{blockIdx.y} * blockDim.y + threadIdx.y;
+  if (i >= p.m || j >= p.n || !(p.row_special[i] | p.col_special[j])) return;
+  DotModel model = p.model;
+  model.sum_format = p.has_sum_format ? &p.sf : nullptr;
+  const Result r = GemmElement(p.in_a, p.a, p.in_b, p.b, i, j, p.n, p.k, p.acc, model, p.opt, p.first_index, p.per);
+  p.c[i * p.n + j] = r.code;
+  if (p.flags) p.flags[i * p.n + j] = r.flags;
+}
+
+template <bool kLeading, int kUnroll>
+void LaunchFixed(const FixedGemmParams& p) {
+  auto kernel = GemmFixedKernel<kLeading, kUnroll>;
+  constexpr size_t kSmem = sizeof(FixedGemmShared) + 2 * kOutputs * sizeof(int32_t);
+  static const bool attributes_set = [&] {
+    CheckCuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem)),
+              "cudaFuncSetAttribute");
+    return true;
+  }();
+  (void)attributes_set;
+  const dim3 grid(static_cast<unsigned>((p.n + kBN - 1) / kBN), static_cast<unsigned>((p.m + kBM - 1) / kBM));
+  kernel<<<grid, kGemmThreads, kSmem>>>(p);
+  CheckCuda(cudaGetLastError(), "GemmFixedKernel");
+}
+
+}  // namespace
+
+bool GemmFixedPointApplies(const Format& in_a, const Format& in_b, const Format& acc, const DotModel& model,
+                           size_t m, size_t n, size_t k) {
+  const Format& sf = model.sum_format ? *model.sum_format : acc;
+  if (k == 0 || m == 0 || n == 0 || !IsFloat(acc) || !acc.has_zero) return false;
+  if ((m + kBM - 1) / kBM > 65535) return false;
+  const uint32_t g = model.group ? model.group : 1;
+  if (kBK % g != 0) return false;
+  return detail::MakeFixedDotPlan(in_a, in_b, sf, model).ok;
+}
+
+bool GemmFixedPoint(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m,
+                    size_t n, size_t k, const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags,
+                    const Options& opt, uint64_t first_index) {
+  if (!GemmFixedPointApplies(in_a, in_b, acc, model, m, n, k)) return false;
+  FixedGemmParams p{};
+  p.in_a = in_a;
+  p.in_b = in_b;
+  p.acc = acc;
+  p.has_sum_format = model.sum_format != nullptr;
+  p.sf = p.has_sum_format ? *model.sum_format : acc;
+  p.model = model;
+  p.model.sum_format = nullptr;  // a host pointer: the kernel re-points it
+  p.opt = opt;
+  p.plan = detail::MakeFixedDotPlan(in_a, in_b, p.sf, model);
+  p.a = d_a;
+  p.b = d_b;
+  p.c = d_c;
+  p.flags = d_flags;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.first_index = first_index;
+  p.per = RoundingsPerDot(model, k);
+  void* special = nullptr;
+  CheckCuda(cudaMallocAsync(&special, m + n, 0), "cudaMallocAsync");
+  CheckCuda(cudaMemsetAsync(special, 0, m + n, 0), "cudaMemsetAsync");
+  p.row_special = static_cast<uint8_t*>(special);
+  p.col_special = p.row_special + m;
+  if (p.plan.leading) LaunchFixed<true, 1>(p);
+  else LaunchFixed<false, 4>(p);
+  const dim3 block(16, 16);
+  const dim3 grid(static_cast<unsigned>((n + 15) / 16), static_cast<unsigned>((m + 15) / 16));
+  GemmSpecialKernel<<<grid, block>>>(p);
+  CheckCuda(cudaGetLastError(), "GemmSpecialKernel");
+  CheckCuda(cudaFreeAsync(special, 0), "cudaFreeAsync");
+  return true;
+}
+
+}  // namespace floatscope::gpu
