@@ -162,9 +162,9 @@ def main(argv=None) -> int:
     # as a lower or changing estimate).
     print(f"# build: {context.get('build', '?')}")
     stream = context.get("stream_min_bytes")
-    if stream:
-        print(f"# streaming stores: fast-path fake-quant calls whose input + output reach {int(stream) / 2**20:g} MiB "
-              "(the last-level cache) store non-temporally; F16C and copy use ordinary stores")
+    print(f"# stores: ordinary everywhere" if not stream else
+          f"# stores: fast-path fake-quant calls whose input + output reach {int(stream) / 2**20:g} MiB store "
+          "non-temporally (FS_STREAM_MIN_BYTES); F16C and copy use ordinary stores")
     ghz_b, ghz_a = context.get("ghz_before"), context.get("ghz_after")
     print(f"# core clock estimate (dependent adds): {float(ghz_b):.2f} GHz before, "
           f"{'?' if ghz_a is None else f'{ghz_a:.2f}'} GHz after; load average "

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -262,7 +263,13 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   benchmark::AddCustomContext("simd_target", fs::SimdTargetName());
   benchmark::AddCustomContext("build", FS_BUILD_INFO);
-  benchmark::AddCustomContext("stream_min_bytes", std::to_string(fs::simd::StreamMinBytes()));
+  // FS_STREAM_MIN_BYTES sets the streaming-store threshold (off by default;
+  // "llc" = the last-level cache's size), to compare the two store paths.
+  if (const char* s = std::getenv("FS_STREAM_MIN_BYTES"))
+    fs::simd::SetStreamMinBytesForTest(std::string(s) == "llc" ? fs::simd::LastLevelCacheBytesForBench()
+                                                               : std::strtoull(s, nullptr, 10));
+  if (fs::simd::StreamMinBytes() != ~size_t{0})
+    benchmark::AddCustomContext("stream_min_bytes", std::to_string(fs::simd::StreamMinBytes()));
   benchmark::AddCustomContext("ghz_before", std::to_string(EstimateGHz()));
   benchmark::RunSpecifiedBenchmarks();
   // Google Benchmark prints its context first, so the clock after the run

@@ -138,9 +138,16 @@ std::atomic<size_t> stream_min_bytes_override{0};
 size_t StreamMinBytes() {
   const size_t o = stream_min_bytes_override.load(std::memory_order_relaxed);
   if (o) return o;
-  static const size_t llc = LastLevelCacheBytes();
-  return llc;
+  // Off by default: measured on AMD EPYC (AVX3, 2^24 float32, 1 thread,
+  // interleaved runs, docs/runs/simd_bench_issue17_sr.md) streaming gave
+  // the compute-bound stochastic loops nothing (f16 sr 0.66x F16C with,
+  // 0.65x without) or lost (int8 sr 0.38x against 0.42x). The last-level
+  // cache size stays the threshold a caller or the bench can opt into.
+  static const size_t never = ~size_t{0};
+  return never;
 }
+
+size_t LastLevelCacheBytesForBench() { return LastLevelCacheBytes(); }
 void SetStreamMinBytesForTest(size_t bytes) { stream_min_bytes_override.store(bytes, std::memory_order_relaxed); }
 
 EncodePath LastEncodePath() { return last_encode_path; }

@@ -39,12 +39,14 @@ void NoteEncodePath(EncodePath path);  // the kernels' side
 
 // Streaming (non-temporal) stores for the fast path's fake-quantized
 // output: used where a call's input and output together (8 bytes per
-// element) exceed StreamMinBytes, the last-level cache's size (read from
-// /sys, else sysconf, else 32 MiB), so the stores skip the read for
-// ownership and leave the cache alone. Tests set it lower (0 restores the
-// default) to check that path on small arrays.
+// element) reach StreamMinBytes, so the stores skip the read for ownership
+// and leave the cache alone. Off by default (SIZE_MAX: measured no faster,
+// see kernels.cc); tests and the bench set a threshold (0 restores the
+// default), e.g. LastLevelCacheBytesForBench() (read from /sys, else
+// sysconf, else 32 MiB).
 size_t StreamMinBytes();
 void SetStreamMinBytesForTest(size_t bytes);
+size_t LastLevelCacheBytesForBench();
 
 // For tests: pins the kernels called from this thread to one target while
 // it lives (0: no pin), so threads can check different targets at once.
