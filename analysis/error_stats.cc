@@ -141,17 +141,7 @@ FS_STATS_CLONES void AddLanes(ErrorStats& s, const R* ref, const float* out, siz
     const double r = static_cast<double>(ref[i]), o = static_cast<double>(out[i]);
     ErrorStats one;
     one.Add(r, o);
-    s.elements += one.elements;
-    s.nan_inputs += one.nan_inputs;
-    s.inf_inputs += one.inf_inputs;
-    s.nan_outputs += one.nan_outputs;
-    s.inf_outputs += one.inf_outputs;
-    s.nonzero += one.nonzero;
-    s.overflowed += one.overflowed;
-    s.compared += one.compared;
-    s.flushed += one.flushed;
-    s.max_abs_err = std::max(s.max_abs_err, one.max_abs_err);
-    s.max_rel_err = std::max(s.max_rel_err, one.max_rel_err);
+    s.AddCounts(one);
     if (one.compared) {
       const double d = std::fabs(o - r);
       l_err[k] += d * d;
@@ -173,7 +163,7 @@ FS_STATS_CLONES void AddLanes(ErrorStats& s, const R* ref, const float* out, siz
 void ErrorStats::AddArray(const float* ref, const float* out, size_t n) { AddLanes<float>(*this, ref, out, n); }
 void ErrorStats::AddArray(const double* ref, const float* out, size_t n) { AddLanes<double>(*this, ref, out, n); }
 
-ErrorStats& ErrorStats::operator+=(const ErrorStats& o) {
+void ErrorStats::AddCounts(const ErrorStats& o) {
   elements += o.elements;
   compared += o.compared;
   nan_inputs += o.nan_inputs;
@@ -186,6 +176,10 @@ ErrorStats& ErrorStats::operator+=(const ErrorStats& o) {
   flushed += o.flushed;
   max_abs_err = std::max(max_abs_err, o.max_abs_err);
   max_rel_err = std::max(max_rel_err, o.max_rel_err);
+}
+
+ErrorStats& ErrorStats::operator+=(const ErrorStats& o) {
+  AddCounts(o);
   sum_sq_err += o.sum_sq_err;
   sum_sq_ref += o.sum_sq_ref;
   sum_sq_out += o.sum_sq_out;

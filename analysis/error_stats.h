@@ -51,6 +51,8 @@ struct ErrorStats {
   // split it, never on threads.
   void AddArray(const float* ref, const float* out, size_t n);
   void AddArray(const double* ref, const float* out, size_t n);
+  // The counts and maxima of o (not its sums, whose order is the caller's).
+  void AddCounts(const ErrorStats& o);
   ErrorStats& operator+=(const ErrorStats& o);
 
   double Rmse() const;          // sqrt(sum_sq_err / compared); 0 if none

@@ -783,19 +783,7 @@ TEST_CASE("ErrorStats::AddArray counts as Add does, its sums in four interleaved
       auto tree = [&](double analysis::ErrorStats::*m) {
         return (lane[0].*m + lane[1].*m) + (lane[2].*m + lane[3].*m);
       };
-      for (const analysis::ErrorStats& l : lane) {
-        want.elements += l.elements;
-        want.compared += l.compared;
-        want.nan_inputs += l.nan_inputs;
-        want.inf_inputs += l.inf_inputs;
-        want.nan_outputs += l.nan_outputs;
-        want.inf_outputs += l.inf_outputs;
-        want.overflowed += l.overflowed;
-        want.nonzero += l.nonzero;
-        want.flushed += l.flushed;
-        want.max_abs_err = std::max(want.max_abs_err, l.max_abs_err);
-        want.max_rel_err = std::max(want.max_rel_err, l.max_rel_err);
-      }
+      for (const analysis::ErrorStats& l : lane) want.AddCounts(l);
       want.sum_sq_err += tree(&analysis::ErrorStats::sum_sq_err);
       want.sum_sq_ref += tree(&analysis::ErrorStats::sum_sq_ref);
       want.sum_sq_out += tree(&analysis::ErrorStats::sum_sq_out);
