@@ -326,15 +326,15 @@ TEST_CASE("MX and NVFP4 kernels equal emulate/quant schemes mx and nvfp4") {
 
 namespace {
 
-// C = A * B on the GPU and by emulate/dot.h's Gemm on the CPU, compared
-// code by code and flag by flag.
-int CompareGemm(const Format& in_a, const Format& in_b, const Format& acc, const DotModel& model, const Options& opt,
-                size_t m, size_t n, size_t k, uint32_t seed, bool specials) {
-  const std::vector<uint64_t> a = RandomCodes(in_a, m * k, seed, specials);
-  const std::vector<uint64_t> b = RandomCodes(in_b, k * n, seed + 1, false);
+// C = A * B (codes a, b) on the GPU and by emulate/dot.h's Dot on the CPU,
+// compared code by code and flag by flag; the first differences are
+// reported. Returns the number of elements that differ.
+int CompareGemmCodes(const Format& in_a, const std::vector<uint64_t>& a, const Format& in_b,
+                     const std::vector<uint64_t>& b, const Format& acc, const DotModel& model, const Options& opt,
+                     size_t m, size_t n, size_t k, uint64_t first) {
   std::vector<uint64_t> want(m * n);
   std::vector<uint8_t> want_flags(m * n);
-  const uint64_t first = 5, per = RoundingsPerDot(model, k);
+  const uint64_t per = RoundingsPerDot(model, k);
   for (size_t i = 0; i < m; ++i)
     for (size_t j = 0; j < n; ++j) {
       const Result r = Dot(in_a, a.data() + i * k, 1, in_b, b.data() + j, n, k, acc, model, opt,
@@ -352,12 +352,19 @@ int CompareGemm(const Format& in_a, const Format& in_b, const Format& acc, const
   const std::vector<uint64_t> got = Download(d_c, want.size());
   const std::vector<uint8_t> got_flags = Download(d_flags, want.size());
   int bad = 0;
-  for (size_t i = 0; i < want.size(); ++i)
-    if ((got[i] != want[i] || got_flags[i] != want_flags[i]) && bad++ < 2)
-      FAIL_CHECK(fmt::format("gemm {} x {} -> {} {}, {}, k {}: C[{}] gpu 0x{:x}/{}, cpu 0x{:x}/{}", in_a.name,
-                             in_b.name, acc.name, DescribeModel(model), RoundingNameOf(opt.rounding), k, i, got[i],
-                             got_flags[i], want[i], want_flags[i]));
+  for (size_t e = 0; e < want.size(); ++e)
+    if ((got[e] != want[e] || got_flags[e] != want_flags[e]) && bad++ < 3)
+      FAIL_CHECK(fmt::format("gemm {} x {} -> {} {}, {}, k {}: C[{}][{}] gpu 0x{:x}/{}, cpu 0x{:x}/{}", in_a.name,
+                             in_b.name, acc.name, DescribeModel(model), RoundingNameOf(opt.rounding), k, e / n, e % n,
+                             got[e], got_flags[e], want[e], want_flags[e]));
   return bad;
+}
+
+// CompareGemmCodes on random codes (specials in A where asked).
+int CompareGemm(const Format& in_a, const Format& in_b, const Format& acc, const DotModel& model, const Options& opt,
+                size_t m, size_t n, size_t k, uint32_t seed, bool specials) {
+  return CompareGemmCodes(in_a, RandomCodes(in_a, m * k, seed, specials), in_b, RandomCodes(in_b, k * n, seed + 1, false),
+                          acc, model, opt, m, n, k, 5);
 }
 
 }  // namespace
@@ -456,32 +463,7 @@ TEST_CASE("the fast GEMM kernel equals emulate/dot.h at K = 4096: H100 presets, 
       a[11 * k + kk] = SignBit(*c.in_a);  // -0
       b[kk * n + 13] = 0;                 // +0
     }
-    std::vector<uint64_t> want(m * n);
-    std::vector<uint8_t> want_flags(m * n);
-    const uint64_t first = 3, per = RoundingsPerDot(c.model, k);
-    for (size_t i = 0; i < m; ++i)
-      for (size_t j = 0; j < n; ++j) {
-        const Result r = Dot(*c.in_a, a.data() + i * k, 1, *c.in_b, b.data() + j, n, k, formats::kF32, c.model, c.opt,
-                             first + (i * n + j) * per);
-        want[i * n + j] = r.code;
-        want_flags[i * n + j] = r.flags;
-      }
-    std::vector<uint32_t> a32(a.begin(), a.end()), b32(b.begin(), b.end());
-    gpu::DeviceArray<uint32_t> d_a(a32.size()), d_b(b32.size());
-    gpu::DeviceArray<uint64_t> d_c(want.size());
-    gpu::DeviceArray<uint8_t> d_flags(want.size());
-    d_a.Upload(a32.data(), a32.size());
-    d_b.Upload(b32.data(), b32.size());
-    gpu::Gemm(*c.in_a, d_a.get(), *c.in_b, d_b.get(), m, n, k, formats::kF32, c.model, d_c.get(), d_flags.get(), c.opt,
-              first);
-    const std::vector<uint64_t> got = Download(d_c, want.size());
-    const std::vector<uint8_t> got_flags = Download(d_flags, want.size());
-    int case_bad = 0;
-    for (size_t e = 0; e < want.size(); ++e)
-      if ((got[e] != want[e] || got_flags[e] != want_flags[e]) && case_bad++ < 3)
-        FAIL_CHECK(fmt::format("{} x {}: C[{}][{}] gpu 0x{:x}/{}, cpu 0x{:x}/{}", c.in_a->name, c.in_b->name, e / n,
-                               e % n, got[e], got_flags[e], want[e], want_flags[e]));
-    bad += case_bad;
+    bad += CompareGemmCodes(*c.in_a, a, *c.in_b, b, formats::kF32, c.model, c.opt, m, n, k, 3);
   }
   CHECK(bad == 0);
 }
