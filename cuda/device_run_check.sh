@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# One device call that re-checks the committed code on the GPU host, most
+# important first, each stage within what is left of the budget (seconds):
+#   1. the whole gpu_kernels_test suite (every case, incl. the GEMM, H100
+#      preset, conversion, short-slice, per-tensor and extreme-scale cases),
+#      beside
+#   2. bench/gemm_bench at 4096^3 (every H100 preset and generic model beside
+#      cuBLASLt, a sample of C checked against the CPU);
+#   3. `gpu-verify --exhaustive --reference core --unaligned` of what the
+#      last GPU runs left: the plan kernel's sr / sr-eq (formats without a
+#      specialised sr kernel), the deterministic peel, the scaled sr-eq;
+#   4. with what is left, exhaustive_simd (the Highway kernels, all 2^32
+#      float32 inputs, every target the host CPU has) for sr and sr-eq of
+#      the formats named in $SIMD_FORMATS.
+# Binaries gzipped in $DEV/bin (floatscope, gpu_kernels_test, gemm_bench,
+# exhaustive_simd), the libraries a bare CUDA image lacks in $DEV/lib.
+# At most 8 files under $OUT.
+#   DEV=build/dev SIMD_FORMATS=f16,bf16 cuda/device_run_check.sh [SECONDS]
+set -uo pipefail
+OUT=${OUT:-out}
+DEV=${DEV:-build/dev}
+mkdir -p "$OUT"
+budget=${1:-560}
+start=$(date +%s)
+at() { echo "$(( $(date +%s) - start ))"; }
+left() { echo $(( budget - ($(date +%s) - start) )); }
+B=/tmp/fsbin
+mkdir -p "$B"
+for f in "$DEV"/bin/*.gz; do gunzip -c "$f" > "$B/$(basename "$f" .gz)"; chmod +x "$B/$(basename "$f" .gz)"; done
+export LD_LIBRARY_PATH="$PWD/$DEV/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+  echo "cpus: $(nproc)"; grep -m1 "model name" /proc/cpuinfo
+  date -u
+  git log -1 --format='commit %H' 2>/dev/null
+} > "$OUT/device.txt" 2>&1
+
+echo "== 1+2. gpu_kernels_test (all cases) beside gemm_bench (at $(at) s)"
+( timeout "${SUITE_SECONDS:-240}" "$B/gpu_kernels_test" -d > "$OUT/gpu_suite.log" 2>&1; echo "exit $?" >> "$OUT/gpu_suite.log" ) &
+suite=$!
+timeout "${BENCH_SECONDS:-200}" "$B/gemm_bench" --size 4096 --reps 5 > "$OUT/gemm_bench.log" 2>&1
+echo "gemm_bench exit $? at $(at) s" >> "$OUT/gemm_bench.log"
+wait $suite
+grep -E "test cases|assertions|ERROR|exit" "$OUT/gpu_suite.log" | tail -8
+
+# verify RESERVE ARGS...: one gpu-verify call within the budget left less
+# RESERVE seconds.
+verify() {
+  local reserve=$1
+  shift
+  local l
+  l=$(( $(left) - reserve ))
+  (( l > 15 )) || { echo "budget spent before: $*" >> "$OUT/verify.log"; return; }
+  echo "== gpu-verify $* (at $(at) s, at most $(( l - 3 )) s)" >> "$OUT/verify.log"
+  timeout $(( l - 3 )) "$B/floatscope" gpu-verify --exhaustive --threads "$(nproc)" --reference core --unaligned \
+    "$@" 2>&1 | grep --line-buffered -v '^\[[0-9]*/[0-9]*\] elapsed' | grep --line-buffered -v '^device:' >> "$OUT/verify.log"
+}
+echo "== 3. gpu-verify (at $(at) s)"
+reserve=${SIMD_RESERVE:-240}
+verify "$reserve" --format e4m3,e3m4,binary8p3,uint8 --round sr,sr-eq --seed 12345 --kernels fast
+verify "$reserve" --format f16,int8 --round rne --kernels all
+verify "$reserve" --format e4m3fn --round sr-eq --seed 12345 --kernels fast --scale 0x1.6a09e6p+0
+grep -E "passed|failed|budget spent" "$OUT/verify.log" | tail -12
+
+l=$(( $(left) - 5 ))
+echo "== 4. exhaustive_simd sr, sr-eq: ${SIMD_FORMATS:-none}, at most $l s (at $(at) s)" | tee "$OUT/simd_sr.log"
+if [[ -n "${SIMD_FORMATS:-}" ]] && (( l > 30 )); then
+  timeout "$l" "$B/exhaustive_simd" --format "$SIMD_FORMATS" --round sr,sr-eq --target all --threads "$(nproc)" \
+    --seed 1 --json "$OUT/simd_sr.json" 2>&1 | grep -v '^\[' >> "$OUT/simd_sr.log"
+fi
+grep -E "s for|passed" "$OUT/simd_sr.log" | tail -40
+echo "all stages: $(at) s" | tee -a "$OUT/device.txt"
