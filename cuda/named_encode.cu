@@ -106,10 +106,9 @@ __device__ __forceinline__ WideProduct ScaledProductWide(uint32_t bits, const Sc
   return WideProduct{z | (bits & 0x80000000u), ext};
 }
 
-// quant::Fp8Decode: value(code) * scale_inv with x86's NaN rule.
+// quant::Fp8Decode: value(code) * scale_inv with x86's NaN rules.
 __device__ __forceinline__ uint32_t ScaledDecode(uint32_t fq_bits, float inv) {
-  if ((fq_bits & 0x7fffffffu) > 0x7f800000u) return fq_bits | 0x400000u;
-  return __float_as_uint(__fmul_rn(__uint_as_float(fq_bits), inv));
+  return __float_as_uint(quant::MulF32AsX86(__uint_as_float(fq_bits), inv));
 }
 
 // One element of the scaled cast: code (when `codes`) and fake-quantized

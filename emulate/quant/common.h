@@ -197,17 +197,22 @@ FS_HD constexpr int FrexpExponentF64(double x) {
 }
 FS_HD constexpr int FrexpExponentF32(float x) { return FrexpExponentF64(static_cast<double>(x)); }
 
-// x86 multiplication when the first operand may be NaN: that NaN comes back
-// quieted (sign and payload kept), where a GPU gives its canonical NaN; the
-// second operand is never NaN here. The recipes are the CPU's, so the
-// kernels must give these bits too.
+// x86 multiplication (SSE mulss/mulsd) where an operand may be NaN or the
+// product may be invalid: a NaN first operand comes back quieted (sign and
+// payload kept) and 0 * inf gives x86's default NaN (sign set, quiet bit
+// only: 0xffc00000), where a GPU gives its canonical NaN 0x7fffffff in both
+// cases; the second operand is never NaN here (it may be infinite: the
+// inverse of a subnormal scale). The recipes are the CPU's, so the kernels
+// must give these bits too.
 FS_HD constexpr float MulF32AsX86(float maybe_nan, float y) {
   if (IsNanF32(maybe_nan)) return F32FromBits(BitsOf(maybe_nan) | 0x400000u);
-  return maybe_nan * y;
+  const float p = maybe_nan * y;
+  return IsNanF32(p) ? F32FromBits(0xffc00000u) : p;
 }
 FS_HD constexpr double MulF64AsX86(double maybe_nan, double y) {
   if (IsNanF64(maybe_nan)) return F64FromBits(BitsOf(maybe_nan) | (uint64_t{1} << 51));
-  return maybe_nan * y;
+  const double p = maybe_nan * y;
+  return IsNanF64(p) ? F64FromBits(0xfff8000000000000ull) : p;
 }
 
 }  // namespace floatscope::quant

@@ -605,28 +605,43 @@ HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
 
 // Stochastic rounding's common vector in a float format (kFloat,
 // kFloatNoNegZero), tried before FastRoundLanes by the fake-quant loop:
-// where every lane's |x| lies in [2^emin, largest finite] (emin >= -125
-// outside kFloatFixed, so no such lane is a float32 subnormal and DAZ
-// changes nothing),
-// d = fast_dmin in every lane (the format's normal binades), no lane is
-// deep, none can overflow (the largest finite is on the grid: rounding
-// never passes it) and none is tiny. The bias then goes onto the signed
-// pattern (|x| + bias < 2^31: no carry reaches the sign) and clearing the d
-// low bits gives the signed rounded value, FastRoundLanes's mag with the
-// input's sign, bit for bit. Returns false (and leaves *rounded alone)
-// where some lane is outside that range.
-template <Rounding kMode>
-HWY_INLINE bool FastSrNormal(const EncodePlan& p, VU bits, VU random, VU* rounded) {
+// where every lane's |x| lies in [low, largest finite], none can overflow
+// (the largest finite is on the grid: rounding never passes it), no lane is
+// deep and none is a float32 subnormal (low >= 2^-126: DAZ changes
+// nothing). Each lane drops d <= 23 pattern bits as in FastRoundLanes; the
+// bias goes onto the signed pattern (|x| + bias < 2^31: no carry reaches
+// the sign) and clearing the d low bits gives the signed rounded value,
+// FastRoundLanes's mag with the input's sign, bit for bit. Two variants
+// (EncodePlan::fast_sr_subnormal):
+//   kSub = false: low = 2^emin, d = fast_dmin in every lane (one constant
+//     shift; >= 2^-125 outside kFloatFixed, which does not come here);
+//   kSub = true: low = fast_ef_floor (2^q and 2^-126, whichever is larger),
+//     d = max(fast_dmin, fast_k - exponent field) lane by lane: the
+//     format's subnormal binades too, for formats with a high 2^emin, where
+//     a vector of unit-scale data often holds a lane below it (e4m3fn on
+//     N(0,1): one 16-lane vector in six) and the branch below would
+//     mispredict on it; a lane below 2^q (one in forty there) remains rare.
+// Returns false (and leaves *rounded alone) where some lane is outside.
+template <Rounding kMode, bool kSub>
+HWY_INLINE bool FastSrShallow(const EncodePlan& p, VU bits, VU random, VU* rounded) {
   const DU du;
   const DI di;
   const VU abs = hn::And(bits, hn::Set(du, 0x7fffffffu));
-  const VU range = hn::Sub(abs, hn::Set(du, p.fast_min_normal));  // wraps below 2^emin
-  if (!hn::AllFalse(du, hn::Gt(range, hn::Set(du, p.fast_any_limit - p.fast_min_normal)))) return false;
-  const VU mask = hn::Set(du, (1u << p.fast_dmin) - 1);
+  const uint32_t low = kSub ? p.fast_ef_floor : p.fast_min_normal;
+  const VU range = hn::Sub(abs, hn::Set(du, low));  // wraps below low
+  if (!hn::AllFalse(du, hn::Gt(range, hn::Set(du, p.fast_any_limit - low)))) return false;
+  VU shift;  // 32 - d, in 9..31
+  if constexpr (kSub) {
+    const VI ef = hn::BitCast(di, hn::ShiftRight<23>(abs));
+    shift = hn::BitCast(du, hn::Min(hn::Add(ef, hn::Set(di, 32 - p.fast_k)), hn::Set(di, 32 - p.fast_dmin)));
+  } else {
+    shift = hn::Set(du, static_cast<uint32_t>(32 - p.fast_dmin));
+  }
+  const VU mask = hn::Shr(hn::Set(du, 0xffffffffu), shift);  // 2^d - 1
   VU sum;
   if constexpr (kMode == Rounding::kStochastic) {
     const VU top_r = hn::Set(du, p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits));
-    sum = hn::Add(bits, hn::Shr(hn::And(random, top_r), hn::Set(du, static_cast<uint32_t>(32 - p.fast_dmin))));
+    sum = hn::Add(bits, hn::Shr(hn::And(random, top_r), shift));
   } else {
     static_assert(kMode == Rounding::kStochasticEq);
     const MU coin = hn::RebindMask(du, hn::Lt(hn::BitCast(di, random), hn::Zero(di)));
@@ -952,9 +967,15 @@ HWY_NOINLINE size_t FastEncodeLoop(const EncodePlan& plan, const float* in, cons
     auto step = [&](VU bits, VU random, MU valid) FLOATSCOPE_INLINE_LAMBDA {
       if constexpr (kSr && (kKind == FastKind::kFloat || kKind == FastKind::kFloatNoNegZero)) {
         VU rounded;
-        if (FastSrNormal<kMode>(p, bits, random, &rounded)) {
-          // Exact lanes kept their bits; no lane is tiny (see FastCounts).
-          if constexpr (kStats) counts.inexact += hn::CountTrue(DU(), hn::Ne(rounded, bits));
+        const bool shallow = p.fast_sr_subnormal ? FastSrShallow<kMode, true>(p, bits, random, &rounded)
+                                                 : FastSrShallow<kMode, false>(p, bits, random, &rounded);
+        if (shallow) {
+          // Exact lanes kept their bits; a lane below 2^emin may be tiny
+          // (FastCounts decides with the same random word).
+          if constexpr (kStats) {
+            const VU abs = hn::And(bits, hn::Set(DU(), 0x7fffffffu));
+            counts.Add<kMode>(p, true, hn::Ne(rounded, bits), bits, abs, random);
+          }
           return rounded;
         }
       }

@@ -71,6 +71,11 @@ struct EncodePlan {
   // d is the same for every input (fast_k - 1 <= fast_dmin: bf16, tf32):
   // no lane is "deep", the rounding is the textbook bias-and-clear.
   bool fast_fixed_d = false;
+  // Stochastic fake quantization's shortcut (FastSrShallow) takes the
+  // format's subnormal binades too: where 2^emin >= 2^-10, i.e. where data
+  // of unit scale often reaches below it (FP8 E4M3, FP6, FP4, binary8p4 and
+  // up); elsewhere (f16, e5m2) the normal binades alone, one shift cheaper.
+  bool fast_sr_subnormal = false;
 
   // Statistics from the fast path (FastCounts in convert-inl.h): it counts
   // inexact (rounded magnitude != input magnitude) and, for floats,
@@ -212,6 +217,7 @@ inline EncodePlan MakeEncodePlan(const Format& f, const Options& opt) {
   }
   if (p.fast) {
     p.fast_fixed_d = !p.is_int && p.fast_k - 1 <= p.fast_dmin && p.fast_zero_sign;
+    p.fast_sr_subnormal = !p.is_int && p.emin >= -10 && p.fast_ef_floor > 0x800000u;
     p.fast_stats = p.zero.flags[0] == 0 && p.zero.flags[1] == 0;
     p.fast_tiny_limit[0] = p.fast_tiny_limit[1] = p.fast_min_normal;
     if (!p.is_int && p.tiny_after) {

@@ -371,7 +371,7 @@ TEST_CASE("emulate/quant/common.h's FS_HD stand-ins equal <cmath> and x86 arithm
       check(Bits(quant::LdexpF32(x, k)) == Bits(want) || (std::isnan(x) && std::isnan(want)),
             fmt::format("ldexp 0x{:08x} {}", Bits(x), k));
     }
-    for (const float y : {1.0f, -0.0f, 3.5f, quant::kFltMax, 1e-40f, xs[Bits(x) % xs.size()]}) {
+    for (const float y : {1.0f, -0.0f, 3.5f, quant::kFltMax, 1e-40f, INFINITY, -INFINITY, xs[Bits(x) % xs.size()]}) {
       // fmin/fmax: the recipes' operands are results of arithmetic, never
       // signaling NaNs (which glibc's fmin turns into NaN, not ignores).
       auto is_snan = [](float v) { return std::isnan(v) && (Bits(v) & 0x400000u) == 0; };
