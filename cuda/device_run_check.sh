@@ -14,7 +14,8 @@
 #      the formats named in $SIMD_FORMATS.
 # Binaries gzipped in $DEV/bin (floatscope, gpu_kernels_test, gemm_bench,
 # exhaustive_simd), the libraries a bare CUDA image lacks in $DEV/lib.
-# At most 8 files under $OUT.
+# At most 8 files under $OUT. Optional: SUITE_FILTER (doctest -tc patterns
+# for stage 1), GEMM=0 (skip stage 2), VERIFY=0 (skip stage 3).
 #   DEV=build/dev SIMD_FORMATS=f16,bf16 cuda/device_run_check.sh [SECONDS]
 set -uo pipefail
 OUT=${OUT:-out}
@@ -36,10 +37,13 @@ export LD_LIBRARY_PATH="$PWD/$DEV/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 } > "$OUT/device.txt" 2>&1
 
 echo "== 1+2. gpu_kernels_test (all cases) beside gemm_bench (at $(at) s)"
-( timeout "${SUITE_SECONDS:-240}" "$B/gpu_kernels_test" -d > "$OUT/gpu_suite.log" 2>&1; echo "exit $?" >> "$OUT/gpu_suite.log" ) &
+( timeout "${SUITE_SECONDS:-240}" "$B/gpu_kernels_test" -d ${SUITE_FILTER:+-tc="$SUITE_FILTER"} > "$OUT/gpu_suite.log" 2>&1
+  echo "exit $?" >> "$OUT/gpu_suite.log" ) &
 suite=$!
-timeout "${BENCH_SECONDS:-200}" "$B/gemm_bench" --size 4096 --reps 5 > "$OUT/gemm_bench.log" 2>&1
-echo "gemm_bench exit $? at $(at) s" >> "$OUT/gemm_bench.log"
+if [[ "${GEMM:-1}" != 0 ]]; then
+  timeout "${BENCH_SECONDS:-200}" "$B/gemm_bench" --size 4096 --reps 5 > "$OUT/gemm_bench.log" 2>&1
+  echo "gemm_bench exit $? at $(at) s" >> "$OUT/gemm_bench.log"
+fi
 wait $suite
 grep -E "test cases|assertions|ERROR|exit" "$OUT/gpu_suite.log" | tail -8
 
@@ -57,8 +61,8 @@ verify() {
 }
 echo "== 3. gpu-verify (at $(at) s)"
 reserve=${SIMD_RESERVE:-240}
-verify "$reserve" --format e4m3,e3m4,binary8p3,uint8 --round sr,sr-eq --seed 12345 --kernels fast
-verify "$reserve" --format f16,int8 --round rne --kernels all
+[[ "${VERIFY:-1}" != 0 ]] && verify "$reserve" --format e4m3,e3m4,binary8p3,uint8 --round sr,sr-eq --seed 12345 --kernels fast
+[[ "${VERIFY:-1}" != 0 ]] && verify "$reserve" --format f16,int8 --round rne --kernels all
 verify "$reserve" --format e4m3fn --round sr-eq --seed 12345 --kernels fast --scale 0x1.6a09e6p+0
 grep -E "passed|failed|budget spent" "$OUT/verify.log" | tail -12
 
