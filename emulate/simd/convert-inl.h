@@ -603,52 +603,131 @@ HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
   return out;
 }
 
-// Stochastic rounding's common vector in a float format (kFloat,
-// kFloatNoNegZero), tried before FastRoundLanes by the fake-quant loop:
-// where every lane's |x| lies in [low, largest finite], none can overflow
-// (the largest finite is on the grid: rounding never passes it), no lane is
-// deep and none is a float32 subnormal (low >= 2^-126: DAZ changes
-// nothing). Each lane drops d <= 23 pattern bits as in FastRoundLanes; the
-// bias goes onto the signed pattern (|x| + bias < 2^31: no carry reaches
-// the sign) and clearing the d low bits gives the signed rounded value,
-// FastRoundLanes's mag with the input's sign, bit for bit. Two variants
-// (EncodePlan::fast_sr_subnormal):
-//   kSub = false: low = 2^emin, d = fast_dmin in every lane (one constant
-//     shift; >= 2^-125 outside kFloatFixed, which does not come here);
-//   kSub = true: low = fast_ef_floor (2^q and 2^-126, whichever is larger),
+// Which lanes stochastic fake quantization's shortcut (FastSrShallow) takes
+// (EncodePlan::fast_sr_subnormal, fast_sr_deep).
+enum class SrRange {
+  kNormal,     // |x| in [2^emin, largest finite]: one constant d
+  kSubnormal,  // |x| in [max(2^q, 2^-126), largest finite]: d lane by lane
+  kDeep,       // |x| in [0, largest finite]: d lane by lane, deep lanes too
+};
+
+// Stochastic rounding's common vector (kFloat, kFloatNoNegZero; kInt for
+// kDeep), tried before FastRoundLanes by the fake-quant loop: where every
+// lane's |x| lies in the range below, none can overflow (the largest finite
+// is on the grid: rounding never passes it) and the lanes need none of
+// FastRoundLanes' other cases. Each lane drops d <= 23 pattern bits as in
+// FastRoundLanes (bias, then clear d bits), giving FastRoundLanes's mag with
+// the input's sign, bit for bit. Three ranges (SrRange):
+//   kNormal: low = 2^emin, d = fast_dmin in every lane (one constant shift;
+//     >= 2^-125 outside kFloatFixed, which does not come here); the bias
+//     goes onto the signed pattern (|x| + bias < 2^31: no carry reaches the
+//     sign), no float32 subnormal (DAZ changes nothing);
+//   kSubnormal: low = fast_ef_floor (2^q and 2^-126, whichever is larger),
 //     d = max(fast_dmin, fast_k - exponent field) lane by lane: the
 //     format's subnormal binades too, for formats with a high 2^emin, where
 //     a vector of unit-scale data often holds a lane below it (e4m3fn on
 //     N(0,1): one 16-lane vector in six) and the branch below would
-//     mispredict on it; a lane below 2^q (one in forty there) remains rare.
+//     mispredict on it; a lane below 2^q (one in forty there) remains rare;
+//   kDeep: every lane up to the largest finite, for formats whose smallest
+//     nonzero 2^q is so high that unit-scale data has lanes below it in
+//     most vectors (FP4, FP6, integers: |x| < 1). A deep lane rounds to 0
+//     or 2^q, up where its t = floor(|x| / 2^q * 2^32) plus the random word
+//     carries out of 32 bits (DeepFraction). Float32 subnormals are deep
+//     lanes, so the plan asks for no DAZ.
 // Returns false (and leaves *rounded alone) where some lane is outside.
-template <Rounding kMode, bool kSub>
+// t = floor(a / 2^q * 2^32) in the lanes with a < 2^q (= fast_min_pos;
+// others: unspecified), for FastSrShallow's kDeep. On x86 in floating
+// point: a * 2^(32 - q) is exact (a power of two, and 2^q >= 2^-6 keeps the
+// product of a float32 subnormal normal; under DAZ such a lane's t is 0
+// either way, as a < 2^-126 makes t < 2^-88) and below 2^32, so the
+// truncating conversion to an unsigned integer gives t. AVX2 converts to
+// signed only: the lanes from 2^31 on take 2^31 off first (exact there:
+// multiples of 2^8) and put it back. Elsewhere the integer route of
+// FastRoundLanes with one shift: a < 2^q, so with sig the 24-bit
+// significand t = sig * 2^(8 - s), s >= 0, i.e. (sig << 8) >> s, and 0 from
+// s = 32 on (sig < 2^24).
+HWY_INLINE VU DeepFraction(const EncodePlan& p, VU a) {
+  const DU du;
+#if HWY_TARGET <= HWY_AVX3 || HWY_TARGET == HWY_AVX2
+  const DF df;
+  const auto v = hn::Mul(hn::BitCast(df, a), hn::Set(df, p.fast_deep_scale));
+#if HWY_TARGET <= HWY_AVX3
+  return VU{_mm512_cvttps_epu32(v.raw)};
+#else
+  const __m256 big = _mm256_cmp_ps(v.raw, _mm256_set1_ps(2147483648.0f), _CMP_GE_OQ);
+  const __m256i t = _mm256_cvttps_epi32(_mm256_sub_ps(v.raw, _mm256_and_ps(big, _mm256_set1_ps(2147483648.0f))));
+  return VU{_mm256_xor_si256(t, _mm256_and_si256(_mm256_castps_si256(big), _mm256_set1_epi32(INT32_MIN)))};
+#endif
+#else
+  const DI di;
+  const VU implicit = hn::Set(du, 0x800000u);
+  // s = 8 - (exponent field + 32 - fast_k) over the deep lanes' fields
+  // (the others' clamped into them: s >= 0 everywhere).
+  const VI ef1 = hn::BitCast(di, hn::ShiftRight<23>(hn::Min(hn::Max(a, implicit), hn::Set(du, p.fast_min_pos - 1))));
+  const VI s = hn::Sub(hn::Set(di, p.fast_k - 24), ef1);
+  const VU sig8 = hn::ShiftLeft<8>(hn::Or(a, hn::Min(a, implicit)));
+  return hn::IfThenZeroElse(hn::RebindMask(du, hn::Gt(s, hn::Set(di, 31))),
+                            hn::Shr(sig8, hn::BitCast(du, hn::Min(s, hn::Set(di, 31)))));
+#endif
+}
+
+template <Rounding kMode, SrRange kRange, FastKind kKind>
 HWY_INLINE bool FastSrShallow(const EncodePlan& p, VU bits, VU random, VU* rounded) {
   const DU du;
   const DI di;
   const VU abs = hn::And(bits, hn::Set(du, 0x7fffffffu));
-  const uint32_t low = kSub ? p.fast_ef_floor : p.fast_min_normal;
-  const VU range = hn::Sub(abs, hn::Set(du, low));  // wraps below low
-  if (!hn::AllFalse(du, hn::Gt(range, hn::Set(du, p.fast_any_limit - low)))) return false;
-  VU shift;  // 32 - d, in 9..31
-  if constexpr (kSub) {
-    const VI ef = hn::BitCast(di, hn::ShiftRight<23>(abs));
-    shift = hn::BitCast(du, hn::Min(hn::Add(ef, hn::Set(di, 32 - p.fast_k)), hn::Set(di, 32 - p.fast_dmin)));
+  const VU top_r = hn::Set(du, p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits));
+  if constexpr (kRange == SrRange::kDeep) {
+    const VU a = abs;  // no DAZ: EncodePlan::fast_sr_deep
+    // Patterns < 2^31 compare as signed lanes: what x86 has.
+    auto lt = [&](VU x, VU y) { return hn::RebindMask(du, hn::Lt(hn::BitCast(di, x), hn::BitCast(di, y))); };
+    if (!hn::AllFalse(du, lt(hn::Set(du, p.fast_any_limit), a))) return false;  // overflow, inf, NaN
+    const VI ef = hn::BitCast(di, hn::ShiftRight<23>(hn::Max(a, hn::Set(du, p.fast_ef_floor))));
+    const VU shift = hn::BitCast(du, hn::Min(hn::Add(ef, hn::Set(di, 32 - p.fast_k)), hn::Set(di, 32 - p.fast_dmin)));
+    const VU mask = hn::Shr(hn::Set(du, 0xffffffffu), shift);  // 2^d - 1
+    const VU min_pos = hn::Set(du, p.fast_min_pos);
+    const VU zero = hn::Zero(du);
+    VU shallow;
+    MU up_deep;
+    if constexpr (kMode == Rounding::kStochastic) {
+      const VU u = hn::And(random, top_r);
+      shallow = hn::AndNot(mask, hn::Add(a, hn::Shr(u, shift)));
+      const VU t = DeepFraction(p, a);
+      up_deep = hn::Lt(hn::Add(hn::And(t, top_r), u), u);  // carry out of 32 bits
+    } else {
+      static_assert(kMode == Rounding::kStochasticEq);
+      const MU coin = hn::RebindMask(du, hn::Lt(hn::BitCast(di, random), hn::Zero(di)));
+      shallow = hn::AndNot(mask, hn::IfThenElse(coin, hn::Add(a, mask), a));
+      up_deep = hn::AndNot(hn::Eq(a, zero), coin);
+    }
+    const VU mag = hn::IfThenElse(lt(a, min_pos), hn::IfThenElseZero(up_deep, min_pos), shallow);
+    const VU sign = hn::Xor(bits, a);
+    *rounded = hn::Or(mag, KeepsZeroSign(kKind) ? sign : hn::IfThenZeroElse(hn::Eq(mag, zero), sign));
+    return true;
   } else {
-    shift = hn::Set(du, static_cast<uint32_t>(32 - p.fast_dmin));
+    constexpr bool kSub = kRange == SrRange::kSubnormal;
+    const uint32_t low = kSub ? p.fast_ef_floor : p.fast_min_normal;
+    const VU range = hn::Sub(abs, hn::Set(du, low));  // wraps below low
+    if (!hn::AllFalse(du, hn::Gt(range, hn::Set(du, p.fast_any_limit - low)))) return false;
+    VU shift;  // 32 - d, in 9..31
+    if constexpr (kSub) {
+      const VI ef = hn::BitCast(di, hn::ShiftRight<23>(abs));
+      shift = hn::BitCast(du, hn::Min(hn::Add(ef, hn::Set(di, 32 - p.fast_k)), hn::Set(di, 32 - p.fast_dmin)));
+    } else {
+      shift = hn::Set(du, static_cast<uint32_t>(32 - p.fast_dmin));
+    }
+    const VU mask = hn::Shr(hn::Set(du, 0xffffffffu), shift);  // 2^d - 1
+    VU sum;
+    if constexpr (kMode == Rounding::kStochastic) {
+      sum = hn::Add(bits, hn::Shr(hn::And(random, top_r), shift));
+    } else {
+      static_assert(kMode == Rounding::kStochasticEq);
+      const MU coin = hn::RebindMask(du, hn::Lt(hn::BitCast(di, random), hn::Zero(di)));
+      sum = hn::IfThenElse(coin, hn::Add(bits, mask), bits);
+    }
+    *rounded = hn::AndNot(mask, sum);
+    return true;
   }
-  const VU mask = hn::Shr(hn::Set(du, 0xffffffffu), shift);  // 2^d - 1
-  VU sum;
-  if constexpr (kMode == Rounding::kStochastic) {
-    const VU top_r = hn::Set(du, p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits));
-    sum = hn::Add(bits, hn::Shr(hn::And(random, top_r), shift));
-  } else {
-    static_assert(kMode == Rounding::kStochasticEq);
-    const MU coin = hn::RebindMask(du, hn::Lt(hn::BitCast(di, random), hn::Zero(di)));
-    sum = hn::IfThenElse(coin, hn::Add(bits, mask), bits);
-  }
-  *rounded = hn::AndNot(mask, sum);
-  return true;
 }
 
 // The overflowed lanes of a rare vector (FastLanes::any).
@@ -965,16 +1044,20 @@ HWY_NOINLINE size_t FastEncodeLoop(const EncodePlan& plan, const float* in, cons
   size_t done;
   if (out.fq) {
     auto step = [&](VU bits, VU random, MU valid) FLOATSCOPE_INLINE_LAMBDA {
-      if constexpr (kSr && (kKind == FastKind::kFloat || kKind == FastKind::kFloatNoNegZero)) {
+      if constexpr (kSr && kKind != FastKind::kFloatFixed) {
         VU rounded;
-        const bool shallow = p.fast_sr_subnormal ? FastSrShallow<kMode, true>(p, bits, random, &rounded)
-                                                 : FastSrShallow<kMode, false>(p, bits, random, &rounded);
+        bool shallow;
+        if (p.fast_sr_deep) shallow = FastSrShallow<kMode, SrRange::kDeep, kKind>(p, bits, random, &rounded);
+        else if constexpr (kKind == FastKind::kInt) shallow = false;
+        else if (p.fast_sr_subnormal) shallow = FastSrShallow<kMode, SrRange::kSubnormal, kKind>(p, bits, random, &rounded);
+        else shallow = FastSrShallow<kMode, SrRange::kNormal, kKind>(p, bits, random, &rounded);
         if (shallow) {
-          // Exact lanes kept their bits; a lane below 2^emin may be tiny
-          // (FastCounts decides with the same random word).
+          // Exact lanes kept their magnitude; a lane below 2^emin may be
+          // tiny (FastCounts decides with the same random word).
           if constexpr (kStats) {
             const VU abs = hn::And(bits, hn::Set(DU(), 0x7fffffffu));
-            counts.Add<kMode>(p, true, hn::Ne(rounded, bits), bits, abs, random);
+            counts.Add<kMode>(p, kKind != FastKind::kInt, hn::Ne(hn::And(rounded, hn::Set(DU(), 0x7fffffffu)), abs),
+                              bits, abs, random);
           }
           return rounded;
         }

@@ -76,6 +76,13 @@ struct EncodePlan {
   // of unit scale often reaches below it (FP8 E4M3, FP6, FP4, binary8p4 and
   // up); elsewhere (f16, e5m2) the normal binades alone, one shift cheaper.
   bool fast_sr_subnormal = false;
+  // ... and every lane below the largest finite, the "deep" ones below the
+  // smallest nonzero 2^q included, where 2^q >= 2^-6: data of unit scale
+  // has lanes below it in most vectors (FP4, FP6, integers; e4m3fn's 2^-9
+  // in one 16-lane vector in forty, where kSubnormal's branch is cheaper).
+  // Not with DAZ (float32 subnormals are deep lanes there).
+  bool fast_sr_deep = false;
+  float fast_deep_scale = 0;  // 2^(32 - q), q = log2(fast_min_pos): DeepFraction
 
   // Statistics from the fast path (FastCounts in convert-inl.h): it counts
   // inexact (rounded magnitude != input magnitude) and, for floats,
@@ -218,6 +225,9 @@ inline EncodePlan MakeEncodePlan(const Format& f, const Options& opt) {
   if (p.fast) {
     p.fast_fixed_d = !p.is_int && p.fast_k - 1 <= p.fast_dmin && p.fast_zero_sign;
     p.fast_sr_subnormal = !p.is_int && p.emin >= -10 && p.fast_ef_floor > 0x800000u;
+    p.fast_sr_deep = !p.flush_in && !p.fast_fixed_d && p.fast_min_pos >= 0x3c800000u &&  // 2^-6
+                     p.fast_any_limit > p.fast_min_pos;  // not unsigned integers (limit 0 for x < 0)
+    p.fast_deep_scale = std::ldexp(1.0f, 32 - std::ilogb(F32FromBits(p.fast_min_pos)));
     p.fast_stats = p.zero.flags[0] == 0 && p.zero.flags[1] == 0;
     p.fast_tiny_limit[0] = p.fast_tiny_limit[1] = p.fast_min_normal;
     if (!p.is_int && p.tiny_after) {
