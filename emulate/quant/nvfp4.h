@@ -80,18 +80,34 @@ FS_HD constexpr float Nvfp4GlobalEncodeScale(float amax_tensor) {
 
 FS_HD constexpr float Nvfp4GlobalDecodeScale(float s_enc) { return 1.0f / s_enc; }
 
-// E4M3 code of the block decode scale.
-FS_HD uint8_t Nvfp4BlockScaleCode(float amax_block, float s_enc) {
-  const float s = FminF32(amax_block / 6.0f * s_enc, kFltMax);
-  constexpr Format kE4m3fn = formats::kE4m3fn;
+// The block decode scale before its E4M3 cast, and the cast's options
+// (e4m3_rn_satfinite). quantize.cc casts the blocks' values in one array
+// call (the kernels give the core's bits).
+FS_HD constexpr float Nvfp4BlockScaleValue(float amax_block, float s_enc) {
+  return FminF32(amax_block / 6.0f * s_enc, kFltMax);
+}
+
+FS_HD constexpr Options Nvfp4BlockScaleOptions() {
   Options opt;
   opt.overflow = Overflow::kSaturate;
-  return static_cast<uint8_t>(EncodeFromF32(kE4m3fn, s, opt).code);
+  return opt;
+}
+
+// E4M3 code of the block decode scale.
+FS_HD uint8_t Nvfp4BlockScaleCode(float amax_block, float s_enc) {
+  constexpr Format kE4m3fn = formats::kE4m3fn;
+  return static_cast<uint8_t>(
+      EncodeFromF32(kE4m3fn, Nvfp4BlockScaleValue(amax_block, s_enc), Nvfp4BlockScaleOptions()).code);
+}
+
+// The block encode scale from the value of the block decode scale's code.
+FS_HD constexpr float Nvfp4BlockEncodeScaleOf(float scale_value, float s_dec) {
+  return FminF32(1.0f / (scale_value * s_dec), kFltMax);
 }
 
 FS_HD float Nvfp4BlockEncodeScale(uint8_t scale_code, float s_dec) {
   constexpr Format kE4m3fn = formats::kE4m3fn;
-  return FminF32(1.0f / (DecodeToF32(kE4m3fn, scale_code) * s_dec), kFltMax);
+  return Nvfp4BlockEncodeScaleOf(DecodeToF32(kE4m3fn, scale_code), s_dec);
 }
 
 // The block encode scale is never NaN, so a NaN x is the product's only
@@ -113,19 +129,26 @@ inline constexpr float kTorchaoE4m3Tiny = 0.015625f;  // 2^-6, torch.finfo(torch
 // P = amax / (F8E4M3_MAX * F4_E2M1_MAX), per_tensor_amax_to_scale.
 inline float TorchaoNvfp4TensorScale(float amax_tensor) { return amax_tensor / (448.0f * 6.0f); }
 
-// E4M3 code of s_b. torch.clamp passes NaN through, and the cast of NaN is
-// E4M3's NaN.
-inline uint8_t TorchaoNvfp4BlockScaleCode(float amax_block, float per_tensor) {
+// s_b before its E4M3 cast (default options). torch.clamp passes NaN
+// through, and the cast of NaN is E4M3's NaN.
+inline float TorchaoNvfp4BlockScaleValue(float amax_block, float per_tensor) {
   float s = amax_block / 6.0f / per_tensor;
   if (s < kTorchaoE4m3Tiny) s = kTorchaoE4m3Tiny;
   if (s > 448.0f) s = 448.0f;
-  return static_cast<uint8_t>(EncodeFromF32(formats::kE4m3fn, s).code);
+  return s;
+}
+
+// E4M3 code of s_b.
+inline uint8_t TorchaoNvfp4BlockScaleCode(float amax_block, float per_tensor) {
+  return static_cast<uint8_t>(EncodeFromF32(formats::kE4m3fn, TorchaoNvfp4BlockScaleValue(amax_block, per_tensor)).code);
 }
 
 // t_b = P * float(s_b): the block's decode scale, which the elements are
 // divided by (quantize) and multiplied by (dequantize).
+inline float TorchaoNvfp4BlockDecodeScaleOf(float scale_value, float per_tensor) { return per_tensor * scale_value; }
+
 inline float TorchaoNvfp4BlockDecodeScale(uint8_t scale_code, float per_tensor) {
-  return per_tensor * DecodeToF32(formats::kE4m3fn, scale_code);
+  return TorchaoNvfp4BlockDecodeScaleOf(DecodeToF32(formats::kE4m3fn, scale_code), per_tensor);
 }
 
 // clamp(x / t_b, -6, 6): what torchao hands to its E2M1 cast.

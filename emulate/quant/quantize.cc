@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cfloat>
 #include <chrono>
+#include <concepts>
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
@@ -106,36 +107,51 @@ struct Run {
   size_t begin, len, unit, stride;
 };
 
-// Calls fn(Run) for the runs that make up elements [b, e), in order.
+// Calls fn(Run) for the runs that make up elements [b, e), in order. The
+// first run's place is divided out; the runs after it step on (units along
+// the axis are numbered consecutively, so the next run's unit is the last
+// one's plus one, wrapping where a channel index does), with no division.
 template <class Fn>
 void ForEachRun(const Partition& p, size_t b, size_t e, Fn&& fn) {
+  if (e <= b) return;
   const size_t len = p.view.len, inner = p.view.inner;
   switch (p.kind) {
     case Granularity::kTensor:
-      if (e > b) fn(Run{b, e - b, 0, 0});
+      fn(Run{b, e - b, 0, 0});
       return;
     case Granularity::kChannel:
-      for (size_t pos = b; pos < e;) {
-        if (inner == 1) {  // along the axis: channel k, k + 1, ...
-          const size_t k = pos % len, m = std::min(e - pos, len - k);
+      if (inner == 1) {  // along the axis: channel k, k + 1, ..., then 0, 1, ... from the next row on
+        for (size_t pos = b, k = b % len; pos < e; k = 0) {
+          const size_t m = std::min(e - pos, len - k);
           fn(Run{pos, m, k, 1});
           pos += m;
-        } else {  // along the inner indices: one channel
-          const size_t i = pos % inner, m = std::min(e - pos, inner - i);
-          fn(Run{pos, m, (pos / inner) % len, 0});
+        }
+      } else {  // along the inner indices: one channel, the next one after each row of `inner`
+        size_t i = b % inner, k = (b / inner) % len;
+        for (size_t pos = b; pos < e;) {
+          const size_t m = std::min(e - pos, inner - i);
+          fn(Run{pos, m, k, 0});
           pos += m;
+          i = 0;
+          k = k + 1 == len ? 0 : k + 1;
         }
       }
       return;
     case Granularity::kGroup: {
       const size_t groups = p.GroupsAlong();
-      for (size_t pos = b; pos < e;) {
-        if (inner == 1) {  // along the axis: up to the end of the group
-          const size_t k = pos % len, o = pos / len, g = k / p.group;
-          const size_t m = std::min(e - pos, std::min(len, (g + 1) * p.group) - k);
-          fn(Run{pos, m, o * groups + g, 0});
+      if (inner == 1) {  // along the axis: up to the end of the group; units o * groups + g count up
+        size_t k = b % len, u = (b / len) * groups + k / p.group;
+        size_t k_end = std::min(len, (k / p.group + 1) * p.group);
+        for (size_t pos = b; pos < e; ++u) {
+          const size_t m = std::min(e - pos, k_end - k);
+          fn(Run{pos, m, u, 0});
           pos += m;
-        } else {  // along the inner indices: units (o, g, i), i = 0, 1, ...
+          k += m;
+          if (k == len) k = 0;
+          k_end = std::min(len, k + p.group);  // k is a group's start from here on
+        }
+      } else {  // along the inner indices: units (o, g, i), i = 0, 1, ...
+        for (size_t pos = b; pos < e;) {
           const size_t i = pos % inner, row = pos / inner, m = std::min(e - pos, inner - i);
           fn(Run{pos, m, ((row / len) * groups + (row % len) / p.group) * inner + i, 1});
           pos += m;
@@ -363,6 +379,93 @@ FS_QUANT_CLONES void PrepAffine(const double* x, size_t n, double s, double z, S
                                 uint8_t* bad) {
   for (size_t j = 0; j < n; ++j) bad[j] = ScaledToF32(x[j] / s + z, rl, v + j);
 }
+// The families whose element scale is one float32 per unit (MX's exact
+// powers of two, NVFP4's block scales) take it per element, spread out from
+// the units by ExpandUnits, so that their loops run over whole chunks.
+
+// What the stand-in loops mark per element in bad[]: 0, the stand-in's
+// rounding is the element's; kCore, the core does the element; kCountFlags,
+// the stand-in is the element's exact value and its rounding the element's,
+// but the core's flags count it (a value beyond the format's range, which
+// may overflow: `saturated`). CastChunk counts those with the array
+// kernels' statistics where the rounding is deterministic (the flags of a
+// float32 value do not depend on its index there), else hands them to the
+// core.
+constexpr uint8_t kCore = 1, kCountFlags = 2;
+
+// v[j] = x[j] * s[j] in float32, s[j] a power of two (MX); bad[j] = 0
+// where that is ScaledToF32's stand-in of the exact product x[j] * s[j]
+// with the rule [lo, hi], zero_ok: a product that is a normal float32 (|v|
+// > FLT_MIN, so the exact one is not below FLT_MIN either) is the exact
+// product, and the same comparisons decide; a zero is exact only where x[j]
+// is a zero. A normal product beyond [lo, hi] is kCountFlags where
+// `count_beyond` (a signed float format: its finite values raise no flag
+// but inexact, underflow and overflow); anything else (below FLT_MIN,
+// beyond the float32 range, NaN, s[j] NaN) is kCore, as the float64
+// products of PrepProduct would be (|v| == FLT_MIN goes there too:
+// harmless, the core is the definition).
+FS_QUANT_CLONES void PrepPow2F32(const float* x, const float* s, size_t n, float lo, float hi, bool zero_ok,
+                                 bool count_beyond, float* v, uint8_t* bad) {
+  const uint32_t z = zero_ok, c = count_beyond;
+  for (size_t j = 0; j < n; ++j) {
+    const float y = x[j] * s[j];
+    v[j] = y;
+    const float a = std::fabs(y);
+    const uint32_t normal = static_cast<uint32_t>(a > FLT_MIN) & static_cast<uint32_t>(a <= FLT_MAX);
+    const uint32_t in = static_cast<uint32_t>(y >= lo) & static_cast<uint32_t>(y <= hi);
+    const uint32_t ok = in & (normal | (static_cast<uint32_t>(x[j] == 0.0f) & z));
+    const uint32_t count = (in ^ 1u) & normal & c;
+    bad[j] = static_cast<uint8_t>((ok ^ 1u) << count);  // 0, kCore or kCountFlags
+  }
+}
+// NVFP4 (te): v[j] = float32(x[j]) * k[j], the recipe's own value; bad[j]
+// = kCountFlags where it is finite and beyond e2m1fn's 6, kCore where it is
+// not finite.
+inline uint8_t Nvfp4Mark(float y) {
+  const float a = std::fabs(y);
+  return static_cast<uint8_t>(static_cast<uint32_t>(!(a <= 6.0f)) << static_cast<uint32_t>(a <= FLT_MAX));
+}
+FS_QUANT_CLONES void PrepMulF32(const float* x, const float* k, size_t n, float* v, uint8_t* bad) {
+  for (size_t j = 0; j < n; ++j) {
+    const float y = x[j] * k[j];
+    v[j] = y;
+    bad[j] = Nvfp4Mark(y);
+  }
+}
+FS_QUANT_CLONES void PrepMulF32(const double* x, const float* k, size_t n, float* v, uint8_t* bad) {
+  for (size_t j = 0; j < n; ++j) {
+    const float y = static_cast<float>(x[j]) * k[j];
+    v[j] = y;
+    bad[j] = Nvfp4Mark(y);
+  }
+}
+// NVFP4 (torchao): v[j] = float32(x[j]) / t[j]; bad[j] = kCore where it
+// is NaN or beyond 6 (the core counts the clamp).
+FS_QUANT_CLONES void PrepDivF32(const float* x, const float* t, size_t n, float* v, uint8_t* bad) {
+  for (size_t j = 0; j < n; ++j) {
+    const float q = x[j] / t[j];
+    v[j] = q;
+    bad[j] = !(std::fabs(q) <= 6.0f);
+  }
+}
+FS_QUANT_CLONES void PrepDivF32(const double* x, const float* t, size_t n, float* v, uint8_t* bad) {
+  for (size_t j = 0; j < n; ++j) {
+    const float q = static_cast<float>(x[j]) / t[j];
+    v[j] = q;
+    bad[j] = !(std::fabs(q) <= 6.0f);
+  }
+}
+// dq[j] = fq[j] * s[j] (the decoders of those families); returns whether
+// every dq[j] with bad[j] == 0 is finite (the others are the core's).
+FS_QUANT_CLONES bool MulF32(const float* fq, const float* s, const uint8_t* bad, size_t n, float* dq) {
+  uint32_t ok = 1;
+  for (size_t j = 0; j < n; ++j) {
+    const float y = fq[j] * s[j];
+    dq[j] = y;
+    ok &= static_cast<uint32_t>(std::fabs(y) <= FLT_MAX) | static_cast<uint32_t>(bad[j] != 0);
+  }
+  return ok != 0;
+}
 // Whether every value is finite (the chunks' check for results the
 // scheme's decoder must redo).
 FS_QUANT_CLONES bool AllFinite(const float* v, size_t n) {
@@ -377,7 +480,10 @@ FS_QUANT_CLONES bool AllFinite(const float* v, size_t n) {
 // the elements the core must do), says what the core gives for one element
 // (Core: the scheme's element function, the definition), and dequantizes
 // from the exact values of the codes (Decode, over a Run; CoreDecode for one
-// code). Per-unit parameters are indexed by unit.
+// code). Per-unit parameters are indexed by unit. A family whose element
+// scale is one float32 per unit says so instead of Prep or Decode:
+// PrepScales(x) (null: Prep after all) and PrepElems take it per element,
+// over a whole chunk; DecodeScales is the factor dq = fq * s (MulF32).
 
 // FP8 scaling (tensor, channel, group, delayed): cast(f, x * scale),
 // x' = value * scale_inv.
@@ -463,7 +569,16 @@ struct MxFamily {
   const MxScale* scales;
   const double* down;  // 2^(implied - shared_exp) (0 for NaN blocks)
   const float* up;     // 2^(shared_exp - implied): a float32 for every shared_exp in [-127, 127]
+  // down as a float32 where it is one, else NaN (and NaN for NaN blocks),
+  // for PrepPow2F32 (null: rule.lo or rule.hi is not a float32, Prep runs).
+  const float* down_f = nullptr;
 
+  // float32 inputs: the products in float32 (PrepPow2F32).
+  const float* PrepScales(const float*) const { return down_f; }
+  void PrepElems(const float* x, const float* s, size_t n, float* v, uint8_t* bad) const {
+    PrepPow2F32(x, s, n, static_cast<float>(rule.lo), static_cast<float>(rule.hi), rule.zero_ok,
+                IsFloat(*f) && f->is_signed, v, bad);
+  }
   template <class T>
   void Prep(const T* x, const Run& r, float* v, uint8_t* bad) const {
     // x * 2^k is exact in float64 but where it underflows, and then it is
@@ -486,9 +601,7 @@ struct MxFamily {
   }
   // value * 2^k rounded once to float32: a float32 multiplication by the
   // exact power of two, as DecodeScaledPow2ToF32 rounds the exact product.
-  void Decode(const float* fq, const Run& r, float* dq) const {
-    for (size_t j = 0; j < r.len; ++j) dq[j] = fq[j] * up[r.unit + j * r.stride];
-  }
+  const float* DecodeScales() const { return up; }
   float CoreDecode(uint64_t code, size_t u) const { return MxDecodeElement(*t, code, scales[u]); }
 };
 
@@ -504,20 +617,18 @@ struct Nvfp4TeFamily {
   float s_dec;
 
   template <class T>
-  void Prep(const T* x, const Run& r, float* v, uint8_t* bad) const {
-    for (size_t j = 0; j < r.len; ++j) {
-      const float y = static_cast<float>(x[j]) * k[r.unit + j * r.stride];
-      v[j] = y;
-      bad[j] = !(std::fabs(y) <= 6.0f);  // NaN or beyond e2m1fn's max: the core counts the clamp
-    }
+  const float* PrepScales(const T*) const {
+    return k;
+  }
+  template <class T>
+  void PrepElems(const T* x, const float* s, size_t n, float* v, uint8_t* bad) const {
+    PrepMulF32(x, s, n, v, bad);
   }
   template <class T>
   Result Core(T x, size_t u, uint64_t index) const {
     return Nvfp4EncodeElement(opt, static_cast<float>(x), k[u], index);
   }
-  void Decode(const float* fq, const Run& r, float* dq) const {
-    for (size_t j = 0; j < r.len; ++j) dq[j] = fq[j] * dec[r.unit + j * r.stride];
-  }
+  const float* DecodeScales() const { return dec; }
   float CoreDecode(uint64_t code, size_t u) const { return Nvfp4DecodeElement(code, scale_codes[u], s_dec); }
 };
 
@@ -530,12 +641,12 @@ struct Nvfp4TorchaoFamily {
   const float* t;  // block decode scales P * value(s_b)
 
   template <class T>
-  void Prep(const T* x, const Run& r, float* v, uint8_t* bad) const {
-    for (size_t j = 0; j < r.len; ++j) {
-      const float q = static_cast<float>(x[j]) / t[r.unit + j * r.stride];
-      v[j] = q;
-      bad[j] = !(std::fabs(q) <= 6.0f);
-    }
+  const float* PrepScales(const T*) const {
+    return t;
+  }
+  template <class T>
+  void PrepElems(const T* x, const float* s, size_t n, float* v, uint8_t* bad) const {
+    PrepDivF32(x, s, n, v, bad);
   }
   template <class T>
   Result Core(T x, size_t u, uint64_t index) const {
@@ -544,9 +655,7 @@ struct Nvfp4TorchaoFamily {
     if (std::fabs(x32 / t[u]) > 6.0f) r.flags |= kOverflow;
     return r;
   }
-  void Decode(const float* fq, const Run& r, float* dq) const {
-    for (size_t j = 0; j < r.len; ++j) dq[j] = fq[j] * t[r.unit + j * r.stride];
-  }
+  const float* DecodeScales() const { return t; }
   float CoreDecode(uint64_t code, size_t u) const { return TorchaoNvfp4DecodeElement(code, t[u]); }
 };
 
@@ -555,8 +664,12 @@ struct Nvfp4TorchaoFamily {
 // What one chunk needs besides the outputs, kept per thread.
 struct Scratch {
   std::vector<float> v, fq, dq;
+  std::vector<float> unit_scale;  // a per-unit float32 scale, per element (ExpandUnits)
   std::vector<uint8_t> bad;
   std::vector<uint32_t> core;
+  std::vector<size_t> core_unit;  // the unit of each of `core`
+  std::vector<float> counted;     // kCountFlags stand-ins
+  std::vector<uint8_t> counted_codes;
   std::vector<uint64_t> core_code;
   std::vector<uint8_t> codes;  // codes when the caller keeps none (2 bytes each at most)
   void Size(size_t m) {
@@ -570,6 +683,25 @@ struct Scratch {
   }
 };
 
+// out[j] = per_unit[unit of element b + j] for the elements [b, e).
+inline void ExpandUnits(const Partition& part, size_t b, size_t e, const float* per_unit, float* out) {
+  ForEachRun(part, b, e, [&](const Run& r) {
+    float* o = out + (r.begin - b);
+    if (r.stride == 0) std::fill_n(o, r.len, per_unit[r.unit]);
+    else std::copy_n(per_unit + r.unit, r.len, o);
+  });
+}
+
+// Which of the two ways a family makes its stand-ins of T inputs (a family
+// with PrepElems and no Prep gives PrepScales for every chunk).
+template <class Fam, class T>
+concept HasPrep = requires(const Fam& fam, const T* x, float* v, uint8_t* bad) { fam.Prep(x, Run{}, v, bad); };
+template <class Fam, class T>
+concept HasPrepElems = requires(const Fam& fam, const T* x, const float* s, float* v, uint8_t* bad) {
+  { fam.PrepScales(x) } -> std::same_as<const float*>;
+  fam.PrepElems(x, s, size_t{}, v, bad);
+};
+
 // Elements [b, e): codes into `codes` (at storage width) unless null,
 // dequantized values into dq. Returns the chunk's statistics.
 template <class T, class Fam>
@@ -581,51 +713,106 @@ analysis::ErrorStats CastChunk(const Fam& fam, const Partition& part, const T* x
   s.core.clear();
   s.core_code.clear();
   uint64_t saturated = 0;
-  auto core = [&](size_t j) {
+  auto core = [&](size_t j, size_t unit) {
     const size_t i = b + j;
-    const Result r = fam.Core(x[i], part.UnitOf(i), i);
+    const Result r = fam.Core(x[i], unit, i);
     saturated += !std::isnan(static_cast<double>(x[i])) && (r.flags & (kOverflow | kInvalid)) != 0;
     return r.code;
   };
   if (!simd) {
     // The reference: every element by its scheme's element function.
     for (size_t j = 0; j < m; ++j) {
-      const uint64_t code = core(j);
+      const size_t unit = part.UnitOf(b + j);
+      const uint64_t code = core(j, unit);
       if (codes) StoreCodeAt(codes, CodeBytes(f), j, code);
-      dq[j] = fam.CoreDecode(code, part.UnitOf(b + j));
+      dq[j] = fam.CoreDecode(code, unit);
     }
   } else {
-    ForEachRun(part, b, e, [&](const Run& r) {
-      fam.Prep(x + r.begin, r, s.v.data() + (r.begin - b), s.bad.data() + (r.begin - b));
-    });
-    // The marked elements, eight flags at a time (nearly all are zero).
+    const float* prep_scales = nullptr;
+    if constexpr (HasPrepElems<Fam, T>) {
+      prep_scales = fam.PrepScales(x);
+      if (prep_scales) {
+        s.unit_scale.resize(std::max(s.unit_scale.size(), m));
+        ExpandUnits(part, b, e, prep_scales, s.unit_scale.data());
+        fam.PrepElems(x + b, s.unit_scale.data(), m, s.v.data(), s.bad.data());
+      }
+    }
+    if constexpr (HasPrep<Fam, T>) {
+      if (!prep_scales)
+        ForEachRun(part, b, e, [&](const Run& r) {
+          fam.Prep(x + r.begin, r, s.v.data() + (r.begin - b), s.bad.data() + (r.begin - b));
+        });
+    }
+    // The marked elements, eight flags at a time (nearly all are zero):
+    // kCore ones into `core`; kCountFlags ones into `counted` (their
+    // stand-ins: the array kernels round them with the rest) where the
+    // rounding is deterministic, else into `core` too. From here on
+    // bad[j] != 0 means the core's.
+    const bool count_by_array = !IsStochastic(fam.array_opt.rounding);
+    s.counted.clear();
+    auto mark = [&](size_t k) {
+      if (s.bad[k] == kCountFlags && count_by_array) {
+        s.bad[k] = 0;
+        s.counted.push_back(s.v[k]);
+      } else if (s.bad[k]) {
+        s.bad[k] = kCore;
+        s.core.push_back(static_cast<uint32_t>(k));
+      }
+    };
     size_t at = 0;
     for (; at + 8 <= m; at += 8) {
       uint64_t w;
       std::memcpy(&w, s.bad.data() + at, 8);
       if (w == 0) continue;
-      for (size_t k = at; k < at + 8; ++k)
-        if (s.bad[k]) s.core.push_back(static_cast<uint32_t>(k));
+      for (size_t k = at; k < at + 8; ++k) mark(k);
     }
-    for (; at < m; ++at)
-      if (s.bad[at]) s.core.push_back(static_cast<uint32_t>(at));
+    for (; at < m; ++at) mark(at);
+    if (!s.counted.empty()) {
+      // Only their overflow flags count (finite values of a signed float
+      // format raise no invalid); their codes come with the chunk's.
+      ArrayStats counted;
+      s.counted_codes.resize(2 * s.counted.size());
+      EncodeF32Array(f, fam.array_opt, s.counted.data(), s.counted_codes.data(), s.counted.size(), 0, &counted, 1);
+      saturated += counted.overflow;
+    }
+    // Their units, from the runs (in element order, as `core` is).
+    s.core_unit.clear();
+    if (!s.core.empty()) {
+      size_t k = 0;
+      ForEachRun(part, b, e, [&](const Run& r) {
+        const size_t end = r.begin - b + r.len;
+        for (; k < s.core.size() && s.core[k] < end; ++k)
+          s.core_unit.push_back(r.unit + (s.core[k] - (r.begin - b)) * r.stride);
+      });
+    }
     if (codes) {
       EncodeF32Array(f, fam.array_opt, s.v.data(), codes, m, b, nullptr, 1);
-      for (const uint32_t j : s.core) StoreCodeAt(codes, CodeBytes(f), j, core(j));
+      for (size_t k = 0; k < s.core.size(); ++k) StoreCodeAt(codes, CodeBytes(f), s.core[k], core(s.core[k], s.core_unit[k]));
       DecodeToF32Array(f, Options{}, codes, s.fq.data(), m, 1);
     } else {
       FakeQuantF32Array(f, fam.array_opt, s.v.data(), s.fq.data(), m, b, nullptr, 1);
-      for (const uint32_t j : s.core) s.core_code.push_back(core(j));
+      for (size_t k = 0; k < s.core.size(); ++k) s.core_code.push_back(core(s.core[k], s.core_unit[k]));
     }
-    ForEachRun(part, b, e, [&](const Run& r) { fam.Decode(s.fq.data() + (r.begin - b), r, dq + (r.begin - b)); });
+    // Whether every result but the core's is finite.
+    bool all_finite = true, check_all = false;
+    if constexpr (requires { fam.DecodeScales(); }) {
+      if (fam.DecodeScales() != prep_scales) {
+        s.unit_scale.resize(std::max(s.unit_scale.size(), m));
+        ExpandUnits(part, b, e, fam.DecodeScales(), s.unit_scale.data());
+      }
+      all_finite = MulF32(s.fq.data(), s.unit_scale.data(), s.bad.data(), m, dq);
+    } else {
+      ForEachRun(part, b, e, [&](const Run& r) { fam.Decode(s.fq.data() + (r.begin - b), r, dq + (r.begin - b)); });
+      check_all = true;
+    }
     // The core's elements, and any non-finite result (NaN codes and their
     // payloads, overflow of the product), from the scheme's own decoder.
     for (size_t k = 0; k < s.core.size(); ++k) {
       const size_t j = s.core[k];
       const uint64_t code = codes ? LoadCodeAt(codes, CodeBytes(f), j) : s.core_code[k];
-      dq[j] = fam.CoreDecode(code, part.UnitOf(b + j));
+      dq[j] = fam.CoreDecode(code, s.core_unit[k]);
     }
-    const bool all_finite = AllFinite(dq, m);
+    if (check_all) all_finite = AllFinite(dq, m);
     for (size_t j = 0; j < m && !all_finite; ++j) {
       if (std::isfinite(dq[j]) || s.bad[j]) continue;
       const uint64_t code = codes ? LoadCodeAt(codes, CodeBytes(f), j)
@@ -805,6 +992,21 @@ Options StandInOptions(const Options& opt) {
   return o;
 }
 
+// Block scales: codes[u] = the cast of v[u] into `f` with `opt`, and
+// values[u] its value (values may be v). By the array kernels, or where
+// the configuration asks for the core path (c.simd false, the reference
+// the tests compare the kernels' path with) by the core.
+void CastScales(const QuantConfig& c, const Format& f, const Options& opt, const float* v, uint8_t* codes,
+                float* values, size_t n) {
+  if (c.simd) {
+    EncodeF32Array(f, opt, v, codes, n, 0, nullptr, c.threads);
+    DecodeToF32Array(f, Options{}, codes, values, n, c.threads);
+  } else {
+    scalar::EncodeF32Array(f, opt, v, codes, n);
+    scalar::DecodeToF32Array(f, Options{}, codes, values, n);
+  }
+}
+
 template <class T>
 QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape, std::span<const T> x,
                          const Progress& progress, const ChunkSink& sink) {
@@ -901,16 +1103,37 @@ QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape,
       std::vector<double> down(units);
       std::vector<float> up(units);
       out.scale_codes.resize(units);
+      // 2^e for the exponents blocks have (ldexp once per exponent, not per block).
+      constexpr int kPowLo = -160, kPowHi = 160;
+      double pow64[kPowHi - kPowLo + 1];
+      float pow32[kPowHi - kPowLo + 1];
+      for (int e = kPowLo; e <= kPowHi; ++e) {
+        pow64[e - kPowLo] = std::ldexp(1.0, e);
+        pow32[e - kPowLo] = std::ldexp(1.0f, e);
+      }
+      auto in_table = [&](int e) { return e >= kPowLo && e <= kPowHi; };
       for (size_t u = 0; u < units; ++u) {
         scales[u] = p3109 ? P3109BlockScale(t, scale_format, acc[u].amax) : MxSharedScale(t, acc[u].amax, acc[u].special);
         out.scale_codes[u] = scales[u].code;
         const int k = scales[u].shared_exp - t.implied_shift;
-        down[u] = scales[u].IsNan() ? 0.0 : std::ldexp(1.0, -k);
-        up[u] = scales[u].IsNan() ? NAN : std::ldexp(1.0f, k);
+        down[u] = scales[u].IsNan() ? 0.0 : in_table(-k) ? pow64[-k - kPowLo] : std::ldexp(1.0, -k);
+        up[u] = scales[u].IsNan() ? NAN : in_table(k) ? pow32[k - kPowLo] : std::ldexp(1.0f, k);
       }
       MxFamily fam{&t, t.elem, opt, StandInOptions(opt), RuleFor(*t.elem, opt), scales.data(), down.data(),
                    up.data()};
       if (t.implied_shift != 0) fam.rule.lo = -fam.rule.hi;  // MXINT8: -128 is the core's (it becomes -127)
+      // The float32 products (PrepPow2F32) where the rule's bounds are
+      // float32 values: 2^-k is one for k >= -127 (down to 2^-149).
+      std::vector<float> down_f;
+      if (static_cast<double>(static_cast<float>(fam.rule.lo)) == fam.rule.lo &&
+          static_cast<double>(static_cast<float>(fam.rule.hi)) == fam.rule.hi) {
+        down_f.resize(units);
+        for (size_t u = 0; u < units; ++u) {
+          const int k = scales[u].shared_exp - t.implied_shift;
+          down_f[u] = scales[u].IsNan() || k < -127 || k > 149 ? NAN : pow32[-k - kPowLo];
+        }
+        fam.down_f = down_f.data();
+      }
       out.stats = CastAll(c, fam, part, x, out, progress, sink);
       break;
     }
@@ -924,11 +1147,14 @@ QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape,
       out.scale_codes.resize(units);
       if (c.nvfp4_recipe == Nvfp4Recipe::kTransformerEngine) {
         const float s_enc = Nvfp4GlobalEncodeScale(amax), s_dec = Nvfp4GlobalDecodeScale(s_enc);
+        // Nvfp4BlockScaleCode and Nvfp4BlockEncodeScale for every block,
+        // the E4M3 casts in array calls.
         std::vector<float> k(units), dec(units);
+        for (size_t u = 0; u < units; ++u) k[u] = Nvfp4BlockScaleValue(block[u].amax, s_enc);
+        CastScales(c, formats::kE4m3fn, Nvfp4BlockScaleOptions(), k.data(), out.scale_codes.data(), dec.data(), units);
         for (size_t u = 0; u < units; ++u) {
-          out.scale_codes[u] = Nvfp4BlockScaleCode(block[u].amax, s_enc);
-          k[u] = Nvfp4BlockEncodeScale(out.scale_codes[u], s_dec);
-          dec[u] = DecodeToF32(formats::kE4m3fn, out.scale_codes[u]) * s_dec;
+          k[u] = Nvfp4BlockEncodeScaleOf(dec[u], s_dec);
+          dec[u] *= s_dec;
         }
         out.global_decode_scale = s_dec;
         Nvfp4TeFamily fam;
@@ -940,11 +1166,12 @@ QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape,
         out.stats = CastAll(c, fam, part, x, out, progress, sink);
       } else {
         const float per_tensor = TorchaoNvfp4TensorScale(amax);
+        // TorchaoNvfp4BlockScaleCode and TorchaoNvfp4BlockDecodeScale for
+        // every block, the E4M3 casts in array calls.
         std::vector<float> tb(units);
-        for (size_t u = 0; u < units; ++u) {
-          out.scale_codes[u] = TorchaoNvfp4BlockScaleCode(block[u].amax, per_tensor);
-          tb[u] = TorchaoNvfp4BlockDecodeScale(out.scale_codes[u], per_tensor);
-        }
+        for (size_t u = 0; u < units; ++u) tb[u] = TorchaoNvfp4BlockScaleValue(block[u].amax, per_tensor);
+        CastScales(c, formats::kE4m3fn, Options{}, tb.data(), out.scale_codes.data(), tb.data(), units);
+        for (size_t u = 0; u < units; ++u) tb[u] = TorchaoNvfp4BlockDecodeScaleOf(tb[u], per_tensor);
         out.global_decode_scale = per_tensor;
         Nvfp4TorchaoFamily fam;
         fam.opt = fam.array_opt = opt;
