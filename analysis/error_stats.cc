@@ -52,116 +52,83 @@ namespace {
 // starts at +0.0, and in round-to-nearest a sum is -0.0 only when both
 // terms are), and its maxima and counts are masked away. The maxima and
 // counts do not depend on the order. The lanes are GCC's generic vectors:
-// four doubles, the same IEEE operations element for element whatever
-// registers the compiler uses.
+// the same IEEE operations element for element whatever registers the
+// compiler uses.
+//
+// The loop takes eight pairs at a time: everything but the sums is done on
+// all eight at once (counts and maxima per vector lane, merged at the end:
+// their order does not matter), and each sum adds the four terms of pairs
+// i..i+3 and then those of i+4..i+7 to its four lanes, which is the lanes'
+// element order. The last n mod 8 pairs take Add's steps one by one.
+//
+// The relative error's division is done only where it can raise a lane's
+// maximum m: q = RN(d / |r|) > m needs d / |r| > m (RN is monotone and m a
+// double), so d > m |r|, so d >= RN(m |r|) (monotone again, d a double).
+// Lanes with d == |r| have q = 1 exactly (no division). So a vector divides
+// only where some lane passes that test with d != |r|; the quotients that
+// do come are the same IEEE divisions as before.
+typedef double V8d __attribute__((vector_size(64)));
+typedef float V8f __attribute__((vector_size(32)));
+typedef int64_t V8i __attribute__((vector_size(64)));
 typedef double V4d __attribute__((vector_size(32)));
-typedef float V4f __attribute__((vector_size(16)));
-typedef int64_t V4i __attribute__((vector_size(32)));
 
-// Also compiled for x86-64-v3 (AVX2) and v4 (AVX-512), the loader picking
-// the one the CPU runs (IEEE operations only and -ffp-contract=off: the
-// same bits from every version). Not where the build targets AVX2 already
-// (-march=native and the like: nothing to gain, and GCC 12 fails on the
-// clones there).
+// Also compiled for x86-64-v3 (AVX2) and v4 (AVX-512) and picked at run
+// time for the CPU (IEEE operations only and -ffp-contract=off: the same
+// bits from every version). Not where the build targets AVX2 already
+// (-march=native and the like: nothing to gain). Not target_clones nor an
+// always_inline body in target functions: GCC then lowered the 8-wide
+// generic vectors for the baseline target (the x86-64-v4 version ran
+// element by element); the loop's file included in a `#pragma GCC
+// target` region is compiled for that target from the start.
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
     !defined(__AVX2__)
-#define FS_STATS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define FS_STATS_VERSIONS 1
 #else
-#define FS_STATS_CLONES
+#define FS_STATS_VERSIONS 0
 #endif
 
+// The versions: the loop compiled for each target in a namespace of its
+// own, and the best one this CPU runs picked once.
+#if FS_STATS_VERSIONS
+#pragma GCC push_options
+#pragma GCC target("arch=x86-64-v4")
+namespace v4 {
+#include "analysis/error_lanes-inl.h"
+}  // namespace v4
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("arch=x86-64-v3")
+namespace v3 {
+#include "analysis/error_lanes-inl.h"
+}  // namespace v3
+#pragma GCC pop_options
+#endif
+namespace baseline {
+#include "analysis/error_lanes-inl.h"
+}  // namespace baseline
+
 template <class R>
-FS_STATS_CLONES void AddLanes(ErrorStats& s, const R* ref, const float* out, size_t n) {
-  V4d sq_err = {}, sq_ref = {}, sq_out = {}, ref_out = {}, sq_fl = {}, max_abs = {}, max_rel = {};
-  V4i nan_in = {}, inf_in = {}, nan_out = {}, inf_out = {}, nonzero = {}, overflowed = {}, compared = {}, flushed = {};
-  const V4i abs_bits = V4i{} + INT64_MAX, inf_bits = V4i{} + INT64_C(0x7FF0000000000000), zero_bits = {};
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    V4d r;
-    if constexpr (sizeof(R) == 4) {
-      V4f r32;
-      std::memcpy(&r32, ref + i, sizeof r32);
-      r = __builtin_convertvector(r32, V4d);
-    } else {
-      std::memcpy(&r, ref + i, sizeof r);
-    }
-    V4f o32;
-    std::memcpy(&o32, out + i, sizeof o32);
-    const V4d o = __builtin_convertvector(o32, V4d);
-    // Classified by their bits (integer compares; -1 where true): |x| below
-    // inf's bits is finite, above them NaN; |x| of 0 is a zero.
-    const V4i ir = reinterpret_cast<V4i>(r) & abs_bits, io = reinterpret_cast<V4i>(o) & abs_bits;
-    const V4i r_fin = ir < inf_bits, o_fin = io < inf_bits;
-    nan_in -= ir > inf_bits;
-    inf_in -= ir == inf_bits;
-    nan_out -= io > inf_bits;
-    inf_out -= io == inf_bits;
-    const V4i r_nz = ir != zero_bits;
-    nonzero -= r_fin & r_nz;
-    overflowed -= r_fin & ~o_fin;
-    const V4i both = r_fin & o_fin;
-    compared -= both;
-    const V4i fl = both & r_nz & (io == zero_bits);
-    flushed -= fl;
-    const V4d d = reinterpret_cast<V4d>(reinterpret_cast<V4i>(o - r) & abs_bits);  // |out - ref|
-    const V4d rr = r * r;
-    // bits & mask: the value where the mask is set, +0.0 elsewhere.
-    sq_fl += reinterpret_cast<V4d>(reinterpret_cast<V4i>(rr) & fl);
-    const V4i up_abs = both & (d > max_abs);
-    max_abs = reinterpret_cast<V4d>((reinterpret_cast<V4i>(d) & up_abs) | (reinterpret_cast<V4i>(max_abs) & ~up_abs));
-    const V4d q = d / reinterpret_cast<V4d>(ir);  // RelError(ref, out)
-    const V4i up_rel = both & r_nz & (q > max_rel);
-    max_rel = reinterpret_cast<V4d>((reinterpret_cast<V4i>(q) & up_rel) | (reinterpret_cast<V4i>(max_rel) & ~up_rel));
-    sq_err += reinterpret_cast<V4d>(reinterpret_cast<V4i>(d * d) & both);
-    sq_ref += reinterpret_cast<V4d>(reinterpret_cast<V4i>(rr) & both);
-    sq_out += reinterpret_cast<V4d>(reinterpret_cast<V4i>(o * o) & both);
-    ref_out += reinterpret_cast<V4d>(reinterpret_cast<V4i>(r * o) & both);
-  }
-  double l_err[4], l_ref[4], l_out[4], l_ro[4], l_fl[4];
-  for (int k = 0; k < 4; ++k) {
-    l_err[k] = sq_err[k];
-    l_ref[k] = sq_ref[k];
-    l_out[k] = sq_out[k];
-    l_ro[k] = ref_out[k];
-    l_fl[k] = sq_fl[k];
-    s.nan_inputs += static_cast<uint64_t>(nan_in[k]);
-    s.inf_inputs += static_cast<uint64_t>(inf_in[k]);
-    s.nan_outputs += static_cast<uint64_t>(nan_out[k]);
-    s.inf_outputs += static_cast<uint64_t>(inf_out[k]);
-    s.nonzero += static_cast<uint64_t>(nonzero[k]);
-    s.overflowed += static_cast<uint64_t>(overflowed[k]);
-    s.compared += static_cast<uint64_t>(compared[k]);
-    s.flushed += static_cast<uint64_t>(flushed[k]);
-    s.max_abs_err = std::max(s.max_abs_err, max_abs[k]);
-    s.max_rel_err = std::max(s.max_rel_err, max_rel[k]);
-  }
-  s.elements += i;
-  // The last n mod 4 pairs (lanes 0, 1, 2): Add's steps on one lane.
-  for (int k = 0; i < n; ++i, ++k) {
-    const double r = static_cast<double>(ref[i]), o = static_cast<double>(out[i]);
-    ErrorStats one;
-    one.Add(r, o);
-    s.AddCounts(one);
-    if (one.compared) {
-      const double d = std::fabs(o - r);
-      l_err[k] += d * d;
-      l_ref[k] += r * r;
-      l_out[k] += o * o;
-      l_ro[k] += r * o;
-      if (one.flushed) l_fl[k] += r * r;
-    }
-  }
-  auto lanes = [](const double* l) { return (l[0] + l[1]) + (l[2] + l[3]); };
-  s.sum_sq_err += lanes(l_err);
-  s.sum_sq_ref += lanes(l_ref);
-  s.sum_sq_out += lanes(l_out);
-  s.sum_ref_out += lanes(l_ro);
-  s.sum_sq_flushed += lanes(l_fl);
+using AddLanesFn = void (*)(ErrorStats&, const R*, const float*, size_t);
+
+template <class R>
+AddLanesFn<R> PickAddLanes() {
+#if FS_STATS_VERSIONS
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("x86-64-v4")) return &v4::AddLanes<R>;
+  if (__builtin_cpu_supports("x86-64-v3")) return &v3::AddLanes<R>;
+#endif
+  return &baseline::AddLanes<R>;
+}
+
+template <class R>
+void AddLanesOf(ErrorStats& s, const R* ref, const float* out, size_t n) {
+  static const AddLanesFn<R> fn = PickAddLanes<R>();
+  fn(s, ref, out, n);
 }
 }  // namespace
 
-void ErrorStats::AddArray(const float* ref, const float* out, size_t n) { AddLanes<float>(*this, ref, out, n); }
-void ErrorStats::AddArray(const double* ref, const float* out, size_t n) { AddLanes<double>(*this, ref, out, n); }
+void ErrorStats::AddArray(const float* ref, const float* out, size_t n) { AddLanesOf<float>(*this, ref, out, n); }
+void ErrorStats::AddArray(const double* ref, const float* out, size_t n) { AddLanesOf<double>(*this, ref, out, n); }
 
 void ErrorStats::AddCounts(const ErrorStats& o) {
   elements += o.elements;

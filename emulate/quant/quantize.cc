@@ -12,6 +12,7 @@
 #include <string>
 #include <limits>
 #include <thread>
+#include <type_traits>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -31,6 +32,15 @@ namespace {
 // of the statistics' summation order (so it must not change: the printed
 // sums depend on it), small enough for a chunk's buffers to stay in cache.
 constexpr size_t kChunk = size_t{1} << 16;
+
+// The loops marked FS_QUANT_CLONES (the stand-in loops below, the block
+// maxima) are also compiled for x86-64-v3 and v4, picked at load time: see
+// "the stand-in loops, compiled for the machine".
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#define FS_QUANT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define FS_QUANT_CLONES
+#endif
 
 unsigned ThreadCount(unsigned threads) {
   return threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads;
@@ -168,8 +178,40 @@ void ForEachRun(const Partition& p, size_t b, size_t e, Fn&& fn) {
 // element order (Merge(later part)), so every result is the one a single
 // pass in element order gives (first-seen among equal values included).
 
+// Block maxima of float32 values by their bits: for each group of `group`
+// consecutive values of x[0, n) (the last one may be shorter), bits[g] =
+// the largest |x| pattern (the bits without the sign; for values that are
+// not NaN their order is the values' order) that is <= limit, 0 if none,
+// and over[g] = 1 where some pattern is above limit. limit 0x7f800000
+// keeps every value but NaN, 0x7f7fffff every finite one.
+FS_QUANT_CLONES void GroupMaxAbsBits(const float* x, size_t n, size_t group, uint32_t limit, uint32_t* bits,
+                                     uint8_t* over) {
+  for (size_t g0 = 0, g = 0; g0 < n; g0 += group, ++g) {
+    const size_t e = std::min(n, g0 + group);
+    uint32_t m = 0, all = 0;  // written so that GCC vectorizes the loop (memcpy, masks, two maxima)
+    for (size_t j = g0; j < e; ++j) {
+      uint32_t b;
+      std::memcpy(&b, x + j, 4);
+      b &= 0x7fffffffu;
+      m = std::max(m, b & (0u - static_cast<uint32_t>(b <= limit)));
+      all = std::max(all, b);
+    }
+    bits[g] = m;
+    over[g] = all > limit;
+  }
+}
+
+// Accumulators that GroupMaxAbsBits can fill (Acc::kBitsLimit, Acc::FromBits).
+template <class Acc>
+concept BitsMaxAcc = requires(uint32_t b, bool over) {
+  { Acc::kBitsLimit } -> std::convertible_to<uint32_t>;
+  { Acc::FromBits(b, over) } -> std::same_as<Acc>;
+};
+
+// `simd`: GroupMaxAbsBits may serve (where it applies); false keeps the
+// element loop (the core path, which the tests compare the other with).
 template <class Acc, class T>
-std::vector<Acc> ReduceUnits(const Partition& p, std::span<const T> x, unsigned threads) {
+std::vector<Acc> ReduceUnits(const Partition& p, std::span<const T> x, unsigned threads, bool simd = false) {
   const size_t units = p.Units(), n = x.size();
   const AxisView& v = p.view;
   std::vector<Acc> acc(units);
@@ -181,6 +223,25 @@ std::vector<Acc> ReduceUnits(const Partition& p, std::span<const T> x, unsigned 
     const size_t span = grouped ? p.group : 1, per_outer = grouped ? p.GroupsAlong() : v.len;
     const size_t rows = v.outer * per_outer;
     const size_t step = std::max<size_t>(1, kChunk / std::max<size_t>(1, span * v.inner));
+    if constexpr (std::is_same_v<T, float> && BitsMaxAcc<Acc>) {
+      if (simd && grouped && v.inner == 1) {
+        // Contiguous groups of float32 values: GroupMaxAbsBits over the
+        // groups of a step that lie in one row along the axis at a time.
+        ParallelFor((rows + step - 1) / step, 1, threads, [&](size_t piece) {
+          const size_t r0 = piece * step, r1 = std::min(rows, r0 + step);
+          std::vector<uint32_t> bits(r1 - r0);
+          std::vector<uint8_t> over(r1 - r0);
+          for (size_t row = r0; row < r1;) {
+            const size_t o = row / per_outer, g = row % per_outer, count = std::min(r1 - row, per_outer - g);
+            const size_t k0 = g * span, k1 = std::min(v.len, (g + count) * span);
+            GroupMaxAbsBits(x.data() + o * v.len + k0, k1 - k0, span, Acc::kBitsLimit, bits.data(), over.data());
+            for (size_t i = 0; i < count; ++i) acc[row + i].Merge(Acc::FromBits(bits[i], over[i] != 0));
+            row += count;
+          }
+        });
+        return acc;
+      }
+    }
     ParallelFor(rows, step, threads, [&](size_t row) {
       const size_t o = row / per_outer, g = row % per_outer;
       const size_t k0 = g * span, k1 = std::min(v.len, k0 + span);
@@ -256,6 +317,9 @@ struct RangeAcc {
 struct MxAcc {
   double amax = 0;
   bool special = false;
+  // GroupMaxAbsBits: the finite values' largest, and whether there are others.
+  static constexpr uint32_t kBitsLimit = 0x7f7fffffu;
+  static MxAcc FromBits(uint32_t bits, bool over) { return MxAcc{static_cast<double>(F32FromBits(bits)), over}; }
   template <class T>
   void Add(T x) {
     const double v = std::fabs(static_cast<double>(x));
@@ -273,6 +337,9 @@ struct MxAcc {
 // fmaxf makes (a NaN compares false and is skipped), which inlines.
 struct F32AmaxAcc {
   float amax = 0.0f;
+  // GroupMaxAbsBits: the largest of the values but NaN.
+  static constexpr uint32_t kBitsLimit = 0x7f800000u;
+  static F32AmaxAcc FromBits(uint32_t bits, bool) { return F32AmaxAcc{F32FromBits(bits)}; }
   template <class T>
   void Add(T x) {
     const float a = std::fabs(static_cast<float>(x));
@@ -357,11 +424,7 @@ inline uint8_t ScaledToF32(double y, const StandInRule& r, float* v) {
 // leaves them scalar; on x86-64 Linux with GCC they are also compiled for
 // x86-64-v3 (AVX2) and v4 (AVX-512) and the loader picks the one the CPU
 // runs (ifunc), which vectorizes them.
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
-#define FS_QUANT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define FS_QUANT_CLONES
-#endif
+// (FS_QUANT_CLONES: see the top of this file.)
 
 // bad[j] = ScaledToF32(x[j] * s) (FP8 scaling, MX's exact power of two).
 FS_QUANT_CLONES void PrepProduct(const float* x, size_t n, double s, StandInRule rl, float* v, uint8_t* bad) {
@@ -1098,7 +1161,7 @@ QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape,
       const bool p3109 = info.rule == ScaleRule::kP3109;
       const MxType t = p3109 ? P3109ElementType(f) : *FindMxType(f.name);
       const Format& scale_format = ScaleFormatOf(c);
-      const std::vector<MxAcc> acc = ReduceUnits<MxAcc>(part, x, c.threads);
+      const std::vector<MxAcc> acc = ReduceUnits<MxAcc>(part, x, c.threads, c.simd);
       std::vector<MxScale> scales(units);
       std::vector<double> down(units);
       std::vector<float> up(units);
@@ -1140,7 +1203,7 @@ QuantResult QuantizeImpl(const QuantConfig& c, const std::vector<size_t>& shape,
     case ScaleRule::kNvfp4: {
       // The tensor's amax is the largest block amax (the blocks cover every
       // element once; the maximum does not depend on the grouping): no second pass.
-      const std::vector<F32AmaxAcc> block = ReduceUnits<F32AmaxAcc>(part, x, c.threads);
+      const std::vector<F32AmaxAcc> block = ReduceUnits<F32AmaxAcc>(part, x, c.threads, c.simd);
       F32AmaxAcc all;
       for (const F32AmaxAcc& b : block) all.Merge(b);
       const float amax = all.amax;

@@ -760,41 +760,54 @@ TEST_CASE("codes are stored at their width: one byte up to 8 bits, two up to 16"
 }
 
 TEST_CASE("ErrorStats::AddArray counts as Add does, its sums in four interleaved lanes") {
-  std::vector<double> x = HostileValues(5000, 7, true);
-  std::vector<float> out(x.size()), x32(x.size());
-  std::mt19937 gen(3);
-  for (size_t i = 0; i < x.size(); ++i) {
-    x32[i] = static_cast<float>(x[i]);
-    out[i] = gen() % 7 == 0 ? 0.0f : gen() % 11 == 0 ? NAN : static_cast<float>(x[i] * 1.01);
-  }
-  out[3] = INFINITY;
-  x[5] = -INFINITY;
-  x32[5] = -INFINITY;
-  for (const size_t n : {x.size(), size_t{4999}, size_t{4998}, size_t{13}, size_t{3}, size_t{0}}) {
-    for (const bool f32 : {false, true}) {
-      analysis::ErrorStats a, want, lane[4];
-      a.sum_sq_err = 0.5;  // a running sum: the call's lanes are added to it
-      want.sum_sq_err = 0.5;
-      if (f32) a.AddArray(x32.data(), out.data(), n);
-      else a.AddArray(x.data(), out.data(), n);
-      // The reference: Add, one lane's pairs in element order, then the
-      // lanes' sums as a tree, added to the running sums.
-      for (size_t i = 0; i < n; ++i) lane[i % 4].Add(f32 ? static_cast<double>(x32[i]) : x[i], out[i]);
-      auto tree = [&](double analysis::ErrorStats::*m) {
-        return (lane[0].*m + lane[1].*m) + (lane[2].*m + lane[3].*m);
-      };
-      for (const analysis::ErrorStats& l : lane) want.AddCounts(l);
-      want.sum_sq_err += tree(&analysis::ErrorStats::sum_sq_err);
-      want.sum_sq_ref += tree(&analysis::ErrorStats::sum_sq_ref);
-      want.sum_sq_out += tree(&analysis::ErrorStats::sum_sq_out);
-      want.sum_ref_out += tree(&analysis::ErrorStats::sum_ref_out);
-      want.sum_sq_flushed += tree(&analysis::ErrorStats::sum_sq_flushed);
-      CAPTURE(n);
-      CAPTURE(f32);
-      CHECK(std::memcmp(&a, &want, sizeof a) == 0);
-      CHECK(a.sum_sq_err == want.sum_sq_err);
-      CHECK(a.max_rel_err == want.max_rel_err);
-      CHECK(a.nan_outputs == want.nan_outputs);
+  // finite: every pair finite (AddArray's loop without the NaN and
+  // infinity counts), else NaN and infinities among them.
+  for (const bool finite : {false, true}) {
+    std::vector<double> x = HostileValues(5000, 7, true);
+    std::vector<float> out(x.size()), x32(x.size());
+    std::mt19937 gen(3);
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (finite && !(std::fabs(static_cast<float>(x[i])) <= FLT_MAX)) x[i] = 0x1p-130 * static_cast<double>(i);
+      x32[i] = static_cast<float>(x[i]);
+      out[i] = gen() % 7 == 0    ? 0.0f
+               : gen() % 11 == 0 ? (finite ? -static_cast<float>(x[i]) : NAN)
+               : gen() % 13 == 0 ? static_cast<float>(x[i] * 2)
+                                 : static_cast<float>(x[i] * 1.01);
+      if (finite && !std::isfinite(out[i])) out[i] = 1.0f;
+    }
+    if (!finite) {
+      out[3] = INFINITY;
+      x[5] = -INFINITY;
+      x32[5] = -INFINITY;
+    }
+    CAPTURE(finite);
+    for (const size_t n : {x.size(), size_t{4999}, size_t{4998}, size_t{4997}, size_t{13}, size_t{3}, size_t{0}}) {
+      for (const bool f32 : {false, true}) {
+        analysis::ErrorStats a, want, lane[4];
+        a.sum_sq_err = 0.5;  // a running sum: the call's lanes are added to it
+        want.sum_sq_err = 0.5;
+        if (f32) a.AddArray(x32.data(), out.data(), n);
+        else a.AddArray(x.data(), out.data(), n);
+        // The reference: Add, one lane's pairs in element order, then the
+        // lanes' sums as a tree, added to the running sums.
+        for (size_t i = 0; i < n; ++i) lane[i % 4].Add(f32 ? static_cast<double>(x32[i]) : x[i], out[i]);
+        auto tree = [&](double analysis::ErrorStats::*m) {
+          return (lane[0].*m + lane[1].*m) + (lane[2].*m + lane[3].*m);
+        };
+        for (const analysis::ErrorStats& l : lane) want.AddCounts(l);
+        want.sum_sq_err += tree(&analysis::ErrorStats::sum_sq_err);
+        want.sum_sq_ref += tree(&analysis::ErrorStats::sum_sq_ref);
+        want.sum_sq_out += tree(&analysis::ErrorStats::sum_sq_out);
+        want.sum_ref_out += tree(&analysis::ErrorStats::sum_ref_out);
+        want.sum_sq_flushed += tree(&analysis::ErrorStats::sum_sq_flushed);
+        CAPTURE(n);
+        CAPTURE(f32);
+        CHECK(std::memcmp(&a, &want, sizeof a) == 0);
+        CHECK(a.sum_sq_err == want.sum_sq_err);
+        CHECK(a.max_rel_err == want.max_rel_err);
+        CHECK(a.nan_outputs == want.nan_outputs);
+        if (finite) CHECK(a.compared == n);
+      }
     }
   }
 }
