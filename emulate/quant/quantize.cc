@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cfloat>
 #include <chrono>
 #include <concepts>
@@ -116,6 +117,10 @@ inline uint64_t LoadCodeAt(const void* codes, size_t bytes, size_t j) {
 struct Run {
   size_t begin, len, unit, stride;
 };
+
+// Lambdas given to ForEachRun: inlined into its loops (a call per run of
+// 16 or 32 elements cost more than the run's work).
+#define FS_INLINE_LAMBDA __attribute__((always_inline))
 
 // Calls fn(Run) for the runs that make up elements [b, e), in order. The
 // first run's place is divided out; the runs after it step on (units along
@@ -275,7 +280,7 @@ std::vector<Acc> ReduceUnits(const Partition& p, std::span<const T> x, unsigned 
   const size_t per = (n + pieces - 1) / pieces;
   ParallelFor(pieces, 1, threads, [&](size_t q) {
     std::vector<Acc>& a = part[q];
-    ForEachRun(p, std::min(n, q * per), std::min(n, (q + 1) * per), [&](const Run& r) {
+    ForEachRun(p, std::min(n, q * per), std::min(n, (q + 1) * per), [&](const Run& r) FS_INLINE_LAMBDA {
       const T* xr = x.data() + r.begin;
       if (r.stride == 0) {
         Acc u = a[r.unit];  // a local copy: no aliasing with x, so the loop can vectorize
@@ -454,7 +459,7 @@ FS_QUANT_CLONES void PrepAffine(const double* x, size_t n, double s, double z, S
 // kernels' statistics where the rounding is deterministic (the flags of a
 // float32 value do not depend on its index there), else hands them to the
 // core.
-constexpr uint8_t kCore = 1, kCountFlags = 2;
+constexpr uint8_t kCore = 1, kCountFlags = 2;  // CastChunk's scan reads marks of at most 2 (two bits)
 
 // v[j] = x[j] * s[j] in float32, s[j] a power of two (MX); bad[j] = 0
 // where that is ScaledToF32's stand-in of the exact product x[j] * s[j]
@@ -742,16 +747,31 @@ struct Scratch {
       dq.resize(m);
       bad.resize(m);
       codes.resize(2 * m);
+      counted.resize(m);
+      counted_codes.resize(2 * m);
     }
   }
 };
 
+template <size_t N>
+inline void FillN(float* o, float v) {
+  for (size_t i = 0; i < N; ++i) o[i] = v;
+}
+
 // out[j] = per_unit[unit of element b + j] for the elements [b, e).
 inline void ExpandUnits(const Partition& part, size_t b, size_t e, const float* per_unit, float* out) {
-  ForEachRun(part, b, e, [&](const Run& r) {
+  ForEachRun(part, b, e, [&](const Run& r) FS_INLINE_LAMBDA {
     float* o = out + (r.begin - b);
-    if (r.stride == 0) std::fill_n(o, r.len, per_unit[r.unit]);
-    else std::copy_n(per_unit + r.unit, r.len, o);
+    if (r.stride != 0) {
+      std::copy_n(per_unit + r.unit, r.len, o);
+      return;
+    }
+    const float v = per_unit[r.unit];
+    switch (r.len) {  // NVFP4's and MX's blocks: a few stores, no loop
+      case 16: FillN<16>(o, v); return;
+      case 32: FillN<32>(o, v); return;
+      default: std::fill_n(o, r.len, v);
+    }
   });
 }
 
@@ -802,7 +822,7 @@ analysis::ErrorStats CastChunk(const Fam& fam, const Partition& part, const T* x
     }
     if constexpr (HasPrep<Fam, T>) {
       if (!prep_scales)
-        ForEachRun(part, b, e, [&](const Run& r) {
+        ForEachRun(part, b, e, [&](const Run& r) FS_INLINE_LAMBDA {
           fam.Prep(x + r.begin, r, s.v.data() + (r.begin - b), s.bad.data() + (r.begin - b));
         });
     }
@@ -812,37 +832,45 @@ analysis::ErrorStats CastChunk(const Fam& fam, const Partition& part, const T* x
     // rounding is deterministic, else into `core` too. From here on
     // bad[j] != 0 means the core's.
     const bool count_by_array = !IsStochastic(fam.array_opt.rounding);
-    s.counted.clear();
+    size_t counted = 0;
     auto mark = [&](size_t k) {
       if (s.bad[k] == kCountFlags && count_by_array) {
         s.bad[k] = 0;
-        s.counted.push_back(s.v[k]);
+        s.counted[counted++] = s.v[k];
       } else if (s.bad[k]) {
         s.bad[k] = kCore;
         s.core.push_back(static_cast<uint32_t>(k));
       }
     };
+    // 64 flags at a time: a bit per flag (marks are 0, 1 or 2: a flag's
+    // byte is nonzero where (w | w >> 1) has its low bit, and the multiply
+    // gathers the eight low bits into the top byte), then the set bits.
     size_t at = 0;
-    for (; at + 8 <= m; at += 8) {
-      uint64_t w;
-      std::memcpy(&w, s.bad.data() + at, 8);
-      if (w == 0) continue;
-      for (size_t k = at; k < at + 8; ++k) mark(k);
+    if constexpr (std::endian::native == std::endian::little) {
+      for (; at + 64 <= m; at += 64) {
+        uint64_t bits = 0;
+        for (int q = 0; q < 8; ++q) {
+          uint64_t w;
+          std::memcpy(&w, s.bad.data() + at + 8 * q, 8);
+          const uint64_t low = (w | (w >> 1)) & 0x0101010101010101u;
+          bits |= ((low * 0x0102040810204080u) >> 56) << (8 * q);
+        }
+        for (; bits != 0; bits &= bits - 1) mark(at + static_cast<size_t>(std::countr_zero(bits)));
+      }
     }
     for (; at < m; ++at) mark(at);
-    if (!s.counted.empty()) {
+    if (counted != 0) {
       // Only their overflow flags count (finite values of a signed float
       // format raise no invalid); their codes come with the chunk's.
-      ArrayStats counted;
-      s.counted_codes.resize(2 * s.counted.size());
-      EncodeF32Array(f, fam.array_opt, s.counted.data(), s.counted_codes.data(), s.counted.size(), 0, &counted, 1);
-      saturated += counted.overflow;
+      ArrayStats st;
+      EncodeF32Array(f, fam.array_opt, s.counted.data(), s.counted_codes.data(), counted, 0, &st, 1);
+      saturated += st.overflow;
     }
     // Their units, from the runs (in element order, as `core` is).
     s.core_unit.clear();
     if (!s.core.empty()) {
       size_t k = 0;
-      ForEachRun(part, b, e, [&](const Run& r) {
+      ForEachRun(part, b, e, [&](const Run& r) FS_INLINE_LAMBDA {
         const size_t end = r.begin - b + r.len;
         for (; k < s.core.size() && s.core[k] < end; ++k)
           s.core_unit.push_back(r.unit + (s.core[k] - (r.begin - b)) * r.stride);
@@ -865,7 +893,7 @@ analysis::ErrorStats CastChunk(const Fam& fam, const Partition& part, const T* x
       }
       all_finite = MulF32(s.fq.data(), s.unit_scale.data(), s.bad.data(), m, dq);
     } else {
-      ForEachRun(part, b, e, [&](const Run& r) { fam.Decode(s.fq.data() + (r.begin - b), r, dq + (r.begin - b)); });
+      ForEachRun(part, b, e, [&](const Run& r) FS_INLINE_LAMBDA { fam.Decode(s.fq.data() + (r.begin - b), r, dq + (r.begin - b)); });
       check_all = true;
     }
     // The core's elements, and any non-finite result (NaN codes and their
