@@ -732,7 +732,7 @@ struct Nvfp4TorchaoFamily {
 // What one chunk needs besides the outputs, kept per thread.
 struct Scratch {
   std::vector<float> v, fq, dq;
-  std::vector<float> unit_scale;  // a per-unit float32 scale, per element (ExpandUnits)
+  std::vector<float> unit_scale, decode_scale;  // per-unit float32 scales, per element (ExpandUnits)
   std::vector<uint8_t> bad;
   std::vector<uint32_t> core;
   std::vector<size_t> core_unit;  // the unit of each of `core`
@@ -758,21 +758,30 @@ inline void FillN(float* o, float v) {
   for (size_t i = 0; i < N; ++i) o[i] = v;
 }
 
-// out[j] = per_unit[unit of element b + j] for the elements [b, e).
-inline void ExpandUnits(const Partition& part, size_t b, size_t e, const float* per_unit, float* out) {
-  ForEachRun(part, b, e, [&](const Run& r) FS_INLINE_LAMBDA {
-    float* o = out + (r.begin - b);
+// out[j] = per_unit[unit of element b + j] for the elements [b, e), and
+// the same from per_unit2 into out2 unless that is null (one walk for both).
+inline void ExpandUnits(const Partition& part, size_t b, size_t e, const float* per_unit, float* out,
+                        const float* per_unit2 = nullptr, float* out2 = nullptr) {
+  auto one = [](const Run& r, const float* pu, float* o) FS_INLINE_LAMBDA {
     if (r.stride != 0) {
-      std::copy_n(per_unit + r.unit, r.len, o);
+      std::copy_n(pu + r.unit, r.len, o);
       return;
     }
-    const float v = per_unit[r.unit];
+    const float v = pu[r.unit];
     switch (r.len) {  // NVFP4's and MX's blocks: a few stores, no loop
       case 16: FillN<16>(o, v); return;
       case 32: FillN<32>(o, v); return;
       default: std::fill_n(o, r.len, v);
     }
-  });
+  };
+  if (per_unit2) {
+    ForEachRun(part, b, e, [&](const Run& r) FS_INLINE_LAMBDA {
+      one(r, per_unit, out + (r.begin - b));
+      one(r, per_unit2, out2 + (r.begin - b));
+    });
+  } else {
+    ForEachRun(part, b, e, [&](const Run& r) FS_INLINE_LAMBDA { one(r, per_unit, out + (r.begin - b)); });
+  }
 }
 
 // Which of the two ways a family makes its stand-ins of T inputs (a family
@@ -811,12 +820,21 @@ analysis::ErrorStats CastChunk(const Fam& fam, const Partition& part, const T* x
       dq[j] = fam.CoreDecode(code, unit);
     }
   } else {
+    // The per-element scales: PrepScales' into unit_scale, and
+    // DecodeScales' (where they differ) into decode_scale in the same walk.
     const float* prep_scales = nullptr;
+    const float* decode_scales = nullptr;  // per element, once expanded
     if constexpr (HasPrepElems<Fam, T>) {
       prep_scales = fam.PrepScales(x);
       if (prep_scales) {
         s.unit_scale.resize(std::max(s.unit_scale.size(), m));
-        ExpandUnits(part, b, e, prep_scales, s.unit_scale.data());
+        const float* second = nullptr;
+        if constexpr (requires { fam.DecodeScales(); }) {
+          if (fam.DecodeScales() != prep_scales) second = fam.DecodeScales();
+        }
+        if (second) s.decode_scale.resize(std::max(s.decode_scale.size(), m));
+        ExpandUnits(part, b, e, prep_scales, s.unit_scale.data(), second, second ? s.decode_scale.data() : nullptr);
+        decode_scales = second ? s.decode_scale.data() : s.unit_scale.data();
         fam.PrepElems(x + b, s.unit_scale.data(), m, s.v.data(), s.bad.data());
       }
     }
@@ -826,7 +844,7 @@ analysis::ErrorStats CastChunk(const Fam& fam, const Partition& part, const T* x
           fam.Prep(x + r.begin, r, s.v.data() + (r.begin - b), s.bad.data() + (r.begin - b));
         });
     }
-    // The marked elements, eight flags at a time (nearly all are zero):
+    // The marked elements (nearly all flags are zero):
     // kCore ones into `core`; kCountFlags ones into `counted` (their
     // stand-ins: the array kernels round them with the rest) where the
     // rounding is deterministic, else into `core` too. From here on
@@ -887,11 +905,12 @@ analysis::ErrorStats CastChunk(const Fam& fam, const Partition& part, const T* x
     // Whether every result but the core's is finite.
     bool all_finite = true, check_all = false;
     if constexpr (requires { fam.DecodeScales(); }) {
-      if (fam.DecodeScales() != prep_scales) {
+      if (!decode_scales) {  // the stand-ins came from Prep
         s.unit_scale.resize(std::max(s.unit_scale.size(), m));
         ExpandUnits(part, b, e, fam.DecodeScales(), s.unit_scale.data());
+        decode_scales = s.unit_scale.data();
       }
-      all_finite = MulF32(s.fq.data(), s.unit_scale.data(), s.bad.data(), m, dq);
+      all_finite = MulF32(s.fq.data(), decode_scales, s.bad.data(), m, dq);
     } else {
       ForEachRun(part, b, e, [&](const Run& r) FS_INLINE_LAMBDA { fam.Decode(s.fq.data() + (r.begin - b), r, dq + (r.begin - b)); });
       check_all = true;
