@@ -2,7 +2,8 @@
 """`floatscope quantize` end to end, beside a plain copy of the same bytes.
 
     .venv/bin/python bench/quantize_bench.py [--floatscope build/cli/floatscope]
-        [--before OTHER_FLOATSCOPE] [--n 10000000] [--reps 5] [--dir DIR] [--out results.json]
+        [--before OTHER_FLOATSCOPE] [--n 10000000] [--reps 5] [--dir DIR] [--only tensor,mx,nvfp4]
+        [--out results.json]
 
 Writes one float32 tensor of --n elements (shape (n/1000, 1000), normal
 values times 2^U(-3, 3)) to DIR, then times whole commands, each --reps
@@ -69,7 +70,8 @@ def parse_args(argv):
     p.add_argument("--n", type=int, default=10_000_000, help="elements (a multiple of 1000)")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--dir", help="where the input and outputs go (default /dev/shm, else the temp dir)")
-    p.add_argument("--only", help="run only the configs whose name contains this")
+    p.add_argument("--only", help="run only the configs whose name contains this (several: comma-separated, "
+                                  "e.g. tensor,mx,nvfp4)")
     p.add_argument("--out", help="write samples and medians to this JSON file")
     return p.parse_args(argv)
 
@@ -118,7 +120,7 @@ def main(argv=None):
             head += f" {'before s':>9} {'before/now':>10} {'b x copy':>8} {'b cpu':>6}"
         print(head)
         for name, opts in CONFIGS:
-            if args.only and args.only not in name:
+            if args.only and not any(part in name for part in args.only.split(",")):
                 continue
             samples = {k: [] for k in ["copy", *bins]}
             cpu = {k: [] for k in ["copy", *bins]}
