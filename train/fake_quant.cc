@@ -136,20 +136,18 @@ void Nvfp4FakeQuant(const Options& opt, float* x, size_t rows, size_t cols, bool
   const float s_enc = quant::Nvfp4GlobalEncodeScale(amax_t);
   const float s_dec = quant::Nvfp4GlobalDecodeScale(s_enc);
   Blocks b = Gather(x, rows, cols, k_along_rows, quant::kNvfp4Block);
-  // Block scales: nvfp4.h's float32 formula, the E4M3 casts of all blocks in
-  // one array call (the kernels are proven equal to the core's cast).
+  // Block scales: nvfp4.h's formulas, the E4M3 casts of all blocks in one
+  // array call (the kernels are proven equal to the core's cast).
   const size_t nb = b.start.size();
   std::vector<float> s(nb), dec(nb);
   for (size_t k = 0; k < nb; ++k)
-    s[k] = std::fmin(Amax(b.buf.data() + b.start[k], b.len[k]) / 6.0f * s_enc, FLT_MAX);
+    s[k] = quant::Nvfp4BlockScaleValue(Amax(b.buf.data() + b.start[k], b.len[k]), s_enc);
   std::vector<uint8_t> sc(nb);
-  Options sat;
-  sat.overflow = Overflow::kSaturate;
-  EncodeF32Array(formats::kE4m3fn, sat, s.data(), sc.data(), nb);
+  EncodeF32Array(formats::kE4m3fn, quant::Nvfp4BlockScaleOptions(), s.data(), sc.data(), nb);
   DecodeToF32Array(formats::kE4m3fn, Options{}, sc.data(), dec.data(), nb);
   for (size_t k = 0; k < nb; ++k) {
     float* v = b.buf.data() + b.start[k];
-    const float enc = std::fmin(1.0f / (dec[k] * s_dec), FLT_MAX);  // Nvfp4BlockEncodeScale
+    const float enc = quant::Nvfp4BlockEncodeScaleOf(dec[k], s_dec);
     dec[k] *= s_dec;
     for (size_t i = 0; i < b.len[k]; ++i) v[i] *= enc;
   }
