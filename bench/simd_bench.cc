@@ -120,7 +120,7 @@ void RegisterAll() {
     const unsigned all = std::max(1u, std::thread::hardware_concurrency());
     for (const char* name : {"f16", "bf16", "e4m3fn", "e5m2", "e2m1fn", "int8"}) {
       const fs::Format* f = fs::FindNamedFormat(name);
-      for (const char* mode : {"rne", "sr"}) {
+      for (const char* mode : {"rne", "sr", "sr-eq"}) {
         for (unsigned threads : {1u, all}) {
           benchmark::RegisterBenchmark(
               (std::string("fakequant/") + name + "/" + mode + "/" + std::to_string(threads)).c_str(),
