@@ -189,7 +189,7 @@ def main(argv=None) -> int:
                 rows.append({"kernel": base, "n": n, **r})
         for fmt in FORMATS:
             pname, pns = peer_ns.get((fmt, n), ("", None))
-            for mode in ("rne", "sr"):
+            for mode in ("rne", "sr", "sr-eq"):
                 core = cpp.get((f"core/{fmt}/{mode}", n), {}).get("ns_per_elem")
                 names = [k for (k, m) in cpp if m == n and k.startswith(f"fakequant/{fmt}/{mode}/")]
                 names += [f"fakequant-stats/{fmt}/{mode}/1", f"encode/{fmt}/{mode}"]
