@@ -18,23 +18,7 @@
 # for stage 1), GEMM=0 (skip stage 2), VERIFY=0 (skip stage 3).
 #   DEV=build/dev SIMD_FORMATS=f16,bf16 cuda/device_run_check.sh [SECONDS]
 set -uo pipefail
-OUT=${OUT:-out}
-DEV=${DEV:-build/dev}
-mkdir -p "$OUT"
-budget=${1:-560}
-start=$(date +%s)
-at() { echo "$(( $(date +%s) - start ))"; }
-left() { echo $(( budget - ($(date +%s) - start) )); }
-B=/tmp/fsbin
-mkdir -p "$B"
-for f in "$DEV"/bin/*.gz; do gunzip -c "$f" > "$B/$(basename "$f" .gz)"; chmod +x "$B/$(basename "$f" .gz)"; done
-export LD_LIBRARY_PATH="$PWD/$DEV/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
-{
-  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
-  echo "cpus: $(nproc)"; grep -m1 "model name" /proc/cpuinfo
-  date -u
-  git log -1 --format='commit %H' 2>/dev/null
-} > "$OUT/device.txt" 2>&1
+source "$(dirname "$0")/device_setup.sh"
 
 echo "== 1+2. gpu_kernels_test (all cases) beside gemm_bench (at $(at) s)"
 ( timeout "${SUITE_SECONDS:-240}" "$B/gpu_kernels_test" -d ${SUITE_FILTER:+-tc="$SUITE_FILTER"} > "$OUT/gpu_suite.log" 2>&1
@@ -47,18 +31,6 @@ fi
 wait $suite
 grep -E "test cases|assertions|ERROR|exit" "$OUT/gpu_suite.log" | tail -8
 
-# verify RESERVE ARGS...: one gpu-verify call within the budget left less
-# RESERVE seconds.
-verify() {
-  local reserve=$1
-  shift
-  local l
-  l=$(( $(left) - reserve ))
-  (( l > 15 )) || { echo "budget spent before: $*" >> "$OUT/verify.log"; return; }
-  echo "== gpu-verify $* (at $(at) s, at most $(( l - 3 )) s)" >> "$OUT/verify.log"
-  timeout $(( l - 3 )) "$B/floatscope" gpu-verify --exhaustive --threads "$(nproc)" --reference core --unaligned \
-    "$@" 2>&1 | grep --line-buffered -v '^\[[0-9]*/[0-9]*\] elapsed' | grep --line-buffered -v '^device:' >> "$OUT/verify.log"
-}
 echo "== 3. gpu-verify (at $(at) s)"
 reserve=${SIMD_RESERVE:-240}
 [[ "${VERIFY:-1}" != 0 ]] && verify "$reserve" --format e4m3,e3m4,binary8p3,uint8 --round sr,sr-eq --seed 12345 --kernels fast
@@ -66,11 +38,5 @@ reserve=${SIMD_RESERVE:-240}
 verify "$reserve" --format e4m3fn --round sr-eq --seed 12345 --kernels fast --scale 0x1.6a09e6p+0
 grep -E "passed|failed|budget spent" "$OUT/verify.log" | tail -12
 
-l=$(( $(left) - 5 ))
-echo "== 4. exhaustive_simd sr, sr-eq: ${SIMD_FORMATS:-none}, at most $l s (at $(at) s)" | tee "$OUT/simd_sr.log"
-if [[ -n "${SIMD_FORMATS:-}" ]] && (( l > 30 )); then
-  timeout "$l" "$B/exhaustive_simd" --format "$SIMD_FORMATS" --round sr,sr-eq --target all --threads "$(nproc)" \
-    --seed 1 --json "$OUT/simd_sr.json" 2>&1 | grep -v '^\[' >> "$OUT/simd_sr.log"
-fi
-grep -E "s for|passed" "$OUT/simd_sr.log" | tail -40
+simd_sr_stage 4
 echo "all stages: $(at) s" | tee -a "$OUT/device.txt"

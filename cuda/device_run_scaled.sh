@@ -13,23 +13,7 @@
 # exhaustive_simd), libraries in $DEV/lib. Logs under $OUT.
 #   DEV=build/dev SIMD_FORMATS=e3m4 cuda/device_run_scaled.sh [SECONDS]
 set -uo pipefail
-OUT=${OUT:-out}
-DEV=${DEV:-build/dev}
-mkdir -p "$OUT"
-budget=${1:-560}
-start=$(date +%s)
-at() { echo "$(( $(date +%s) - start ))"; }
-left() { echo $(( budget - ($(date +%s) - start) )); }
-B=/tmp/fsbin
-mkdir -p "$B"
-for f in "$DEV"/bin/*.gz; do gunzip -c "$f" > "$B/$(basename "$f" .gz)"; chmod +x "$B/$(basename "$f" .gz)"; done
-export LD_LIBRARY_PATH="$PWD/$DEV/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
-{
-  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
-  echo "cpus: $(nproc)"; grep -m1 "model name" /proc/cpuinfo
-  date -u
-  git log -1 --format='commit %H' 2>/dev/null
-} > "$OUT/device.txt" 2>&1
+source "$(dirname "$0")/device_setup.sh"
 
 echo "== 1. gpu_kernels_test (at $(at) s)"
 timeout 200 "$B/gpu_kernels_test" -d -tc="encode*,short slices*,per-tensor*,MX*" > "$OUT/gpu_suite.log" 2>&1
@@ -41,25 +25,11 @@ timeout 120 "$B/gpu_bench" --gemm 0 --json "$OUT/gpu_bench.json" > "$OUT/gpu_ben
 echo "exit $?" >> "$OUT/gpu_bench.log"
 grep -iE "copy|scaled|exit" "$OUT/gpu_bench.log" | head -30
 
-verify() {
-  local l
-  l=$(( $(left) - ${SIMD_RESERVE:-60} ))
-  (( l > 15 )) || { echo "budget spent before: $*" >> "$OUT/verify.log"; return; }
-  echo "== gpu-verify $* (at $(at) s, at most $(( l - 3 )) s)" >> "$OUT/verify.log"
-  timeout $(( l - 3 )) "$B/floatscope" gpu-verify --exhaustive --threads "$(nproc)" --reference core --unaligned \
-    "$@" 2>&1 | grep --line-buffered -v '^\[[0-9]*/[0-9]*\] elapsed' | grep --line-buffered -v '^device:' >> "$OUT/verify.log"
-}
 echo "== 3. gpu-verify (at $(at) s)"
-verify --format e4m3fn,bf16 --round sr --seed 12345 --kernels fast --scale 0x1.6a09e6p+0
-verify --format f16 --round sr --seed 777 --kernels fast --scale 0x1.8p-3
-verify --format e4m3fn,bf16 --round sr --seed 12345 --kernels fast
+verify "${SIMD_RESERVE:-60}" --format e4m3fn,bf16 --round sr --seed 12345 --kernels fast --scale 0x1.6a09e6p+0
+verify "${SIMD_RESERVE:-60}" --format f16 --round sr --seed 777 --kernels fast --scale 0x1.8p-3
+verify "${SIMD_RESERVE:-60}" --format e4m3fn,bf16 --round sr --seed 12345 --kernels fast
 grep -E "passed|failed|budget spent" "$OUT/verify.log" | tail -12
 
-l=$(( $(left) - 5 ))
-echo "== 4. exhaustive_simd sr, sr-eq: ${SIMD_FORMATS:-none}, at most $l s (at $(at) s)" | tee "$OUT/simd_sr.log"
-if [[ -n "${SIMD_FORMATS:-}" ]] && (( l > 30 )); then
-  timeout "$l" "$B/exhaustive_simd" --format "$SIMD_FORMATS" --round sr,sr-eq --target all --threads "$(nproc)" \
-    --seed 1 --json "$OUT/simd_sr.json" 2>&1 | grep -v '^\[' >> "$OUT/simd_sr.log"
-fi
-grep -E "s for|passed" "$OUT/simd_sr.log" | tail -40
+simd_sr_stage 4
 echo "all stages: $(at) s" | tee -a "$OUT/device.txt"
