@@ -157,22 +157,31 @@ __device__ __forceinline__ uint32_t MaxS(uint32_t a, uint32_t b) {  // as signed
 }
 __device__ __forceinline__ bool GtS(uint32_t a, uint32_t b) { return static_cast<int32_t>(a) > static_cast<int32_t>(b); }
 
-// Stochastic rounding (kStochastic) of a value v >= 0 that a float32 may
-// not hold, given as its float32 truncation `a` (|v| rounded toward zero,
-// a positive pattern) and f = floor(frac(v / quantum) * 2^32), the 32 bits
-// of v just below the quantum (of the smallest quantum for deep inputs);
-// `dd` = NamedSrDd(a), the bits of a below the quantum. Returns v rounded
-// as NamedRoundMag returns |x| rounded: the core rounds up when the top
-// sr_bits of f plus as many random bits carry out of 32 bits.
+// Stochastic rounding (kStochastic) of a value that a float32 does not
+// hold: v = z + t, z its float32 truncation (bits `bits`, t >= 0 below
+// z's last bit) and `ext` = floor(t / ulp(z) * 2^32), the 32 bits below
+// z's last bit. Returns |v| rounded as NamedRoundMag returns |x| rounded:
+// the core rounds up when the top sr_bits of the discarded fraction f
+// plus as many random bits carry out, and F = floor(f * 2^32) is the 32
+// bits of sig(z):ext just below the quantum (deep inputs: of the
+// smallest quantum, D >= 24 bits below z's last bit). Exact as long as
+// ulp(z) * 2^-32 divides the quantum * 2^-32, i.e. wherever z is a normal
+// float32 or t = 0: cuda/named_encode.cu's scaled cast guarantees it.
+// NamedRoundMag's kStochastic is this with ext = 0 (one computation of F
+// for shallow and deep inputs: 14-16 fewer instructions per element than
+// FastRoundLanes' two, in an sm_90a test kernel).
 template <int kIdx>
-__device__ __forceinline__ int32_t NamedSrDd(uint32_t a) {
+__device__ __forceinline__ uint32_t NamedRoundMagSrWide(uint32_t bits, uint32_t ext, uint32_t random,
+                                                        uint32_t top_r) {
   constexpr NamedDesc D = kNamedDesc<kIdx>;
-  return IMaxD(D.dmin, D.k - static_cast<int32_t>(UMaxD(a, 0x800000u) >> 23));
-}
-template <int kIdx>
-__device__ __forceinline__ uint32_t NamedRoundMagSrF(uint32_t a, int32_t dd, uint32_t f, uint32_t random,
-                                                     uint32_t top_r) {
-  constexpr NamedDesc D = kNamedDesc<kIdx>;
+  constexpr uint32_t kImplicit = 0x800000u;
+  const uint32_t a = bits & 0x7fffffffu;
+  const int32_t ef1 = static_cast<int32_t>(UMaxD(a, kImplicit) >> 23);
+  const int32_t dd = IMaxD(D.dmin, D.k - ef1);  // bits of z below the quantum
+  const uint32_t sig = (a & 0x7fffffu) | (UMinD(a, kImplicit) & kImplicit);
+  // The low 32 bits of (sig:ext) >> dd (sig < 2^24: 0 from dd = 56 on).
+  const uint64_t wide = (uint64_t{sig} << 32) | ext;
+  const uint32_t f = static_cast<uint32_t>(wide >> IMinD(dd, 63));
   const uint32_t u = random & top_r;
   const bool up = (f & top_r) + u < u;  // carry out of 32 bits
   const uint32_t keep = 0xffffffffu << IMinD(dd, 31);  // shallow: dd <= 23
@@ -181,26 +190,11 @@ __device__ __forceinline__ uint32_t NamedRoundMagSrF(uint32_t a, int32_t dd, uin
   return deep ? (up ? D.min_pos : 0u) : shallow;
 }
 
-// The same for a float32 x itself (bits; NamedRoundMag's kStochastic): f is
-// the low 32 bits of sig << 32 >> dd with sig the 24-bit significand (0
-// from dd = 56 on), one computation for shallow and deep inputs (14-16
-// fewer instructions per element than FastRoundLanes' two, in an sm_90a
-// test kernel).
-template <int kIdx>
-__device__ __forceinline__ uint32_t NamedRoundMagSrBits(uint32_t bits, uint32_t random, uint32_t top_r) {
-  constexpr uint32_t kImplicit = 0x800000u;
-  const uint32_t a = bits & 0x7fffffffu;
-  const int32_t dd = NamedSrDd<kIdx>(a);
-  const uint32_t sig = (a & 0x7fffffu) | (UMinD(a, kImplicit) & kImplicit);
-  const uint32_t f = static_cast<uint32_t>((uint64_t{sig} << 32) >> IMinD(dd, 63));
-  return NamedRoundMagSrF<kIdx>(a, dd, f, random, top_r);
-}
-
 // |x| rounded to the format, as a float32 pattern (meaningless where the
 // result overflows or x is NaN or infinite): FastRoundLanes.
 template <int kIdx, Rounding kMode>
 __device__ __forceinline__ uint32_t NamedRoundMag(uint32_t bits, uint32_t random, uint32_t top_r) {
-  if constexpr (kMode == Rounding::kStochastic) return NamedRoundMagSrBits<kIdx>(bits, random, top_r);
+  if constexpr (kMode == Rounding::kStochastic) return NamedRoundMagSrWide<kIdx>(bits, 0, random, top_r);
   constexpr NamedDesc D = kNamedDesc<kIdx>;
   const uint32_t a = bits & 0x7fffffffu;
   [[maybe_unused]] const bool neg = bits >> 31;

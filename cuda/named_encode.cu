@@ -1,8 +1,8 @@
 // The compile-time specialised encode kernels (float32 -> codes of a named
 // format, every mode), and the per-tensor scaled quantization's fast
 // passes: the amax reduction and the cast, every mode (stochastic rounding
-// with one Philox call per four elements) (cuda/named_kernels.cuh,
-// cuda/named_convert.h).
+// with one Philox call per four elements; sr itself not for bf16, see
+// ScaledSrWide) (cuda/named_kernels.cuh, cuda/named_convert.h).
 #include <string_view>
 
 #include "cuda/named_kernels.cuh"
@@ -68,56 +68,42 @@ __device__ __forceinline__ uint32_t ScaledProductOdd(uint32_t bits, float scale)
   return (__float_as_uint(z) | (z != u ? 1u : 0u)) | (bits & 0x80000000u);
 }
 
-// For stochastic rounding the rounding must see the exact product's bits
-// down to 2^-32 of the quantum, more than round-to-odd keeps: x * scale (x
-// finite, scale finite and > 0) as its float32 truncation z (__fmul_rz: the
-// binade and the kept bits) and f, the 32 bits of the exact product just
-// below the quantum (NamedRoundMagSrF). The product of the significands P =
-// mx * ms (48 bits at most) is the exact product in units of 2^(lsb(x) +
-// lsb(scale)), and the quantum's last bit lies dropped + dd bits above that
-// unit: dropped = lsb(z) - lsb(x) - lsb(scale), the bits of P that z lost,
-// and dd = NamedSrDd(z), the bits of z below the quantum (z's exponent
-// field clamped to 1, as the lsb of a float32 subnormal z is). So f = the
-// low 32 bits of P * 2^(32 - dropped - dd), exact for every quantum, bf16's
-// 2^-133 included (a subnormal z's pattern is linear in its value, as the
-// rounding's bias-and-clear needs). Infinite products: z = FLT_MAX or inf
-// (a meaningless f; overflow is decided on z). NaNs: as ScaledProductOdd
-// (NaN quieted).
-struct SrProduct {
-  uint32_t z;  // the truncation, sign included
-  uint32_t f;
-  int32_t dd;
+// For stochastic rounding the float32 must carry the exact product's bits
+// down to 2^-32 of the quantum, more than round-to-odd keeps: x * scale
+// (x finite, scale finite and > 0) as its float32 truncation z (sign
+// included; __fmul_rz) and ext, the 32 bits of the exact product below
+// z's last bit (NamedRoundMagSrWide). The product of the significands mx *
+// ms holds the exact product in units of 2^(lsb(x) + lsb(scale)); the
+// `dropped` = lsb(z) - lsb(x) - lsb(scale) low bits of it are what z lost,
+// at most 24 when z is a normal float32 (z keeps 24 of at most 48 bits), so
+// the low 32-bit word of mx * ms has them. A subnormal z (|x| scale <
+// 2^-126) has dropped bits below 2^-149; ext = 0 there is exact for the
+// formats whose smallest quantum is at least 2^-117 (ScaledSrWide): such
+// a value is below 2^-32 of the smallest quantum and rounds to 0 either
+// way. Infinities and NaNs: as ScaledProductOdd (z = inf, NaN quieted).
+struct WideProduct {
+  uint32_t z, ext;
 };
 struct ScaleParts {
   float scale;
-  uint32_t sig8;  // significand of scale (implicit bit included) << 8
-  int32_t sh0;    // 150 - lsb field of scale - 16: sh + 16 = max(ez, 1) - max(ex, 1) + dd + sh0
+  uint32_t sig;   // significand of scale (implicit bit included)
+  int32_t lsb0;   // 150 - lsb field of scale: dropped = max(ez, 1) - max(ex, 1) + lsb0
 };
 __device__ __forceinline__ ScaleParts ScalePartsOf(float scale) {
   const uint32_t b = __float_as_uint(scale);
   const uint32_t e = b >> 23;
-  return ScaleParts{scale, ((b & 0x7fffffu) | (e != 0 ? 0x800000u : 0u)) << 8,
-                    150 - 16 - static_cast<int32_t>(UMaxD(e, 1))};
+  return ScaleParts{scale, (b & 0x7fffffu) | (e != 0 ? 0x800000u : 0u), 150 - static_cast<int32_t>(UMaxD(e, 1))};
 }
-template <int kIdx>
-__device__ __forceinline__ SrProduct ScaledProductSr(uint32_t bits, const ScaleParts& s) {
+__device__ __forceinline__ WideProduct ScaledProductWide(uint32_t bits, const ScaleParts& s) {
   const uint32_t abs = bits & 0x7fffffffu;
-  if (abs > 0x7f800000u) return SrProduct{bits | 0x400000u, 0, 0};
+  if (abs > 0x7f800000u) return WideProduct{bits | 0x400000u, 0};
   const uint32_t z = __float_as_uint(__fmul_rz(__uint_as_float(abs), s.scale));
-  const uint32_t ex = abs >> 23;
+  const uint32_t ex = abs >> 23, ez = z >> 23;
   const uint32_t mx = (abs & 0x7fffffu) | (ex != 0 ? 0x800000u : 0u);
-  const int32_t dd = NamedSrDd<kIdx>(z);
-  // f = the low 32 bits of (P << 16) >> r, r = dropped + dd - 16 (P << 16 <
-  // 2^64 is (mx << 8) * (ms << 8)). r >= 0 for every nonzero finite x and
-  // finite scale > 0 of these formats (dd >= fast_dmin >= 13): dropped >= 0
-  // (a normal z keeps 24 of P's bits, P >= 2^23 unless x and scale are both
-  // subnormal, which makes z 0; a subnormal z keeps none of them), and where
-  // dd < 16 (f16's quanta from 2^-16 on) |z| >= 2^-16 needs P >= 2^29
-  // (x, scale < 2^128): dropped >= 6. (x = 0: P = 0.)
-  const int32_t r = static_cast<int32_t>(UMaxD(z >> 23, 1)) - static_cast<int32_t>(UMaxD(ex, 1)) + dd + s.sh0;
-  const uint64_t product = uint64_t{mx << 8} * s.sig8;
-  const uint32_t f = static_cast<uint32_t>(product >> UMinD(static_cast<uint32_t>(r), 63));
-  return SrProduct{z | (bits & 0x80000000u), f, dd};
+  const int32_t dropped = static_cast<int32_t>(UMaxD(ez, 1)) - static_cast<int32_t>(UMaxD(ex, 1)) + s.lsb0;
+  const uint32_t low = mx * s.sig;  // the low word of the exact significand product
+  const uint32_t ext = dropped > 0 && dropped <= 32 ? low << (32 - dropped) : 0u;
+  return WideProduct{z | (bits & 0x80000000u), ext};
 }
 
 // quant::Fp8Decode: value(code) * scale_inv with x86's NaN rules.
@@ -132,9 +118,9 @@ __device__ __forceinline__ uint32_t ScaledElement(const NamedParams& p, const Sc
                                                   uint32_t bits, uint32_t random, bool codes, uint32_t* code) {
   uint32_t x, mag;
   if constexpr (kMode == Rounding::kStochastic) {
-    const SrProduct w = ScaledProductSr<kIdx>(bits, s);
+    const WideProduct w = ScaledProductWide(bits, s);
     x = w.z;
-    mag = NamedRoundMagSrF<kIdx>(x & 0x7fffffffu, w.dd, w.f, random, p.top_r);
+    mag = NamedRoundMagSrWide<kIdx>(x, w.ext, random, p.top_r);
   } else {
     // sr-eq needs only whether the product is inexact at the quantum,
     // which round-to-odd keeps (its sticky last bit).
@@ -198,19 +184,29 @@ __global__ void __launch_bounds__(kThreads) ScaledCastKernel(NamedParams p, cons
   }
 }
 
+constexpr int IndexOfNamed(std::string_view name) {
+  for (int i = 0; i < kFormats; ++i)
+    if (name == formats::kAll[i].name) return i;
+  return -1;
+}
+
 // The formats with a specialised scaled cast: those per-tensor FP8 scaling
 // is used with (emulate/quant's tests: e4m3fn, e5m2, f16, e3m4) and bf16.
 constexpr bool ScaledSpecialised(int i) {
   const std::string_view name = formats::kAll[i].name;
   return name == "e4m3fn" || name == "e5m2" || name == "f16" || name == "bf16" || name == "e3m4";
 }
-// ScaledProductSr's shift needs dd >= 13 (its comment).
-constexpr bool ScaledDminOk() {
-  for (int i = 0; i < kFormats; ++i)
-    if (ScaledSpecialised(i) && MakeNamedDesc(formats::kAll[i]).dmin < 13) return false;
-  return true;
+
+// Stochastic rounding through ScaledProductWide, exact where the smallest
+// quantum is at least 2^-117 (float32 bits 0x05000000): not bf16 (2^-133),
+// which keeps the core's cast.
+constexpr bool ScaledSrWide(int i) {
+  const NamedDesc d = MakeNamedDesc(formats::kAll[i]);
+  return ScaledSpecialised(i) && !d.is_int && d.min_pos >= 0x05000000u;
 }
-static_assert(ScaledDminOk());
+static_assert(ScaledSrWide(IndexOfNamed("e4m3fn")) && ScaledSrWide(IndexOfNamed("e5m2")) &&
+              ScaledSrWide(IndexOfNamed("f16")) && ScaledSrWide(IndexOfNamed("e3m4")) &&
+              !ScaledSrWide(IndexOfNamed("bf16")));
 
 }  // namespace
 }  // namespace named_detail
@@ -246,6 +242,7 @@ bool ScaledCast(const Format& f, const Options& opt, const float* in, void* code
   WithIndex(NamedIndex(f), [&](auto index) {
     constexpr int kIdx = decltype(index)::value;
     if constexpr (!kNamedDesc<kIdx>.is_int && ScaledSpecialised(kIdx)) {
+      if (opt.rounding == Rounding::kStochastic && !ScaledSrWide(kIdx)) return;
       const simd::EncodePlan plan = simd::MakeEncodePlan(f, opt);
       if (!PlanMatches(kNamedDesc<kIdx>, plan)) return;
       done = true;
@@ -258,8 +255,10 @@ bool ScaledCast(const Format& f, const Options& opt, const float* in, void* code
       const size_t threads = vector ? (n / 4 + 1) / 2 + 1 : (n + 3) / 4 + 1;
       WithMode(opt.rounding, [&](auto mode) {
         constexpr Rounding kMode = decltype(mode)::value;
-        auto kernel = ScaledCastKernel<kIdx, kMode, Code>;
-        kernel<<<GridFor(kernel, threads), kThreads>>>(p, in, c, out, n, first_index, w, vector);
+        if constexpr (kMode != Rounding::kStochastic || ScaledSrWide(kIdx)) {
+          auto kernel = ScaledCastKernel<kIdx, kMode, Code>;
+          kernel<<<GridFor(kernel, threads), kThreads>>>(p, in, c, out, n, first_index, w, vector);
+        }
       });
       Check(cudaGetLastError(), "ScaledCastKernel");
     }
