@@ -60,13 +60,7 @@ namespace {
 // their order does not matter), and each sum adds the four terms of pairs
 // i..i+3 and then those of i+4..i+7 to its four lanes, which is the lanes'
 // element order. The last n mod 8 pairs take Add's steps one by one.
-//
-// The relative error's division is done only where it can raise a lane's
-// maximum m: q = RN(d / |r|) > m needs d / |r| > m (RN is monotone and m a
-// double), so d > m |r|, so d >= RN(m |r|) (monotone again, d a double).
-// Lanes with d == |r| have q = 1 exactly (no division). So a vector divides
-// only where some lane passes that test with d != |r|; the quotients that
-// do come are the same IEEE divisions as before.
+
 typedef double V8d __attribute__((vector_size(64)));
 typedef float V8f __attribute__((vector_size(32)));
 typedef int64_t V8i __attribute__((vector_size(64)));

@@ -18,6 +18,7 @@
 #include <hwy/highway.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "emulate/array_ops.h"
 #include "emulate/simd/encode_plan.h"
@@ -509,6 +510,14 @@ enum class FastKind { kFloat, kFloatFixed, kFloatNoNegZero, kInt };
 // Whether a zero result keeps the input's sign.
 constexpr bool KeepsZeroSign(FastKind k) { return k == FastKind::kFloat || k == FastKind::kFloatFixed; }
 
+// A rounded magnitude with the input's sign bit `sign` (0 or 0x80000000),
+// which a zero result of a format without -0 (and of an integer) drops.
+template <FastKind kKind>
+HWY_INLINE VU WithSign(VU mag, VU sign) {
+  if constexpr (KeepsZeroSign(kKind)) return hn::Or(mag, sign);
+  return hn::Or(mag, hn::IfThenZeroElse(hn::Eq(mag, hn::Zero(DU())), sign));
+}
+
 template <Rounding kMode, FastKind kKind>
 HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
   const DU du;
@@ -611,30 +620,6 @@ enum class SrRange {
   kDeep,       // |x| in [0, largest finite]: d lane by lane, deep lanes too
 };
 
-// Stochastic rounding's common vector (kFloat, kFloatNoNegZero; kInt for
-// kDeep), tried before FastRoundLanes by the fake-quant loop: where every
-// lane's |x| lies in the range below, none can overflow (the largest finite
-// is on the grid: rounding never passes it) and the lanes need none of
-// FastRoundLanes' other cases. Each lane drops d <= 23 pattern bits as in
-// FastRoundLanes (bias, then clear d bits), giving FastRoundLanes's mag with
-// the input's sign, bit for bit. Three ranges (SrRange):
-//   kNormal: low = 2^emin, d = fast_dmin in every lane (one constant shift;
-//     >= 2^-125 outside kFloatFixed, which does not come here); the bias
-//     goes onto the signed pattern (|x| + bias < 2^31: no carry reaches the
-//     sign), no float32 subnormal (DAZ changes nothing);
-//   kSubnormal: low = fast_ef_floor (2^q and 2^-126, whichever is larger),
-//     d = max(fast_dmin, fast_k - exponent field) lane by lane: the
-//     format's subnormal binades too, for formats with a high 2^emin, where
-//     a vector of unit-scale data often holds a lane below it (e4m3fn on
-//     N(0,1): one 16-lane vector in six) and the branch below would
-//     mispredict on it; a lane below 2^q (one in forty there) remains rare;
-//   kDeep: every lane up to the largest finite, for formats whose smallest
-//     nonzero 2^q is so high that unit-scale data has lanes below it in
-//     most vectors (FP4, FP6, integers: |x| < 1). A deep lane rounds to 0
-//     or 2^q, up where its t = floor(|x| / 2^q * 2^32) plus the random word
-//     carries out of 32 bits (DeepFraction). Float32 subnormals are deep
-//     lanes, so the plan asks for no DAZ.
-// Returns false (and leaves *rounded alone) where some lane is outside.
 // t = floor(a / 2^q * 2^32) in the lanes with a < 2^q (= fast_min_pos;
 // others: unspecified), for FastSrShallow's kDeep. On x86 in floating
 // point: a * 2^(32 - q) is exact (a power of two, and 2^q >= 2^-6 keeps the
@@ -671,19 +656,47 @@ HWY_INLINE VU DeepFraction(const EncodePlan& p, VU a) {
 #endif
 }
 
+// Stochastic rounding's common vector (kFloat, kFloatNoNegZero; kInt for
+// kDeep), tried before FastRoundLanes by the fake-quant loop: where every
+// lane's |x| lies in the range below, none can overflow (the largest finite
+// is on the grid: rounding never passes it) and the lanes need none of
+// FastRoundLanes' other cases. Each lane drops d <= 23 pattern bits as in
+// FastRoundLanes (bias, then clear d bits), giving FastRoundLanes's mag with
+// the input's sign, bit for bit. Three ranges (SrRange):
+//   kNormal: low = 2^emin, d = fast_dmin in every lane (one constant shift;
+//     >= 2^-125 outside kFloatFixed, which does not come here); the bias
+//     goes onto the signed pattern (|x| + bias < 2^31: no carry reaches the
+//     sign), no float32 subnormal (DAZ changes nothing);
+//   kSubnormal: low = fast_ef_floor (2^q and 2^-126, whichever is larger),
+//     d = max(fast_dmin, fast_k - exponent field) lane by lane: the
+//     format's subnormal binades too, for formats with a high 2^emin, where
+//     a vector of unit-scale data often holds a lane below it (e4m3fn on
+//     N(0,1): one 16-lane vector in six) and the branch below would
+//     mispredict on it; a lane below 2^q (one in forty there) remains rare;
+//   kDeep: every lane up to the largest finite, for formats whose smallest
+//     nonzero 2^q is so high that unit-scale data has lanes below it in
+//     most vectors (FP4, FP6, integers: |x| < 1). A deep lane rounds to 0
+//     or 2^q, up where its t = floor(|x| / 2^q * 2^32) plus the random word
+//     carries out of 32 bits (DeepFraction). Float32 subnormals are deep
+//     lanes, so the plan asks for no DAZ.
+// Returns false (and leaves *rounded alone) where some lane is outside.
 template <Rounding kMode, SrRange kRange, FastKind kKind>
 HWY_INLINE bool FastSrShallow(const EncodePlan& p, VU bits, VU random, VU* rounded) {
   const DU du;
   const DI di;
   const VU abs = hn::And(bits, hn::Set(du, 0x7fffffffu));
   const VU top_r = hn::Set(du, p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits));
+  // 32 - d for patterns whose exponent field is at least fast_ef_floor's.
+  auto lane_shift = [&](VU pattern) {
+    const VI ef = hn::BitCast(di, hn::ShiftRight<23>(pattern));
+    return hn::BitCast(du, hn::Min(hn::Add(ef, hn::Set(di, 32 - p.fast_k)), hn::Set(di, 32 - p.fast_dmin)));
+  };
   if constexpr (kRange == SrRange::kDeep) {
     const VU a = abs;  // no DAZ: EncodePlan::fast_sr_deep
     // Patterns < 2^31 compare as signed lanes: what x86 has.
     auto lt = [&](VU x, VU y) { return hn::RebindMask(du, hn::Lt(hn::BitCast(di, x), hn::BitCast(di, y))); };
     if (!hn::AllFalse(du, lt(hn::Set(du, p.fast_any_limit), a))) return false;  // overflow, inf, NaN
-    const VI ef = hn::BitCast(di, hn::ShiftRight<23>(hn::Max(a, hn::Set(du, p.fast_ef_floor))));
-    const VU shift = hn::BitCast(du, hn::Min(hn::Add(ef, hn::Set(di, 32 - p.fast_k)), hn::Set(di, 32 - p.fast_dmin)));
+    const VU shift = lane_shift(hn::Max(a, hn::Set(du, p.fast_ef_floor)));
     const VU mask = hn::Shr(hn::Set(du, 0xffffffffu), shift);  // 2^d - 1
     const VU min_pos = hn::Set(du, p.fast_min_pos);
     const VU zero = hn::Zero(du);
@@ -701,8 +714,7 @@ HWY_INLINE bool FastSrShallow(const EncodePlan& p, VU bits, VU random, VU* round
       up_deep = hn::AndNot(hn::Eq(a, zero), coin);
     }
     const VU mag = hn::IfThenElse(lt(a, min_pos), hn::IfThenElseZero(up_deep, min_pos), shallow);
-    const VU sign = hn::Xor(bits, a);
-    *rounded = hn::Or(mag, KeepsZeroSign(kKind) ? sign : hn::IfThenZeroElse(hn::Eq(mag, zero), sign));
+    *rounded = WithSign<kKind>(mag, hn::Xor(bits, a));
     return true;
   } else {
     constexpr bool kSub = kRange == SrRange::kSubnormal;
@@ -711,8 +723,7 @@ HWY_INLINE bool FastSrShallow(const EncodePlan& p, VU bits, VU random, VU* round
     if (!hn::AllFalse(du, hn::Gt(range, hn::Set(du, p.fast_any_limit - low)))) return false;
     VU shift;  // 32 - d, in 9..31
     if constexpr (kSub) {
-      const VI ef = hn::BitCast(di, hn::ShiftRight<23>(abs));
-      shift = hn::BitCast(du, hn::Min(hn::Add(ef, hn::Set(di, 32 - p.fast_k)), hn::Set(di, 32 - p.fast_dmin)));
+      shift = lane_shift(abs);
     } else {
       shift = hn::Set(du, static_cast<uint32_t>(32 - p.fast_dmin));
     }
@@ -754,7 +765,7 @@ HWY_INLINE VU FastFakeQuantLanes(const EncodePlan& p, const FastLanes& l) {
   const VU abs = hn::And(l.bits, hn::Set(du, 0x7fffffffu));
   const VU sign = hn::Xor(l.bits, abs);
   // Formats without -0 (and integers, whose zero decodes to +0): no sign on 0.
-  VU r = hn::Or(l.mag, KeepsZeroSign(kKind) ? sign : hn::IfThenZeroElse(hn::Eq(l.mag, zero), sign));
+  VU r = WithSign<kKind>(l.mag, sign);
   if (!l.any) return r;
   const MU neg = hn::RebindMask(du, hn::Lt(hn::BitCast(di, l.bits), hn::Zero(di)));
   auto by_sign = [&](const uint32_t v[2]) { return hn::IfThenElse(neg, hn::Set(du, v[1]), hn::Set(du, v[0])); };
@@ -1046,21 +1057,27 @@ HWY_NOINLINE size_t FastEncodeLoop(const EncodePlan& plan, const float* in, cons
     auto step = [&](VU bits, VU random, MU valid) FLOATSCOPE_INLINE_LAMBDA {
       if constexpr (kSr && kKind != FastKind::kFloatFixed) {
         VU rounded;
-        bool shallow;
-        if (p.fast_sr_deep) shallow = FastSrShallow<kMode, SrRange::kDeep, kKind>(p, bits, random, &rounded);
-        else if constexpr (kKind == FastKind::kInt) shallow = false;
-        else if (p.fast_sr_subnormal) shallow = FastSrShallow<kMode, SrRange::kSubnormal, kKind>(p, bits, random, &rounded);
-        else shallow = FastSrShallow<kMode, SrRange::kNormal, kKind>(p, bits, random, &rounded);
-        if (shallow) {
-          // Exact lanes kept their magnitude; a lane below 2^emin may be
-          // tiny (FastCounts decides with the same random word).
+        // The shortcut of one range; with statistics, a lane below 2^emin
+        // may be tiny (FastCounts decides with the same random word).
+        auto shortcut = [&](auto range) FLOATSCOPE_INLINE_LAMBDA {
+          constexpr SrRange kRange = decltype(range)::value;
+          if (!FastSrShallow<kMode, kRange, kKind>(p, bits, random, &rounded)) return false;
           if constexpr (kStats) {
             const VU abs = hn::And(bits, hn::Set(DU(), 0x7fffffffu));
-            counts.Add<kMode>(p, kKind != FastKind::kInt, hn::Ne(hn::And(rounded, hn::Set(DU(), 0x7fffffffu)), abs),
-                              bits, abs, random);
+            // Inexact: the magnitude changed (kDeep may drop the sign of a
+            // zero; the other ranges keep the input's sign).
+            const MU inexact = kRange == SrRange::kDeep ? hn::Ne(hn::And(rounded, hn::Set(DU(), 0x7fffffffu)), abs)
+                                                        : hn::Ne(rounded, bits);
+            counts.Add<kMode>(p, kKind != FastKind::kInt, inexact, bits, abs, random);
           }
-          return rounded;
-        }
+          return true;
+        };
+        bool shallow;
+        if (p.fast_sr_deep) shallow = shortcut(std::integral_constant<SrRange, SrRange::kDeep>());
+        else if constexpr (kKind == FastKind::kInt) shallow = false;
+        else if (p.fast_sr_subnormal) shallow = shortcut(std::integral_constant<SrRange, SrRange::kSubnormal>());
+        else shallow = shortcut(std::integral_constant<SrRange, SrRange::kNormal>());
+        if (shallow) return rounded;
       }
       const FastLanes l = FastRoundLanes<kMode, kKind>(p, bits, random);
       if constexpr (kStats) FastCount<kMode, kKind>(p, l, random, valid, &counts, stats);
