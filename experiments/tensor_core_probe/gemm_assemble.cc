@@ -9,8 +9,9 @@
 // OUT_DIR/gemm_<config>_r<rank>.bin (kind 1 records: the stored rows and
 // the kStored x kStored corner of C). Prints the algorithm cuBLASLt chose
 // for each (configuration, shape) at rank 0: split-K number and reduction
-// scheme among its attributes, which `tc_fit verify --split` takes; the
-// flags for each file are in gemm_<config>_r<rank>.splits.
+// scheme among its attributes; the flags for each file that `tc_fit verify`
+// takes (--split, --residue-tile; tc_data.h ApplyKernel) are in
+// gemm_<config>_r<rank>.splits.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -44,10 +45,11 @@ int main(int argc, char** argv) {
 
     std::map<std::string, std::vector<Record>> files;
     std::map<std::string, std::set<std::string>> chosen;  // config -> "MxNxK: attributes" at rank 0
-    // file -> shape -> split-K number, for tc_fit verify --split. The chunk
-    // boundaries fall on the kernels' K tile, 128 bytes of K (64 f16/bf16
-    // elements, 128 FP8 ones): measured, see cuda/RESULTS.md.
-    std::map<std::string, std::map<std::string, std::pair<int, uint32_t>>> splits;
+    // file -> shape -> how the kernel runs K (tc_data.h ApplyKernel: split-K
+    // chunks and their alignment, the partial K tile first for the
+    // CUTLASS-style algorithms), for tc_fit verify --split and
+    // --residue-tile: measured, see cuda/RESULTS.md.
+    std::map<std::string, std::map<std::string, Replay>> kernels;
     size_t errors = 0;
     for (const nlohmann::json& run : meta.at("runs")) {
       const std::string config = run.at("config");
@@ -79,12 +81,15 @@ int main(int argc, char** argv) {
                  bits.begin() + static_cast<std::ptrdiff_t>(off + size_t{kStored} * kStored));
       const int rank = run.at("rank");
       const std::string file = "gemm_" + config + "_r" + std::to_string(rank) + ".bin";
-      const int splitk = run.at("algo").at("splitk");
-      const uint32_t tile = 128 / (FormatOfId(cfg.fa).bits <= 8 ? 1 : 2);
-      auto [it, fresh] = splits[file].try_emplace(r.shape(), splitk, tile);
-      if (!fresh && it->second.first != splitk)
-        std::printf("%s %s: split-K %d and %d for different data\n", file.c_str(), r.shape().c_str(),
-                    it->second.first, splitk);
+      const nlohmann::json& algo = run.at("algo");
+      Replay k;
+      ApplyKernel(k, algo.at("id"), algo.at("splitk"), algo.at("stages"), FormatOfId(cfg.fa));
+      auto [it, fresh] = kernels[file].try_emplace(r.shape(), k);
+      if (!fresh && (it->second.split != k.split || it->second.split_align != k.split_align ||
+                     it->second.residue_tile != k.residue_tile))
+        std::printf("%s %s: split-K %u/%u, K tile %u and %u/%u, %u for different data\n", file.c_str(),
+                    r.shape().c_str(), it->second.split, it->second.split_align, it->second.residue_tile, k.split,
+                    k.split_align, k.residue_tile);
       files[file].push_back(std::move(r));
       if (rank == 0) {
         const nlohmann::json& a = run.at("algo");
@@ -100,10 +105,13 @@ int main(int argc, char** argv) {
     }
     for (const auto& [name, records] : files) {
       WriteRecords((out / name).string(), records);
-      // The --split flags of the GEMMs that ran split-K, one line.
+      // The --split flags of the GEMMs that ran split-K and the
+      // --residue-tile flags of the CUTLASS-style kernels, one line.
       std::ofstream flags(out / (name.substr(0, name.size() - 4) + ".splits"));
-      for (const auto& [shape, st] : splits[name])
-        if (st.first > 1) flags << "--split " << shape << ':' << st.first << ':' << st.second << ' ';
+      for (const auto& [shape, k] : kernels[name]) {
+        if (k.split > 1) flags << "--split " << shape << ':' << k.split << ':' << k.split_align << ' ';
+        if (k.residue_tile > 1) flags << "--residue-tile " << shape << ':' << k.residue_tile << ' ';
+      }
       flags << '\n';
       std::printf("wrote %s: %zu GEMMs\n", (out / name).c_str(), records.size());
     }

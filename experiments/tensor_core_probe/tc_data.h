@@ -156,7 +156,53 @@ struct Replay {
   // (a dot product of the model over those elements, in order), the warps'
   // float32 results summed in order with RNE at the end.
   uint32_t slices = 1, slice_tile = 0;
+  // > 1: CUTLASS 2.x's predicated K loop (the partial tile first, masked at
+  // its end): a K (or split-K chunk) not a multiple of this K tile runs its
+  // first K mod tile elements as the first tile, zero-filled after them,
+  // then the whole tiles from there; the model's groups of G restart at
+  // that boundary. Measured for cuBLASLt's algorithms 23 and 24
+  // (cuda/RESULTS.md, "Algorithm 23 (issue 16), 2026-12-07").
+  uint32_t residue_tile = 1;
 };
+
+// The K depth of a tile, in elements, that a cuBLASLt stages id
+// (cublasLtMatmulStages_t, CUBLASLT_ALGO_CONFIG_STAGES_ID) names: 1..24 are
+// 16x1..16x6, 32x1..32x6, 64x1..64x6, 128x1..128x6 (depth x stages); then
+// 25 32x10, 26 8x4, 27 16x10, 28 8x5, 29 16x80, 30 64x80, 31 8x3 and the
+// AUTO ones 32..36 (8, 16, 32, 64, 128). 0 for an id it does not know.
+inline uint32_t StagesKDepth(uint32_t id) {
+  if (id >= 1 && id <= 24) return 16u << ((id - 1) / 6);
+  switch (id) {
+    case 26: case 28: case 31: case 32: return 8;
+    case 27: case 29: case 33: return 16;
+    case 25: case 34: return 32;
+    case 30: case 35: return 64;
+    case 36: return 128;
+  }
+  return 0;
+}
+
+// How a cuBLASLt kernel runs K, from its recorded configuration (algorithm
+// id, split-K number, stages id) and the input format (measured on the
+// 2026-12-06 GEMMs, cuda/RESULTS.md):
+//   algorithm 66 (the nvjet kernels): split-K chunks of ceil(K/S) rounded up
+//       to 128 bytes of K; K runs in order (no K here leaves a partial group
+//       of 16 inside a chunk, so a partial tile's place is not measured).
+//   any other algorithm (23 and 24 here, CUTLASS 2.x-style multistage
+//       kernels): chunks of ceil(K/S) rounded up to 16 bytes of K (CUTLASS's
+//       kAlignK = 128 bits), and each chunk's partial K tile first, its tile
+//       the stages id's K depth (Replay::residue_tile).
+inline void ApplyKernel(Replay& rp, uint32_t algo, uint32_t splitk, uint32_t stages, const Format& in) {
+  const uint32_t bytes = in.bits <= 8 ? 1 : 2;
+  rp.split = splitk;
+  if (algo == 66) {
+    rp.split_align = 128 / bytes;
+    rp.residue_tile = 1;
+  } else {
+    rp.split_align = 16 / bytes;
+    rp.residue_tile = StagesKDepth(stages);
+  }
+}
 
 // The model's float32 bits for dot product d of record r.
 inline uint32_t Emulate(const Record& r, size_t d, const Replay& rp) {
@@ -168,6 +214,16 @@ inline uint32_t Emulate(const Record& r, size_t d, const Replay& rp) {
   reduce.nan_payload = NanPayload::kAllOnes;
   auto dot = [&](const uint64_t* x, const uint64_t* y, size_t n) -> uint64_t {
     const size_t pad = rp.residue_first > 1 ? (rp.residue_first - n % rp.residue_first) % rp.residue_first : 0;
+    const size_t residue = rp.residue_tile > 1 ? n % rp.residue_tile : 0;
+    if (residue != 0) {  // the partial tile first, zero-filled to a whole tile
+      const size_t tail = rp.residue_tile - residue;
+      std::vector<uint64_t> px(n + tail, 0), py(n + tail, 0);
+      std::copy(x, x + residue, px.begin());
+      std::copy(y, y + residue, py.begin());
+      std::copy(x + residue, x + n, px.begin() + static_cast<std::ptrdiff_t>(residue + tail));
+      std::copy(y + residue, y + n, py.begin() + static_cast<std::ptrdiff_t>(residue + tail));
+      return Dot(fa, px.data(), 1, fb, py.data(), 1, px.size(), formats::kF32, rp.model, rp.opt).code;
+    }
     if (pad == 0 && rp.slices <= 1) return Dot(fa, x, 1, fb, y, 1, n, formats::kF32, rp.model, rp.opt).code;
     std::vector<uint64_t> px(pad + n, 0), py(pad + n, 0);
     std::copy(x, x + n, px.begin() + static_cast<std::ptrdiff_t>(pad));

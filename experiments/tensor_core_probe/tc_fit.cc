@@ -88,6 +88,8 @@ struct Args {
   bool model_given = false;
   Replay replay;
   std::map<std::string, std::pair<uint32_t, uint32_t>> splits;  // shape -> (chunks, K tile)
+  std::map<std::string, uint32_t> residue_tiles;  // shape -> K tile (--residue-tile MxNxK:T)
+  std::vector<std::string> only;  // verify: only these shapes (all when empty)
 };
 
 std::string Describe(const Replay& rp) {
@@ -149,6 +151,12 @@ Args Parse(int argc, char** argv) {
       a.replay.slices = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
       a.replay.slice_tile = static_cast<uint32_t>(std::strtoul(v.c_str() + colon + 1, nullptr, 10));
       if (a.replay.slices < 1 || a.replay.slice_tile % a.replay.slices != 0) Fail("--slices: T must be a multiple of W");
+    } else if (opt == "--residue-tile") {
+      const size_t colon = v.find(':');
+      if (colon == std::string::npos) a.replay.residue_tile = num();
+      else a.residue_tiles[v.substr(0, colon)] = static_cast<uint32_t>(std::strtoul(v.c_str() + colon + 1, nullptr, 10));
+    } else if (opt == "--only") {
+      a.only.push_back(v);
     } else if (opt == "--residue-first") {
       a.replay.residue_first = num();
     } else if (opt == "--split") {
@@ -284,9 +292,11 @@ int Verify(const Args& args, const std::vector<Record>& recs) {
   std::mutex mu;
   std::vector<std::string> shown;
   std::vector<Dot1> all;
-  for (const Record& r : recs)
+  for (const Record& r : recs) {
+    if (!args.only.empty() && std::find(args.only.begin(), args.only.end(), r.shape()) == args.only.end()) continue;
     for (size_t d = 0; d < r.dots(); ++d)
       if (!r.designed() || r.tags[d * 4] != 0) all.push_back({&r, d});
+  }
   std::atomic<size_t> next{0};
   auto work = [&] {
     std::map<Key, Count> local;
@@ -296,6 +306,8 @@ int Verify(const Args& args, const std::vector<Record>& recs) {
       Replay rp = args.replay;
       const auto sp = args.splits.find(r.shape());
       if (sp != args.splits.end()) rp.split = sp->second.first, rp.split_align = sp->second.second;
+      const auto rt = args.residue_tiles.find(r.shape());
+      if (rt != args.residue_tiles.end()) rp.residue_tile = rt->second;
       const uint32_t got = Emulate(r, d, rp);
       const uint32_t want = r.c[d];
       const std::string what = r.designed() ? kFamilyNames[std::min<int32_t>(r.tags[d * 4], 6)] : DistName(r.dist);
