@@ -2,14 +2,25 @@
 // 2026-12-06 generalisation run (experiments/tensor_core_probe/results/
 // 2026-12-06, cuda/RESULTS.md) stored cuBLASLt's outputs and the algorithm
 // configuration it chose; the inputs are rebuilt here from the seed
-// (gemm_cases.h, checked against the recorded checksums). A sample of
-// cuBLASLt's default choices (rank 0) with K >= 4000, split-K included, must
-// come out of the presets bit for bit with the split-K rule (chunks on the
-// 128-byte K tile, RNE sums of the partials), and the rule's parameters must
-// matter: equal chunks, a K tile half as long, one chunk, and the f16/bf16
-// adder saturating instead of overflowing to infinity must each break it.
-// (A tile twice as long gives the same chunks for these shapes: the data
-// says "at least 128 bytes", cuda/RESULTS.md.)
+// (gemm_cases.h, checked against the recorded checksums). How each kernel
+// runs K comes from its recorded configuration (tc_data.h ApplyKernel).
+//
+// nvjet kernels (algorithm 66): a sample of cuBLASLt's default choices
+// (rank 0) with K >= 4000, split-K included, must come out of the presets
+// bit for bit with the split-K rule (chunks on the 128-byte K tile, RNE sums
+// of the partials), and the rule's parameters must matter: equal chunks, a
+// K tile half as long, one chunk, and the f16/bf16 adder saturating instead
+// of overflowing to infinity must each break it. (A tile twice as long gives
+// the same chunks for these shapes: the data says "at least 128 bytes",
+// cuda/RESULTS.md.)
+//
+// CUTLASS-style kernels (algorithms 23 and 24, which cuBLASLt picks for
+// f16/bf16 GEMMs of K = 100 and 8190, K not a multiple of 8): every such
+// run, at every rank, must come out bit for bit with the partial K tile
+// first (zero-filled at its end, the tile the stages id's K depth) and
+// split-K chunks on 16 bytes of K; K in order, the tile halved or doubled,
+// the zeros in front of the partial tile, and chunks on 8 or 128 bytes must
+// each break it (cuda/RESULTS.md, "Algorithm 23 (issue 16), 2026-12-07").
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -35,14 +46,14 @@ namespace {
 
 struct Case {
   Record record;
-  uint32_t splitk = 1;
+  uint32_t algo = 0, splitk = 1, stages = 0;
   std::string preset;
 };
 
-// Rank-0 GEMMs with K >= 4000 from cuBLASLt's nvjet kernels (algorithm 66;
-// algorithm 23 is not modelled, cuda/RESULTS.md), for distributions `dists`,
+// GEMMs of the run that `want(run)` selects, for distributions `dists`,
 // with a corner x corner block of their dot products.
-std::vector<Case> LoadSample(std::initializer_list<uint32_t> dists, uint32_t corner) {
+std::vector<Case> LoadRuns(const std::function<bool(const nlohmann::json&)>& want,
+                           std::initializer_list<uint32_t> dists, uint32_t corner) {
   const std::string dir = FLOATSCOPE_TC_GEMM_RUN;
   std::ifstream mf(dir + "/gemm_meta.json");
   REQUIRE(mf.good());
@@ -52,9 +63,7 @@ std::vector<Case> LoadSample(std::initializer_list<uint32_t> dists, uint32_t cor
   const uint64_t seed = meta.at("seed");
   std::vector<Case> out;
   for (const nlohmann::json& run : meta.at("runs")) {
-    if (run.contains("error") || run.at("rank") != 0 || run.at("K").get<uint32_t>() < 4000 ||
-        run.at("algo").at("id") != 66)
-      continue;
+    if (run.contains("error") || !want(run)) continue;
     const uint32_t dist = run.at("dist");
     if (std::find(dists.begin(), dists.end(), dist) == dists.end()) continue;
     uint32_t ci = 0;
@@ -78,11 +87,29 @@ std::vector<Case> LoadSample(std::initializer_list<uint32_t> dists, uint32_t cor
         std::memcpy(&bits, raw.data() + 4 * (off + size_t{i} * kStored + j), 4);
         r.c.push_back(bits);
       }
+    c.algo = run.at("algo").at("id");
     c.splitk = run.at("algo").at("splitk");
+    c.stages = run.at("algo").at("stages");
     c.preset = cfg.preset;
     out.push_back(std::move(c));
   }
   return out;
+}
+
+// Rank-0 GEMMs with K >= 4000 from cuBLASLt's nvjet kernels (algorithm 66).
+std::vector<Case> LoadSample(std::initializer_list<uint32_t> dists, uint32_t corner) {
+  return LoadRuns(
+      [](const nlohmann::json& run) {
+        return run.at("rank") == 0 && run.at("K").get<uint32_t>() >= 4000 && run.at("algo").at("id") == 66;
+      },
+      dists, corner);
+}
+
+// Every GEMM, at every rank, that cuBLASLt ran with another algorithm than
+// the nvjet kernels (23 and 24: the f16/bf16 GEMMs of K = 100 and 8190).
+std::vector<Case> LoadCutlassRuns(uint32_t corner) {
+  return LoadRuns([](const nlohmann::json& run) { return run.at("algo").at("id") != 66; },
+                  {kNormal, kPositive, kHeavy, kCodes, kSparse, kCancel}, corner);
 }
 
 Replay ReplayOf(const Case& c) {
@@ -91,8 +118,7 @@ Replay ReplayOf(const Case& c) {
   Replay rp;
   rp.model = m->model;
   rp.opt = m->options;
-  rp.split = c.splitk;
-  rp.split_align = 128 / (FormatOfId(c.record.fa).bits <= 8 ? 1 : 2);
+  ApplyKernel(rp, c.algo, c.splitk, c.stages, FormatOfId(c.record.fa));
   return rp;
 }
 
@@ -132,4 +158,39 @@ TEST_CASE("the split-K rule and the adder's overflow are pinned by the hardware"
   CHECK(Mismatches(cases, [](Replay& r) { r.split = 1; }) > 0);  // one chunk
   // bf16 random codes overflow float32: the adder gives +-inf, not +-max.
   CHECK(Mismatches(cases, [](Replay& r) { r.model.overflow_to_infinity = false; }) > 0);
+}
+
+TEST_CASE("every H100 GEMM of cuBLASLt's CUTLASS-style algorithms (23, 24) is reproduced bit for bit") {
+  const std::vector<Case> cases = LoadCutlassRuns(4);
+  // The sample is what it says: both shapes, split-K and not, several K
+  // tiles, all 8 f16/bf16 (configuration, rank) pairs of the run.
+  size_t split = 0, k100 = 0, k8190 = 0, dots = 0;
+  std::vector<uint32_t> tiles;
+  for (const Case& c : cases) {
+    split += c.splitk > 1;
+    k100 += c.record.K == 100;
+    k8190 += c.record.K == 8190;
+    dots += c.record.dots();
+    const uint32_t t = StagesKDepth(c.stages);
+    if (std::find(tiles.begin(), tiles.end(), t) == tiles.end()) tiles.push_back(t);
+  }
+  CHECK(cases.size() == 96);
+  CHECK(k100 == 48);
+  CHECK(k8190 == 48);
+  CHECK(split >= 60);
+  CHECK(tiles.size() == 3);  // K tiles 32, 64 and 128
+  INFO(dots << " dot products in " << cases.size() << " GEMMs");
+  CHECK(Mismatches(cases) == 0);
+}
+
+TEST_CASE("the CUTLASS-style kernels' K order is pinned by the hardware") {
+  const std::vector<Case> cases = LoadCutlassRuns(4);
+  CHECK(Mismatches(cases, [](Replay& r) { r.residue_tile = 1; }) > 0);  // K in order
+  CHECK(Mismatches(cases, [](Replay& r) { r.residue_tile /= 2; }) > 0);
+  CHECK(Mismatches(cases, [](Replay& r) { r.residue_tile *= 2; }) > 0);
+  // The partial tile first, but its zeros in front of it (leading zero terms).
+  CHECK(Mismatches(cases, [](Replay& r) { r.residue_first = r.residue_tile, r.residue_tile = 1; }) > 0);
+  // Split-K chunks on 8 or 128 bytes of K instead of 16.
+  CHECK(Mismatches(cases, [](Replay& r) { r.split_align /= 2; }) > 0);
+  CHECK(Mismatches(cases, [](Replay& r) { r.split_align = 64; }) > 0);
 }
