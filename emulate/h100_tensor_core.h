@@ -35,7 +35,12 @@
 // Not covered: split-K kernels (cuBLAS chose one for a 240x240x4096
 // f16/bf16 GEMM: two K chunks, each one such dot product, their float32
 // results added with round to nearest even; tc_fit --split models it and
-// then agrees), other GPUs, other cuBLAS versions and kernels, outputs other
+// then agrees), the K order of a kernel (cuBLASLt's CUTLASS-style
+// algorithms 23/24, chosen for f16/bf16 K not a multiple of 8, run a partial
+// K tile first, so the groups of 16 restart after it; tc_fit --residue-tile
+// and experiments/tensor_core_probe/tc_data.h ApplyKernel model it, and the
+// per-instruction model here is unchanged: cuda/RESULTS.md, "Algorithm 23
+// (issue 16), 2026-12-07"), other GPUs, other cuBLAS versions and kernels, outputs other
 // than float32, NaN/infinity inputs, subnormal float32 sums (not probed; the
 // sum format keeps subnormals).
 #pragma once

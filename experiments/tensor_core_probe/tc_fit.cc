@@ -10,7 +10,7 @@
 //       than 20 mismatches) is then scored on N random dot products spread
 //       over the file (default 20000). Exit status 0 when some model fits.
 //   tc_fit verify FILE (--preset NAME | MODEL FLAGS) [--split MxNxK:S[:T]]...
-//          [--threads T] [--show N]
+//          [--residue-tile [MxNxK:]T]... [--only MxNxK]... [--threads T] [--show N]
 //       Replays every dot product of FILE through the model and prints the
 //       agreement per (kind, distribution or probe family, shape); the first
 //       N mismatches (default 5) are printed with inputs' positions, both
@@ -24,6 +24,11 @@
 //       chunks of ceil(K/S) rounded up to a multiple of T (default 1)
 //   --residue-first T: a K (or chunk) not a multiple of T runs its partial
 //       tile first, as leading zero terms would
+//   --residue-tile [MxNxK:]T: CUTLASS's K loop (cuBLASLt algorithms 23, 24):
+//       a K (or chunk) not a multiple of the K tile T runs its first K mod T
+//       elements first, zero-filled after them, then whole tiles (tc_data.h
+//       Replay::residue_tile); with a shape, for that GEMM only
+//   --only MxNxK: verify only the GEMMs of that shape (repeatable)
 //   --slices W:T: sliced K, each tile of T elements cut into W slices, one
 //       accumulator per slice, summed with RNE at the end
 //       chunks (the probe's metadata names the kernels).
