@@ -161,7 +161,9 @@ struct Replay {
   // first K mod tile elements as the first tile, zero-filled after them,
   // then the whole tiles from there; the model's groups of G restart at
   // that boundary. Measured for cuBLASLt's algorithms 23 and 24
-  // (cuda/RESULTS.md, "Algorithm 23 (issue 16), 2026-12-07").
+  // (cuda/RESULTS.md, "Algorithm 23 (issue 16), 2026-12-07"). A chunk with
+  // a partial tile takes this path alone (residue_first and slices are the
+  // other, rejected, structures and are not combined with it).
   uint32_t residue_tile = 1;
 };
 
