@@ -50,6 +50,15 @@ inline constexpr GemmShape kGemmShapes[] = {
     {4096, 4096, 65536},
 };
 
+// A second set for a held-out check of the models fitted on the first
+// (gemm_probe --shapes 2): K odd, K = 8n + 4, K one past a tile, K just
+// below and above powers of two, M and N not multiples of the tiles.
+inline constexpr GemmShape kGemmShapesHeldOut[] = {
+    {32, 32, 24},      {96, 80, 72},       {200, 120, 300},     {64, 192, 517},
+    {512, 256, 1111},  {1000, 24, 2049},   {32, 2048, 6007},    {2048, 64, 12289},
+    {256, 256, 24577}, {128, 4096, 40000}, {3000, 3000, 8200},  {48, 48, 131072},
+};
+
 // Distribution ids continue tc_data.h's kDistNames (0 normal, 3 cancel).
 enum GemmDist : uint32_t { kNormal = 0, kCancel = 3, kPositive = 4, kHeavy = 5, kCodes = 6, kSparse = 7 };
 inline constexpr uint32_t kGemmDists[] = {kNormal, kPositive, kHeavy, kCodes, kSparse, kCancel};

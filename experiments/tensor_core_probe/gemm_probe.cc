@@ -4,7 +4,10 @@
 // split-K number, reduction scheme, stages, swizzle, custom option, inner
 // and cluster shape) instead of guessed from timings or kernel names.
 //
-//   gemm_probe OUT_DIR [--algos N] [--seed S] [--max-k K]
+//   gemm_probe OUT_DIR [--algos N] [--seed S] [--max-k K] [--shapes 1|2]
+//
+// --shapes 2: gemm_cases.h's held-out shapes (kGemmShapesHeldOut) instead
+// of the first set.
 //
 // For each configuration x shape x distribution it asks cuBLASLt's
 // heuristic for up to N algorithms (default 4) and runs each of them (rank
@@ -26,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -97,23 +101,31 @@ void WriteAtomically(const std::filesystem::path& path, const void* data, size_t
 int main(int argc, char** argv) {
   using namespace floatscope::tc;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: gemm_probe OUT_DIR [--algos N] [--seed S] [--max-k K]\n");
+    std::fprintf(stderr, "usage: gemm_probe OUT_DIR [--algos N] [--seed S] [--max-k K] [--shapes 1|2]\n");
     return 2;
   }
   const std::filesystem::path out_dir = argv[1];
   int max_algos = 4;
   uint64_t seed = 20261206;
   uint32_t max_k = 1u << 20;
+  int shape_set = 1;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--algos") max_algos = std::atoi(argv[i + 1]);
     else if (a == "--seed") seed = std::strtoull(argv[i + 1], nullptr, 10);
     else if (a == "--max-k") max_k = static_cast<uint32_t>(std::strtoul(argv[i + 1], nullptr, 10));
+    else if (a == "--shapes") shape_set = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "gemm_probe: unknown option %s\n", a.c_str());
       return 2;
     }
   }
+  if (shape_set != 1 && shape_set != 2) {
+    std::fprintf(stderr, "gemm_probe: --shapes takes 1 or 2\n");
+    return 2;
+  }
+  const std::span<const GemmShape> shapes =
+      shape_set == 1 ? std::span<const GemmShape>(kGemmShapes) : std::span<const GemmShape>(kGemmShapesHeldOut);
   try {
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
@@ -134,19 +146,19 @@ int main(int argc, char** argv) {
     Check(cudaMemcpy(one, &h_one, sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy");
 
     nlohmann::json meta = {{"tool", "gemm_probe"}, {"device", prop.name}, {"sm", prop.major * 10 + prop.minor},
-                           {"cublaslt_version", cublasLtGetVersion()}, {"seed", seed}, {"stored", kStored},
+                           {"cublaslt_version", cublasLtGetVersion()}, {"seed", seed}, {"shapes", shape_set}, {"stored", kStored},
                            {"runs", nlohmann::json::array()}};
     int driver = 0;
     cudaDriverGetVersion(&driver);
     meta["driver_api"] = driver;
     std::vector<float> results;
     const auto t0 = std::chrono::steady_clock::now();
-    size_t done = 0, total = std::size(kGemmConfigs) * std::size(kGemmShapes) * std::size(kGemmDists);
+    size_t done = 0, total = std::size(kGemmConfigs) * shapes.size() * std::size(kGemmDists);
     for (uint32_t ci = 0; ci < std::size(kGemmConfigs); ++ci) {
       const GemmConfig& cfg = kGemmConfigs[ci];
       const floatscope::Format& fa = FormatOfId(cfg.fa);
       const floatscope::Format& fb = FormatOfId(cfg.fb);
-      for (const GemmShape& s : kGemmShapes) {
+      for (const GemmShape& s : shapes) {
         if (s.K > max_k) continue;
         for (uint32_t dist : kGemmDists) {
           const std::vector<uint64_t> a = GemmRows(fa, seed, ci, dist, 0, s.K);
