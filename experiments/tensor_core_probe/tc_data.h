@@ -165,6 +165,13 @@ struct Replay {
   // a partial tile takes this path alone (residue_first and slices are the
   // other, rejected, structures and are not combined with it).
   uint32_t residue_tile = 1;
+  // Not empty: the order in which one instruction takes the elements of
+  // each block of k_perm.size() consecutive K (K zero-padded to whole
+  // blocks): element k_perm[j] of a block goes j-th into the model's
+  // groups. For instructions that may feed their K positions to the
+  // adder in another order than the operands' (an FP8 mma.sync built from
+  // narrower steps, say).
+  std::vector<uint32_t> k_perm;
 };
 
 // The K depth of a tile, in elements, that a cuBLASLt stages id
@@ -215,6 +222,16 @@ inline uint32_t Emulate(const Record& r, size_t d, const Replay& rp) {
   Options reduce;  // round to nearest even; a NaN is the GPU's 0x7fffffff (inf - inf in the reduction)
   reduce.nan_payload = NanPayload::kAllOnes;
   auto dot = [&](const uint64_t* x, const uint64_t* y, size_t n) -> uint64_t {
+    if (!rp.k_perm.empty()) {
+      const size_t blk = rp.k_perm.size(), padded = (n + blk - 1) / blk * blk;
+      std::vector<uint64_t> px(padded, 0), py(padded, 0);
+      for (size_t k0 = 0; k0 < padded; k0 += blk)
+        for (size_t j = 0; j < blk; ++j) {
+          const size_t from = k0 + rp.k_perm[j];
+          if (from < n) px[k0 + j] = x[from], py[k0 + j] = y[from];
+        }
+      return Dot(fa, px.data(), 1, fb, py.data(), 1, padded, formats::kF32, rp.model, rp.opt).code;
+    }
     const size_t pad = rp.residue_first > 1 ? (rp.residue_first - n % rp.residue_first) % rp.residue_first : 0;
     const size_t residue = rp.residue_tile > 1 ? n % rp.residue_tile : 0;
     if (residue != 0) {  // the partial tile first, zero-filled to a whole tile

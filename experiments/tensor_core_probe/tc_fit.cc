@@ -29,6 +29,8 @@
 //       elements first, zero-filled after them, then whole tiles (tc_data.h
 //       Replay::residue_tile); with a shape, for that GEMM only
 //   --only MxNxK: verify only the GEMMs of that shape (repeatable)
+//   --k-perm i0,i1,...: each block of that many K elements (K zero-padded)
+//       enters the model in this order (Replay::k_perm; a permutation)
 //   --slices W:T: sliced K, each tile of T elements cut into W slices, one
 //       accumulator per slice, summed with RNE at the end
 //       chunks (the probe's metadata names the kernels).
@@ -156,6 +158,18 @@ Args Parse(int argc, char** argv) {
       a.replay.slices = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
       a.replay.slice_tile = static_cast<uint32_t>(std::strtoul(v.c_str() + colon + 1, nullptr, 10));
       if (a.replay.slices < 1 || a.replay.slice_tile % a.replay.slices != 0) Fail("--slices: T must be a multiple of W");
+    } else if (opt == "--k-perm") {
+      std::vector<uint32_t> perm;
+      for (size_t at = 0; at <= v.size();) {
+        const size_t comma = std::min(v.find(',', at), v.size());
+        perm.push_back(static_cast<uint32_t>(std::strtoul(v.substr(at, comma - at).c_str(), nullptr, 10)));
+        at = comma + 1;
+      }
+      std::vector<uint32_t> sorted = perm;
+      std::sort(sorted.begin(), sorted.end());
+      for (size_t j = 0; j < sorted.size(); ++j)
+        if (sorted[j] != j) Fail("--k-perm: a permutation of 0..n-1, not '" + v + "'");
+      a.replay.k_perm = perm;
     } else if (opt == "--residue-tile") {
       const size_t colon = v.find(':');
       if (colon == std::string::npos) a.replay.residue_tile = num();
