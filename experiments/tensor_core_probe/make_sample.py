@@ -12,6 +12,9 @@ record format (see probe.py) and holds real hardware outputs only:
     of the float32 promotion shows are among them);
   - from every random GEMM with K <= 1024, the top-left 6 x 6 dot products
     (4 x 4 for K >= 512).
+With --pick K:DIST:ROW:COL (repeatable) also that dot product of the random
+GEMM with that K and distribution, as a 1 x 1 record (a rare case the
+corners miss, e.g. the few products whose rounding pins a model detail).
 Designed GEMMs with K = 4096 are left out (cuBLAS ran the f16/bf16 one as
 split-K).
 """
@@ -55,6 +58,8 @@ def records(data):
 def main():
     src, dst = sys.argv[1], sys.argv[2]
     sparse_1024 = "--sparse-1024" in sys.argv[3:]
+    picks = [tuple(int(x) for x in sys.argv[i + 1].split(":")) for i in range(3, len(sys.argv) - 1)
+             if sys.argv[i] == "--pick"]
     data = open(src, "rb").read()
     out = bytearray()
     dots = 0
@@ -82,6 +87,11 @@ def main():
         else:
             if K > 1024:
                 continue
+            for pk, pdist, row, col in picks:
+                if pk == K and pdist == dist:
+                    out += struct.pack("<10I", magic, kind, dist, M, N, K, 1, 1, fa, fb)
+                    out += A[row].tobytes() + B[col].tobytes() + np.uint32(C.reshape(ms, ns)[row, col]).astype("<u4").tobytes()
+                    dots += 1
             t = 4 if K >= 512 else 6
             Cm = C.reshape(ms, ns)[:t, :t]
             out += struct.pack("<10I", magic, kind, dist, M, N, K, t, t, fa, fb)

@@ -29,6 +29,9 @@
 //       elements first, zero-filled after them, then whole tiles (tc_data.h
 //       Replay::residue_tile); with a shape, for that GEMM only
 //   --only MxNxK: verify only the GEMMs of that shape (repeatable)
+//   --preset hopper-mma-fp8: the FP8 mma.sync instruction on Hopper (tc_data.h
+//       HopperMmaFp8Replay: f16 steps in kHopperMmaFp8Order)
+//   --convert f16: both operands converted to f16 (exactly) before the model
 //   --k-perm i0,i1,...: each block of that many K elements (K zero-padded)
 //       enters the model in this order (Replay::k_perm; a permutation)
 //   --slices W:T: sliced K, each tile of T elements cut into W slices, one
@@ -158,6 +161,9 @@ Args Parse(int argc, char** argv) {
       a.replay.slices = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
       a.replay.slice_tile = static_cast<uint32_t>(std::strtoul(v.c_str() + colon + 1, nullptr, 10));
       if (a.replay.slices < 1 || a.replay.slice_tile % a.replay.slices != 0) Fail("--slices: T must be a multiple of W");
+    } else if (opt == "--convert") {
+      if (v != "f16") Fail("--convert: f16, not '" + v + "'");
+      a.replay.convert_to = &formats::kF16;
     } else if (opt == "--k-perm") {
       std::vector<uint32_t> perm;
       for (size_t at = 0; at <= v.size();) {
@@ -192,7 +198,13 @@ Args Parse(int argc, char** argv) {
   }
   if (a.command == "verify") {
     if (!a.preset.empty() && a.model_given) Fail("verify: --preset or model flags, not both");
-    if (!a.preset.empty()) {
+    if (a.preset == "hopper-mma-fp8") {  // tc_data.h HopperMmaFp8Replay: the FP8 mma.sync instruction
+      const Replay rp = HopperMmaFp8Replay();
+      a.replay.model = rp.model;
+      a.replay.opt = rp.opt;
+      a.replay.k_perm = rp.k_perm;
+      a.replay.convert_to = rp.convert_to;
+    } else if (!a.preset.empty()) {
       const H100TensorCoreModel* m = FindH100TensorCoreModel(a.preset);
       if (!m) Fail("unknown preset '" + a.preset + "'" + " (see emulate/h100_tensor_core.h)");
       a.replay.model = m->model;
@@ -230,7 +242,7 @@ int Fit(const Args& args, const std::vector<Record>& recs) {
   std::printf("fit: %zu designed probes with K <= %zu\n", probes.size(), args.max_k);
   std::vector<Replay> grid;
   for (uint32_t g : {8u, 16u, 32u})
-    for (uint32_t f = 10; f <= 28; ++f)
+    for (uint32_t f = 10; f <= 30; ++f)
       for (bool acc : {false, true})
         for (uint32_t n : {0u, 2u, 4u, 8u})
           for (Rounding rnd : {Rounding::kNearestEven, Rounding::kTowardZero})
@@ -240,6 +252,8 @@ int Fit(const Args& args, const std::vector<Record>& recs) {
                   if (pne && (n == 0 || rnd == Rounding::kNearestEven)) continue;  // same as !pne
                   if (p != 24 && p > f + 2) continue;  // a group sum never needs rounding then... keep simple
                   Replay rp;
+                  rp.k_perm = args.replay.k_perm;  // --k-perm: fit under that K order
+                  rp.convert_to = args.replay.convert_to;
                   rp.model.accumulation = Accumulation::kHardware;
                   rp.model.group = g, rp.model.fraction_bits = f, rp.model.include_accumulator = acc;
                   rp.model.promote_every = n, rp.model.alignment = al;

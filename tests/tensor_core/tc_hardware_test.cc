@@ -8,6 +8,7 @@
 // pins the whole model and not just part of it.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -161,4 +162,52 @@ TEST_CASE("reading a malformed probe file fails with the file's name") {
   write(wrong_magic);
   CHECK_THROWS_WITH_AS(ReadRecords(bad), doctest::Contains("bad record magic at byte 0"), std::runtime_error);
   std::remove(bad.c_str());
+}
+
+// Hopper's FP8 mma.sync (experiments/tensor_core_probe/mma_probe, 2026-12-07):
+// tc_h100_mma_<e4m3|e5m2>.bin sample the instruction's own outputs (no
+// library), e5m2 x e4m3 with the 19 'wide' dot products (of 1.3 M) whose
+// e5m2 subnormals show that the operands are converted to f16 first.
+TEST_CASE("Hopper's FP8 mma.sync is its f16 path: every sampled dot product bit for bit") {
+  for (const Sample s : {Sample{"mma_e4m3", ""}, Sample{"mma_e5m2", ""}}) {
+    const std::string file = s.file;
+    CAPTURE(file);
+    const std::vector<Record> recs = Load(s);
+    CHECK(Dots(recs) >= 1000);
+    std::string first;
+    const size_t bad = Mismatches(recs, HopperMmaFp8Replay(), &first);
+    INFO(first);
+    CHECK_MESSAGE(bad == 0, bad << " of " << Dots(recs) << " differ");
+  }
+}
+
+TEST_CASE("every detail of the FP8 mma.sync model is pinned by the hardware sample") {
+  using Change = std::function<void(Replay&)>;
+  struct Variant {
+    const char* what;
+    const char* file;
+    Change change;
+  };
+  const Variant variants[] = {
+      {"K in order", "mma_e4m3", [](Replay& r) { r.k_perm.clear(); }},
+      {"the two f16 steps swapped", "mma_e4m3",
+       [](Replay& r) { std::rotate(r.k_perm.begin(), r.k_perm.begin() + 16, r.k_perm.end()); }},
+      {"K 0-7, 16-23 first", "mma_e4m3",
+       [](Replay& r) {
+         for (uint32_t j = 0; j < 32; ++j) r.k_perm[j] = j < 16 ? j % 8 + 16 * (j / 8) : 8 + (j - 16) % 8 + 16 * ((j - 16) / 8);
+       }},
+      {"no conversion to f16", "mma_e5m2", [](Replay& r) { r.convert_to = nullptr; }},
+      {"C accumulated in the steps (no per-instruction sum)", "mma_e4m3", [](Replay& r) { r.model.promote_every = 0; }},
+      {"C added toward zero", "mma_e4m3", [](Replay& r) { r.model.promote_nearest_even = false; }},
+      {"one fraction bit fewer", "mma_e4m3", [](Replay& r) { --r.model.fraction_bits; }},
+      {"one fraction bit more", "mma_e4m3", [](Replay& r) { ++r.model.fraction_bits; }},
+      {"step sums rounded to nearest even", "mma_e4m3", [](Replay& r) { r.opt.rounding = Rounding::kNearestEven; }},
+  };
+  for (const Variant& v : variants) {
+    const std::string what = v.what;
+    CAPTURE(what);
+    Replay changed = HopperMmaFp8Replay();
+    v.change(changed);
+    CHECK(Mismatches(Load(Sample{v.file, ""}), changed) > 0);
+  }
 }
