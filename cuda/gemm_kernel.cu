@@ -10,19 +10,21 @@
 // is then two passes over the tile in registers, pass 1 the largest
 // alignment exponent (FixedProductAlign), pass 2 the cut terms summed in an
 // int32 (FixedProductTerm: one multiply, one shift). The group's rounding
-// then runs one output at a time: the common case inline
+// then runs over the thread's outputs: the common case inline
 // (FixedGroupRoundFast: an int64 sum and RoundNormalFast), the rest out of
 // line (FixedGroupRound -> RoundPack, HardwareGroupDone), promotions
-// (HardwarePromote) likewise; the running sums, float32 accumulators and
+// (HardwarePromote) likewise. For the H100 presets the sum format and its
+// rounding are compile-time constants (SumKind) and the common case is
+// unrolled over the 16 outputs, the declined ones done afterwards; the running sums, float32 accumulators and
 // flags of the block's outputs live in shared memory. Dot products whose
 // row of A or column of B holds a NaN or an infinity are computed again
 // afterwards by emulate/dot.h's GemmElement itself (GemmSpecialKernel), as
 // the general kernel does.
 //
-// Speed (cuda/RESULTS.md, "Fast emulated GEMM"): 1.04-1.37 TFLOP/s for the
-// FP8 presets and 0.82 for f16/bf16 at 4096^3 on an H100; the per-group
-// rounding step (about 900 lane-instruction slots per output and group)
-// dominates for G = 16.
+// Speed (cuda/RESULTS.md, "Fast emulated GEMM" and "The emulated GEMM's
+// group step with a constant sum format", 2026-12-07): 1.62-2.00 TFLOP/s
+// for the H100 presets at 4096^3 on an H100, 0.29-0.41 for generic models
+// (run-time sum format, rounding step in a loop).
 #include <cuda_runtime.h>
 
 #include <string>
@@ -30,6 +32,7 @@
 #include "cuda/gpu.h"
 #include "emulate/dot.h"
 #include "emulate/dot_hardware.h"
+#include "emulate/h100_tensor_core.h"
 
 namespace floatscope::gpu {
 
@@ -43,6 +46,26 @@ constexpr int kBM = 64, kBN = 64, kBK = 32, kTM = 4, kTN = 4;
 constexpr int kGemmThreads = (kBM / kTM) * (kBN / kTN);  // 256
 constexpr int kPadM = kBM + 4;  // A is stored k-major: rows padded against bank conflicts, 16-byte aligned
 constexpr int kOutputs = kBM * kBN;
+
+// The group sums' format and rounding as compile-time constants for the
+// H100 presets (kSumRuntime: from the parameters). The model's steps are
+// the same FS_HD functions either way; with a constant Format and rounding
+// the compiler folds their format tests (Unpack, RoundNormalFast) away,
+// which is most of a group step's instructions.
+enum SumKind : int { kSumRuntime = 0, kSumF32TowardZero = 1, kSumFp8TowardZero = 2 };
+
+constexpr bool SameArithmetic(const Format& a, const Format& b) {
+  return a.kind == b.kind && a.bits == b.bits && a.is_signed == b.is_signed && a.exponent_bits == b.exponent_bits &&
+         a.mantissa_bits == b.mantissa_bits && a.bias == b.bias && a.inf == b.inf && a.nan == b.nan &&
+         a.has_subnormals == b.has_subnormals && a.has_zero == b.has_zero && a.storage_shift == b.storage_shift;
+}
+
+SumKind SumKindOf(const Format& sf, const Options& opt) {
+  if (opt.rounding != Rounding::kTowardZero) return kSumRuntime;
+  if (SameArithmetic(sf, formats::kF32)) return kSumF32TowardZero;
+  if (SameArithmetic(sf, kH100Fp8SumFormat)) return kSumFp8TowardZero;
+  return kSumRuntime;
+}
 
 struct FixedGemmParams {
   Format in_a, in_b, acc, sf;
@@ -93,8 +116,17 @@ __device__ __noinline__ void GroupSlow(const FixedGemmParams& p, const DotModel&
 
 // kUnroll: the K steps of a group unrolled (4 for exponent-sum alignment,
 // as measured; see cuda/RESULTS.md).
-template <bool kLeading, int kUnroll>
+template <bool kLeading, int kUnroll, int kSum>
 __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGemmParams p) {
+  // With a constant sum format the group's rounding is unrolled over the
+  // thread's outputs (measured 1.41x faster for h100-f16 at 4096^3, the
+  // constant format alone 1.31x; cuda/RESULTS.md); with a run-time one the
+  // unrolled format tests and call sites made it slower, so it loops.
+  constexpr bool kRegisterRound = kSum != kSumRuntime;
+  constexpr Format kF32Sum = formats::kF32, kFp8Sum = kH100Fp8SumFormat;  // local copies (device code)
+  const Format sf = kSum == kSumF32TowardZero ? kF32Sum : kSum == kSumFp8TowardZero ? kFp8Sum : p.sf;
+  Options opt = p.opt;
+  if constexpr (kSum != kSumRuntime) opt.rounding = Rounding::kTowardZero;  // what SumKindOf checked
   extern __shared__ __align__(16) unsigned char smem_raw[];
   FixedGemmShared& sh = *reinterpret_cast<FixedGemmShared*>(smem_raw);
   int32_t* const scratch_e = reinterpret_cast<int32_t*>(smem_raw + sizeof(FixedGemmShared));
@@ -109,7 +141,7 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
   auto out_index = [&](int t) { return (ty * kTM + t / kTN) * kBN + tx * kTN + t % kTN; };
 
   {
-    const detail::HardwareState st0 = detail::HardwareStart(p.sf, p.opt);
+    const detail::HardwareState st0 = detail::HardwareStart(sf, opt);
     for (int t = 0; t < kTM * kTN; ++t) {
       const int o = out_index(t);
       sh.s[o] = static_cast<uint32_t>(st0.s);
@@ -125,7 +157,7 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
       const size_t gi = i0 + r, gk = k0 + kk;
       detail::FixedOperand x;
       if (gi < m && gk < k) {
-        x = detail::FixedDecode(Unpack(p.in_a, p.a[gi * k + gk], p.opt.flush_input), plan.mant_a, plan.a_shift,
+        x = detail::FixedDecode(Unpack(p.in_a, p.a[gi * k + gk], opt.flush_input), plan.mant_a, plan.a_shift,
                                 kLeading);
         if (x.special) p.row_special[gi] = 1;
       }
@@ -137,7 +169,7 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
       const size_t gk = k0 + kk, gj = j0 + cidx;
       detail::FixedOperand y;
       if (gk < k && gj < n) {
-        y = detail::FixedDecode(Unpack(p.in_b, p.b[gk * n + gj], p.opt.flush_input), plan.mant_b, 0, kLeading);
+        y = detail::FixedDecode(Unpack(p.in_b, p.b[gk * n + gj], opt.flush_input), plan.mant_b, 0, kLeading);
         if (y.special) p.col_special[gj] = 1;
       }
       sh.b_sig[kk][cidx] = y.sig;
@@ -175,7 +207,7 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
       // e with the running sum; e + R for pass 2.
 #pragma unroll
       for (int t = 0; t < kTM * kTN; ++t) {
-        const Unpacked s = Unpack(p.sf, sh.s[out_index(t)]);
+        const Unpacked s = Unpack(sf, sh.s[out_index(t)]);
         e[t] = detail::FixedGroupExponent(e[t], detail::FixedAccumulatorAlign(plan, s)) + plan.right;
       }
       // Pass 2: the cut terms, summed.
@@ -196,31 +228,63 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
           for (int c = 0; c < kTN; ++c)
             sum[r * kTN + c] += detail::FixedProductTerm(as[r], al[r], bs[c], bl[c], e[r * kTN + c]);
       }
-      // The group's rounding, one output at a time (e and the cut sum go
-      // through shared memory): the common case inline, the rest out of
-      // line. (Unrolled over the 16 outputs instead, with the slow path's
-      // call sites inside, it measured 1.4-1.6x slower.)
-      {
+      if constexpr (kRegisterRound) {
+        // The group's rounding over the thread's 16 outputs unrolled, e and
+        // the cut sum in registers: the common case inline (constant sum
+        // format and rounding: no call sites), the outputs it declines
+        // collected in a mask and done afterwards out of line.
+        uint32_t slow = 0;
 #pragma unroll
         for (int t = 0; t < kTM * kTN; ++t) {
-          scratch_e[out_index(t)] = e[t] - plan.right;
-          scratch_sum[out_index(t)] = sum[t];
+          const int o = out_index(t);
+          const Unpacked s = Unpack(sf, sh.s[o]);
+          Result r;
+          if (detail::FixedGroupRoundFast(plan, sf, s, e[t] - plan.right, sum[t], opt, r)) {
+            sh.s[o] = static_cast<uint32_t>(r.code);
+            sh.flags[o] |= r.flags;
+          } else {
+            slow |= 1u << t;
+            scratch_e[o] = e[t] - plan.right;
+            scratch_sum[o] = sum[t];
+          }
         }
 #pragma unroll 1
-        for (int t = 0; t < kTM * kTN; ++t) {
+        for (; slow != 0; slow &= slow - 1) {
+          const int t = __ffs(slow) - 1;
           const int row = ty * kTM + t / kTN, col = tx * kTN + t % kTN, o = row * kBN + col;
           const size_t gi = i0 + row, gj = j0 + col;
           if (gi >= m || gj >= n) continue;
           const uint64_t base = p.first_index + (gi * n + gj) * p.per;
-          const Unpacked s = Unpack(p.sf, sh.s[o]);
-          Result r;
-          if (!detail::FixedGroupRoundFast(plan, p.sf, s, scratch_e[o], scratch_sum[o], p.opt, r)) {
-            GroupSlow(p, model, sh, row, col, g0, g1, detail::HardwareGroupIndex(model, base, q), scratch_e[o],
-                      scratch_sum[o]);
-            continue;
+          GroupSlow(p, model, sh, row, col, g0, g1, detail::HardwareGroupIndex(model, base, q), scratch_e[o],
+                    scratch_sum[o]);
+        }
+      } else {
+        // The group's rounding, one output at a time (e and the cut sum go
+        // through shared memory): the common case inline, the rest out of
+        // line. (Unrolled over the 16 outputs instead, with the slow path's
+        // call sites inside, it measured 1.4-1.6x slower.)
+        {
+#pragma unroll
+          for (int t = 0; t < kTM * kTN; ++t) {
+            scratch_e[out_index(t)] = e[t] - plan.right;
+            scratch_sum[out_index(t)] = sum[t];
           }
-          sh.s[o] = static_cast<uint32_t>(r.code);
-          sh.flags[o] |= r.flags;
+#pragma unroll 1
+          for (int t = 0; t < kTM * kTN; ++t) {
+            const int row = ty * kTM + t / kTN, col = tx * kTN + t % kTN, o = row * kBN + col;
+            const size_t gi = i0 + row, gj = j0 + col;
+            if (gi >= m || gj >= n) continue;
+            const uint64_t base = p.first_index + (gi * n + gj) * p.per;
+            const Unpacked s = Unpack(sf, sh.s[o]);
+            Result r;
+            if (!detail::FixedGroupRoundFast(plan, sf, s, scratch_e[o], scratch_sum[o], opt, r)) {
+              GroupSlow(p, model, sh, row, col, g0, g1, detail::HardwareGroupIndex(model, base, q), scratch_e[o],
+                        scratch_sum[o]);
+              continue;
+            }
+            sh.s[o] = static_cast<uint32_t>(r.code);
+            sh.flags[o] |= r.flags;
+          }
         }
       }
       if (detail::HardwarePromotionDue(model, q)) {
@@ -234,7 +298,7 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
           st.s = sh.s[o];
           st.outer = sh.outer[o];
           st.flags = sh.flags[o];
-          detail::HardwarePromote(model, p.sf, p.opt, detail::HardwareGroupIndex(model, base, q) + 1, st);
+          detail::HardwarePromote(model, sf, opt, detail::HardwareGroupIndex(model, base, q) + 1, st);
           sh.s[o] = static_cast<uint32_t>(st.s);
           sh.outer[o] = static_cast<uint32_t>(st.outer);
           sh.flags[o] = st.flags;
@@ -254,7 +318,7 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
     st.outer = sh.outer[o];
     st.flags = sh.flags[o];
     const Result r =
-        detail::HardwareFinish(model, p.sf, p.acc, p.opt, p.first_index + (gi * n + gj) * p.per, groups, st);
+        detail::HardwareFinish(model, sf, p.acc, opt, p.first_index + (gi * n + gj) * p.per, groups, st);
     p.c[gi * n + gj] = r.code;
     if (p.flags) p.flags[gi * n + gj] = r.flags;
   }
@@ -273,9 +337,9 @@ __global__ void GemmSpecialKernel(const FixedGemmParams p) {
   if (p.flags) p.flags[i * p.n + j] = r.flags;
 }
 
-template <bool kLeading, int kUnroll>
+template <bool kLeading, int kUnroll, int kSum>
 void LaunchFixed(const FixedGemmParams& p) {
-  auto kernel = GemmFixedKernel<kLeading, kUnroll>;
+  auto kernel = GemmFixedKernel<kLeading, kUnroll, kSum>;
   constexpr size_t kSmem = sizeof(FixedGemmShared) + 2 * kOutputs * sizeof(int32_t);
   static const bool attributes_set = [&] {
     CheckCuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem)),
@@ -286,6 +350,16 @@ void LaunchFixed(const FixedGemmParams& p) {
   const dim3 grid(static_cast<unsigned>((p.n + kBN - 1) / kBN), static_cast<unsigned>((p.m + kBM - 1) / kBM));
   kernel<<<grid, kGemmThreads, kSmem>>>(p);
   CheckCuda(cudaGetLastError(), "GemmFixedKernel");
+}
+
+template <bool kLeading, int kUnroll>
+void LaunchFixedFor(const FixedGemmParams& p) {
+  switch (SumKindOf(p.sf, p.opt)) {
+    case kSumF32TowardZero: return LaunchFixed<kLeading, kUnroll, kSumF32TowardZero>(p);
+    case kSumFp8TowardZero: return LaunchFixed<kLeading, kUnroll, kSumFp8TowardZero>(p);
+    case kSumRuntime: break;
+  }
+  LaunchFixed<kLeading, kUnroll, kSumRuntime>(p);
 }
 
 }  // namespace
@@ -328,8 +402,8 @@ bool GemmFixedPoint(const Format& in_a, const uint32_t* d_a, const Format& in_b,
   CheckCuda(cudaMemsetAsync(special, 0, m + n, 0), "cudaMemsetAsync");
   p.row_special = static_cast<uint8_t*>(special);
   p.col_special = p.row_special + m;
-  if (p.plan.leading) LaunchFixed<true, 1>(p);
-  else LaunchFixed<false, 4>(p);
+  if (p.plan.leading) LaunchFixedFor<true, 1>(p);
+  else LaunchFixedFor<false, 4>(p);
   const dim3 block(16, 16);
   const dim3 grid(static_cast<unsigned>((n + 15) / 16), static_cast<unsigned>((m + 15) / 16));
   GemmSpecialKernel<<<grid, block>>>(p);
