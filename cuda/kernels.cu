@@ -20,7 +20,7 @@
 #include "emulate/quant/fp8_scaling.h"
 #include "emulate/quant/mx.h"
 #include "emulate/quant/nvfp4.h"
-#include "emulate/simd/encode_plan.h"
+#include "emulate/encode_plan.h"
 #include "formats/catalog.h"
 #include "formats/convert.h"
 
@@ -73,18 +73,18 @@ size_t CodeBytesOf(const Format& f) {
 template <Rounding kMode>
 struct FastEncodeOp {
   static constexpr bool kSharedCall = IsStochastic(kMode);
-  simd::EncodePlan plan;
-  __device__ uint64_t Seed() const { return uint64_t{plan.key1} << 32 | plan.key0; }
+  EncodePlan plan;
+  __device__ uint64_t Seed() const { return plan.random.Seed(); }
   __device__ uint32_t operator()(uint32_t bits, uint64_t, uint32_t random) const {
-    return FastEncode<kMode>(plan, bits, random) << plan.storage_shift;
+    return FastEncode<kMode>(plan, bits, random) << plan.layout.storage_shift;
   }
 };
 
 template <Rounding kMode>
 struct FastFakeQuantOp {
   static constexpr bool kSharedCall = IsStochastic(kMode);
-  simd::EncodePlan plan;  // decode_flush off
-  __device__ uint64_t Seed() const { return uint64_t{plan.key1} << 32 | plan.key0; }
+  EncodePlan plan;  // decode.flush_subnormals off
+  __device__ uint64_t Seed() const { return plan.random.Seed(); }
   __device__ uint32_t operator()(uint32_t bits, uint64_t, uint32_t random) const {
     return FastDecode(plan, FastEncode<kMode>(plan, bits, random));
   }
@@ -112,8 +112,10 @@ struct CoreFakeQuantOp {
 };
 
 struct FastDecodeOp {
-  simd::EncodePlan plan;
-  __device__ uint32_t operator()(uint32_t stored) const { return FastDecode(plan, stored >> plan.storage_shift); }
+  EncodePlan plan;
+  __device__ uint32_t operator()(uint32_t stored) const {
+    return FastDecode(plan, stored >> plan.layout.storage_shift);
+  }
 };
 
 struct CoreDecodeOp {
@@ -630,7 +632,7 @@ void Encode(const Format& f, const Options& opt, const float* in, void* codes, s
   const Variant r = Resolve(v, f);
   if (r == Variant::kFast && named::Encode(f, opt, in, codes, n, first_index)) return;
   if (r == Variant::kFast || r == Variant::kPlan) {
-    const simd::EncodePlan plan = simd::MakeEncodePlan(f, opt);
+    const EncodePlan plan = MakeEncodePlan(f, opt);
     WithMode(opt.rounding, [&](auto mode) {
       LaunchEncode(FastEncodeOp<decltype(mode)::value>{plan}, f, in, codes, n, first_index);
     });
@@ -642,7 +644,7 @@ void Encode(const Format& f, const Options& opt, const float* in, void* codes, s
 void Decode(const Format& f, const Options& opt, const void* codes, float* out, size_t n, Variant v) {
   const Variant r = Resolve(v, f);
   if (r == Variant::kFast || r == Variant::kPlan) {
-    simd::EncodePlan plan = simd::MakeEncodePlan(f, opt);
+    EncodePlan plan = MakeEncodePlan(f, opt);
     LaunchDecode(FastDecodeOp{plan}, f, codes, out, n);
   } else {
     LaunchDecode(CoreDecodeOp{f, DecodeOptions(opt)}, f, codes, out, n);
@@ -654,8 +656,8 @@ void FakeQuant(const Format& f, const Options& opt, const float* in, float* out,
   const Variant r = Resolve(v, f);
   if (r == Variant::kFast && named::FakeQuant(f, opt, in, out, n, first_index)) return;
   if (r == Variant::kFast || r == Variant::kPlan) {
-    simd::EncodePlan plan = simd::MakeEncodePlan(f, opt);
-    plan.decode_flush = false;  // as emulate/array_ops.cc: the decode reads the code exactly
+    EncodePlan plan = MakeEncodePlan(f, opt);
+    plan.decode.flush_subnormals = false;  // as emulate/array_ops.cc: the decode reads the code exactly
     WithMode(opt.rounding, [&](auto mode) {
       LaunchMap(FastFakeQuantOp<decltype(mode)::value>{plan}, in, out, n, first_index);
     });

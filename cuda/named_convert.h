@@ -12,7 +12,7 @@
 // and what the scalar core answers for the special inputs: the codes and
 // fake-quantized values of overflow, infinity and NaN, the seed, the number
 // of random bits. They are copied from the run-time plan
-// (emulate/simd/encode_plan.h, MakeEncodePlan), and the host checks that
+// (emulate/encode_plan.h, MakeEncodePlan), and the host checks that
 // the plan's fast-path constants equal this file's compile-time ones before
 // it launches a specialised kernel (cuda/named_kernels.cu), so the two can
 // never drift apart silently. `floatscope gpu-verify --exhaustive` proves
@@ -22,21 +22,22 @@
 
 #include <cstdint>
 
-#include "emulate/simd/encode_plan.h"
+#include "emulate/encode_plan.h"
 #include "formats/catalog.h"
 #include "formats/convert.h"
 
 namespace floatscope::gpu {
 
-// The fast path's constants of one format (the EncodePlan fields of the
-// same names, minus "fast_"), derived as MakeEncodePlan derives them.
+// The fast path's constants of one format (the FastRounding fields of the
+// same names, and FormatLayout's is_int, mantissa_bits, code_mask and
+// sign_bit), derived as MakeEncodePlan derives them.
 struct NamedDesc {
   bool ok = false;  // the fast path covers the format (with default-like options)
   bool is_int = false;
-  bool neg_zero = false;  // floats with -0: a zero result keeps the input's sign
-  int32_t m = 0, dmin = 0, k = 0;
-  uint32_t limit0 = 0, limit1 = 0, any_limit = 0;
-  uint32_t min_pos = 0, half_min = 0, min_normal = 0, ef_floor = 0, code_sub = 0;
+  bool zero_keeps_sign = false;  // floats with -0: a zero result keeps the input's sign
+  int32_t mantissa_bits = 0, min_dropped_bits = 0, quantum_field = 0;
+  uint32_t max_finite[2] = {0, 0}, max_finite_both_signs = 0;
+  uint32_t min_positive = 0, half_min_positive = 0, min_normal = 0, field_floor = 0, code_rebias = 0;
   uint32_t code_mask = 0, sign_bit = 0;
 };
 
@@ -66,7 +67,7 @@ FS_HD constexpr NamedDesc MakeNamedDesc(const Format& f) {
   NamedDesc d;
   d.is_int = !IsFloat(f);
   const int32_t emin = MinNormalExponent(f);
-  // cuda/kernels.cu's FastSupports, and EncodePlan::fast for the default
+  // cuda/kernels.cu's FastSupports, and FastRounding::applies for the default
   // options (integers: wrapping overflow is checked at run time).
   const bool supported =
       f.storage_shift == 0 && f.storage_bits <= 16 &&
@@ -76,30 +77,30 @@ FS_HD constexpr NamedDesc MakeNamedDesc(const Format& f) {
   const bool fast = d.is_int || (f.is_signed && f.has_zero && f.has_subnormals && f.mantissa_bits >= 1);
   d.ok = supported && fast;
   if (!d.ok) return d;
-  d.m = f.mantissa_bits;
-  d.neg_zero = !d.is_int && HasNegativeZero(f);
+  d.mantissa_bits = f.mantissa_bits;
+  d.zero_keeps_sign = !d.is_int && HasNegativeZero(f);
   d.code_mask = static_cast<uint32_t>(CodeMask(f));
   d.sign_bit = static_cast<uint32_t>(SignBit(f));
   const uint32_t max_mag = static_cast<uint32_t>(MaxFiniteMagnitude(f));
   if (d.is_int) {
-    d.dmin = 1;
-    d.k = 150;
-    d.limit0 = BitsOf(static_cast<float>(max_mag));
-    d.limit1 = BitsOf(static_cast<float>(f.is_signed ? max_mag + 1 : 0));
-    d.min_pos = 0x3f800000u;  // 1.0
+    d.min_dropped_bits = 1;
+    d.quantum_field = 150;
+    d.max_finite[0] = BitsOf(static_cast<float>(max_mag));
+    d.max_finite[1] = BitsOf(static_cast<float>(f.is_signed ? max_mag + 1 : 0));
+    d.min_positive = 0x3f800000u;  // 1.0
   } else {
-    d.dmin = 23 - d.m;
-    d.k = 150 + emin - d.m;
-    d.limit0 = d.limit1 = F32OfCode(f, max_mag);
-    d.min_pos = F32OfCode(f, 1);
-    d.min_normal = F32OfCode(f, uint64_t{1} << d.m);
-    d.code_sub = static_cast<uint32_t>(127 - f.bias) << d.m;
+    d.min_dropped_bits = 23 - d.mantissa_bits;
+    d.quantum_field = 150 + emin - d.mantissa_bits;
+    d.max_finite[0] = d.max_finite[1] = F32OfCode(f, max_mag);
+    d.min_positive = F32OfCode(f, 1);
+    d.min_normal = F32OfCode(f, uint64_t{1} << d.mantissa_bits);
+    d.code_rebias = static_cast<uint32_t>(127 - f.bias) << d.mantissa_bits;
   }
-  const int32_t field = d.k - 23;
-  d.ef_floor = field > 1 ? static_cast<uint32_t>(field) << 23 : 0x800000u;
-  d.any_limit = d.limit0 < d.limit1 ? d.limit0 : d.limit1;
-  const float half = F32FromBits(d.min_pos) * 0.5f;
-  d.half_min = half == 0.0f ? 1u : BitsOf(half);
+  const int32_t field = d.quantum_field - 23;
+  d.field_floor = field > 1 ? static_cast<uint32_t>(field) << 23 : 0x800000u;
+  d.max_finite_both_signs = d.max_finite[0] < d.max_finite[1] ? d.max_finite[0] : d.max_finite[1];
+  const float half = F32FromBits(d.min_positive) * 0.5f;
+  d.half_min_positive = half == 0.0f ? 1u : BitsOf(half);
   return d;
 }
 
@@ -108,12 +109,17 @@ inline constexpr NamedDesc kNamedDesc = MakeNamedDesc(formats::kAll[kIndex]);
 
 // Whether the run-time plan has exactly these constants (and the options
 // leave the fast path on without input flushing).
-inline bool PlanMatches(const NamedDesc& d, const simd::EncodePlan& p) {
-  return d.ok && p.fast && !p.flush_in && p.storage_shift == 0 && p.is_int == d.is_int && p.m == d.m &&
-         p.fast_dmin == d.dmin && p.fast_k == d.k && p.fast_limit[0] == d.limit0 && p.fast_limit[1] == d.limit1 &&
-         p.fast_any_limit == d.any_limit && p.fast_min_pos == d.min_pos && p.fast_half_min == d.half_min &&
-         p.fast_ef_floor == d.ef_floor && p.fast_zero_sign == d.neg_zero && p.code_mask == d.code_mask &&
-         p.sign_bit == d.sign_bit && (d.is_int || (p.fast_min_normal == d.min_normal && p.fast_code_sub == d.code_sub));
+inline bool PlanMatches(const NamedDesc& d, const EncodePlan& p) {
+  const FormatLayout& l = p.layout;
+  const FastRounding& fast = p.fast;
+  return d.ok && fast.applies && !p.rounding.flush_input && l.storage_shift == 0 && l.is_int == d.is_int &&
+         l.mantissa_bits == d.mantissa_bits && fast.min_dropped_bits == d.min_dropped_bits &&
+         fast.quantum_field == d.quantum_field && fast.max_finite[0] == d.max_finite[0] &&
+         fast.max_finite[1] == d.max_finite[1] && fast.max_finite_both_signs == d.max_finite_both_signs &&
+         fast.min_positive == d.min_positive && fast.half_min_positive == d.half_min_positive &&
+         fast.field_floor == d.field_floor && fast.zero_keeps_sign == d.zero_keeps_sign &&
+         l.code_mask == d.code_mask && l.sign_bit == d.sign_bit &&
+         (d.is_int || (fast.min_normal == d.min_normal && fast.code_rebias == d.code_rebias));
 }
 
 // The options' part: special results from the scalar core (by input sign),
@@ -127,22 +133,23 @@ struct NamedParams {
   bool nan_from_payload;
 };
 
-inline NamedParams MakeNamedParams(const simd::EncodePlan& p) {
+inline NamedParams MakeNamedParams(const EncodePlan& p) {
   NamedParams q{};
+  const CoreSpecials& c = p.special;
   for (int s = 0; s < 2; ++s) {
-    q.fq_overflow[s] = p.fq_overflow[s];
-    q.fq_inf[s] = p.fq_inf[s];
-    q.fq_nan_quiet[s] = p.fq_nan_quiet[s];
-    q.fq_nan_signaling[s] = p.fq_nan_signaling[s];
-    q.code_overflow[s] = p.overflow.code[s];
-    q.code_inf[s] = p.inf.code[s];
-    q.code_nan_quiet[s] = p.nan_quiet.code[s];
-    q.code_nan_signaling[s] = p.nan_signaling.code[s];
+    q.fq_overflow[s] = c.fq_overflow[s];
+    q.fq_inf[s] = c.fq_inf[s];
+    q.fq_nan_quiet[s] = c.fq_nan_quiet[s];
+    q.fq_nan_signaling[s] = c.fq_nan_signaling[s];
+    q.code_overflow[s] = c.overflow.code[s];
+    q.code_inf[s] = c.inf.code[s];
+    q.code_nan_quiet[s] = c.nan_quiet.code[s];
+    q.code_nan_signaling[s] = c.nan_signaling.code[s];
   }
-  q.nan_base = p.nan_base;
-  q.seed = uint64_t{p.key1} << 32 | p.key0;
-  q.top_r = p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits);
-  q.nan_from_payload = p.nan_from_payload;
+  q.nan_base = c.nan_base;
+  q.seed = p.random.Seed();
+  q.top_r = p.random.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.random.sr_bits);
+  q.nan_from_payload = c.nan_from_payload;
   return q;
 }
 
@@ -177,7 +184,7 @@ __device__ __forceinline__ uint32_t NamedRoundMagSrWide(uint32_t bits, uint32_t 
   constexpr uint32_t kImplicit = 0x800000u;
   const uint32_t a = bits & 0x7fffffffu;
   const int32_t ef1 = static_cast<int32_t>(UMaxD(a, kImplicit) >> 23);
-  const int32_t dd = IMaxD(D.dmin, D.k - ef1);  // bits of z below the quantum
+  const int32_t dd = IMaxD(D.min_dropped_bits, D.quantum_field - ef1);  // bits of z below the quantum
   const uint32_t sig = (a & 0x7fffffu) | (UMinD(a, kImplicit) & kImplicit);
   // The low 32 bits of (sig:ext) >> dd (sig < 2^24: 0 from dd = 56 on).
   const uint64_t wide = (uint64_t{sig} << 32) | ext;
@@ -186,8 +193,8 @@ __device__ __forceinline__ uint32_t NamedRoundMagSrWide(uint32_t bits, uint32_t 
   const bool up = (f & top_r) + u < u;  // carry out of 32 bits
   const uint32_t keep = 0xffffffffu << IMinD(dd, 31);  // shallow: dd <= 23
   const uint32_t shallow = (a & keep) + (up ? 0u - keep : 0u);
-  const bool deep = static_cast<int32_t>(a) < static_cast<int32_t>(D.min_pos);
-  return deep ? (up ? D.min_pos : 0u) : shallow;
+  const bool deep = static_cast<int32_t>(a) < static_cast<int32_t>(D.min_positive);
+  return deep ? (up ? D.min_positive : 0u) : shallow;
 }
 
 // |x| rounded to the format, as a float32 pattern (meaningless where the
@@ -199,27 +206,28 @@ __device__ __forceinline__ uint32_t NamedRoundMag(uint32_t bits, uint32_t random
   const uint32_t a = bits & 0x7fffffffu;
   [[maybe_unused]] const bool neg = bits >> 31;
   constexpr uint32_t kImplicit = 0x800000u;
-  // d <= 23: fields below ef_floor's occur only in deep inputs (another
-  // route) and float32 subnormals (field 1). Where k - 1 <= dmin, d is dmin.
+  // d <= 23: fields below field_floor's occur only in deep inputs (another
+  // route) and float32 subnormals (field 1). Where quantum_field - 1 <=
+  // min_dropped_bits, d is min_dropped_bits.
   uint32_t d;
-  if constexpr (D.k - 1 <= D.dmin) {
-    d = static_cast<uint32_t>(D.dmin);
+  if constexpr (D.quantum_field - 1 <= D.min_dropped_bits) {
+    d = static_cast<uint32_t>(D.min_dropped_bits);
   } else {
-    const int32_t ef = static_cast<int32_t>(UMaxD(a, D.ef_floor) >> 23);
-    d = static_cast<uint32_t>(IMaxD(D.dmin, D.k - ef));
+    const int32_t ef = static_cast<int32_t>(UMaxD(a, D.field_floor) >> 23);
+    d = static_cast<uint32_t>(IMaxD(D.min_dropped_bits, D.quantum_field - ef));
   }
   const uint32_t mask = (1u << d) - 1u;
   [[maybe_unused]] auto odd = [&] { return ((a | UMinD(a, kImplicit)) >> d) & 1u; };
-  const bool deep = static_cast<int32_t>(a) < static_cast<int32_t>(D.min_pos);
+  const bool deep = static_cast<int32_t>(a) < static_cast<int32_t>(D.min_positive);
   [[maybe_unused]] const bool nonzero = a != 0;
   uint32_t bias = 0;
   bool up_deep = false;
   if constexpr (kMode == Rounding::kNearestEven) {
     bias = (mask >> 1) + odd();
-    up_deep = GtS(a, D.half_min);
+    up_deep = GtS(a, D.half_min_positive);
   } else if constexpr (kMode == Rounding::kNearestAway) {
     bias = (mask >> 1) + 1u;
-    up_deep = GtS(a, D.half_min - 1);
+    up_deep = GtS(a, D.half_min_positive - 1);
   } else if constexpr (kMode == Rounding::kTowardZero) {
     bias = 0;
     up_deep = false;
@@ -238,14 +246,14 @@ __device__ __forceinline__ uint32_t NamedRoundMag(uint32_t bits, uint32_t random
     up_deep = nonzero && coin;
   }
   const uint32_t shallow = (a + bias) & ~mask;
-  return deep ? (up_deep ? D.min_pos : 0u) : shallow;
+  return deep ? (up_deep ? D.min_positive : 0u) : shallow;
 }
 
 template <int kIdx>
 __device__ __forceinline__ bool NamedOverflow(uint32_t mag, bool neg) {
   constexpr NamedDesc D = kNamedDesc<kIdx>;
-  if constexpr (D.is_int) return GtS(mag, neg ? D.limit1 : D.limit0);
-  else return GtS(mag, D.limit0);
+  if constexpr (D.is_int) return GtS(mag, neg ? D.max_finite[1] : D.max_finite[0]);
+  else return GtS(mag, D.max_finite[0]);
 }
 
 // Fake quantization: FastFakeQuantLanes.
@@ -255,13 +263,13 @@ __device__ __forceinline__ uint32_t NamedFakeQuantOf(const NamedParams& p, uint3
   const uint32_t abs = bits & 0x7fffffffu;
   const uint32_t sign = bits ^ abs;
   const bool neg = sign != 0;
-  uint32_t r = mag | (D.neg_zero ? sign : (mag == 0 ? 0u : sign));
-  if (GtS(MaxS(mag, abs), D.any_limit)) {  // rare: overflow, infinity, NaN
+  uint32_t r = mag | (D.zero_keeps_sign ? sign : (mag == 0 ? 0u : sign));
+  if (GtS(MaxS(mag, abs), D.max_finite_both_signs)) {  // rare: overflow, infinity, NaN
     if (NamedOverflow<kIdx>(mag, neg)) r = neg ? p.fq_overflow[1] : p.fq_overflow[0];
     if (abs == 0x7f800000u) r = neg ? p.fq_inf[1] : p.fq_inf[0];
     if (abs > 0x7f800000u) {
       if (p.nan_from_payload) {
-        r = (bits | 0x7fc00000u) & ~((1u << (23 - D.m)) - 1u);
+        r = (bits | 0x7fc00000u) & ~((1u << (23 - D.mantissa_bits)) - 1u);
       } else {
         const bool quiet = (bits & 0x400000u) != 0;
         r = quiet ? (neg ? p.fq_nan_quiet[1] : p.fq_nan_quiet[0]) : (neg ? p.fq_nan_signaling[1] : p.fq_nan_signaling[0]);
@@ -284,21 +292,21 @@ __device__ __forceinline__ uint32_t NamedCodeOf(const NamedParams& p, uint32_t b
     const uint32_t kept = __float_as_uint(__fadd_rn(__uint_as_float(mag), 8388608.0f)) - 0x4b000000u;
     code = (neg ? 0u - kept : kept) & D.code_mask;
   } else {
-    const uint32_t normal_code = (mag >> (23 - D.m)) - D.code_sub;
+    const uint32_t normal_code = (mag >> (23 - D.mantissa_bits)) - D.code_rebias;
     const int32_t fe = static_cast<int32_t>(mag >> 23);
     const uint32_t sig = (mag & 0x7fffffu) | (fe > 0 ? 0x800000u : 0u);
-    const int32_t shift = IMinD(D.k - IMaxD(fe, 1), 31);
+    const int32_t shift = IMinD(D.quantum_field - IMaxD(fe, 1), 31);
     const uint32_t sub_code = sig >> IMaxD(shift, 0);
     const uint32_t mag_code = static_cast<int32_t>(mag) < static_cast<int32_t>(D.min_normal) ? sub_code : normal_code;
-    const bool signed_code = D.neg_zero ? neg : (neg && mag_code != 0);
+    const bool signed_code = D.zero_keeps_sign ? neg : (neg && mag_code != 0);
     code = mag_code | (signed_code ? D.sign_bit : 0u);
   }
-  if (GtS(MaxS(mag, abs), D.any_limit)) {
+  if (GtS(MaxS(mag, abs), D.max_finite_both_signs)) {
     if (NamedOverflow<kIdx>(mag, neg)) code = neg ? p.code_overflow[1] : p.code_overflow[0];
     if (abs == 0x7f800000u) code = neg ? p.code_inf[1] : p.code_inf[0];
     if (abs > 0x7f800000u) {
       if (p.nan_from_payload) {
-        code = p.nan_base | ((bits & 0x7fffffu) >> (23 - D.m)) | (neg ? D.sign_bit : 0u);
+        code = p.nan_base | ((bits & 0x7fffffu) >> (23 - D.mantissa_bits)) | (neg ? D.sign_bit : 0u);
       } else {
         const bool quiet = (bits & 0x400000u) != 0;
         code = quiet ? (neg ? p.code_nan_quiet[1] : p.code_nan_quiet[0])

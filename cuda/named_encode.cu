@@ -202,7 +202,7 @@ constexpr bool ScaledSpecialised(int i) {
 // which keeps the core's cast.
 constexpr bool ScaledSrWide(int i) {
   const NamedDesc d = MakeNamedDesc(formats::kAll[i]);
-  return ScaledSpecialised(i) && !d.is_int && d.min_pos >= 0x05000000u;
+  return ScaledSpecialised(i) && !d.is_int && d.min_positive >= 0x05000000u;
 }
 static_assert(ScaledSrWide(IndexOfNamed("e4m3fn")) && ScaledSrWide(IndexOfNamed("e5m2")) &&
               ScaledSrWide(IndexOfNamed("f16")) && ScaledSrWide(IndexOfNamed("e3m4")) &&
@@ -243,7 +243,7 @@ bool ScaledCast(const Format& f, const Options& opt, const float* in, void* code
     constexpr int kIdx = decltype(index)::value;
     if constexpr (!kNamedDesc<kIdx>.is_int && ScaledSpecialised(kIdx)) {
       if (opt.rounding == Rounding::kStochastic && !ScaledSrWide(kIdx)) return;
-      const simd::EncodePlan plan = simd::MakeEncodePlan(f, opt);
+      const EncodePlan plan = MakeEncodePlan(f, opt);
       if (!PlanMatches(kNamedDesc<kIdx>, plan)) return;
       done = true;
       if (n == 0) return;

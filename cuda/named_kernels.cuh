@@ -190,7 +190,7 @@ constexpr bool SrSpecialised(int i) {
 template <int kIdx, class Out>
 bool LaunchNamedMap(const Options& opt, bool codes, const float* in, Out* out, size_t n, uint64_t first_index) {
   if (IsStochastic(opt.rounding) && !SrSpecialised(kIdx)) return false;
-  const simd::EncodePlan plan = simd::MakeEncodePlan(formats::kAll[kIdx], opt);
+  const EncodePlan plan = MakeEncodePlan(formats::kAll[kIdx], opt);
   if (!PlanMatches(kNamedDesc<kIdx>, plan)) return false;
   if (n == 0) return true;
   const NamedParams p = MakeNamedParams(plan);

@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "emulate/encode_plan.h"
 #include "emulate/simd/kernels.h"
 #include "formats/convert.h"
 
@@ -148,7 +149,7 @@ void EncodeF32Array(const Format& f, const Options& opt, const float* in, void* 
     });
     return;
   }
-  const simd::EncodePlan plan = simd::MakeEncodePlan(f, opt);
+  const EncodePlan plan = MakeEncodePlan(f, opt);
   Parallel(n, threads, stats, [&](size_t b, size_t e, ArrayStats* st) {
     char* out = static_cast<char*>(codes) + b * bytes;
     const size_t done = simd::EncodeF32Vectors(plan, in + b, out, static_cast<int>(bytes), nullptr, e - b,
@@ -178,7 +179,7 @@ void DecodeToF32Array(const Format& f, const Options& opt, const void* codes, fl
     });
     return;
   }
-  const simd::EncodePlan plan = simd::MakeEncodePlan(f, opt);
+  const EncodePlan plan = MakeEncodePlan(f, opt);
   Parallel(n, threads, nullptr, [&](size_t b, size_t e, ArrayStats*) {
     const char* c = static_cast<const char*>(codes) + b * bytes;
     const size_t done = simd::DecodeToF32Vectors(plan, c, static_cast<int>(bytes), out + b, e - b);
@@ -194,8 +195,8 @@ void FakeQuantF32Array(const Format& f, const Options& opt, const float* in, flo
     });
     return;
   }
-  simd::EncodePlan plan = simd::MakeEncodePlan(f, opt);
-  plan.decode_flush = false;  // the decode reads the code's value exactly
+  EncodePlan plan = MakeEncodePlan(f, opt);
+  plan.decode.flush_subnormals = false;  // the decode reads the code's value exactly
   Parallel(n, threads, stats, [&](size_t b, size_t e, ArrayStats* st) {
     const size_t done = simd::EncodeF32Vectors(plan, in + b, nullptr, 0, out + b, e - b, first_index + b, st);
     scalar::FakeQuantF32Array(f, opt, in + b + done, out + b + done, e - b - done, first_index + b + done, st);

@@ -21,7 +21,7 @@
 #include <type_traits>
 
 #include "emulate/array_ops.h"
-#include "emulate/simd/encode_plan.h"
+#include "emulate/encode_plan.h"
 #include "emulate/simd/kernels.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -42,7 +42,7 @@ struct PhiloxKeys {
   HWY_ALIGN uint32_t lanes[10][2][hn::MaxLanes(DU())];
   explicit PhiloxKeys(const EncodePlan& p) {
     for (int r = 0; r < 10; ++r)
-      for (int w = 0; w < 2; ++w) hn::Store(hn::Set(DU(), p.round_key[r][w]), DU(), lanes[r][w]);
+      for (int w = 0; w < 2; ++w) hn::Store(hn::Set(DU(), p.random.round_key[r][w]), DU(), lanes[r][w]);
   }
   VU Get(int round, int word) const { return hn::Load(DU(), lanes[round][word]); }
 };
@@ -170,14 +170,15 @@ HWY_INLINE VU Bit(MU m) { return hn::IfThenElseZero(m, hn::Set(DU(), 1u)); }
 HWY_INLINE MU NanCodeMask(const EncodePlan& p, VU code) {
   const DU du;
   const VU zero = hn::Zero(du);
-  const VU mag = hn::AndNot(hn::Set(du, p.sign_bit), code);
-  switch (p.nan_kind) {
+  const VU mag = hn::AndNot(hn::Set(du, p.layout.sign_bit), code);
+  switch (p.layout.nan_codes) {
     case NanCodes::kNone: break;
     case NanCodes::kIeee:
-      return hn::And(hn::Eq(hn::Shr(mag, hn::Set(du, p.m)), hn::Set(du, p.max_field)),
-                     hn::Ne(hn::And(mag, hn::Set(du, (1u << p.m) - 1)), zero));
-    case NanCodes::kAllOnes: return hn::Eq(mag, hn::Set(du, p.mag_mask));
-    case NanCodes::kNegativeZero: return hn::Eq(code, hn::Set(du, p.sign_bit));
+      return hn::And(hn::Eq(hn::Shr(mag, hn::Set(du, p.layout.mantissa_bits)),
+                            hn::Set(du, p.layout.max_exponent_field)),
+                     hn::Ne(hn::And(mag, hn::Set(du, (1u << p.layout.mantissa_bits) - 1)), zero));
+    case NanCodes::kAllOnes: return hn::Eq(mag, hn::Set(du, p.layout.magnitude_mask));
+    case NanCodes::kNegativeZero: return hn::Eq(code, hn::Set(du, p.layout.sign_bit));
   }
   return hn::Lt(zero, zero);
 }
@@ -208,7 +209,7 @@ HWY_INLINE Rounded RoundLanes(const EncodePlan& p, VU sig, VI shift, VU sign, VU
   const MU is_odd = hn::Ne(odd, hn::Zero(du));
   const MU negative = hn::Ne(sign, hn::Zero(du));
   MU up;
-  switch (p.mode) {
+  switch (p.rounding.mode) {
     case Rounding::kNearestEven: up = hn::And(half, hn::Or(rest, is_odd)); break;
     case Rounding::kNearestAway: up = half; break;
     case Rounding::kTowardZero: up = hn::Lt(one, one); break;
@@ -217,15 +218,15 @@ HWY_INLINE Rounded RoundLanes(const EncodePlan& p, VU sig, VI shift, VU sign, VU
     case Rounding::kOdd: up = hn::AndNot(is_odd, inexact); break;
     case Rounding::kStochastic: {
       // r = the top R bits of the discarded fraction rem / 2^shift.
-      const VI R = hn::Set(di, static_cast<int32_t>(p.sr_bits));
+      const VI R = hn::Set(di, static_cast<int32_t>(p.random.sr_bits));
       const VI right = hn::Sub(shift, R);  // > 0: shift rem right, else left
       const VU rs = hn::BitCast(du, hn::Min(hn::Max(right, hn::Zero(di)), hn::Set(di, 31)));
       const VU ls = hn::BitCast(du, hn::Max(hn::Neg(right), hn::Zero(di)));
       const VU r = hn::IfThenElse(hn::RebindMask(du, hn::Gt(right, hn::Zero(di))), hn::Shr(rem, rs),
                                   hn::Shl(rem, ls));
-      const VU u = p.sr_bits == 32 ? random : hn::Shr(random, hn::Set(du, 32 - p.sr_bits));
+      const VU u = p.random.sr_bits == 32 ? random : hn::Shr(random, hn::Set(du, 32 - p.random.sr_bits));
       const VU sum = hn::Add(r, u);
-      up = p.sr_bits == 32 ? hn::Lt(sum, u) : hn::Ne(hn::Shr(sum, hn::Set(du, p.sr_bits)), hn::Zero(du));
+      up = p.random.sr_bits == 32 ? hn::Lt(sum, u) : hn::Ne(hn::Shr(sum, hn::Set(du, p.random.sr_bits)), hn::Zero(du));
       break;
     }
     case Rounding::kStochasticEq: up = hn::And(inexact, hn::Ne(hn::ShiftRight<31>(random), hn::Zero(du))); break;
@@ -255,7 +256,7 @@ HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, VU bits, VU random) {
   const MU is_inf = hn::Eq(abs, hn::Set(du, 0x7f800000u));
   const MU ef_zero = hn::Eq(ef, zero);
   MU is_zero = hn::Eq(abs, zero);
-  if (p.flush_in) is_zero = hn::Or(is_zero, ef_zero);
+  if (p.rounding.flush_input) is_zero = hn::Or(is_zero, ef_zero);
 
   // 1. The exact value: sig * 2^exp, sig < 2^24; E = exponent of its top bit.
   const VU sig = hn::IfThenElse(ef_zero, mant, hn::Or(mant, hn::Set(du, 0x800000u)));
@@ -270,26 +271,29 @@ HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, VU bits, VU random) {
   Lanes out;
   VU flags = zero;
 
-  if (p.is_int) {
+  if (p.layout.is_int) {
     // Integers: quantum 1. |x| >= 2^23 is out of range for every supported width.
     const MU big = hn::RebindMask(du, hn::Gt(exp, hn::Set(di, -1)));
     const VI shift = hn::Max(hn::Neg(exp), hn::Set(di, 1));
     const Rounded r = RoundLanes(p, sig, shift, sign, random, nullptr, zero);
-    const VU limit = hn::IfThenElse(neg, hn::Set(du, p.int_max_neg), hn::Set(du, p.max_mag));
+    const VU limit = hn::IfThenElse(neg, hn::Set(du, p.layout.int_most_negative), hn::Set(du, p.layout.max_magnitude));
     const MU out_of_range = hn::Or(big, hn::Gt(r.kept, limit));
     // Wrap: the low bits of the rounded integer (of sig << exp when big).
     const VU big_low = hn::Shl(sig, hn::BitCast(du, hn::Min(hn::Max(exp, hn::Zero(di)), hn::Set(di, 31))));
     const VU magnitude = hn::IfThenElse(big, big_low, r.kept);
-    const VU twos = hn::And(hn::IfThenElse(neg, hn::Sub(zero, magnitude), magnitude), hn::Set(du, p.code_mask));
-    const VU clamp = hn::IfThenElse(neg, hn::Set(du, (0u - p.int_max_neg) & p.code_mask), hn::Set(du, p.max_mag));
-    VU code = hn::IfThenElse(out_of_range, p.int_wrap ? twos : clamp, twos);
+    const VU twos = hn::And(hn::IfThenElse(neg, hn::Sub(zero, magnitude), magnitude), hn::Set(du, p.layout.code_mask));
+    const VU clamp = hn::IfThenElse(neg, hn::Set(du, (0u - p.layout.int_most_negative) & p.layout.code_mask),
+                                    hn::Set(du, p.layout.max_magnitude));
+    VU code = hn::IfThenElse(out_of_range, p.rounding.int_wraps ? twos : clamp, twos);
     flags = hn::IfThenElse(out_of_range, hn::Set(du, kInvalid), hn::IfThenElseZero(r.inexact, hn::Set(du, kInexact)));
     // Specials: zeros, infinities, NaNs.
-    code = hn::IfThenElse(is_zero, hn::IfThenElse(neg, hn::Set(du, p.zero.code[1]), hn::Set(du, p.zero.code[0])), code);
+    code = hn::IfThenElse(
+        is_zero, hn::IfThenElse(neg, hn::Set(du, p.special.zero.code[1]), hn::Set(du, p.special.zero.code[0])), code);
     flags = hn::IfThenElse(is_zero, zero, flags);
-    code = hn::IfThenElse(is_inf, hn::IfThenElse(neg, hn::Set(du, p.inf.code[1]), hn::Set(du, p.inf.code[0])), code);
-    flags = hn::IfThenElse(is_inf, hn::Set(du, p.inf.flags[0]), flags);
-    code = hn::IfThenElse(is_nan, hn::Set(du, p.nan_quiet.code[0]), code);
+    code = hn::IfThenElse(
+        is_inf, hn::IfThenElse(neg, hn::Set(du, p.special.inf.code[1]), hn::Set(du, p.special.inf.code[0])), code);
+    flags = hn::IfThenElse(is_inf, hn::Set(du, p.special.inf.flags[0]), flags);
+    code = hn::IfThenElse(is_nan, hn::Set(du, p.special.nan_quiet.code[0]), code);
     flags = hn::IfThenElse(is_nan, hn::Set(du, kInvalid), flags);
     out.code = code;
     out.flags = flags;
@@ -300,32 +304,32 @@ HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, VU bits, VU random) {
   }
 
   // 2. The quantum q.
-  const VI emin = hn::Set(di, p.emin), m = hn::Set(di, p.m);
+  const VI emin = hn::Set(di, p.layout.emin), m = hn::Set(di, p.layout.mantissa_bits);
   const auto normal_i = hn::Gt(E, hn::Sub(emin, hn::Set(di, 1)));
   const MU normal = hn::RebindMask(du, normal_i);
-  const VI q_low = p.has_sub ? hn::Sub(emin, m) : emin;
+  const VI q_low = p.layout.has_subnormals ? hn::Sub(emin, m) : emin;
   const VI q = hn::IfThenElse(normal_i, hn::Sub(E, m), q_low);
 
   // 3. Round. With no mantissa bits the parity is the exponent field's.
-  const bool p1 = p.m == 0 && p.p1_even_code;
+  const bool p1 = p.layout.mantissa_bits == 0 && p.rounding.p1_even_code;
   MU odd_mask = normal;
-  const VU odd_value = hn::And(hn::BitCast(du, hn::Add(q, hn::Set(di, p.bias))), one);
+  const VU odd_value = hn::And(hn::BitCast(du, hn::Add(q, hn::Set(di, p.layout.bias))), one);
   const Rounded r = RoundLanes(p, sig, hn::Sub(q, exp), sign, random, p1 ? &odd_mask : nullptr, odd_value);
   VU kept = r.kept;
   flags = hn::IfThenElseZero(r.inexact, hn::Set(du, kInexact));
 
   // 4. Tininess (only where it can matter: flags, FTZ).
   MU tiny = hn::RebindMask(du, hn::Lt(E, emin));
-  if (p.tiny_after) {
+  if (p.rounding.tiny_after_rounding) {
     const VI e_below = hn::Sub(emin, hn::Set(di, 1));
     const MU at_edge = hn::RebindMask(du, hn::Eq(E, e_below));
     const VI q2 = hn::Sub(E, m);
     MU all = hn::Eq(one, one);
-    const VU odd2 = hn::And(hn::BitCast(du, hn::Add(q2, hn::Set(di, p.bias))), one);
+    const VU odd2 = hn::And(hn::BitCast(du, hn::Add(q2, hn::Set(di, p.layout.bias))), one);
     // At the edge shift2 >= 1 for every supported format (m <= 22).
     const Rounded wide = RoundLanes(p, sig, hn::Max(hn::Sub(q2, exp), hn::Set(di, 1)), sign, random,
                                     p1 ? &all : nullptr, odd2);
-    const MU carried = hn::Eq(wide.kept, hn::Set(du, 2u << p.m));
+    const MU carried = hn::Eq(wide.kept, hn::Set(du, 2u << p.layout.mantissa_bits));
     tiny = hn::AndNot(hn::And(at_edge, carried), tiny);
   }
 
@@ -333,18 +337,22 @@ HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, VU bits, VU random) {
   // normal binades (the carry into the next binade included) and the
   // subnormal grid; a format without subnormals has 0 or 2^emin below.
   VU mag;
-  if (p.has_sub) {
-    const VU field_base = hn::BitCast(du, hn::Add(hn::Add(q, m), hn::Set(di, p.bias)));
-    mag = hn::Sub(hn::Add(hn::Shl(field_base, hn::Set(du, p.m)), kept), hn::Set(du, 1u << p.m));
+  if (p.layout.has_subnormals) {
+    const VU field_base = hn::BitCast(du, hn::Add(hn::Add(q, m), hn::Set(di, p.layout.bias)));
+    mag = hn::Sub(hn::Add(hn::Shl(field_base, hn::Set(du, p.layout.mantissa_bits)), kept),
+                  hn::Set(du, 1u << p.layout.mantissa_bits));
   } else {
-    if (!p.has_zero) kept = hn::IfThenElse(hn::And(hn::Not(normal), hn::Eq(kept, zero)), one, kept);
-    const VU field_base = hn::BitCast(du, hn::Add(hn::Add(q, m), hn::Set(di, p.bias)));
-    const VU normal_mag = hn::Sub(hn::Add(hn::Shl(field_base, hn::Set(du, p.m)), kept), hn::Set(du, 1u << p.m));
-    const VU gap_mag = hn::IfThenElseZero(hn::Ne(kept, zero), hn::Set(du, static_cast<uint32_t>(p.emin + p.bias) << p.m));
+    if (!p.layout.has_zero) kept = hn::IfThenElse(hn::And(hn::Not(normal), hn::Eq(kept, zero)), one, kept);
+    const VU field_base = hn::BitCast(du, hn::Add(hn::Add(q, m), hn::Set(di, p.layout.bias)));
+    const VU normal_mag = hn::Sub(hn::Add(hn::Shl(field_base, hn::Set(du, p.layout.mantissa_bits)), kept),
+                                  hn::Set(du, 1u << p.layout.mantissa_bits));
+    const VU gap_mag = hn::IfThenElseZero(
+        hn::Ne(kept, zero),
+        hn::Set(du, static_cast<uint32_t>(p.layout.emin + p.layout.bias) << p.layout.mantissa_bits));
     mag = hn::IfThenElse(normal, normal_mag, gap_mag);
   }
   const MU is_zero_result = hn::Eq(mag, zero);
-  if (p.has_zero) {
+  if (p.layout.has_zero) {
     // Rounded to zero: tiny and inexact by construction.
     flags = hn::Or(flags, hn::IfThenElseZero(hn::And(is_zero_result, r.inexact), hn::Set(du, kUnderflow)));
   } else {
@@ -352,24 +360,26 @@ HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, VU bits, VU random) {
   }
 
   // 6. Overflow.
-  const MU ovf = hn::Gt(mag, hn::Set(du, p.max_mag));
+  const MU ovf = hn::Gt(mag, hn::Set(du, p.layout.max_magnitude));
 
   // 7. Underflow and flush-to-zero.
-  VU code = hn::Or(mag, hn::IfThenElseZero(neg, hn::Set(du, p.sign_bit)));
+  VU code = hn::Or(mag, hn::IfThenElseZero(neg, hn::Set(du, p.layout.sign_bit)));
   MU flushed = hn::Lt(one, one);
-  if (p.has_zero) {
+  if (p.layout.has_zero) {
     const MU tiny_nonzero = hn::AndNot(is_zero_result, tiny);
-    if (p.flush_out) {
+    if (p.rounding.flush_output) {
       flushed = tiny_nonzero;
-      const VU zc = p.neg_zero ? hn::IfThenElseZero(neg, hn::Set(du, p.sign_bit)) : zero;
+      const VU zc = p.layout.has_negative_zero ? hn::IfThenElseZero(neg, hn::Set(du, p.layout.sign_bit)) : zero;
       code = hn::IfThenElse(flushed, zc, code);
       flags = hn::IfThenElse(flushed, hn::Or(flags, hn::Set(du, kUnderflow | kInexact)), flags);
     } else {
       flags = hn::Or(flags, hn::IfThenElseZero(hn::And(tiny_nonzero, r.inexact), hn::Set(du, kUnderflow)));
     }
-    if (!p.neg_zero) code = hn::IfThenElse(hn::Eq(hn::AndNot(hn::Set(du, p.sign_bit), code), zero), zero, code);
+    if (!p.layout.has_negative_zero)
+      code = hn::IfThenElse(hn::Eq(hn::AndNot(hn::Set(du, p.layout.sign_bit), code), zero), zero, code);
   }
-  code = hn::IfThenElse(ovf, hn::IfThenElse(neg, hn::Set(du, p.overflow.code[1]), hn::Set(du, p.overflow.code[0])), code);
+  code = hn::IfThenElse(
+      ovf, hn::IfThenElse(neg, hn::Set(du, p.special.overflow.code[1]), hn::Set(du, p.special.overflow.code[0])), code);
   flags = hn::IfThenElse(ovf, hn::Set(du, kOverflow | kInexact), flags);
   MU saturated;
   flushed = hn::AndNot(ovf, flushed);
@@ -379,34 +389,35 @@ HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, VU bits, VU random) {
     *c = hn::IfThenElse(where, hn::IfThenElse(neg, hn::Set(du, s.code[1]), hn::Set(du, s.code[0])), *c);
     *f = hn::IfThenElse(where, hn::IfThenElse(neg, hn::Set(du, s.flags[1]), hn::Set(du, s.flags[0])), *f);
   };
-  if (!p.is_signed) {
+  if (!p.layout.is_signed) {
     // Negative values into an unsigned format (formats/round_pack.h,
     // Convert): one that rounds to zero (or is flushed to it) keeps the
     // rounding's code 0 and flags; any other is below the lowest value 0
     // and gives the core's answer for -1 (0 and invalid, or NaN where the
     // format has no zero). ovf lanes overflowed, so did not round to zero.
-    const MU to_zero = p.has_zero ? hn::AndNot(ovf, hn::Or(is_zero_result, flushed)) : hn::Lt(one, one);
-    by_sign(p.negative, &code, &flags, hn::AndNot(to_zero, hn::AndNot(is_nan, neg)));
+    const MU to_zero = p.layout.has_zero ? hn::AndNot(ovf, hn::Or(is_zero_result, flushed)) : hn::Lt(one, one);
+    by_sign(p.special.negative, &code, &flags, hn::AndNot(to_zero, hn::AndNot(is_nan, neg)));
   }
-  by_sign(p.zero, &code, &flags, is_zero);
-  by_sign(p.inf, &code, &flags, is_inf);
+  by_sign(p.special.zero, &code, &flags, is_zero);
+  by_sign(p.special.inf, &code, &flags, is_inf);
   const MU quiet = hn::Ne(hn::And(mant, hn::Set(du, 0x400000u)), zero);
-  if (p.nan_from_payload) {
-    const VU payload = hn::Shr(mant, hn::Set(du, 23 - p.m));
-    const VU nan_code = hn::Or(hn::Or(hn::Set(du, p.nan_base), payload), hn::IfThenElseZero(neg, hn::Set(du, p.sign_bit)));
+  if (p.special.nan_from_payload) {
+    const VU payload = hn::Shr(mant, hn::Set(du, 23 - p.layout.mantissa_bits));
+    const VU nan_code = hn::Or(hn::Or(hn::Set(du, p.special.nan_base), payload),
+                               hn::IfThenElseZero(neg, hn::Set(du, p.layout.sign_bit)));
     code = hn::IfThenElse(is_nan, nan_code, code);
     flags = hn::IfThenElse(is_nan, hn::IfThenElseZero(hn::Not(quiet), hn::Set(du, kInvalid)), flags);
   } else {
-    by_sign(p.nan_quiet, &code, &flags, hn::And(is_nan, quiet));
-    by_sign(p.nan_signaling, &code, &flags, hn::AndNot(quiet, is_nan));
+    by_sign(p.special.nan_quiet, &code, &flags, hn::And(is_nan, quiet));
+    by_sign(p.special.nan_signaling, &code, &flags, hn::AndNot(quiet, is_nan));
   }
   const MU special = hn::Or(hn::Or(is_nan, is_inf), is_zero);
   flushed = hn::AndNot(special, flushed);
-  if (!p.is_signed) flushed = hn::AndNot(neg, flushed);
+  if (!p.layout.is_signed) flushed = hn::AndNot(neg, flushed);
   // Saturated as ArrayStats defines it: overflow raised and +-max finite
   // given (an infinite input clamped by a format without infinities counts).
   saturated = hn::And(hn::Ne(hn::And(flags, hn::Set(du, kOverflow)), zero),
-                      hn::Eq(hn::AndNot(hn::Set(du, p.sign_bit), code), hn::Set(du, p.max_mag)));
+                      hn::Eq(hn::AndNot(hn::Set(du, p.layout.sign_bit), code), hn::Set(du, p.layout.max_magnitude)));
   out.code = code;
   out.flags = flags;
   out.saturated = saturated;
@@ -421,26 +432,27 @@ HWY_INLINE VU DecodeLanes(const EncodePlan& p, VU code) {
   const DI di;
   const DF df;
   const VU zero = hn::Zero(du);
-  if (p.is_int) {
+  if (p.layout.is_int) {
     VU v = code;
-    if (p.is_signed) {  // sign-extend from the format's width
-      const VU top = hn::Set(du, p.sign_bit);
+    if (p.layout.is_signed) {  // sign-extend from the format's width
+      const VU top = hn::Set(du, p.layout.sign_bit);
       v = hn::Sub(hn::Xor(code, top), top);
     }
     return hn::BitCast(du, hn::ConvertTo(df, hn::BitCast(di, v)));
   }
-  const MU neg = hn::Ne(hn::And(code, hn::Set(du, p.sign_bit)), zero);
+  const MU neg = hn::Ne(hn::And(code, hn::Set(du, p.layout.sign_bit)), zero);
   const VU sign = hn::IfThenElseZero(neg, hn::Set(du, 0x80000000u));
-  const VU mag = hn::AndNot(hn::Set(du, p.sign_bit), code);
-  const VU field = hn::Shr(mag, hn::Set(du, p.m));
-  const VU mant = hn::And(mag, hn::Set(du, (1u << p.m) - 1));
-  const MU sub = p.has_zero ? hn::Eq(field, zero) : hn::Lt(zero, zero);
+  const VU mag = hn::AndNot(hn::Set(du, p.layout.sign_bit), code);
+  const VU field = hn::Shr(mag, hn::Set(du, p.layout.mantissa_bits));
+  const VU mant = hn::And(mag, hn::Set(du, (1u << p.layout.mantissa_bits) - 1));
+  const MU sub = p.layout.has_zero ? hn::Eq(field, zero) : hn::Lt(zero, zero);
   // value = sig * 2^k with sig < 2^24: an exact int->float conversion times
   // an exact power of two (built from bits; 2^k may be a float32 subnormal).
-  VU sig = hn::IfThenElse(sub, p.has_sub ? mant : zero, hn::Or(mant, hn::Set(du, 1u << p.m)));
-  if (p.decode_flush) sig = hn::IfThenElseZero(hn::Not(sub), sig);
-  const VI k = hn::IfThenElse(hn::RebindMask(di, sub), hn::Set(di, p.emin - p.m),
-                              hn::Sub(hn::BitCast(di, field), hn::Set(di, p.bias + p.m)));
+  VU sig = hn::IfThenElse(sub, p.layout.has_subnormals ? mant : zero,
+                          hn::Or(mant, hn::Set(du, 1u << p.layout.mantissa_bits)));
+  if (p.decode.flush_subnormals) sig = hn::IfThenElseZero(hn::Not(sub), sig);
+  const VI k = hn::IfThenElse(hn::RebindMask(di, sub), hn::Set(di, p.layout.emin - p.layout.mantissa_bits),
+                              hn::Sub(hn::BitCast(di, field), hn::Set(di, p.layout.bias + p.layout.mantissa_bits)));
   const VI normal_bits = hn::ShiftLeft<23>(hn::Add(k, hn::Set(di, 127)));
   const VU sub_bits = hn::Shl(hn::Set(du, 1u), hn::BitCast(du, hn::Max(hn::Add(k, hn::Set(di, 149)), hn::Zero(di))));
   const VU scale = hn::IfThenElse(hn::RebindMask(du, hn::Gt(k, hn::Set(di, -127))), hn::BitCast(du, normal_bits), sub_bits);
@@ -450,15 +462,18 @@ HWY_INLINE VU DecodeLanes(const EncodePlan& p, VU code) {
   // Specials: classify the codes as formats/format.h does, decode as the core.
   const MU is_nan = NanCodeMask(p, code);
   MU is_inf = hn::Lt(zero, zero);
-  switch (p.inf_kind) {
+  switch (p.layout.inf_codes) {
     case InfCodes::kNone: break;
-    case InfCodes::kIeee: is_inf = hn::And(hn::Eq(field, hn::Set(du, p.max_field)), hn::Eq(mant, zero)); break;
-    case InfCodes::kMaxCode: is_inf = hn::Eq(mag, hn::Set(du, p.inf_mag)); break;
+    case InfCodes::kIeee:
+      is_inf = hn::And(hn::Eq(field, hn::Set(du, p.layout.max_exponent_field)), hn::Eq(mant, zero));
+      break;
+    case InfCodes::kMaxCode: is_inf = hn::Eq(mag, hn::Set(du, p.layout.inf_magnitude)); break;
   }
-  bits = hn::IfThenElse(is_inf, hn::IfThenElse(neg, hn::Set(du, p.dec_inf[1]), hn::Set(du, p.dec_inf[0])), bits);
-  VU nan_bits = hn::IfThenElse(neg, hn::Set(du, p.dec_nan[1]), hn::Set(du, p.dec_nan[0]));
-  if (p.decode_nan_payload)  // sign | quiet exponent | payload moved to the top
-    nan_bits = hn::Or(hn::Or(sign, hn::Set(du, 0x7fc00000u)), hn::Shl(mant, hn::Set(du, 23 - p.m)));
+  bits = hn::IfThenElse(
+      is_inf, hn::IfThenElse(neg, hn::Set(du, p.decode.inf_bits[1]), hn::Set(du, p.decode.inf_bits[0])), bits);
+  VU nan_bits = hn::IfThenElse(neg, hn::Set(du, p.decode.nan_bits[1]), hn::Set(du, p.decode.nan_bits[0]));
+  if (p.decode.keep_nan_payload)  // sign | quiet exponent | payload moved to the top
+    nan_bits = hn::Or(hn::Or(sign, hn::Set(du, 0x7fc00000u)), hn::Shl(mant, hn::Set(du, 23 - p.layout.mantissa_bits)));
   return hn::IfThenElse(is_nan, nan_bits, bits);
 }
 
@@ -477,13 +492,14 @@ HWY_INLINE void CountLanes(const Lanes& l, MU valid, ArrayStats* st) {
   st->nan += count(l.is_nan);
 }
 
-// The fast path (EncodePlan::fast): the rounding done on the float32 bit
-// pattern. Within a binade a positive float32's pattern is linear in its
-// value, binade boundaries fall on multiples of 2^23 patterns, and a float32
-// subnormal's pattern is its value in units of 2^-149. So rounding |x| to a
-// multiple of a quantum 2^d times its ulp (d <= 23) is rounding its pattern
-// A to a multiple of 2^d: add a bias, clear the d low bits; a carry walks
-// into the exponent field exactly as the value moves up a binade. Per mode,
+// The fast path (EncodePlan::fast, FastRounding): the rounding done on the
+// float32 bit pattern. Within a binade a positive float32's pattern is
+// linear in its value, binade boundaries fall on multiples of 2^23 patterns,
+// and a float32 subnormal's pattern is its value in units of 2^-149. So
+// rounding |x| to a multiple of a quantum 2^d times its ulp (d <= 23) is
+// rounding its pattern A to a multiple of 2^d: add a bias, clear the d low
+// bits; a carry walks into the exponent field exactly as the value moves up
+// a binade. Per mode,
 // with half = 2^(d-1), mask = 2^d - 1 and `odd` the last kept bit of the
 // significand (RoundAt's rules in formats/round_pack.h):
 //   rne half - 1 + odd    rna half    rtz 0    rup/rdn mask or 0 by sign
@@ -504,7 +520,7 @@ struct FastLanes {
 
 // What a fast-path loop is specialised for, besides the rounding mode.
 // kFloatFixed: a float format with -0 whose d is the same for every input
-// (EncodePlan::fast_fixed_d: bf16, tf32), so no lane is deep.
+// (FastRounding::fixed_drop: bf16, tf32), so no lane is deep.
 enum class FastKind { kFloat, kFloatFixed, kFloatNoNegZero, kInt };
 
 // Whether a zero result keeps the input's sign.
@@ -529,19 +545,19 @@ HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
   auto neg = [&] { return hn::RebindMask(du, hn::Lt(hn::BitCast(di, bits), hn::Zero(di))); };
   VU a = abs;
   const VU implicit = hn::Set(du, 0x800000u);
-  if (p.flush_in) a = hn::IfThenElseZero(gt(a, 0x7fffffu), a);  // DAZ
+  if (p.rounding.flush_input) a = hn::IfThenElseZero(gt(a, 0x7fffffu), a);  // DAZ
   constexpr bool kFixed = kKind == FastKind::kFloatFixed;
-  // d, at most 23: exponent fields below fast_ef_floor's only occur in deep
+  // d, at most 23: exponent fields below field_floor's only occur in deep
   // lanes (which take another route) and in float32 subnormals (field 1).
   // With a fixed d (< 23 there) the lanes below 2^(emin - m) are float32
   // subnormals, whose pattern is linear in the value too: no deep lanes.
   VU d, mask;
   if constexpr (kFixed) {
-    d = hn::Set(du, static_cast<uint32_t>(p.fast_dmin));
-    mask = hn::Set(du, (1u << p.fast_dmin) - 1);
+    d = hn::Set(du, static_cast<uint32_t>(p.fast.min_dropped_bits));
+    mask = hn::Set(du, (1u << p.fast.min_dropped_bits) - 1);
   } else {
-    const VI ef = hn::BitCast(di, hn::ShiftRight<23>(hn::Max(a, hn::Set(du, p.fast_ef_floor))));
-    d = hn::BitCast(du, hn::Max(hn::Set(di, p.fast_dmin), hn::Sub(hn::Set(di, p.fast_k), ef)));
+    const VI ef = hn::BitCast(di, hn::ShiftRight<23>(hn::Max(a, hn::Set(du, p.fast.field_floor))));
+    d = hn::BitCast(du, hn::Max(hn::Set(di, p.fast.min_dropped_bits), hn::Sub(hn::Set(di, p.fast.quantum_field), ef)));
     mask = hn::Sub(hn::Shl(one, d), one);
   }
   // The kept significand's last bit: bit d of the pattern with bit 23 set
@@ -550,17 +566,17 @@ HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
     if constexpr (kFixed) return hn::And(hn::Shr(a, d), one);
     return hn::And(hn::Shr(hn::Or(a, hn::Min(a, implicit)), d), one);
   };
-  const VU min_pos = hn::Set(du, p.fast_min_pos);
+  const VU min_pos = hn::Set(du, p.fast.min_positive);
   const MU deep = kFixed ? hn::Lt(one, one) : hn::RebindMask(du, hn::Lt(hn::BitCast(di, a), hn::BitCast(di, min_pos)));
   const MU nonzero = hn::Ne(a, zero);
   VU bias;
   MU up_deep;  // deep lanes: round up to 2^q
   if constexpr (kMode == Rounding::kNearestEven) {
     bias = hn::Add(hn::ShiftRight<1>(mask), odd());
-    up_deep = gt(a, p.fast_half_min);
+    up_deep = gt(a, p.fast.half_min_positive);
   } else if constexpr (kMode == Rounding::kNearestAway) {
     bias = hn::Add(hn::ShiftRight<1>(mask), one);
-    up_deep = gt(a, p.fast_half_min - 1);
+    up_deep = gt(a, p.fast.half_min_positive - 1);
   } else if constexpr (kMode == Rounding::kTowardZero) {
     bias = zero;
     up_deep = hn::Lt(one, one);
@@ -574,7 +590,7 @@ HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
     bias = hn::IfThenZeroElse(hn::Ne(odd(), zero), mask);
     up_deep = nonzero;
   } else if constexpr (kMode == Rounding::kStochastic) {
-    const VU top_r = hn::Set(du, p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits));
+    const VU top_r = hn::Set(du, p.random.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.random.sr_bits));
     const VU u = hn::And(random, top_r);
     bias = hn::Shr(u, hn::Sub(hn::Set(du, 32), d));
     up_deep = hn::Lt(one, one);
@@ -585,7 +601,7 @@ HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
       // t = floor(|x| / 2^q * 2^32) = sig << (32 - D) or sig >> (D - 32),
       // with sig the 24-bit significand and D the unclamped d.
       const VI ef1 = hn::BitCast(di, hn::ShiftRight<23>(hn::Max(a, implicit)));
-      const VI left = hn::Sub(hn::Add(ef1, hn::Set(di, 32)), hn::Set(di, p.fast_k));
+      const VI left = hn::Sub(hn::Add(ef1, hn::Set(di, 32)), hn::Set(di, p.fast.quantum_field));
       const VU sig = hn::Or(hn::And(a, hn::Set(du, 0x7fffffu)), hn::And(hn::Min(a, implicit), implicit));
       const VU t = hn::IfThenElse(hn::RebindMask(du, hn::Gt(left, hn::Zero(di))),
                                   hn::Shl(sig, hn::BitCast(du, hn::Max(left, hn::Zero(di)))),
@@ -608,19 +624,20 @@ HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
   out.a = a;
   out.bits = bits;
   // Overflowed lanes have mag > limit; NaN and infinity have abs > limit.
-  out.any = !hn::AllFalse(du, gt(hn::BitCast(du, hn::Max(hn::BitCast(di, out.mag), hn::BitCast(di, abs))), p.fast_any_limit));
+  out.any = !hn::AllFalse(
+      du, gt(hn::BitCast(du, hn::Max(hn::BitCast(di, out.mag), hn::BitCast(di, abs))), p.fast.max_finite_both_signs));
   return out;
 }
 
 // Which lanes stochastic fake quantization's shortcut (FastSrShallow) takes
-// (EncodePlan::fast_sr_subnormal, fast_sr_deep).
+// (FastRounding::sr_shortcut_subnormal, sr_shortcut_deep).
 enum class SrRange {
   kNormal,     // |x| in [2^emin, largest finite]: one constant d
   kSubnormal,  // |x| in [max(2^q, 2^-126), largest finite]: d lane by lane
   kDeep,       // |x| in [0, largest finite]: d lane by lane, deep lanes too
 };
 
-// t = floor(a / 2^q * 2^32) in the lanes with a < 2^q (= fast_min_pos;
+// t = floor(a / 2^q * 2^32) in the lanes with a < 2^q (= min_positive;
 // others: unspecified), for FastSrShallow's kDeep. On x86 in floating
 // point: a * 2^(32 - q) is exact (a power of two, and 2^q >= 2^-6 keeps the
 // product of a float32 subnormal normal; under DAZ such a lane's t is 0
@@ -635,7 +652,7 @@ HWY_INLINE VU DeepFraction(const EncodePlan& p, VU a) {
   const DU du;
 #if HWY_TARGET <= HWY_AVX3 || HWY_TARGET == HWY_AVX2
   const DF df;
-  const auto v = hn::Mul(hn::BitCast(df, a), hn::Set(df, p.fast_deep_scale));
+  const auto v = hn::Mul(hn::BitCast(df, a), hn::Set(df, p.fast.deep_fraction_scale));
 #if HWY_TARGET <= HWY_AVX3
   return VU{_mm512_cvttps_epu32(v.raw)};
 #else
@@ -646,10 +663,11 @@ HWY_INLINE VU DeepFraction(const EncodePlan& p, VU a) {
 #else
   const DI di;
   const VU implicit = hn::Set(du, 0x800000u);
-  // s = 8 - (exponent field + 32 - fast_k) over the deep lanes' fields
-  // (the others' clamped into them: s >= 0 everywhere).
-  const VI ef1 = hn::BitCast(di, hn::ShiftRight<23>(hn::Min(hn::Max(a, implicit), hn::Set(du, p.fast_min_pos - 1))));
-  const VI s = hn::Sub(hn::Set(di, p.fast_k - 24), ef1);
+  // s = 8 - (exponent field + 32 - quantum_field) over the deep lanes'
+  // fields (the others' clamped into them: s >= 0 everywhere).
+  const VI ef1 =
+      hn::BitCast(di, hn::ShiftRight<23>(hn::Min(hn::Max(a, implicit), hn::Set(du, p.fast.min_positive - 1))));
+  const VI s = hn::Sub(hn::Set(di, p.fast.quantum_field - 24), ef1);
   const VU sig8 = hn::ShiftLeft<8>(hn::Or(a, hn::Min(a, implicit)));
   return hn::IfThenZeroElse(hn::RebindMask(du, hn::Gt(s, hn::Set(di, 31))),
                             hn::Shr(sig8, hn::BitCast(du, hn::Min(s, hn::Set(di, 31)))));
@@ -663,14 +681,14 @@ HWY_INLINE VU DeepFraction(const EncodePlan& p, VU a) {
 // FastRoundLanes' other cases. Each lane drops d <= 23 pattern bits as in
 // FastRoundLanes (bias, then clear d bits), giving FastRoundLanes's mag with
 // the input's sign, bit for bit. Three ranges (SrRange):
-//   kNormal: low = 2^emin, d = fast_dmin in every lane (one constant shift;
-//     >= 2^-125 outside kFloatFixed, which does not come here); the bias
-//     goes onto the signed pattern (|x| + bias < 2^31: no carry reaches the
-//     sign), no float32 subnormal (DAZ changes nothing);
-//   kSubnormal: low = fast_ef_floor (2^q and 2^-126, whichever is larger),
-//     d = max(fast_dmin, fast_k - exponent field) lane by lane: the
-//     format's subnormal binades too, for formats with a high 2^emin, where
-//     a vector of unit-scale data often holds a lane below it (e4m3fn on
+//   kNormal: low = 2^emin, d = min_dropped_bits in every lane (one constant
+//     shift; >= 2^-125 outside kFloatFixed, which does not come here); the
+//     bias goes onto the signed pattern (|x| + bias < 2^31: no carry reaches
+//     the sign), no float32 subnormal (DAZ changes nothing);
+//   kSubnormal: low = field_floor (2^q and 2^-126, whichever is larger), d =
+//     max(min_dropped_bits, quantum_field - exponent field) lane by lane: the
+//     format's subnormal binades too, for formats with a high 2^emin, where a
+//     vector of unit-scale data often holds a lane below it (e4m3fn on
 //     N(0,1): one 16-lane vector in six) and the branch below would
 //     mispredict on it; a lane below 2^q (one in forty there) remains rare;
 //   kDeep: every lane up to the largest finite, for formats whose smallest
@@ -685,20 +703,21 @@ HWY_INLINE bool FastSrShallow(const EncodePlan& p, VU bits, VU random, VU* round
   const DU du;
   const DI di;
   const VU abs = hn::And(bits, hn::Set(du, 0x7fffffffu));
-  const VU top_r = hn::Set(du, p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits));
-  // 32 - d for patterns whose exponent field is at least fast_ef_floor's.
+  const VU top_r = hn::Set(du, p.random.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.random.sr_bits));
+  // 32 - d for patterns whose exponent field is at least field_floor's.
   auto lane_shift = [&](VU pattern) {
     const VI ef = hn::BitCast(di, hn::ShiftRight<23>(pattern));
-    return hn::BitCast(du, hn::Min(hn::Add(ef, hn::Set(di, 32 - p.fast_k)), hn::Set(di, 32 - p.fast_dmin)));
+    return hn::BitCast(du, hn::Min(hn::Add(ef, hn::Set(di, 32 - p.fast.quantum_field)),
+                                   hn::Set(di, 32 - p.fast.min_dropped_bits)));
   };
   if constexpr (kRange == SrRange::kDeep) {
-    const VU a = abs;  // no DAZ: EncodePlan::fast_sr_deep
+    const VU a = abs;  // no DAZ: FastRounding::sr_shortcut_deep
     // Patterns < 2^31 compare as signed lanes: what x86 has.
     auto lt = [&](VU x, VU y) { return hn::RebindMask(du, hn::Lt(hn::BitCast(di, x), hn::BitCast(di, y))); };
-    if (!hn::AllFalse(du, lt(hn::Set(du, p.fast_any_limit), a))) return false;  // overflow, inf, NaN
-    const VU shift = lane_shift(hn::Max(a, hn::Set(du, p.fast_ef_floor)));
+    if (!hn::AllFalse(du, lt(hn::Set(du, p.fast.max_finite_both_signs), a))) return false;  // overflow, inf, NaN
+    const VU shift = lane_shift(hn::Max(a, hn::Set(du, p.fast.field_floor)));
     const VU mask = hn::Shr(hn::Set(du, 0xffffffffu), shift);  // 2^d - 1
-    const VU min_pos = hn::Set(du, p.fast_min_pos);
+    const VU min_pos = hn::Set(du, p.fast.min_positive);
     const VU zero = hn::Zero(du);
     VU shallow;
     MU up_deep;
@@ -718,14 +737,14 @@ HWY_INLINE bool FastSrShallow(const EncodePlan& p, VU bits, VU random, VU* round
     return true;
   } else {
     constexpr bool kSub = kRange == SrRange::kSubnormal;
-    const uint32_t low = kSub ? p.fast_ef_floor : p.fast_min_normal;
+    const uint32_t low = kSub ? p.fast.field_floor : p.fast.min_normal;
     const VU range = hn::Sub(abs, hn::Set(du, low));  // wraps below low
-    if (!hn::AllFalse(du, hn::Gt(range, hn::Set(du, p.fast_any_limit - low)))) return false;
+    if (!hn::AllFalse(du, hn::Gt(range, hn::Set(du, p.fast.max_finite_both_signs - low)))) return false;
     VU shift;  // 32 - d, in 9..31
     if constexpr (kSub) {
       shift = lane_shift(abs);
     } else {
-      shift = hn::Set(du, static_cast<uint32_t>(32 - p.fast_dmin));
+      shift = hn::Set(du, static_cast<uint32_t>(32 - p.fast.min_dropped_bits));
     }
     const VU mask = hn::Shr(hn::Set(du, 0xffffffffu), shift);  // 2^d - 1
     VU sum;
@@ -748,11 +767,12 @@ HWY_INLINE MU FastOverflow(const EncodePlan& p, const FastLanes& l, MU neg) {
   const DI di;
   const VI mag = hn::BitCast(di, l.mag);
   if constexpr (kKind == FastKind::kInt) {
-    const VI limit = hn::BitCast(di, hn::IfThenElse(neg, hn::Set(du, p.fast_limit[1]), hn::Set(du, p.fast_limit[0])));
+    const VI limit =
+        hn::BitCast(di, hn::IfThenElse(neg, hn::Set(du, p.fast.max_finite[1]), hn::Set(du, p.fast.max_finite[0])));
     return hn::RebindMask(du, hn::Gt(mag, limit));
   } else {
     (void)neg;
-    return hn::RebindMask(du, hn::Gt(mag, hn::Set(di, static_cast<int32_t>(p.fast_limit[0]))));
+    return hn::RebindMask(du, hn::Gt(mag, hn::Set(di, static_cast<int32_t>(p.fast.max_finite[0]))));
   }
 }
 
@@ -769,15 +789,16 @@ HWY_INLINE VU FastFakeQuantLanes(const EncodePlan& p, const FastLanes& l) {
   if (!l.any) return r;
   const MU neg = hn::RebindMask(du, hn::Lt(hn::BitCast(di, l.bits), hn::Zero(di)));
   auto by_sign = [&](const uint32_t v[2]) { return hn::IfThenElse(neg, hn::Set(du, v[1]), hn::Set(du, v[0])); };
-  r = hn::IfThenElse(FastOverflow<kKind>(p, l, neg), by_sign(p.fq_overflow), r);
-  r = hn::IfThenElse(hn::Eq(abs, hn::Set(du, 0x7f800000u)), by_sign(p.fq_inf), r);
+  r = hn::IfThenElse(FastOverflow<kKind>(p, l, neg), by_sign(p.special.fq_overflow), r);
+  r = hn::IfThenElse(hn::Eq(abs, hn::Set(du, 0x7f800000u)), by_sign(p.special.fq_inf), r);
   const MU nan = hn::RebindMask(du, hn::Gt(hn::BitCast(di, abs), hn::Set(di, 0x7f800000)));
   VU nan_r;
-  if (p.nan_from_payload) {  // sign | quiet | the payload bits the format keeps
-    nan_r = hn::AndNot(hn::Set(du, (1u << (23 - p.m)) - 1), hn::Or(l.bits, hn::Set(du, 0x7fc00000u)));
+  if (p.special.nan_from_payload) {  // sign | quiet | the payload bits the format keeps
+    nan_r = hn::AndNot(hn::Set(du, (1u << (23 - p.layout.mantissa_bits)) - 1),
+                       hn::Or(l.bits, hn::Set(du, 0x7fc00000u)));
   } else {
     const MU quiet = hn::Ne(hn::And(l.bits, hn::Set(du, 0x400000u)), zero);
-    nan_r = hn::IfThenElse(quiet, by_sign(p.fq_nan_quiet), by_sign(p.fq_nan_signaling));
+    nan_r = hn::IfThenElse(quiet, by_sign(p.special.fq_nan_quiet), by_sign(p.special.fq_nan_signaling));
   }
   return hn::IfThenElse(nan, nan_r, r);
 }
@@ -793,37 +814,39 @@ HWY_INLINE VU FastCodeLanes(const EncodePlan& p, const FastLanes& l) {
   VU code;
   if constexpr (kKind == FastKind::kInt) {
     const VU kept = hn::BitCast(du, hn::ConvertTo(di, hn::BitCast(df, l.mag)));  // exact: an integer < 2^24
-    code = hn::And(hn::IfThenElse(neg, hn::Sub(zero, kept), kept), hn::Set(du, p.code_mask));
+    code = hn::And(hn::IfThenElse(neg, hn::Sub(zero, kept), kept), hn::Set(du, p.layout.code_mask));
   } else {
     // Normal: the pattern's fields moved to the format's. Below 2^emin: the
     // significand in units of 2^(emin - m) (exact: mag is a multiple of it).
-    const VU normal_code = hn::Sub(hn::Shr(l.mag, hn::Set(du, 23 - p.m)), hn::Set(du, p.fast_code_sub));
+    const VU normal_code =
+        hn::Sub(hn::Shr(l.mag, hn::Set(du, 23 - p.layout.mantissa_bits)), hn::Set(du, p.fast.code_rebias));
     const VI fe = hn::BitCast(di, hn::ShiftRight<23>(l.mag));
     const VU sig = hn::Or(hn::And(l.mag, hn::Set(du, 0x7fffffu)),
                           hn::IfThenElseZero(hn::RebindMask(du, hn::Gt(fe, hn::Zero(di))), hn::Set(du, 0x800000u)));
-    const VI shift = hn::Min(hn::Sub(hn::Set(di, p.fast_k), hn::Max(fe, hn::Set(di, 1))), hn::Set(di, 31));
+    const VI shift = hn::Min(hn::Sub(hn::Set(di, p.fast.quantum_field), hn::Max(fe, hn::Set(di, 1))), hn::Set(di, 31));
     const VU sub_code = hn::Shr(sig, hn::BitCast(du, hn::Max(shift, hn::Zero(di))));
-    const MU below = hn::RebindMask(du, hn::Lt(hn::BitCast(di, l.mag), hn::Set(di, static_cast<int32_t>(p.fast_min_normal))));
+    const MU below =
+        hn::RebindMask(du, hn::Lt(hn::BitCast(di, l.mag), hn::Set(di, static_cast<int32_t>(p.fast.min_normal))));
     const VU mag_code = hn::IfThenElse(below, sub_code, normal_code);
     const MU signed_lane = KeepsZeroSign(kKind) ? neg : hn::AndNot(hn::Eq(mag_code, zero), neg);
-    code = hn::Or(mag_code, hn::IfThenElseZero(signed_lane, hn::Set(du, p.sign_bit)));
+    code = hn::Or(mag_code, hn::IfThenElseZero(signed_lane, hn::Set(du, p.layout.sign_bit)));
   }
   if (!l.any) return code;
   auto by_sign = [&](const SpecialResult& s) {
     return hn::IfThenElse(neg, hn::Set(du, s.code[1]), hn::Set(du, s.code[0]));
   };
-  code = hn::IfThenElse(FastOverflow<kKind>(p, l, neg), by_sign(p.overflow), code);
+  code = hn::IfThenElse(FastOverflow<kKind>(p, l, neg), by_sign(p.special.overflow), code);
   const VU abs = hn::And(l.bits, hn::Set(du, 0x7fffffffu));
-  code = hn::IfThenElse(hn::Eq(abs, hn::Set(du, 0x7f800000u)), by_sign(p.inf), code);
+  code = hn::IfThenElse(hn::Eq(abs, hn::Set(du, 0x7f800000u)), by_sign(p.special.inf), code);
   const MU nan = hn::RebindMask(du, hn::Gt(hn::BitCast(di, abs), hn::Set(di, 0x7f800000)));
   VU nan_code;
-  if (p.nan_from_payload) {
+  if (p.special.nan_from_payload) {
     const VU mant = hn::And(l.bits, hn::Set(du, 0x7fffffu));
-    nan_code = hn::Or(hn::Or(hn::Set(du, p.nan_base), hn::Shr(mant, hn::Set(du, 23 - p.m))),
-                      hn::IfThenElseZero(neg, hn::Set(du, p.sign_bit)));
+    nan_code = hn::Or(hn::Or(hn::Set(du, p.special.nan_base), hn::Shr(mant, hn::Set(du, 23 - p.layout.mantissa_bits))),
+                      hn::IfThenElseZero(neg, hn::Set(du, p.layout.sign_bit)));
   } else {
     const MU quiet = hn::Ne(hn::And(l.bits, hn::Set(du, 0x400000u)), zero);
-    nan_code = hn::IfThenElse(quiet, by_sign(p.nan_quiet), by_sign(p.nan_signaling));
+    nan_code = hn::IfThenElse(quiet, by_sign(p.special.nan_quiet), by_sign(p.special.nan_signaling));
   }
   return hn::IfThenElse(nan, nan_code, code);
 }
@@ -954,20 +977,19 @@ HWY_INLINE size_t ForEachVector(const EncodePlan& p, const float* in, const Out 
   return i;
 }
 
-// The statistics of the fast paths (EncodePlan::fast_stats), counted in the
-// same pass. A common vector adds its inexact lanes (rounded magnitude !=
-// input magnitude) and, for floats, its underflow lanes (inexact and tiny)
-// to per-lane counters; nothing else can happen there (overflow, invalid,
-// saturation and NaN results come from special or overflowing inputs only,
-// and flushing is not on the fast path). Tiny is |x| below
-// EncodePlan::fast_tiny_limit, or for stochastic rounding with tininess
-// after rounding (fast_edge) |x|'s pattern plus the mode's bias on the
-// grid one binade wider below 2^emin's: the wider rounding, with the same
-// random word, not carrying into 2^emin. A vector with an overflow or a
-// special input (Rare) is counted from the general kernel's flags instead
-// (EncodeLanes, proven equal to the core). Lanes outside `valid` (a
-// stochastic array's staged head) hold +0, which counts as nothing in a
-// common vector.
+// The statistics of the fast paths (EncodePlan::fast_stats, FastStatistics),
+// counted in the same pass. A common vector adds its inexact lanes (rounded
+// magnitude != input magnitude) and, for floats, its underflow lanes (inexact
+// and tiny) to per-lane counters; nothing else can happen there (overflow,
+// invalid, saturation and NaN results come from special or overflowing inputs
+// only, and flushing is not on the fast path). Tiny is |x| below
+// FastStatistics::tiny_limit, or for stochastic rounding with tininess after
+// rounding (random_edge) |x|'s pattern plus the mode's bias on the grid one
+// binade wider below 2^emin's: the wider rounding, with the same random word,
+// not carrying into 2^emin. A vector with an overflow or a special input
+// (Rare) is counted from the general kernel's flags instead (EncodeLanes,
+// proven equal to the core). Lanes outside `valid` (a stochastic array's
+// staged head) hold +0, which counts as nothing in a common vector.
 struct FastCounts {
   // Scalar counters: kept in registers across the rare branch's call,
   // where vector accumulators would have to be saved (every vector
@@ -989,25 +1011,25 @@ struct FastCounts {
     if (!is_float) return;
     MU tiny;
     constexpr bool kSr = kMode == Rounding::kStochastic || kMode == Rounding::kStochasticEq;
-    if (kSr && p.fast_edge) {
-      // The bias FastRoundLanes adds for d = fast_edge_d (< 2^d, so every
-      // lane below fast_edge_lo stays below 2^emin and none from 2^emin on
+    if (kSr && p.fast_stats.random_edge) {
+      // The bias FastRoundLanes adds for d = edge_spacing_log2 (< 2^d, so
+      // every lane below edge_low stays below 2^emin and none from 2^emin on
       // drops under it). Patterns < 2^31 and bias < 2^23: no wrap.
       VU bias;
       if constexpr (kMode == Rounding::kStochastic) {
-        const VU top_r = hn::Set(du, p.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.sr_bits));
-        bias = hn::ShiftRightSame(hn::And(random, top_r), 32 - p.fast_edge_d);
+        const VU top_r = hn::Set(du, p.random.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.random.sr_bits));
+        bias = hn::ShiftRightSame(hn::And(random, top_r), 32 - p.fast_stats.edge_spacing_log2);
       } else {
         const MU coin = hn::RebindMask(du, hn::Lt(hn::BitCast(di, random), hn::Zero(di)));
-        bias = hn::IfThenElseZero(coin, hn::Set(du, (1u << p.fast_edge_d) - 1));
+        bias = hn::IfThenElseZero(coin, hn::Set(du, (1u << p.fast_stats.edge_spacing_log2) - 1));
       }
       tiny = hn::RebindMask(du, hn::Lt(hn::BitCast(di, hn::Add(a, bias)),
-                                       hn::Set(di, static_cast<int32_t>(p.fast_min_normal))));
+                                       hn::Set(di, static_cast<int32_t>(p.fast.min_normal))));
     } else {
-      VI limit = hn::Set(di, static_cast<int32_t>(p.fast_tiny_limit[0]));
-      if (p.fast_tiny_limit[0] != p.fast_tiny_limit[1])  // rup, rdn: by sign
+      VI limit = hn::Set(di, static_cast<int32_t>(p.fast_stats.tiny_limit[0]));
+      if (p.fast_stats.tiny_limit[0] != p.fast_stats.tiny_limit[1])  // rup, rdn: by sign
         limit = hn::IfThenElse(hn::Lt(hn::BitCast(di, bits), hn::Zero(di)),
-                               hn::Set(di, static_cast<int32_t>(p.fast_tiny_limit[1])), limit);
+                               hn::Set(di, static_cast<int32_t>(p.fast_stats.tiny_limit[1])), limit);
       tiny = hn::RebindMask(du, hn::Lt(hn::BitCast(di, a), limit));
     }
     underflow += hn::CountTrue(du, hn::And(inexact_lanes, tiny));
@@ -1073,9 +1095,10 @@ HWY_NOINLINE size_t FastEncodeLoop(const EncodePlan& plan, const float* in, cons
           return true;
         };
         bool shallow;
-        if (p.fast_sr_deep) shallow = shortcut(std::integral_constant<SrRange, SrRange::kDeep>());
+        if (p.fast.sr_shortcut_deep) shallow = shortcut(std::integral_constant<SrRange, SrRange::kDeep>());
         else if constexpr (kKind == FastKind::kInt) shallow = false;
-        else if (p.fast_sr_subnormal) shallow = shortcut(std::integral_constant<SrRange, SrRange::kSubnormal>());
+        else if (p.fast.sr_shortcut_subnormal)
+          shallow = shortcut(std::integral_constant<SrRange, SrRange::kSubnormal>());
         else shallow = shortcut(std::integral_constant<SrRange, SrRange::kNormal>());
         if (shallow) return rounded;
       }
@@ -1117,7 +1140,7 @@ template <FastKind kKind, bool kStats>
 size_t FastEncodeByMode(const EncodePlan& p, const float* in, const Output& out, size_t n, uint64_t first_index,
                         ArrayStats* st) {
   using R = Rounding;
-  switch (p.mode) {
+  switch (p.rounding.mode) {
     case R::kNearestEven: return FastEncodeLoop<R::kNearestEven, kKind, kStats>(p, in, out, n, first_index, st);
     case R::kNearestAway: return FastEncodeLoop<R::kNearestAway, kKind, kStats>(p, in, out, n, first_index, st);
     case R::kTowardZero: return FastEncodeLoop<R::kTowardZero, kKind, kStats>(p, in, out, n, first_index, st);
@@ -1133,15 +1156,15 @@ size_t FastEncodeByMode(const EncodePlan& p, const float* in, const Output& out,
 template <bool kStats>
 size_t FastEncode(const EncodePlan& p, const float* in, const Output& out, size_t n, uint64_t first_index,
                   ArrayStats* st) {
-  if (p.is_int) return FastEncodeByMode<FastKind::kInt, kStats>(p, in, out, n, first_index, st);
-  if (p.fast_fixed_d) return FastEncodeByMode<FastKind::kFloatFixed, kStats>(p, in, out, n, first_index, st);
-  if (p.fast_zero_sign) return FastEncodeByMode<FastKind::kFloat, kStats>(p, in, out, n, first_index, st);
+  if (p.layout.is_int) return FastEncodeByMode<FastKind::kInt, kStats>(p, in, out, n, first_index, st);
+  if (p.fast.fixed_drop) return FastEncodeByMode<FastKind::kFloatFixed, kStats>(p, in, out, n, first_index, st);
+  if (p.fast.zero_keeps_sign) return FastEncodeByMode<FastKind::kFloat, kStats>(p, in, out, n, first_index, st);
   return FastEncodeByMode<FastKind::kFloatNoNegZero, kStats>(p, in, out, n, first_index, st);
 }
 
 // The targets with F16C (kernels.cc compiles no other x86 target).
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2
-// f16 through F16C (EncodePlan::f16c_round): one VCVTPS2PH with the
+// f16 through F16C (F16cPath, EncodePlan::f16c): one VCVTPS2PH with the
 // rounding in its immediate, and VCVTPH2PS back for fake quantization. The
 // conversions may set MXCSR's sticky exception flags: the caller restores
 // MXCSR afterwards (F16cEncode).
@@ -1163,7 +1186,7 @@ struct F16c {
 // The F16C loop. Statistics as FastCounts: a vector with a lane beyond the
 // largest finite f16 (65504: overflow possible), a NaN or infinity goes to
 // the general kernel's flags; the others are inexact where the round trip
-// changed the value, underflow where that is also tiny (fast_tiny_limit:
+// changed the value, underflow where that is also tiny (tiny_limit:
 // the modes here are deterministic).
 template <int kImm, bool kStats>
 HWY_NOINLINE size_t F16cLoop(const EncodePlan& plan, const float* in, uint16_t* codes, float* fq, size_t n,
@@ -1183,7 +1206,8 @@ HWY_NOINLINE size_t F16cLoop(const EncodePlan& plan, const float* in, uint16_t* 
     else F16c<kImm>::Store(h, codes + i);
     if constexpr (kStats) {
       const VU a = hn::And(bits, hn::Set(du, 0x7fffffffu));
-      const bool beyond = !hn::AllFalse(di, hn::Gt(hn::BitCast(di, a), hn::Set(di, static_cast<int32_t>(p.fast_limit[0]))));
+      const bool beyond =
+          !hn::AllFalse(di, hn::Gt(hn::BitCast(di, a), hn::Set(di, static_cast<int32_t>(p.fast.max_finite[0]))));
       if (FastCounts::Rare(beyond)) CountRareVector(p, bits, hn::Zero(du), all, stats);
       else counts.Add<Rounding::kNearestEven>(p, true, hn::Ne(F16c<kImm>::From(h), bits), bits, a, hn::Zero(du));
     }
@@ -1197,7 +1221,7 @@ HWY_NOINLINE size_t F16cLoop(const EncodePlan& plan, const float* in, uint16_t* 
 
 template <bool kStats>
 size_t F16cByMode(const EncodePlan& p, const float* in, uint16_t* codes, float* fq, size_t n, ArrayStats* st) {
-  switch (p.f16c_round) {
+  switch (p.f16c.round_imm) {
     case 0: return F16cLoop<_MM_FROUND_TO_NEAREST_INT, kStats>(p, in, codes, fq, n, st);
     case 1: return F16cLoop<_MM_FROUND_TO_NEG_INF, kStats>(p, in, codes, fq, n, st);
     case 2: return F16cLoop<_MM_FROUND_TO_POS_INF, kStats>(p, in, codes, fq, n, st);
@@ -1232,9 +1256,9 @@ HWY_NOINLINE size_t EncodeF32Vectors(const EncodePlan& plan, const float* in, vo
   // caller could see, which would make the compiler reload and re-test every
   // plan field in every iteration. Nothing can alias this copy.
   const EncodePlan p = plan;
-  const Output out{codes, code_bytes, fq_out, p.storage_shift};
+  const Output out{codes, code_bytes, fq_out, p.layout.storage_shift};
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2
-  if (p.f16c_round >= 0 && (stats == nullptr || p.fast_stats) && (fq_out || code_bytes == 2)) {
+  if (p.f16c.round_imm >= 0 && (stats == nullptr || p.fast_stats.applies) && (fq_out || code_bytes == 2)) {
     size_t done = 0;
     if (F16cEncode(p, in, static_cast<uint16_t*>(codes), fq_out, n, stats, &done)) {
       NoteEncodePath(EncodePath::kF16c);
@@ -1242,7 +1266,7 @@ HWY_NOINLINE size_t EncodeF32Vectors(const EncodePlan& plan, const float* in, vo
     }
   }
 #endif
-  if (p.fast && (stats == nullptr || p.fast_stats)) {
+  if (p.fast.applies && (stats == nullptr || p.fast_stats.applies)) {
     NoteEncodePath(EncodePath::kFast);
     return stats ? FastEncode<true>(p, in, out, n, first_index, stats)
                  : FastEncode<false>(p, in, out, n, first_index, stats);
@@ -1253,7 +1277,7 @@ HWY_NOINLINE size_t EncodeF32Vectors(const EncodePlan& plan, const float* in, vo
     if (stats) CountLanes(l, valid, stats);
     return fq_out ? DecodeLanes(p, l.code) : l.code;
   };
-  if (IsStochastic(p.mode)) return ForEachVector<true>(p, in, out, n, first_index, step);
+  if (IsStochastic(p.rounding.mode)) return ForEachVector<true>(p, in, out, n, first_index, step);
   return ForEachVector<false>(p, in, out, n, first_index, step);
 }
 
@@ -1273,7 +1297,7 @@ HWY_NOINLINE size_t DecodeToF32Vectors(const EncodePlan& plan, const void* codes
       const hn::Rebind<uint16_t, DU> d16;
       code = hn::PromoteTo(du, hn::LoadU(d16, static_cast<const uint16_t*>(codes) + i));
     } else {
-      code = hn::ShiftRightSame(hn::LoadU(du, static_cast<const uint32_t*>(codes) + i), p.storage_shift);
+      code = hn::ShiftRightSame(hn::LoadU(du, static_cast<const uint32_t*>(codes) + i), p.layout.storage_shift);
     }
     hn::StoreU(hn::BitCast(df, DecodeLanes(p, code)), df, out + i);
   }

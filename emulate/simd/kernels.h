@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "emulate/array_ops.h"
-#include "emulate/simd/encode_plan.h"
+#include "emulate/encode_plan.h"
 
 namespace floatscope::simd {
 

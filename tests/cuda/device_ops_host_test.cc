@@ -29,9 +29,9 @@ namespace {
 
 template <Rounding kMode>
 void CheckFast(const Format& f, const Options& opt, const std::vector<float>& xs) {
-  simd::EncodePlan enc = simd::MakeEncodePlan(f, opt);
-  simd::EncodePlan fq = enc;
-  fq.decode_flush = false;
+  EncodePlan enc = MakeEncodePlan(f, opt);
+  EncodePlan fq = enc;
+  fq.decode.flush_subnormals = false;
   const Options fq_dec = gpu::FakeQuantDecodeOptions(opt);
   uint64_t bad = 0;
   for (size_t i = 0; i < xs.size(); ++i) {

@@ -236,7 +236,7 @@ TEST_CASE("on a CPU without a proven target the array API runs the core") {
   const fs::Format& f = *fs::FindNamedFormat("e5m2");
   fs::Options o;
   o.rounding = fs::Rounding::kStochastic;
-  fs::simd::EncodePlan plan = fs::simd::MakeEncodePlan(f, o);
+  fs::EncodePlan plan = fs::MakeEncodePlan(f, o);
   std::vector<uint8_t> codes(in.size());
   CHECK(fs::simd::EncodeF32Vectors(plan, in.data(), codes.data(), 1, nullptr, in.size(), 0, nullptr) == 0);
   const Reference ref = ScalarReference(f, o, in, 0);
@@ -319,7 +319,7 @@ TEST_CASE("encode and fake-quant equal the core on 2^24 inputs: every named form
 
 TEST_CASE("with statistics the common formats run the fast path, whose counts the cases above check") {
   // CheckOnTarget compares the statistics of every call "with stats": this
-  // proves those calls run the fast path (EncodePlan::fast_stats) and the
+  // proves those calls run the fast path (FastStatistics::applies) and the
   // F16C loop where the plan says so, not the general kernel, so their
   // counts are checked too. The general kernel keeps the options the fast
   // path does not take (flush to zero on output here).
@@ -337,10 +337,10 @@ TEST_CASE("with statistics the common formats run the fast path, whose counts th
       for (fs::Rounding mode : kAllModes) {
         fs::Options o;
         o.rounding = mode;
-        const fs::simd::EncodePlan plan = fs::simd::MakeEncodePlan(f, o);
-        if (!plan.fast) continue;
+        const fs::EncodePlan plan = fs::MakeEncodePlan(f, o);
+        if (!plan.fast.applies) continue;
         fast_formats += mode == fs::Rounding::kNearestEven;
-        const Path want = plan.f16c_round >= 0 ? Path::kF16c : Path::kFast;
+        const Path want = plan.f16c.round_imm >= 0 ? Path::kF16c : Path::kFast;
         for (const bool with_stats : {true, false}) {
           fs::ArrayStats stats;
           fs::FakeQuantF32Array(f, o, in.data(), fq.data(), in.size(), 0, with_stats ? &stats : nullptr, 1);
@@ -356,7 +356,7 @@ TEST_CASE("with statistics the common formats run the fast path, whose counts th
     // e3m4, e2m3fn, e3m2fn, e2m1fn, int8, uint8, int4, uint4 at least.
     CHECK(fast_formats >= 12);
     const fs::Format& f16 = *fs::FindNamedFormat("f16");
-    CHECK(fs::simd::MakeEncodePlan(f16, fs::Options{}).f16c_round == 0);
+    CHECK(fs::MakeEncodePlan(f16, fs::Options{}).f16c.round_imm == 0);
     fs::Options ftz;
     ftz.flush_output = true;
     fs::ArrayStats stats;
