@@ -15,7 +15,9 @@
 # Binaries gzipped in $DEV/bin (floatscope, gpu_kernels_test, gemm_bench,
 # exhaustive_simd), the libraries a bare CUDA image lacks in $DEV/lib.
 # At most 8 files under $OUT. Optional: SUITE_FILTER (doctest -tc patterns
-# for stage 1), GEMM=0 (skip stage 2), VERIFY=0 (skip stage 3).
+# for stage 1), GEMM=0 (skip stage 2), VERIFY=0 (skip stage 3),
+# VERIFY_RUNS (stage 3's gpu-verify argument lists instead of the default
+# ones, separated by '|').
 #   DEV=build/dev SIMD_FORMATS=f16,bf16 cuda/device_run_check.sh [SECONDS]
 set -uo pipefail
 source "$(dirname "$0")/device_setup.sh"
@@ -33,9 +35,17 @@ grep -E "test cases|assertions|ERROR|exit" "$OUT/gpu_suite.log" | tail -8
 
 echo "== 3. gpu-verify (at $(at) s)"
 reserve=${SIMD_RESERVE:-240}
-[[ "${VERIFY:-1}" != 0 ]] && verify "$reserve" --format e4m3,e3m4,binary8p3,uint8 --round sr,sr-eq --seed 12345 --kernels fast
-[[ "${VERIFY:-1}" != 0 ]] && verify "$reserve" --format f16,int8 --round rne --kernels all
-verify "$reserve" --format e4m3fn --round sr-eq --seed 12345 --kernels fast --scale 0x1.6a09e6p+0
+if [[ -n "${VERIFY_RUNS:-}" ]]; then
+  IFS='|' read -ra runs <<< "$VERIFY_RUNS"
+  for r in "${runs[@]}"; do
+    read -ra args <<< "$r"
+    verify "$reserve" "${args[@]}"
+  done
+elif [[ "${VERIFY:-1}" != 0 ]]; then
+  verify "$reserve" --format e4m3,e3m4,binary8p3,uint8 --round sr,sr-eq --seed 12345 --kernels fast
+  verify "$reserve" --format f16,int8 --round rne --kernels all
+  verify "$reserve" --format e4m3fn --round sr-eq --seed 12345 --kernels fast --scale 0x1.6a09e6p+0
+fi
 grep -E "passed|failed|budget spent" "$OUT/verify.log" | tail -12
 
 simd_sr_stage 4
