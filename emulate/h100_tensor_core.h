@@ -40,7 +40,9 @@
 // K tile first, so the groups of 16 restart after it; tc_fit --residue-tile
 // and experiments/tensor_core_probe/tc_data.h ApplyKernel model it, and the
 // per-instruction model here is unchanged: cuda/RESULTS.md, "Algorithm 23
-// (issue 16), 2026-12-07"), other GPUs, other cuBLAS versions and kernels, outputs other
+// (issue 16), 2026-12-07"; algorithm 24 with stages id 0 runs mma.sync
+// m16n8k8, i.e. this arithmetic in groups of 8, with a 32-element K tile:
+// tc_fit --mma-k, "Held-out GEMMs (issue 16), 2026-12-07"), other GPUs, other cuBLAS versions and kernels, outputs other
 // than float32, NaN/infinity inputs, subnormal float32 sums (not probed; the
 // sum format keeps subnormals).
 #pragma once

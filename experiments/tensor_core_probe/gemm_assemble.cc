@@ -10,7 +10,7 @@
 // the kStored x kStored corner of C). Prints the algorithm cuBLASLt chose
 // for each (configuration, shape) at rank 0: split-K number and reduction
 // scheme among its attributes; the flags for each file that `tc_fit verify`
-// takes (--split, --residue-tile; tc_data.h ApplyKernel) are in
+// takes (--split, --residue-tile, --mma-k; tc_data.h ApplyKernel) are in
 // gemm_<config>_r<rank>.splits.
 #include <cstdio>
 #include <filesystem>
@@ -86,10 +86,10 @@ int main(int argc, char** argv) {
       ApplyKernel(k, algo.at("id"), algo.at("splitk"), algo.at("stages"), FormatOfId(cfg.fa));
       auto [it, fresh] = kernels[file].try_emplace(r.shape(), k);
       if (!fresh && (it->second.split != k.split || it->second.split_align != k.split_align ||
-                     it->second.residue_tile != k.residue_tile))
-        std::printf("%s %s: split-K %u/%u, K tile %u and %u/%u, %u for different data\n", file.c_str(),
-                    r.shape().c_str(), it->second.split, it->second.split_align, it->second.residue_tile, k.split,
-                    k.split_align, k.residue_tile);
+                     it->second.residue_tile != k.residue_tile || it->second.mma_k != k.mma_k))
+        std::printf("%s %s: split-K %u/%u, K tile %u, MMA K %u and %u/%u, %u, %u for different data\n", file.c_str(),
+                    r.shape().c_str(), it->second.split, it->second.split_align, it->second.residue_tile,
+                    it->second.mma_k, k.split, k.split_align, k.residue_tile, k.mma_k);
       files[file].push_back(std::move(r));
       if (rank == 0) {
         const nlohmann::json& a = run.at("algo");
@@ -105,12 +105,14 @@ int main(int argc, char** argv) {
     }
     for (const auto& [name, records] : files) {
       WriteRecords((out / name).string(), records);
-      // The --split flags of the GEMMs that ran split-K and the
-      // --residue-tile flags of the CUTLASS-style kernels, one line.
+      // The --split flags of the GEMMs that ran split-K, the --residue-tile
+      // flags of the CUTLASS-style kernels and the --mma-k flags of those
+      // with another instruction than the model's, one line.
       std::ofstream flags(out / (name.substr(0, name.size() - 4) + ".splits"));
       for (const auto& [shape, k] : kernels[name]) {
         if (k.split > 1) flags << "--split " << shape << ':' << k.split << ':' << k.split_align << ' ';
         if (k.residue_tile > 1) flags << "--residue-tile " << shape << ':' << k.residue_tile << ' ';
+        if (k.mma_k > 0) flags << "--mma-k " << shape << ':' << k.mma_k << ' ';
       }
       flags << '\n';
       std::printf("wrote %s: %zu GEMMs\n", (out / name).c_str(), records.size());

@@ -178,6 +178,11 @@ struct Replay {
   // (exactly) and runs the model on the converted codes, as Hopper runs
   // the FP8 mma.sync (Ada's instruction) on its f16 tensor-core path.
   const Format* convert_to = nullptr;
+  // > 0: the kernel's MMA instruction takes this many K per step, so the
+  // model's groups are this long instead of model.group (cuBLASLt's
+  // algorithm 24 with stages id 0 runs mma.sync m16n8k8: 8; cuda/RESULTS.md,
+  // "Held-out GEMMs (issue 16), 2026-12-07").
+  uint32_t mma_k = 0;
 };
 
 // Hopper's FP8 mma.sync (mma.sync.aligned.m16n8k32 .e4m3/.e5m2, Ada's
@@ -225,20 +230,34 @@ inline uint32_t StagesKDepth(uint32_t id) {
 
 // How a cuBLASLt kernel runs K, from its recorded configuration (algorithm
 // id, split-K number, stages id) and the input format (measured on the
-// 2026-12-06 GEMMs, cuda/RESULTS.md):
+// 2026-12-06 GEMMs and the held-out 2026-12-07 ones, cuda/RESULTS.md):
 //   algorithm 66 (the nvjet kernels): split-K chunks of ceil(K/S) rounded up
 //       to 128 bytes of K; K runs in order (no K here leaves a partial group
 //       of 16 inside a chunk, so a partial tile's place is not measured).
-//   any other algorithm (23 and 24 here, CUTLASS 2.x-style multistage
-//       kernels): chunks of ceil(K/S) rounded up to 16 bytes of K (CUTLASS's
-//       kAlignK = 128 bits), and each chunk's partial K tile first, its tile
-//       the stages id's K depth (Replay::residue_tile).
+//   any other algorithm (23 and 24 here, CUTLASS 2.x-style kernels): chunks
+//       of ceil(K/S) rounded up to 16 bytes of K (CUTLASS's kAlignK = 128
+//       bits), and each chunk's partial K tile first (Replay::residue_tile):
+//     - a stages id that names a K depth (the multistage kernels): that K
+//       tile, and the model's instruction (mma.sync m16n8k16 for f16/bf16);
+//     - stages id 0 (CUBLASLT_MATMUL_STAGES_UNDEFINED; algorithm 24 in the
+//       held-out run, f16/bf16, tiles 64x64 and 128x128): groups of 8, as
+//       the Turing-style kernels' mma.sync m16n8k8 would give (inferred
+//       from the arithmetic; Replay::mma_k = 8: nothing else of the model
+//       changes), and a K tile of kStagesUndefinedKTile = 32 elements.
+inline constexpr uint32_t kStagesUndefinedKTile = 32;
+inline constexpr uint32_t kStagesUndefinedMmaK = 8;
+
 inline void ApplyKernel(Replay& rp, uint32_t algo, uint32_t splitk, uint32_t stages, const Format& in) {
   const uint32_t bytes = in.bits <= 8 ? 1 : 2;
   rp.split = splitk;
+  rp.mma_k = 0;
   if (algo == 66) {
     rp.split_align = 128 / bytes;
     rp.residue_tile = 1;
+  } else if (stages == 0) {
+    rp.split_align = 16 / bytes;
+    rp.residue_tile = kStagesUndefinedKTile;
+    rp.mma_k = kStagesUndefinedMmaK;
   } else {
     rp.split_align = 16 / bytes;
     rp.residue_tile = StagesKDepth(stages);
@@ -263,6 +282,8 @@ inline uint32_t Emulate(const Record& r, size_t d, const Replay& rp) {
   }
   Options reduce;  // round to nearest even; a NaN is the GPU's 0x7fffffff (inf - inf in the reduction)
   reduce.nan_payload = NanPayload::kAllOnes;
+  DotModel model = rp.model;
+  if (rp.mma_k > 0) model.group = rp.mma_k;
   auto dot = [&](const uint64_t* x, const uint64_t* y, size_t n) -> uint64_t {
     if (!rp.k_perm.empty()) {
       const size_t blk = rp.k_perm.size(), padded = (n + blk - 1) / blk * blk;
@@ -272,7 +293,7 @@ inline uint32_t Emulate(const Record& r, size_t d, const Replay& rp) {
           const size_t from = k0 + rp.k_perm[j];
           if (from < n) px[k0 + j] = x[from], py[k0 + j] = y[from];
         }
-      return Dot(fa, px.data(), 1, fb, py.data(), 1, padded, formats::kF32, rp.model, rp.opt).code;
+      return Dot(fa, px.data(), 1, fb, py.data(), 1, padded, formats::kF32, model, rp.opt).code;
     }
     const size_t pad = rp.residue_first > 1 ? (rp.residue_first - n % rp.residue_first) % rp.residue_first : 0;
     const size_t residue = rp.residue_tile > 1 ? n % rp.residue_tile : 0;
@@ -283,20 +304,20 @@ inline uint32_t Emulate(const Record& r, size_t d, const Replay& rp) {
       std::copy(y, y + residue, py.begin());
       std::copy(x + residue, x + n, px.begin() + static_cast<std::ptrdiff_t>(residue + tail));
       std::copy(y + residue, y + n, py.begin() + static_cast<std::ptrdiff_t>(residue + tail));
-      return Dot(fa, px.data(), 1, fb, py.data(), 1, px.size(), formats::kF32, rp.model, rp.opt).code;
+      return Dot(fa, px.data(), 1, fb, py.data(), 1, px.size(), formats::kF32, model, rp.opt).code;
     }
-    if (pad == 0 && rp.slices <= 1) return Dot(fa, x, 1, fb, y, 1, n, formats::kF32, rp.model, rp.opt).code;
+    if (pad == 0 && rp.slices <= 1) return Dot(fa, x, 1, fb, y, 1, n, formats::kF32, model, rp.opt).code;
     std::vector<uint64_t> px(pad + n, 0), py(pad + n, 0);
     std::copy(x, x + n, px.begin() + static_cast<std::ptrdiff_t>(pad));
     std::copy(y, y + n, py.begin() + static_cast<std::ptrdiff_t>(pad));
-    if (rp.slices <= 1) return Dot(fa, px.data(), 1, fb, py.data(), 1, pad + n, formats::kF32, rp.model, rp.opt).code;
+    if (rp.slices <= 1) return Dot(fa, px.data(), 1, fb, py.data(), 1, pad + n, formats::kF32, model, rp.opt).code;
     const size_t width = rp.slice_tile / rp.slices;
     uint64_t total = 0;
     for (uint32_t w = 0; w < rp.slices; ++w) {
       std::vector<uint64_t> sx, sy;
       for (size_t k = 0; k < px.size(); ++k)
         if ((k % rp.slice_tile) / width == w) sx.push_back(px[k]), sy.push_back(py[k]);
-      const uint64_t part = Dot(fa, sx.data(), 1, fb, sy.data(), 1, sx.size(), formats::kF32, rp.model, rp.opt).code;
+      const uint64_t part = Dot(fa, sx.data(), 1, fb, sy.data(), 1, sx.size(), formats::kF32, model, rp.opt).code;
       total = w == 0 ? part : Add(formats::kF32, total, part, reduce).code;
     }
     return total;

@@ -28,6 +28,10 @@
 //       a K (or chunk) not a multiple of the K tile T runs its first K mod T
 //       elements first, zero-filled after them, then whole tiles (tc_data.h
 //       Replay::residue_tile); with a shape, for that GEMM only
+//   --mma-k [MxNxK:]K: the kernel's MMA instruction takes K elements per
+//       step, the model's groups K long (cuBLASLt's algorithm 24 with stages
+//       id 0: mma.sync m16n8k8, 8; tc_data.h Replay::mma_k); with a shape,
+//       for that GEMM only
 //   --only MxNxK: verify only the GEMMs of that shape (repeatable)
 //   --preset hopper-mma-fp8: the FP8 mma.sync instruction on Hopper (tc_data.h
 //       HopperMmaFp8Replay: f16 steps in kHopperMmaFp8Order)
@@ -99,6 +103,7 @@ struct Args {
   Replay replay;
   std::map<std::string, std::pair<uint32_t, uint32_t>> splits;  // shape -> (chunks, K tile)
   std::map<std::string, uint32_t> residue_tiles;  // shape -> K tile (--residue-tile MxNxK:T)
+  std::map<std::string, uint32_t> mma_ks;  // shape -> the instruction's K (--mma-k MxNxK:K)
   std::vector<std::string> only;  // verify: only these shapes (all when empty)
 };
 
@@ -110,7 +115,9 @@ std::string Describe(const Replay& rp) {
                 rp.model.alignment == Alignment::kExponentSum ? "sum" : "lead",
                 rp.model.sum_format ? rp.model.sum_format->mantissa_bits + 1 : 24,
                 rp.model.promote_nearest_even ? "rne" : "same");
-  return buf;
+  std::string out = buf;
+  if (rp.mma_k > 0) out += " mma_k=" + std::to_string(rp.mma_k) + " (G of every GEMM)";
+  return out;
 }
 
 Args Parse(int argc, char** argv) {
@@ -180,6 +187,10 @@ Args Parse(int argc, char** argv) {
       const size_t colon = v.find(':');
       if (colon == std::string::npos) a.replay.residue_tile = num();
       else a.residue_tiles[v.substr(0, colon)] = static_cast<uint32_t>(std::strtoul(v.c_str() + colon + 1, nullptr, 10));
+    } else if (opt == "--mma-k") {
+      const size_t colon = v.find(':');
+      if (colon == std::string::npos) a.replay.mma_k = num();
+      else a.mma_ks[v.substr(0, colon)] = static_cast<uint32_t>(std::strtoul(v.c_str() + colon + 1, nullptr, 10));
     } else if (opt == "--only") {
       a.only.push_back(v);
     } else if (opt == "--residue-first") {
@@ -341,6 +352,8 @@ int Verify(const Args& args, const std::vector<Record>& recs) {
       if (sp != args.splits.end()) rp.split = sp->second.first, rp.split_align = sp->second.second;
       const auto rt = args.residue_tiles.find(r.shape());
       if (rt != args.residue_tiles.end()) rp.residue_tile = rt->second;
+      const auto mk = args.mma_ks.find(r.shape());
+      if (mk != args.mma_ks.end()) rp.mma_k = mk->second;
       const uint32_t got = Emulate(r, d, rp);
       const uint32_t want = r.c[d];
       const std::string what = r.designed() ? kFamilyNames[std::min<int32_t>(r.tags[d * 4], 6)] : DistName(r.dist);
