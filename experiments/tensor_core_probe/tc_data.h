@@ -284,39 +284,43 @@ inline uint32_t Emulate(const Record& r, size_t d, const Replay& rp) {
   reduce.nan_payload = NanPayload::kAllOnes;
   DotModel model = rp.model;
   if (rp.mma_k > 0) model.group = rp.mma_k;
-  auto dot = [&](const uint64_t* x, const uint64_t* y, size_t n) -> uint64_t {
-    if (!rp.k_perm.empty()) {
-      const size_t blk = rp.k_perm.size(), padded = (n + blk - 1) / blk * blk;
-      std::vector<uint64_t> px(padded, 0), py(padded, 0);
-      for (size_t k0 = 0; k0 < padded; k0 += blk)
-        for (size_t j = 0; j < blk; ++j) {
-          const size_t from = k0 + rp.k_perm[j];
-          if (from < n) px[k0 + j] = x[from], py[k0 + j] = y[from];
-        }
-      return Dot(fa, px.data(), 1, fb, py.data(), 1, padded, formats::kF32, model, rp.opt).code;
-    }
-    const size_t pad = rp.residue_first > 1 ? (rp.residue_first - n % rp.residue_first) % rp.residue_first : 0;
+  // The K sequence the instructions see for a chunk of n elements: each
+  // entry an element of the chunk or -1, a zero term (one of k_perm,
+  // residue_tile, residue_first, which are not combined; empty: in order).
+  auto sequence = [&](size_t n) {
+    std::vector<int64_t> seq;
+    auto run = [&](size_t from, size_t to) {
+      for (size_t k = from; k < to; ++k) seq.push_back(static_cast<int64_t>(k));
+    };
     const size_t residue = rp.residue_tile > 1 ? n % rp.residue_tile : 0;
-    if (residue != 0) {  // the partial tile first, zero-filled to a whole tile
-      const size_t tail = rp.residue_tile - residue;
-      std::vector<uint64_t> px(n + tail, 0), py(n + tail, 0);
-      std::copy(x, x + residue, px.begin());
-      std::copy(y, y + residue, py.begin());
-      std::copy(x + residue, x + n, px.begin() + static_cast<std::ptrdiff_t>(residue + tail));
-      std::copy(y + residue, y + n, py.begin() + static_cast<std::ptrdiff_t>(residue + tail));
-      return Dot(fa, px.data(), 1, fb, py.data(), 1, px.size(), formats::kF32, model, rp.opt).code;
+    if (!rp.k_perm.empty()) {  // each block in the instruction's order, K zero-padded to whole blocks
+      const size_t blk = rp.k_perm.size();
+      for (size_t k0 = 0; k0 < n; k0 += blk)
+        for (size_t j = 0; j < blk; ++j) seq.push_back(k0 + rp.k_perm[j] < n ? static_cast<int64_t>(k0 + rp.k_perm[j]) : -1);
+    } else if (residue != 0) {  // the partial tile first, zero-filled to a whole tile
+      run(0, residue);
+      seq.insert(seq.end(), rp.residue_tile - residue, -1);
+      run(residue, n);
+    } else if (rp.residue_first > 1 && n % rp.residue_first != 0) {  // leading zero terms
+      seq.assign(rp.residue_first - n % rp.residue_first, -1);
+      run(0, n);
     }
-    if (pad == 0 && rp.slices <= 1) return Dot(fa, x, 1, fb, y, 1, n, formats::kF32, model, rp.opt).code;
-    std::vector<uint64_t> px(pad + n, 0), py(pad + n, 0);
-    std::copy(x, x + n, px.begin() + static_cast<std::ptrdiff_t>(pad));
-    std::copy(y, y + n, py.begin() + static_cast<std::ptrdiff_t>(pad));
-    if (rp.slices <= 1) return Dot(fa, px.data(), 1, fb, py.data(), 1, pad + n, formats::kF32, model, rp.opt).code;
+    return seq;
+  };
+  auto dot = [&](const uint64_t* x, const uint64_t* y, size_t n) -> uint64_t {
+    const std::vector<int64_t> seq = sequence(n);
+    std::vector<uint64_t> px, py;
+    if (!seq.empty()) {
+      for (const int64_t k : seq) px.push_back(k < 0 ? 0 : x[k]), py.push_back(k < 0 ? 0 : y[k]);
+      x = px.data(), y = py.data(), n = px.size();
+    }
+    if (rp.slices <= 1) return Dot(fa, x, 1, fb, y, 1, n, formats::kF32, model, rp.opt).code;
     const size_t width = rp.slice_tile / rp.slices;
     uint64_t total = 0;
     for (uint32_t w = 0; w < rp.slices; ++w) {
       std::vector<uint64_t> sx, sy;
-      for (size_t k = 0; k < px.size(); ++k)
-        if ((k % rp.slice_tile) / width == w) sx.push_back(px[k]), sy.push_back(py[k]);
+      for (size_t k = 0; k < n; ++k)
+        if ((k % rp.slice_tile) / width == w) sx.push_back(x[k]), sy.push_back(y[k]);
       const uint64_t part = Dot(fa, sx.data(), 1, fb, sy.data(), 1, sx.size(), formats::kF32, model, rp.opt).code;
       total = w == 0 ? part : Add(formats::kF32, total, part, reduce).code;
     }
