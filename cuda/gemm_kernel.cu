@@ -15,8 +15,9 @@
 // line (FixedGroupRound -> RoundPack, HardwareGroupDone), promotions
 // (HardwarePromote) likewise. For the H100 presets the sum format and its
 // rounding are compile-time constants (SumKind) and the common case is
-// unrolled over the 16 outputs, the declined ones done afterwards; the running sums, float32 accumulators and
-// flags of the block's outputs live in shared memory. Dot products whose
+// unrolled over the 16 outputs, the declined ones done afterwards. The
+// running sums, float32 accumulators and flags of the block's outputs live
+// in shared memory. Dot products whose
 // row of A or column of B holds a NaN or an infinity are computed again
 // afterwards by emulate/dot.h's GemmElement itself (GemmSpecialKernel), as
 // the general kernel does.
@@ -261,30 +262,29 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
       } else {
         // The group's rounding, one output at a time (e and the cut sum go
         // through shared memory): the common case inline, the rest out of
-        // line. (Unrolled over the 16 outputs instead, with the slow path's
-        // call sites inside, it measured 1.4-1.6x slower.)
-        {
+        // line. (Unrolled over the 16 outputs instead, with the run-time
+        // format's tests and the slow path's call sites inside, it measured
+        // 1.4-1.6x slower.)
 #pragma unroll
-          for (int t = 0; t < kTM * kTN; ++t) {
-            scratch_e[out_index(t)] = e[t] - plan.right;
-            scratch_sum[out_index(t)] = sum[t];
-          }
+        for (int t = 0; t < kTM * kTN; ++t) {
+          scratch_e[out_index(t)] = e[t] - plan.right;
+          scratch_sum[out_index(t)] = sum[t];
+        }
 #pragma unroll 1
-          for (int t = 0; t < kTM * kTN; ++t) {
-            const int row = ty * kTM + t / kTN, col = tx * kTN + t % kTN, o = row * kBN + col;
-            const size_t gi = i0 + row, gj = j0 + col;
-            if (gi >= m || gj >= n) continue;
-            const uint64_t base = p.first_index + (gi * n + gj) * p.per;
-            const Unpacked s = Unpack(sf, sh.s[o]);
-            Result r;
-            if (!detail::FixedGroupRoundFast(plan, sf, s, scratch_e[o], scratch_sum[o], opt, r)) {
-              GroupSlow(p, model, sh, row, col, g0, g1, detail::HardwareGroupIndex(model, base, q), scratch_e[o],
-                        scratch_sum[o]);
-              continue;
-            }
-            sh.s[o] = static_cast<uint32_t>(r.code);
-            sh.flags[o] |= r.flags;
+        for (int t = 0; t < kTM * kTN; ++t) {
+          const int row = ty * kTM + t / kTN, col = tx * kTN + t % kTN, o = row * kBN + col;
+          const size_t gi = i0 + row, gj = j0 + col;
+          if (gi >= m || gj >= n) continue;
+          const uint64_t base = p.first_index + (gi * n + gj) * p.per;
+          const Unpacked s = Unpack(sf, sh.s[o]);
+          Result r;
+          if (!detail::FixedGroupRoundFast(plan, sf, s, scratch_e[o], scratch_sum[o], opt, r)) {
+            GroupSlow(p, model, sh, row, col, g0, g1, detail::HardwareGroupIndex(model, base, q), scratch_e[o],
+                      scratch_sum[o]);
+            continue;
           }
+          sh.s[o] = static_cast<uint32_t>(r.code);
+          sh.flags[o] |= r.flags;
         }
       }
       if (detail::HardwarePromotionDue(model, q)) {

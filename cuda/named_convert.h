@@ -148,7 +148,7 @@ inline NamedParams MakeNamedParams(const EncodePlan& p) {
   }
   q.nan_base = c.nan_base;
   q.seed = p.random.Seed();
-  q.top_r = p.random.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.random.sr_bits);
+  q.top_r = p.random.TopMask();
   q.nan_from_payload = c.nan_from_payload;
   return q;
 }

@@ -55,6 +55,9 @@ struct StochasticPlan {
   uint32_t round_key[10][2] = {};     // Philox's key before each round
 
   FS_HD constexpr uint64_t Seed() const { return uint64_t{seed_hi} << 32 | seed_lo; }
+  // The random word's top sr_bits bits as a mask: the bits stochastic
+  // rounding compares (the rest are dropped).
+  FS_HD constexpr uint32_t TopMask() const { return sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> sr_bits); }
 };
 
 // The core's code and flags for one float32 input, by input sign.

@@ -590,7 +590,7 @@ HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
     bias = hn::IfThenZeroElse(hn::Ne(odd(), zero), mask);
     up_deep = nonzero;
   } else if constexpr (kMode == Rounding::kStochastic) {
-    const VU top_r = hn::Set(du, p.random.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.random.sr_bits));
+    const VU top_r = hn::Set(du, p.random.TopMask());
     const VU u = hn::And(random, top_r);
     bias = hn::Shr(u, hn::Sub(hn::Set(du, 32), d));
     up_deep = hn::Lt(one, one);
@@ -703,7 +703,7 @@ HWY_INLINE bool FastSrShallow(const EncodePlan& p, VU bits, VU random, VU* round
   const DU du;
   const DI di;
   const VU abs = hn::And(bits, hn::Set(du, 0x7fffffffu));
-  const VU top_r = hn::Set(du, p.random.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.random.sr_bits));
+  const VU top_r = hn::Set(du, p.random.TopMask());
   // 32 - d for patterns whose exponent field is at least field_floor's.
   auto lane_shift = [&](VU pattern) {
     const VI ef = hn::BitCast(di, hn::ShiftRight<23>(pattern));
@@ -1017,7 +1017,7 @@ struct FastCounts {
       // drops under it). Patterns < 2^31 and bias < 2^23: no wrap.
       VU bias;
       if constexpr (kMode == Rounding::kStochastic) {
-        const VU top_r = hn::Set(du, p.random.sr_bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> p.random.sr_bits));
+        const VU top_r = hn::Set(du, p.random.TopMask());
         bias = hn::ShiftRightSame(hn::And(random, top_r), 32 - p.fast_stats.edge_spacing_log2);
       } else {
         const MU coin = hn::RebindMask(du, hn::Lt(hn::BitCast(di, random), hn::Zero(di)));
