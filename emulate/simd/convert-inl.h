@@ -22,6 +22,7 @@
 
 #include "emulate/array_ops.h"
 #include "emulate/encode_plan.h"
+#include "emulate/scalar_lanes.h"
 #include "emulate/simd/kernels.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -35,6 +36,14 @@ using DF = hn::RebindToFloat<DU>;
 using VU = hn::Vec<DU>;
 using VI = hn::Vec<DI>;
 using MU = hn::Mask<DU>;
+
+// The tags of the algorithms shared with CUDA (emulate/fast_round.h,
+// emulate/scalar_lanes.h): Highway's vectors here, one lane there.
+struct HwyTags {
+  using DU = simd::HWY_NAMESPACE::DU;
+  using DI = simd::HWY_NAMESPACE::DI;
+  using DF = simd::HWY_NAMESPACE::DF;
+};
 
 // Philox's round keys, each broadcast to a whole vector once per call (so the
 // rounds XOR with a memory operand instead of re-broadcasting).
