@@ -21,7 +21,7 @@ __device__ __forceinline__ uint32_t AbsOrZero(uint32_t bits) {
   return a > 0x7f800000u ? 0u : a;
 }
 __device__ __forceinline__ uint32_t Max4(uint4 x) {
-  return UMaxD(UMaxD(AbsOrZero(x.x), AbsOrZero(x.y)), UMaxD(AbsOrZero(x.z), AbsOrZero(x.w)));
+  return lanes::Max(lanes::Max(AbsOrZero(x.x), AbsOrZero(x.y)), lanes::Max(AbsOrZero(x.z), AbsOrZero(x.w)));
 }
 
 __global__ void __launch_bounds__(kThreads) AmaxKernel(const float* __restrict__ in, size_t n,
@@ -34,12 +34,12 @@ __global__ void __launch_bounds__(kThreads) AmaxKernel(const float* __restrict__
   size_t v = tid;
   for (; v + stride < n4; v += 2 * stride) {
     const uint4 x0 = in4[v], x1 = in4[v + stride];
-    m0 = UMaxD(m0, Max4(x0));
-    m1 = UMaxD(m1, Max4(x1));
+    m0 = lanes::Max(m0, Max4(x0));
+    m1 = lanes::Max(m1, Max4(x1));
   }
-  if (v < n4) m0 = UMaxD(m0, Max4(in4[v]));
-  for (size_t j = 4 * n4 + tid; j < n; j += stride) m1 = UMaxD(m1, AbsOrZero(__float_as_uint(in[j])));
-  uint32_t m = __reduce_max_sync(0xffffffffu, UMaxD(m0, m1));
+  if (v < n4) m0 = lanes::Max(m0, Max4(in4[v]));
+  for (size_t j = 4 * n4 + tid; j < n; j += stride) m1 = lanes::Max(m1, AbsOrZero(__float_as_uint(in[j])));
+  uint32_t m = __reduce_max_sync(0xffffffffu, lanes::Max(m0, m1));
   __shared__ uint32_t warp_max[kThreads / 32];
   if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = m;
   __syncthreads();
@@ -72,7 +72,7 @@ __device__ __forceinline__ uint32_t ScaledProductOdd(uint32_t bits, float scale)
 // down to 2^-32 of the quantum, more than round-to-odd keeps: x * scale
 // (x finite, scale finite and > 0) as its float32 truncation z (sign
 // included; __fmul_rz) and ext, the 32 bits of the exact product below
-// z's last bit (NamedRoundMagSrWide). The product of the significands mx *
+// z's last bit (FastSrMagOneLane). The product of the significands mx *
 // ms holds the exact product in units of 2^(lsb(x) + lsb(scale)); the
 // `dropped` = lsb(z) - lsb(x) - lsb(scale) low bits of it are what z lost,
 // at most 24 when z is a normal float32 (z keeps 24 of at most 48 bits), so
@@ -92,7 +92,7 @@ struct ScaleParts {
 __device__ __forceinline__ ScaleParts ScalePartsOf(float scale) {
   const uint32_t b = __float_as_uint(scale);
   const uint32_t e = b >> 23;
-  return ScaleParts{scale, (b & 0x7fffffu) | (e != 0 ? 0x800000u : 0u), 150 - static_cast<int32_t>(UMaxD(e, 1))};
+  return ScaleParts{scale, (b & 0x7fffffu) | (e != 0 ? 0x800000u : 0u), 150 - static_cast<int32_t>(lanes::Max(e, 1u))};
 }
 __device__ __forceinline__ WideProduct ScaledProductWide(uint32_t bits, const ScaleParts& s) {
   const uint32_t abs = bits & 0x7fffffffu;
@@ -100,7 +100,7 @@ __device__ __forceinline__ WideProduct ScaledProductWide(uint32_t bits, const Sc
   const uint32_t z = __float_as_uint(__fmul_rz(__uint_as_float(abs), s.scale));
   const uint32_t ex = abs >> 23, ez = z >> 23;
   const uint32_t mx = (abs & 0x7fffffu) | (ex != 0 ? 0x800000u : 0u);
-  const int32_t dropped = static_cast<int32_t>(UMaxD(ez, 1)) - static_cast<int32_t>(UMaxD(ex, 1)) + s.lsb0;
+  const int32_t dropped = static_cast<int32_t>(lanes::Max(ez, 1u)) - static_cast<int32_t>(lanes::Max(ex, 1u)) + s.lsb0;
   const uint32_t low = mx * s.sig;  // the low word of the exact significand product
   const uint32_t ext = dropped > 0 && dropped <= 32 ? low << (32 - dropped) : 0u;
   return WideProduct{z | (bits & 0x80000000u), ext};
@@ -116,19 +116,17 @@ __device__ __forceinline__ uint32_t ScaledDecode(uint32_t fq_bits, float inv) {
 template <int kIdx, Rounding kMode>
 __device__ __forceinline__ uint32_t ScaledElement(const NamedParams& p, const ScaleParts& s, float inv,
                                                   uint32_t bits, uint32_t random, bool codes, uint32_t* code) {
-  uint32_t x, mag;
+  lanes::FastLanes<uint32_t> l;
   if constexpr (kMode == Rounding::kStochastic) {
     const WideProduct w = ScaledProductWide(bits, s);
-    x = w.z;
-    mag = NamedRoundMagSrWide<kIdx>(x, w.ext, random, p.top_r);
+    l = NamedRoundSrWide<kIdx>(p, w.z, w.ext, random);
   } else {
     // sr-eq needs only whether the product is inexact at the quantum,
     // which round-to-odd keeps (its sticky last bit).
-    x = ScaledProductOdd(bits, s.scale);
-    mag = NamedRoundMag<kIdx, kMode>(x, random, p.top_r);
+    l = NamedRound<kIdx, kMode>(p, ScaledProductOdd(bits, s.scale), random);
   }
-  if (codes) *code = NamedCodeOf<kIdx>(p, x, mag);
-  return ScaledDecode(NamedFakeQuantOf<kIdx>(p, x, mag), inv);
+  if (codes) *code = NamedCodeOf<kIdx>(p, l);
+  return ScaledDecode(NamedFakeQuantOf<kIdx>(p, l), inv);
 }
 
 // The cast pass: element i (index first_index + i; a whole tensor as the
@@ -151,7 +149,7 @@ __global__ void __launch_bounds__(kThreads) ScaledCastKernel(NamedParams p, cons
   const bool want_codes = codes != nullptr;
   auto quad = [&](uint4 x, size_t at) {
     Philox4x32 r{{0, 0, 0, 0}};
-    if constexpr (IsStochastic(kMode)) r = StochasticCall(p.seed, first_index / 4 + at);
+    if constexpr (IsStochastic(kMode)) r = StochasticCall(p.random.Seed(), first_index / 4 + at);
     uint32_t c[4] = {0, 0, 0, 0};
     const uint4 y = make_uint4(ScaledElement<kIdx, kMode>(p, s, inv, x.x, r.v[0], want_codes, &c[0]),
                                ScaledElement<kIdx, kMode>(p, s, inv, x.y, r.v[1], want_codes, &c[1]),
@@ -171,7 +169,7 @@ __global__ void __launch_bounds__(kThreads) ScaledCastKernel(NamedParams p, cons
   for (uint64_t g = tid; g < groups.count; g += stride) {
     const uint64_t counter = groups.first + g;
     Philox4x32 r{{0, 0, 0, 0}};
-    if constexpr (IsStochastic(kMode)) r = StochasticCall(p.seed, counter);
+    if constexpr (IsStochastic(kMode)) r = StochasticCall(p.random.Seed(), counter);
 #pragma unroll
     for (unsigned k = 0; k < 4; ++k) {
       const size_t j = static_cast<size_t>(4 * counter + k - first_index);  // wraps below 0 to huge
@@ -201,8 +199,8 @@ constexpr bool ScaledSpecialised(int i) {
 // quantum is at least 2^-117 (float32 bits 0x05000000): not bf16 (2^-133),
 // which keeps the core's cast.
 constexpr bool ScaledSrWide(int i) {
-  const NamedDesc d = MakeNamedDesc(formats::kAll[i]);
-  return ScaledSpecialised(i) && !d.is_int && d.min_positive >= 0x05000000u;
+  const NamedPlan d = MakeNamedPlan(formats::kAll[i]);
+  return ScaledSpecialised(i) && !d.layout.is_int && d.fast.min_positive >= 0x05000000u;
 }
 static_assert(ScaledSrWide(IndexOfNamed("e4m3fn")) && ScaledSrWide(IndexOfNamed("e5m2")) &&
               ScaledSrWide(IndexOfNamed("f16")) && ScaledSrWide(IndexOfNamed("e3m4")) &&
@@ -241,10 +239,10 @@ bool ScaledCast(const Format& f, const Options& opt, const float* in, void* code
   bool done = false;
   WithIndex(NamedIndex(f), [&](auto index) {
     constexpr int kIdx = decltype(index)::value;
-    if constexpr (!kNamedDesc<kIdx>.is_int && ScaledSpecialised(kIdx)) {
+    if constexpr (!kNamedPlan<kIdx>.layout.is_int && ScaledSpecialised(kIdx)) {
       if (opt.rounding == Rounding::kStochastic && !ScaledSrWide(kIdx)) return;
       const EncodePlan plan = MakeEncodePlan(f, opt);
-      if (!PlanMatches(kNamedDesc<kIdx>, plan)) return;
+      if (!PlanMatches(kNamedPlan<kIdx>, plan)) return;
       done = true;
       if (n == 0) return;
       using Code = CodeOf<kIdx>;

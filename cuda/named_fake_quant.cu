@@ -18,7 +18,7 @@ bool Covers(const Format& f, const Options& opt) {
   using namespace named_detail;
   bool ok = false;
   WithIndex(NamedIndex(f), [&](auto index) {
-    ok = PlanMatches(kNamedDesc<decltype(index)::value>, MakeEncodePlan(f, opt));
+    ok = PlanMatches(kNamedPlan<decltype(index)::value>, MakeEncodePlan(f, opt));
   });
   return ok;
 }

@@ -50,12 +50,12 @@ unsigned GridFor(Kernel kernel, size_t threads_needed) {
 inline bool Aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 // Calls fn(std::integral_constant<int, i>{}) for the formats::kAll index
-// i = idx when kNamedDesc<i>.ok; returns whether it did.
+// i = idx when kNamedPlan<i>.ok; returns whether it did.
 template <int kIdx = 0, class Fn>
 bool WithIndex(int idx, Fn&& fn) {
   if constexpr (kIdx < kFormats) {
     if (idx == kIdx) {
-      if constexpr (kNamedDesc<kIdx>.ok) {
+      if constexpr (kNamedPlan<kIdx>.ok) {
         fn(std::integral_constant<int, kIdx>{});
         return true;
       } else {
@@ -110,9 +110,9 @@ struct Pack4<uint16_t> {
 // its word of its group's call (unused by the deterministic modes).
 template <int kIdx, Rounding kMode, bool kCodes>
 __device__ __forceinline__ uint32_t NamedElement(const NamedParams& p, uint32_t bits, uint32_t random) {
-  const uint32_t mag = NamedRoundMag<kIdx, kMode>(bits, random, p.top_r);
-  if constexpr (kCodes) return NamedCodeOf<kIdx>(p, bits, mag);
-  else return NamedFakeQuantOf<kIdx>(p, bits, mag);
+  const lanes::FastLanes<uint32_t> l = NamedRound<kIdx, kMode>(p, bits, random);
+  if constexpr (kCodes) return NamedCodeOf<kIdx>(p, l);
+  else return NamedFakeQuantOf<kIdx>(p, l);
 }
 
 // Four elements whose indices are 4 * counter .. 4 * counter + 3: one
@@ -120,7 +120,7 @@ __device__ __forceinline__ uint32_t NamedElement(const NamedParams& p, uint32_t 
 template <int kIdx, Rounding kMode, bool kCodes, class Out>
 __device__ __forceinline__ typename Pack4<Out>::type NamedQuad(const NamedParams& p, uint4 x, uint64_t counter) {
   Philox4x32 r{{0, 0, 0, 0}};
-  if constexpr (IsStochastic(kMode)) r = StochasticCall(p.seed, counter);
+  if constexpr (IsStochastic(kMode)) r = StochasticCall(p.random.Seed(), counter);
   return Pack4<Out>::Of(NamedElement<kIdx, kMode, kCodes>(p, x.x, r.v[0]),
                         NamedElement<kIdx, kMode, kCodes>(p, x.y, r.v[1]),
                         NamedElement<kIdx, kMode, kCodes>(p, x.z, r.v[2]),
@@ -159,7 +159,7 @@ __global__ void __launch_bounds__(kThreads) NamedMapKernel(NamedParams p, const 
     const uint64_t counter = head ? rest.head.first + g : rest.tail.first + (g - rest.head.count);
     const size_t lo = head ? 0 : rest.tail_begin, hi = head ? rest.head_end : n;
     Philox4x32 r{{0, 0, 0, 0}};
-    if constexpr (IsStochastic(kMode)) r = StochasticCall(p.seed, counter);
+    if constexpr (IsStochastic(kMode)) r = StochasticCall(p.random.Seed(), counter);
 #pragma unroll
     for (unsigned k = 0; k < 4; ++k) {
       const size_t j = static_cast<size_t>(4 * counter + k - first_index);  // wraps below 0 to huge
@@ -191,7 +191,7 @@ template <int kIdx, class Out>
 bool LaunchNamedMap(const Options& opt, bool codes, const float* in, Out* out, size_t n, uint64_t first_index) {
   if (IsStochastic(opt.rounding) && !SrSpecialised(kIdx)) return false;
   const EncodePlan plan = MakeEncodePlan(formats::kAll[kIdx], opt);
-  if (!PlanMatches(kNamedDesc<kIdx>, plan)) return false;
+  if (!PlanMatches(kNamedPlan<kIdx>, plan)) return false;
   if (n == 0) return true;
   const NamedParams p = MakeNamedParams(plan);
   // A float4 is one group of four only when its first index is a multiple

@@ -36,6 +36,8 @@ struct FormatLayout {
   InfCodes inf_codes = InfCodes::kNone;
   uint32_t max_exponent_field = 0, magnitude_mask = 0;
   uint32_t inf_magnitude = 0;  // InfCodes::kMaxCode: the +inf code (all ones signed, 11..10 unsigned)
+
+  constexpr bool operator==(const FormatLayout&) const = default;
 };
 
 // The options' rounding rules.
@@ -84,12 +86,13 @@ struct DecodePlan {
   uint32_t nan_bits[2] = {0, 0}, inf_bits[2] = {0, 0};  // float32 bits, by code sign
 };
 
-// The fast path (FastRoundLanes in emulate/simd/convert-inl.h): rounding
-// done on the float32 bit pattern itself, for the common formats and
-// options, with statistics too where FastStatistics::applies. `applies`
-// says whether it applies; the rest are its constants (cuda/named_convert.h's
-// NamedDesc has them at compile time for the named formats, under the same
-// names). Rounding |x| to a multiple of the quantum drops
+// The fast path (FastRoundLanes in emulate/fast_round.h, shared by the
+// Highway and CUDA kernels): rounding done on the float32 bit pattern
+// itself, for the common formats and options, with statistics too where
+// FastStatistics::applies. `applies` says whether it applies; the rest are
+// its constants (cuda/named_convert.h computes them at compile time for
+// the named formats with the same MakeFastRounding). Rounding |x| to a
+// multiple of the quantum drops
 // d = max(min_dropped_bits, quantum_field - max(f32 exponent field, 1))
 // low bits of the pattern (every name below is a float32 bit pattern unless
 // it says code or bits).
@@ -121,6 +124,8 @@ struct FastRounding {
   // Not with DAZ (float32 subnormals are deep lanes there).
   bool sr_shortcut_deep = false;
   float deep_fraction_scale = 0;  // 2^(32 - q), q = log2(min_positive): DeepFraction
+
+  constexpr bool operator==(const FastRounding&) const = default;
 };
 
 // Statistics from the fast path (FastCounts in emulate/simd/convert-inl.h):
@@ -193,7 +198,7 @@ inline uint32_t ExactF32Bits(const Format& f, const Options& opt, uint64_t code)
   return static_cast<uint32_t>(Convert(f, code, formats::kF32, exact).code);
 }
 
-inline FormatLayout MakeFormatLayout(const Format& f) {
+FS_HD constexpr FormatLayout MakeFormatLayout(const Format& f) {
   FormatLayout l;
   l.is_int = !IsFloat(f);
   l.mantissa_bits = f.mantissa_bits;
@@ -216,7 +221,7 @@ inline FormatLayout MakeFormatLayout(const Format& f) {
   return l;
 }
 
-inline RoundingPlan MakeRoundingPlan(const Format& f, const Options& opt) {
+FS_HD constexpr RoundingPlan MakeRoundingPlan(const Format& f, const Options& opt) {
   RoundingPlan r;
   r.mode = opt.rounding;
   r.flush_input = opt.flush_input;
@@ -278,8 +283,32 @@ inline DecodePlan MakeDecodePlan(const Format& f, const Options& opt) {
   return d;
 }
 
-inline FastRounding MakeFastRounding(const Format& f, const Options& opt, const FormatLayout& l,
-                                     const RoundingPlan& r) {
+// float32 bits of sig * 2^e (exact: a value of a format the fast path
+// covers), in constexpr arithmetic that also compiles for the device.
+FS_HD constexpr uint32_t F32OfSigExp(uint32_t sig, int32_t e) {
+  if (sig == 0) return 0;
+  int32_t length = 0;
+  while (length < 32 && (sig >> length) != 0) ++length;
+  const int32_t top = e + length - 1;
+  if (top >= -126) return static_cast<uint32_t>(top + 127) << 23 | ((sig << (24 - length)) & 0x7fffffu);
+  return sig << (e + 149);  // a float32 subnormal: the value in units of 2^-149
+}
+
+// float32 bits of a finite positive code of a float format with subnormals
+// whose values are float32 values (as the core's exact decode gives them).
+FS_HD constexpr uint32_t F32OfPositiveCode(const FormatLayout& l, uint32_t code) {
+  const int32_t m = l.mantissa_bits;
+  const uint32_t field = code >> m;
+  const uint32_t mant = code & ((1u << m) - 1u);
+  if (field == 0) return F32OfSigExp(mant, l.emin - m);
+  return F32OfSigExp((1u << m) | mant, static_cast<int32_t>(field) - l.bias - m);
+}
+
+// The fast path's constants, from the layout and the rounding rules alone
+// and constexpr, so that cuda/named_convert.h folds them into kernels
+// specialised per format: the run-time plan and the compile-time one are
+// the same function's results.
+FS_HD constexpr FastRounding MakeFastRounding(const FormatLayout& l, const RoundingPlan& r) {
   FastRounding fast;
   // Floats: signed, with zero and subnormals, at least one mantissa bit
   // (with none, rne's parity is the exponent field's, not the pattern's).
@@ -300,9 +329,9 @@ inline FastRounding MakeFastRounding(const Format& f, const Options& opt, const 
     // or (150 + emin - m) - exponent field where that is larger.
     fast.min_dropped_bits = 23 - m;
     fast.quantum_field = 150 + l.emin - m;
-    fast.max_finite[0] = fast.max_finite[1] = ExactF32Bits(f, opt, l.max_magnitude);
-    fast.min_positive = ExactF32Bits(f, opt, 1);
-    fast.min_normal = ExactF32Bits(f, opt, uint64_t{1} << m);
+    fast.max_finite[0] = fast.max_finite[1] = F32OfPositiveCode(l, l.max_magnitude);
+    fast.min_positive = F32OfPositiveCode(l, 1);
+    fast.min_normal = F32OfPositiveCode(l, 1u << m);
     fast.code_rebias = static_cast<uint32_t>(127 - l.bias) << m;
   }
   if (!fast.applies) return fast;
@@ -310,13 +339,22 @@ inline FastRounding MakeFastRounding(const Format& f, const Options& opt, const 
   fast.field_floor = field > 1 ? static_cast<uint32_t>(field) << 23 : 0x800000u;
   fast.max_finite_both_signs = fast.max_finite[0] < fast.max_finite[1] ? fast.max_finite[0] : fast.max_finite[1];
   fast.zero_keeps_sign = !l.is_int && l.has_negative_zero;
-  const float half = F32FromBits(fast.min_positive) * 0.5f;  // exact, or 2^-150 -> 0
-  fast.half_min_positive = half == 0.0f ? 1u : BitsOf(half);
+  // Half of the power of two min_positive, in integers (a constant
+  // expression may not underflow): one exponent down, or half the pattern
+  // from 2^-126 down; 2^-150 -> 2^-149.
+  const uint32_t half = fast.min_positive >= 0x1000000u ? fast.min_positive - 0x800000u : fast.min_positive >> 1;
+  fast.half_min_positive = half == 0 ? 1u : half;
   fast.fixed_drop = !l.is_int && fast.quantum_field - 1 <= fast.min_dropped_bits && fast.zero_keeps_sign;
   fast.sr_shortcut_subnormal = !l.is_int && l.emin >= -10 && fast.field_floor > 0x800000u;
   fast.sr_shortcut_deep = !r.flush_input && !fast.fixed_drop && fast.min_positive >= 0x3c800000u &&  // 2^-6
                           fast.max_finite_both_signs > fast.min_positive;  // not unsigned integers (max_finite[1] 0)
-  fast.deep_fraction_scale = std::ldexp(1.0f, 32 - std::ilogb(F32FromBits(fast.min_positive)));
+  // 2^(32 - q), q = log2(min_positive) (a power of two); infinity past float32's range.
+  int32_t q = static_cast<int32_t>(fast.min_positive >> 23) - 127;
+  if (fast.min_positive < 0x800000u) {  // a float32 subnormal 2^(-149 + bit)
+    q = -149;
+    while ((fast.min_positive >> (q + 150)) != 0) ++q;
+  }
+  fast.deep_fraction_scale = F32FromBits(32 - q + 127 >= 255 ? 0x7f800000u : static_cast<uint32_t>(32 - q + 127) << 23);
   return fast;
 }
 
@@ -386,7 +424,7 @@ inline EncodePlan MakeEncodePlan(const Format& f, const Options& opt) {
   p.random = MakeStochasticPlan(opt);
   p.special = MakeCoreSpecials(f, opt);
   p.decode = MakeDecodePlan(f, opt);
-  p.fast = MakeFastRounding(f, opt, p.layout, p.rounding);
+  p.fast = MakeFastRounding(p.layout, p.rounding);
   p.fast_stats = MakeFastStatistics(p.layout, p.rounding, p.special, p.fast);
   p.f16c = MakeF16cPath(f, opt, p.layout);
   return p;

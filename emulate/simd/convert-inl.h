@@ -22,6 +22,7 @@
 
 #include "emulate/array_ops.h"
 #include "emulate/encode_plan.h"
+#include "emulate/fast_round-inl.h"
 #include "emulate/scalar_lanes.h"
 #include "emulate/simd/kernels.h"
 
@@ -502,140 +503,15 @@ HWY_INLINE void CountLanes(const Lanes& l, MU valid, ArrayStats* st) {
 }
 
 // The fast path (EncodePlan::fast, FastRounding): the rounding done on the
-// float32 bit pattern. Within a binade a positive float32's pattern is
-// linear in its value, binade boundaries fall on multiples of 2^23 patterns,
-// and a float32 subnormal's pattern is its value in units of 2^-149. So
-// rounding |x| to a multiple of a quantum 2^d times its ulp (d <= 23) is
-// rounding its pattern A to a multiple of 2^d: add a bias, clear the d low
-// bits; a carry walks into the exponent field exactly as the value moves up
-// a binade. Per mode,
-// with half = 2^(d-1), mask = 2^d - 1 and `odd` the last kept bit of the
-// significand (RoundAt's rules in formats/round_pack.h):
-//   rne half - 1 + odd    rna half    rtz 0    rup/rdn mask or 0 by sign
-//   rto mask if even      sr  the top min(R, d) random bits, moved down so
-//   that bias + discarded bits carry exactly when r + u >= 2^R
-//   sr-eq mask or 0 by the top random bit.
-// Below the smallest nonzero result 2^q ("deep" lanes) the result is 0 or
-// 2^q: rne rounds up above 2^(q-1), rna from 2^(q-1) on, rup/rdn/rto
-// whatever is nonzero, sr where r + u carries with r the top bits of
-// |x| / 2^q. Overflow is a compare with the largest finite magnitude; NaNs
-// and infinities are selected afterwards.
-struct FastLanes {
-  VU mag;   // rounded |x| as a float32 pattern (meaningless where overflow or special)
-  VU a;     // |x| as rounded (after DAZ): mag != a is inexact
-  VU bits;  // the input
-  bool any; // some lane may have overflowed or be special: see FastOverflow
-};
+// float32 bit pattern, shared with the CUDA kernels (emulate/fast_round-inl.h,
+// which explains it: FastRoundLanes, FastFakeQuantLanes, FastCodeLanes,
+// FastLanes, FastKind, WithSign), here on Highway's vectors (HwyTags).
+using FastLanesV = FastLanes<VU>;
 
-// What a fast-path loop is specialised for, besides the rounding mode.
-// kFloatFixed: a float format with -0 whose d is the same for every input
-// (FastRounding::fixed_drop: bf16, tf32), so no lane is deep.
-enum class FastKind { kFloat, kFloatFixed, kFloatNoNegZero, kInt };
-
-// Whether a zero result keeps the input's sign.
-constexpr bool KeepsZeroSign(FastKind k) { return k == FastKind::kFloat || k == FastKind::kFloatFixed; }
-
-// A rounded magnitude with the input's sign bit `sign` (0 or 0x80000000),
-// which a zero result of a format without -0 (and of an integer) drops.
-template <FastKind kKind>
-HWY_INLINE VU WithSign(VU mag, VU sign) {
-  if constexpr (KeepsZeroSign(kKind)) return hn::Or(mag, sign);
-  return hn::Or(mag, hn::IfThenZeroElse(hn::Eq(mag, hn::Zero(DU())), sign));
-}
-
+// FastRoundLanes with the plan's constants.
 template <Rounding kMode, FastKind kKind>
-HWY_INLINE FastLanes FastRoundLanes(const EncodePlan& p, VU bits, VU random) {
-  const DU du;
-  const DI di;
-  const VU zero = hn::Zero(du), one = hn::Set(du, 1u);
-  const VU abs = hn::And(bits, hn::Set(du, 0x7fffffffu));
-  // Compares of magnitudes (< 2^31) as signed lanes: what x86 has.
-  auto gt = [&](VU x, uint32_t c) { return hn::RebindMask(du, hn::Gt(hn::BitCast(di, x), hn::Set(di, static_cast<int32_t>(c)))); };
-  auto neg = [&] { return hn::RebindMask(du, hn::Lt(hn::BitCast(di, bits), hn::Zero(di))); };
-  VU a = abs;
-  const VU implicit = hn::Set(du, 0x800000u);
-  if (p.rounding.flush_input) a = hn::IfThenElseZero(gt(a, 0x7fffffu), a);  // DAZ
-  constexpr bool kFixed = kKind == FastKind::kFloatFixed;
-  // d, at most 23: exponent fields below field_floor's only occur in deep
-  // lanes (which take another route) and in float32 subnormals (field 1).
-  // With a fixed d (< 23 there) the lanes below 2^(emin - m) are float32
-  // subnormals, whose pattern is linear in the value too: no deep lanes.
-  VU d, mask;
-  if constexpr (kFixed) {
-    d = hn::Set(du, static_cast<uint32_t>(p.fast.min_dropped_bits));
-    mask = hn::Set(du, (1u << p.fast.min_dropped_bits) - 1);
-  } else {
-    const VI ef = hn::BitCast(di, hn::ShiftRight<23>(hn::Max(a, hn::Set(du, p.fast.field_floor))));
-    d = hn::BitCast(du, hn::Max(hn::Set(di, p.fast.min_dropped_bits), hn::Sub(hn::Set(di, p.fast.quantum_field), ef)));
-    mask = hn::Sub(hn::Shl(one, d), one);
-  }
-  // The kept significand's last bit: bit d of the pattern with bit 23 set
-  // for normal inputs (the implicit bit; at d = 23 it is the last kept one).
-  auto odd = [&] {
-    if constexpr (kFixed) return hn::And(hn::Shr(a, d), one);
-    return hn::And(hn::Shr(hn::Or(a, hn::Min(a, implicit)), d), one);
-  };
-  const VU min_pos = hn::Set(du, p.fast.min_positive);
-  const MU deep = kFixed ? hn::Lt(one, one) : hn::RebindMask(du, hn::Lt(hn::BitCast(di, a), hn::BitCast(di, min_pos)));
-  const MU nonzero = hn::Ne(a, zero);
-  VU bias;
-  MU up_deep;  // deep lanes: round up to 2^q
-  if constexpr (kMode == Rounding::kNearestEven) {
-    bias = hn::Add(hn::ShiftRight<1>(mask), odd());
-    up_deep = gt(a, p.fast.half_min_positive);
-  } else if constexpr (kMode == Rounding::kNearestAway) {
-    bias = hn::Add(hn::ShiftRight<1>(mask), one);
-    up_deep = gt(a, p.fast.half_min_positive - 1);
-  } else if constexpr (kMode == Rounding::kTowardZero) {
-    bias = zero;
-    up_deep = hn::Lt(one, one);
-  } else if constexpr (kMode == Rounding::kDown) {
-    bias = hn::IfThenElseZero(neg(), mask);
-    up_deep = hn::And(nonzero, neg());
-  } else if constexpr (kMode == Rounding::kUp) {
-    bias = hn::IfThenZeroElse(neg(), mask);
-    up_deep = hn::AndNot(neg(), nonzero);
-  } else if constexpr (kMode == Rounding::kOdd) {
-    bias = hn::IfThenZeroElse(hn::Ne(odd(), zero), mask);
-    up_deep = nonzero;
-  } else if constexpr (kMode == Rounding::kStochastic) {
-    const VU top_r = hn::Set(du, p.random.TopMask());
-    const VU u = hn::And(random, top_r);
-    bias = hn::Shr(u, hn::Sub(hn::Set(du, 32), d));
-    up_deep = hn::Lt(one, one);
-    // Deep lanes need more work than the rest of the vector, and most data
-    // rounded into a float format has none: skip it where no lane is deep.
-    // (Into integers, |x| < 1 is deep: common, not worth a branch.)
-    if (kKind == FastKind::kInt || (!kFixed && !hn::AllFalse(du, deep))) {
-      // t = floor(|x| / 2^q * 2^32) = sig << (32 - D) or sig >> (D - 32),
-      // with sig the 24-bit significand and D the unclamped d.
-      const VI ef1 = hn::BitCast(di, hn::ShiftRight<23>(hn::Max(a, implicit)));
-      const VI left = hn::Sub(hn::Add(ef1, hn::Set(di, 32)), hn::Set(di, p.fast.quantum_field));
-      const VU sig = hn::Or(hn::And(a, hn::Set(du, 0x7fffffu)), hn::And(hn::Min(a, implicit), implicit));
-      const VU t = hn::IfThenElse(hn::RebindMask(du, hn::Gt(left, hn::Zero(di))),
-                                  hn::Shl(sig, hn::BitCast(du, hn::Max(left, hn::Zero(di)))),
-                                  hn::Shr(sig, hn::BitCast(du, hn::Min(hn::Neg(left), hn::Set(di, 31)))));
-      up_deep = hn::Lt(hn::Add(hn::And(t, top_r), u), u);  // carry out of 32 bits
-    }
-  } else {  // kStochasticEq
-    const MU coin = hn::RebindMask(du, hn::Lt(hn::BitCast(di, random), hn::Zero(di)));
-    bias = hn::IfThenElseZero(coin, mask);
-    up_deep = hn::And(nonzero, coin);
-  }
-  const VU shallow = hn::AndNot(mask, hn::Add(a, bias));
-  FastLanes out;
-  if constexpr (kFixed) {
-    (void)up_deep;
-    out.mag = shallow;
-  } else {
-    out.mag = hn::IfThenElse(deep, hn::IfThenElseZero(up_deep, min_pos), shallow);
-  }
-  out.a = a;
-  out.bits = bits;
-  // Overflowed lanes have mag > limit; NaN and infinity have abs > limit.
-  out.any = !hn::AllFalse(
-      du, gt(hn::BitCast(du, hn::Max(hn::BitCast(di, out.mag), hn::BitCast(di, abs))), p.fast.max_finite_both_signs));
-  return out;
+HWY_INLINE FastLanesV FastRound(const EncodePlan& p, VU bits, VU random) {
+  return FastRoundLanes<HwyTags, kMode, kKind>(p.fast, p.rounding, p.random, bits, random);
 }
 
 // Which lanes stochastic fake quantization's shortcut (FastSrShallow) takes
@@ -742,7 +618,7 @@ HWY_INLINE bool FastSrShallow(const EncodePlan& p, VU bits, VU random, VU* round
       up_deep = hn::AndNot(hn::Eq(a, zero), coin);
     }
     const VU mag = hn::IfThenElse(lt(a, min_pos), hn::IfThenElseZero(up_deep, min_pos), shallow);
-    *rounded = WithSign<kKind>(mag, hn::Xor(bits, a));
+    *rounded = WithSign<HwyTags, kKind>(mag, hn::Xor(bits, a));
     return true;
   } else {
     constexpr bool kSub = kRange == SrRange::kSubnormal;
@@ -767,97 +643,6 @@ HWY_INLINE bool FastSrShallow(const EncodePlan& p, VU bits, VU random, VU* round
     *rounded = hn::AndNot(mask, sum);
     return true;
   }
-}
-
-// The overflowed lanes of a rare vector (FastLanes::any).
-template <FastKind kKind>
-HWY_INLINE MU FastOverflow(const EncodePlan& p, const FastLanes& l, MU neg) {
-  const DU du;
-  const DI di;
-  const VI mag = hn::BitCast(di, l.mag);
-  if constexpr (kKind == FastKind::kInt) {
-    const VI limit =
-        hn::BitCast(di, hn::IfThenElse(neg, hn::Set(du, p.fast.max_finite[1]), hn::Set(du, p.fast.max_finite[0])));
-    return hn::RebindMask(du, hn::Gt(mag, limit));
-  } else {
-    (void)neg;
-    return hn::RebindMask(du, hn::Gt(mag, hn::Set(di, static_cast<int32_t>(p.fast.max_finite[0]))));
-  }
-}
-
-// Fake quantization: the rounded value is the answer (float32 bits).
-template <FastKind kKind>
-HWY_INLINE VU FastFakeQuantLanes(const EncodePlan& p, const FastLanes& l) {
-  const DU du;
-  const DI di;
-  const VU zero = hn::Zero(du);
-  const VU abs = hn::And(l.bits, hn::Set(du, 0x7fffffffu));
-  const VU sign = hn::Xor(l.bits, abs);
-  // Formats without -0 (and integers, whose zero decodes to +0): no sign on 0.
-  VU r = WithSign<kKind>(l.mag, sign);
-  if (!l.any) return r;
-  const MU neg = hn::RebindMask(du, hn::Lt(hn::BitCast(di, l.bits), hn::Zero(di)));
-  auto by_sign = [&](const uint32_t v[2]) { return hn::IfThenElse(neg, hn::Set(du, v[1]), hn::Set(du, v[0])); };
-  r = hn::IfThenElse(FastOverflow<kKind>(p, l, neg), by_sign(p.special.fq_overflow), r);
-  r = hn::IfThenElse(hn::Eq(abs, hn::Set(du, 0x7f800000u)), by_sign(p.special.fq_inf), r);
-  const MU nan = hn::RebindMask(du, hn::Gt(hn::BitCast(di, abs), hn::Set(di, 0x7f800000)));
-  VU nan_r;
-  if (p.special.nan_from_payload) {  // sign | quiet | the payload bits the format keeps
-    nan_r = hn::AndNot(hn::Set(du, (1u << (23 - p.layout.mantissa_bits)) - 1),
-                       hn::Or(l.bits, hn::Set(du, 0x7fc00000u)));
-  } else {
-    const MU quiet = hn::Ne(hn::And(l.bits, hn::Set(du, 0x400000u)), zero);
-    nan_r = hn::IfThenElse(quiet, by_sign(p.special.fq_nan_quiet), by_sign(p.special.fq_nan_signaling));
-  }
-  return hn::IfThenElse(nan, nan_r, r);
-}
-
-// Encoding: the rounded value's code.
-template <FastKind kKind>
-HWY_INLINE VU FastCodeLanes(const EncodePlan& p, const FastLanes& l) {
-  const DU du;
-  const DI di;
-  const DF df;
-  const VU zero = hn::Zero(du);
-  const MU neg = hn::RebindMask(du, hn::Lt(hn::BitCast(di, l.bits), hn::Zero(di)));
-  VU code;
-  if constexpr (kKind == FastKind::kInt) {
-    const VU kept = hn::BitCast(du, hn::ConvertTo(di, hn::BitCast(df, l.mag)));  // exact: an integer < 2^24
-    code = hn::And(hn::IfThenElse(neg, hn::Sub(zero, kept), kept), hn::Set(du, p.layout.code_mask));
-  } else {
-    // Normal: the pattern's fields moved to the format's. Below 2^emin: the
-    // significand in units of 2^(emin - m) (exact: mag is a multiple of it).
-    const VU normal_code =
-        hn::Sub(hn::Shr(l.mag, hn::Set(du, 23 - p.layout.mantissa_bits)), hn::Set(du, p.fast.code_rebias));
-    const VI fe = hn::BitCast(di, hn::ShiftRight<23>(l.mag));
-    const VU sig = hn::Or(hn::And(l.mag, hn::Set(du, 0x7fffffu)),
-                          hn::IfThenElseZero(hn::RebindMask(du, hn::Gt(fe, hn::Zero(di))), hn::Set(du, 0x800000u)));
-    const VI shift = hn::Min(hn::Sub(hn::Set(di, p.fast.quantum_field), hn::Max(fe, hn::Set(di, 1))), hn::Set(di, 31));
-    const VU sub_code = hn::Shr(sig, hn::BitCast(du, hn::Max(shift, hn::Zero(di))));
-    const MU below =
-        hn::RebindMask(du, hn::Lt(hn::BitCast(di, l.mag), hn::Set(di, static_cast<int32_t>(p.fast.min_normal))));
-    const VU mag_code = hn::IfThenElse(below, sub_code, normal_code);
-    const MU signed_lane = KeepsZeroSign(kKind) ? neg : hn::AndNot(hn::Eq(mag_code, zero), neg);
-    code = hn::Or(mag_code, hn::IfThenElseZero(signed_lane, hn::Set(du, p.layout.sign_bit)));
-  }
-  if (!l.any) return code;
-  auto by_sign = [&](const SpecialResult& s) {
-    return hn::IfThenElse(neg, hn::Set(du, s.code[1]), hn::Set(du, s.code[0]));
-  };
-  code = hn::IfThenElse(FastOverflow<kKind>(p, l, neg), by_sign(p.special.overflow), code);
-  const VU abs = hn::And(l.bits, hn::Set(du, 0x7fffffffu));
-  code = hn::IfThenElse(hn::Eq(abs, hn::Set(du, 0x7f800000u)), by_sign(p.special.inf), code);
-  const MU nan = hn::RebindMask(du, hn::Gt(hn::BitCast(di, abs), hn::Set(di, 0x7f800000)));
-  VU nan_code;
-  if (p.special.nan_from_payload) {
-    const VU mant = hn::And(l.bits, hn::Set(du, 0x7fffffu));
-    nan_code = hn::Or(hn::Or(hn::Set(du, p.special.nan_base), hn::Shr(mant, hn::Set(du, 23 - p.layout.mantissa_bits))),
-                      hn::IfThenElseZero(neg, hn::Set(du, p.layout.sign_bit)));
-  } else {
-    const MU quiet = hn::Ne(hn::And(l.bits, hn::Set(du, 0x400000u)), zero);
-    nan_code = hn::IfThenElse(quiet, by_sign(p.special.nan_quiet), by_sign(p.special.nan_signaling));
-  }
-  return hn::IfThenElse(nan, nan_code, code);
 }
 
 // Where a kernel's results go: fake-quantized values (float32 bits) or codes
@@ -1067,7 +852,7 @@ HWY_INLINE void CountRareVector(const EncodePlan& p, VU bits, VU random, MU vali
 
 // Counts one vector of the pattern fast path (FastCounts).
 template <Rounding kMode, FastKind kKind>
-HWY_INLINE void FastCount(const EncodePlan& p, const FastLanes& l, VU random, MU valid, FastCounts* counts,
+HWY_INLINE void FastCount(const EncodePlan& p, const FastLanesV& l, VU random, MU valid, FastCounts* counts,
                           ArrayStats* st) {
   if (FastCounts::Rare(l.any)) CountRareVector(p, l.bits, random, valid, st);
   else counts->Add<kMode>(p, kKind != FastKind::kInt, hn::Ne(l.mag, l.a), l.bits, l.a, random);
@@ -1111,9 +896,9 @@ HWY_NOINLINE size_t FastEncodeLoop(const EncodePlan& plan, const float* in, cons
         else shallow = shortcut(std::integral_constant<SrRange, SrRange::kNormal>());
         if (shallow) return rounded;
       }
-      const FastLanes l = FastRoundLanes<kMode, kKind>(p, bits, random);
+      const FastLanesV l = FastRound<kMode, kKind>(p, bits, random);
       if constexpr (kStats) FastCount<kMode, kKind>(p, l, random, valid, &counts, stats);
-      return FastFakeQuantLanes<kKind>(p, l);
+      return FastFakeQuantLanes<HwyTags, kKind>(p.layout, p.fast, p.special, l);
     };
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2
     // Past the last-level cache: streaming stores from the first aligned
@@ -1133,9 +918,9 @@ HWY_NOINLINE size_t FastEncodeLoop(const EncodePlan& plan, const float* in, cons
 #endif
   } else {
     done = ForEachVector<kSr>(p, in, out, n, first_index, [&](VU bits, VU random, MU valid) FLOATSCOPE_INLINE_LAMBDA {
-      const FastLanes l = FastRoundLanes<kMode, kKind>(p, bits, random);
+      const FastLanesV l = FastRound<kMode, kKind>(p, bits, random);
       if constexpr (kStats) FastCount<kMode, kKind>(p, l, random, valid, &counts, stats);
-      return FastCodeLanes<kKind>(p, l);
+      return FastCodeLanes<HwyTags, kKind>(p.layout, p.fast, p.special, l);
     });
   }
   if constexpr (kStats) {
