@@ -23,7 +23,7 @@
 // Before any probe the fragment layouts are checked: small-integer inputs
 // whose every partial sum is exact must give the exact dot products, or the
 // program stops (exit 3) without writing OUT.bin. (wgmma, Hopper's
-// warpgroup instruction, is not probed here.)
+// warpgroup instruction: wgmma_probe.cu.)
 #include <cuda_runtime.h>
 
 #include <cstdint>
