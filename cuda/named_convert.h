@@ -78,12 +78,13 @@ struct NamedParams {
 
 inline NamedParams MakeNamedParams(const EncodePlan& p) { return NamedParams{p.special, p.random}; }
 
-#ifdef __CUDACC__
+// The element functions of the specialised kernels (host-device: tests/cuda
+// runs them on the host against the core).
 
 // |x| rounded to the format, as a float32 pattern (meaningless where the
 // result overflows or x is NaN or infinite): FastRoundLanes.
 template <int kIdx, Rounding kMode>
-__device__ __forceinline__ lanes::FastLanes<uint32_t> NamedRound(const NamedParams& p, uint32_t bits,
+FS_HD lanes::FastLanes<uint32_t> NamedRound(const NamedParams& p, uint32_t bits,
                                                                  uint32_t random) {
   constexpr NamedPlan D = kNamedPlan<kIdx>;
   return lanes::FastRoundLanes<lanes::ScalarTags, kMode, D.kind>(D.fast, D.rounding, p.random, bits, random);
@@ -93,31 +94,32 @@ __device__ __forceinline__ lanes::FastLanes<uint32_t> NamedRound(const NamedPara
 // cast's exact product): FastSrMagOneLane with the 32 bits `ext` below the
 // float32 truncation `bits`.
 template <int kIdx>
-__device__ __forceinline__ lanes::FastLanes<uint32_t> NamedRoundSrWide(const NamedParams& p, uint32_t bits,
+FS_HD lanes::FastLanes<uint32_t> NamedRoundSrWide(const NamedParams& p, uint32_t bits,
                                                                        uint32_t ext, uint32_t random) {
   constexpr NamedPlan D = kNamedPlan<kIdx>;
   lanes::FastLanes<uint32_t> l;
   l.a = bits & 0x7fffffffu;
   l.bits = bits;
   l.mag = lanes::FastSrMagOneLane<D.kind>(D.fast, bits, ext, random, p.random.TopMask());
-  l.any = static_cast<int32_t>(l.mag > l.a ? l.mag : l.a) > static_cast<int32_t>(D.fast.max_finite_both_signs);
+  // As FastRoundLanes: the larger of mag and |x| as signed patterns (a NaN's
+  // mag may wrap into the sign bit).
+  const int32_t beyond = lanes::Max(static_cast<int32_t>(l.mag), static_cast<int32_t>(l.a));
+  l.any = beyond > static_cast<int32_t>(D.fast.max_finite_both_signs);
   return l;
 }
 
 // Fake quantization: FastFakeQuantLanes.
 template <int kIdx>
-__device__ __forceinline__ uint32_t NamedFakeQuantOf(const NamedParams& p, const lanes::FastLanes<uint32_t>& l) {
+FS_HD uint32_t NamedFakeQuantOf(const NamedParams& p, const lanes::FastLanes<uint32_t>& l) {
   constexpr NamedPlan D = kNamedPlan<kIdx>;
   return lanes::FastFakeQuantLanes<lanes::ScalarTags, D.kind>(D.layout, D.fast, p.special, l);
 }
 
 // Encoding: FastCodeLanes.
 template <int kIdx>
-__device__ __forceinline__ uint32_t NamedCodeOf(const NamedParams& p, const lanes::FastLanes<uint32_t>& l) {
+FS_HD uint32_t NamedCodeOf(const NamedParams& p, const lanes::FastLanes<uint32_t>& l) {
   constexpr NamedPlan D = kNamedPlan<kIdx>;
   return lanes::FastCodeLanes<lanes::ScalarTags, D.kind>(D.layout, D.fast, p.special, l);
 }
-
-#endif  // __CUDACC__
 
 }  // namespace floatscope::gpu
