@@ -211,3 +211,35 @@ TEST_CASE("every detail of the FP8 mma.sync model is pinned by the hardware samp
     CHECK(Mismatches(Load(Sample{v.file, ""}), changed) > 0);
   }
 }
+
+// Hopper's wgmma through our own kernel (experiments/tensor_core_probe/
+// wgmma_probe, H100, 2026-12-07): tc_h100_wgmma_<f16|bf16|e4m3|e5m2>.bin
+// sample the instruction's outputs, accumulator chained in the tensor core
+// across K steps. The presets fitted on cuBLAS's kernels are the
+// instruction's arithmetic: f16/bf16 as they are, FP8 (native QGMMA) as the
+// presets without cuBLAS's float32 promotion (-fast). Neither the promoted
+// FP8 presets nor FP8 mma.sync's f16 path describe it.
+TEST_CASE("Hopper's wgmma is the fitted presets' arithmetic: every sampled dot product bit for bit") {
+  const Sample agree[] = {{"wgmma_f16", "h100-f16"},
+                          {"wgmma_bf16", "h100-bf16"},
+                          {"wgmma_e4m3", "h100-e4m3-fast"},
+                          {"wgmma_e5m2", "h100-e5m2xe4m3-fast"}};
+  for (const Sample& s : agree) {
+    const std::string file = s.file, preset = s.preset;
+    CAPTURE(file);
+    CAPTURE(preset);
+    const std::vector<Record> recs = Load(s);
+    CHECK(Dots(recs) >= 1000);
+    std::string first;
+    const size_t bad = Mismatches(recs, PresetReplay(s.preset), &first);
+    INFO(first);
+    CHECK_MESSAGE(bad == 0, bad << " of " << Dots(recs) << " differ");
+  }
+  // The sample tells the FP8 candidates apart.
+  for (const Sample& s : {Sample{"wgmma_e4m3", "h100-e4m3"}, Sample{"wgmma_e5m2", "h100-e5m2xe4m3"}}) {
+    const std::string file = s.file;
+    CAPTURE(file);
+    CHECK(Mismatches(Load(s), PresetReplay(s.preset)) > 0);
+    CHECK(Mismatches(Load(s), HopperMmaFp8Replay()) > 0);
+  }
+}
