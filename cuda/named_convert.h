@@ -78,6 +78,16 @@ struct NamedParams {
 
 inline NamedParams MakeNamedParams(const EncodePlan& p) { return NamedParams{p.special, p.random}; }
 
+// The plan as the shared fast path reads it (the members of EncodePlan it
+// uses): the compile-time parts and the run-time ones.
+struct NamedView {
+  const FormatLayout& layout;
+  const RoundingPlan& rounding;
+  const FastRounding& fast;
+  const StochasticPlan& random;
+  const CoreSpecials& special;
+};
+
 // The element functions of the specialised kernels (host-device: tests/cuda
 // runs them on the host against the core).
 
@@ -87,7 +97,8 @@ template <int kIdx, Rounding kMode>
 FS_HD lanes::FastLanes<uint32_t> NamedRound(const NamedParams& p, uint32_t bits,
                                                                  uint32_t random) {
   constexpr NamedPlan D = kNamedPlan<kIdx>;
-  return lanes::FastRoundLanes<lanes::ScalarTags, kMode, D.kind>(D.fast, D.rounding, p.random, bits, random);
+  const NamedView v{D.layout, D.rounding, D.fast, p.random, p.special};
+  return lanes::FastRoundLanes<lanes::ScalarTags, kMode, D.kind>(v, bits, random);
 }
 
 // Stochastic rounding of a value that a float32 does not hold (the scaled
@@ -112,14 +123,16 @@ FS_HD lanes::FastLanes<uint32_t> NamedRoundSrWide(const NamedParams& p, uint32_t
 template <int kIdx>
 FS_HD uint32_t NamedFakeQuantOf(const NamedParams& p, const lanes::FastLanes<uint32_t>& l) {
   constexpr NamedPlan D = kNamedPlan<kIdx>;
-  return lanes::FastFakeQuantLanes<lanes::ScalarTags, D.kind>(D.layout, D.fast, p.special, l);
+  const NamedView v{D.layout, D.rounding, D.fast, p.random, p.special};
+  return lanes::FastFakeQuantLanes<lanes::ScalarTags, D.kind>(v, l);
 }
 
 // Encoding: FastCodeLanes.
 template <int kIdx>
 FS_HD uint32_t NamedCodeOf(const NamedParams& p, const lanes::FastLanes<uint32_t>& l) {
   constexpr NamedPlan D = kNamedPlan<kIdx>;
-  return lanes::FastCodeLanes<lanes::ScalarTags, D.kind>(D.layout, D.fast, p.special, l);
+  const NamedView v{D.layout, D.rounding, D.fast, p.random, p.special};
+  return lanes::FastCodeLanes<lanes::ScalarTags, D.kind>(v, l);
 }
 
 }  // namespace floatscope::gpu

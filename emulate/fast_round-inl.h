@@ -1,9 +1,12 @@
 // The fast path's rounding, written once for the Highway kernels (vectors:
 // HwyTags, emulate/simd/convert-inl.h) and the CUDA kernels (one element
 // per thread: lanes::ScalarTags, cuda/named_convert.h), in Highway's op
-// names (emulate/scalar_lanes.h). The constants come from FastRounding
-// (emulate/encode_plan.h); CUDA's specialised kernels pass a constexpr one
-// and the compiler folds them.
+// names (emulate/scalar_lanes.h). They read the plan (EncodePlan,
+// emulate/encode_plan.h: its fast, rounding, random, layout and special
+// parts) as the Highway code always did, so that its machine code stayed
+// the same, byte for byte; CUDA's specialised kernels pass a view whose
+// layout, rounding and fast parts are compile-time constants, which the
+// compiler folds (cuda/named_convert.h).
 //
 // The rounding is done on the float32 bit pattern. Within a binade a
 // positive float32's pattern is linear in its value, binade boundaries fall
@@ -127,11 +130,12 @@ FS_HD uint32_t FastSrMagOneLane(const FastRounding& f, uint32_t bits, uint32_t e
   return deep ? (up ? f.min_positive : 0u) : shallow;
 }
 
-// |x| rounded (FastLanes::mag), for every mode: the plan's fast-path
-// constants `f`, its DAZ (r.flush_input) and random bits (s.TopMask()).
-template <class T, Rounding kMode, FastKind kKind, class V>
-FS_LANES FastLanes<V> FastRoundLanes(const FastRounding& f, const RoundingPlan& r, const StochasticPlan& s, V bits,
-                                     V random) {
+// |x| rounded (FastLanes::mag), for every mode. `p`: an EncodePlan, or
+// anything with its members fast, rounding and random (cuda/named_convert.h
+// passes compile-time ones): the fast-path constants, DAZ
+// (rounding.flush_input) and the random bits (random.TopMask()).
+template <class T, Rounding kMode, FastKind kKind, class P, class V>
+FS_LANES FastLanes<V> FastRoundLanes(const P& p, V bits, V random) {
   const typename T::DU du;
   const typename T::DI di;
   using VI = decltype(Zero(di));
@@ -142,19 +146,16 @@ FS_LANES FastLanes<V> FastRoundLanes(const FastRounding& f, const RoundingPlan& 
   auto neg = [&] { return RebindMask(du, Lt(BitCast(di, bits), Zero(di))); };
   V a = abs;
   const V implicit = Set(du, 0x800000u);
-  if (r.flush_input) a = IfThenElseZero(gt(a, 0x7fffffu), a);  // DAZ
+  if (p.rounding.flush_input) a = IfThenElseZero(gt(a, 0x7fffffu), a);  // DAZ
   constexpr bool kFixed = kKind == FastKind::kFloatFixed;
   FastLanes<V> out;
-  // Overflowed lanes have mag > limit; NaN and infinity have abs > limit.
-  auto finish = [&] {
+  if constexpr (kMode == Rounding::kStochastic && lanes::kOneLane<typename T::DU>) {
+    out.mag = FastSrMagOneLane<kKind>(p.fast, a, 0, random, p.random.TopMask());
     out.a = a;
     out.bits = bits;
-    out.any = !AllFalse(du, gt(BitCast(du, Max(BitCast(di, out.mag), BitCast(di, abs))), f.max_finite_both_signs));
+    out.any = !AllFalse(
+        du, gt(BitCast(du, Max(BitCast(di, out.mag), BitCast(di, abs))), p.fast.max_finite_both_signs));
     return out;
-  };
-  if constexpr (kMode == Rounding::kStochastic && lanes::kOneLane<typename T::DU>) {
-    out.mag = FastSrMagOneLane<kKind>(f, a, 0, random, s.TopMask());
-    return finish();
   }
   // d, at most 23: exponent fields below field_floor's only occur in deep
   // lanes (which take another route) and in float32 subnormals (field 1).
@@ -162,11 +163,11 @@ FS_LANES FastLanes<V> FastRoundLanes(const FastRounding& f, const RoundingPlan& 
   // subnormals, whose pattern is linear in the value too: no deep lanes.
   V d, mask;
   if constexpr (kFixed) {
-    d = Set(du, static_cast<uint32_t>(f.min_dropped_bits));
-    mask = Set(du, (1u << f.min_dropped_bits) - 1);
+    d = Set(du, static_cast<uint32_t>(p.fast.min_dropped_bits));
+    mask = Set(du, (1u << p.fast.min_dropped_bits) - 1);
   } else {
-    const VI ef = BitCast(di, ShiftRight<23>(Max(a, Set(du, f.field_floor))));
-    d = BitCast(du, Max(Set(di, f.min_dropped_bits), Sub(Set(di, f.quantum_field), ef)));
+    const VI ef = BitCast(di, ShiftRight<23>(Max(a, Set(du, p.fast.field_floor))));
+    d = BitCast(du, Max(Set(di, p.fast.min_dropped_bits), Sub(Set(di, p.fast.quantum_field), ef)));
     mask = Sub(Shl(one, d), one);
   }
   // The kept significand's last bit: bit d of the pattern with bit 23 set
@@ -175,17 +176,17 @@ FS_LANES FastLanes<V> FastRoundLanes(const FastRounding& f, const RoundingPlan& 
     if constexpr (kFixed) return And(Shr(a, d), one);
     return And(Shr(Or(a, Min(a, implicit)), d), one);
   };
-  const V min_pos = Set(du, f.min_positive);
+  const V min_pos = Set(du, p.fast.min_positive);
   const auto deep = kFixed ? Lt(one, one) : RebindMask(du, Lt(BitCast(di, a), BitCast(di, min_pos)));
   const auto nonzero = Ne(a, zero);
   V bias;
   decltype(Lt(one, one)) up_deep;  // deep lanes: round up to 2^q
   if constexpr (kMode == Rounding::kNearestEven) {
     bias = Add(ShiftRight<1>(mask), odd());
-    up_deep = gt(a, f.half_min_positive);
+    up_deep = gt(a, p.fast.half_min_positive);
   } else if constexpr (kMode == Rounding::kNearestAway) {
     bias = Add(ShiftRight<1>(mask), one);
-    up_deep = gt(a, f.half_min_positive - 1);
+    up_deep = gt(a, p.fast.half_min_positive - 1);
   } else if constexpr (kMode == Rounding::kTowardZero) {
     bias = zero;
     up_deep = Lt(one, one);
@@ -199,7 +200,7 @@ FS_LANES FastLanes<V> FastRoundLanes(const FastRounding& f, const RoundingPlan& 
     bias = IfThenZeroElse(Ne(odd(), zero), mask);
     up_deep = nonzero;
   } else if constexpr (kMode == Rounding::kStochastic) {
-    const V top_r = Set(du, s.TopMask());
+    const V top_r = Set(du, p.random.TopMask());
     const V u = And(random, top_r);
     bias = Shr(u, Sub(Set(du, 32), d));
     up_deep = Lt(one, one);
@@ -210,7 +211,7 @@ FS_LANES FastLanes<V> FastRoundLanes(const FastRounding& f, const RoundingPlan& 
       // t = floor(|x| / 2^q * 2^32) = sig << (32 - D) or sig >> (D - 32),
       // with sig the 24-bit significand and D the unclamped d.
       const VI ef1 = BitCast(di, ShiftRight<23>(Max(a, implicit)));
-      const VI left = Sub(Add(ef1, Set(di, 32)), Set(di, f.quantum_field));
+      const VI left = Sub(Add(ef1, Set(di, 32)), Set(di, p.fast.quantum_field));
       const V sig = Or(And(a, Set(du, 0x7fffffu)), And(Min(a, implicit), implicit));
       const V t = IfThenElse(RebindMask(du, Gt(left, Zero(di))), Shl(sig, BitCast(du, Max(left, Zero(di)))),
                              Shr(sig, BitCast(du, Min(Neg(left), Set(di, 31)))));
@@ -228,28 +229,31 @@ FS_LANES FastLanes<V> FastRoundLanes(const FastRounding& f, const RoundingPlan& 
   } else {
     out.mag = IfThenElse(deep, IfThenElseZero(up_deep, min_pos), shallow);
   }
-  return finish();
+  out.a = a;
+  out.bits = bits;
+  // Overflowed lanes have mag > limit; NaN and infinity have abs > limit.
+  out.any = !AllFalse(du, gt(BitCast(du, Max(BitCast(di, out.mag), BitCast(di, abs))), p.fast.max_finite_both_signs));
+  return out;
 }
 
 // The overflowed lanes of a rare vector (FastLanes::any).
-template <class T, FastKind kKind, class V, class M>
-FS_LANES M FastOverflow(const FastRounding& f, const FastLanes<V>& l, M neg) {
+template <class T, FastKind kKind, class P, class V, class M>
+FS_LANES M FastOverflow(const P& p, const FastLanes<V>& l, M neg) {
   const typename T::DU du;
   const typename T::DI di;
   const auto mag = BitCast(di, l.mag);
   if constexpr (kKind == FastKind::kInt) {
-    const auto limit = BitCast(di, IfThenElse(neg, Set(du, f.max_finite[1]), Set(du, f.max_finite[0])));
+    const auto limit = BitCast(di, IfThenElse(neg, Set(du, p.fast.max_finite[1]), Set(du, p.fast.max_finite[0])));
     return RebindMask(du, Gt(mag, limit));
   } else {
     (void)neg;
-    return RebindMask(du, Gt(mag, Set(di, static_cast<int32_t>(f.max_finite[0]))));
+    return RebindMask(du, Gt(mag, Set(di, static_cast<int32_t>(p.fast.max_finite[0]))));
   }
 }
 
 // Fake quantization: the rounded value is the answer (float32 bits).
-template <class T, FastKind kKind, class V>
-FS_LANES V FastFakeQuantLanes(const FormatLayout& layout, const FastRounding& f, const CoreSpecials& s,
-                              const FastLanes<V>& l) {
+template <class T, FastKind kKind, class P, class V>
+FS_LANES V FastFakeQuantLanes(const P& p, const FastLanes<V>& l) {
   const typename T::DU du;
   const typename T::DI di;
   const V zero = Zero(du);
@@ -260,23 +264,22 @@ FS_LANES V FastFakeQuantLanes(const FormatLayout& layout, const FastRounding& f,
   if (!l.any) return r;
   const auto neg = RebindMask(du, Lt(BitCast(di, l.bits), Zero(di)));
   auto by_sign = [&](const uint32_t v[2]) { return IfThenElse(neg, Set(du, v[1]), Set(du, v[0])); };
-  r = IfThenElse(FastOverflow<T, kKind>(f, l, neg), by_sign(s.fq_overflow), r);
-  r = IfThenElse(Eq(abs, Set(du, 0x7f800000u)), by_sign(s.fq_inf), r);
+  r = IfThenElse(FastOverflow<T, kKind>(p, l, neg), by_sign(p.special.fq_overflow), r);
+  r = IfThenElse(Eq(abs, Set(du, 0x7f800000u)), by_sign(p.special.fq_inf), r);
   const auto nan = RebindMask(du, Gt(BitCast(di, abs), Set(di, 0x7f800000)));
   V nan_r;
-  if (s.nan_from_payload) {  // sign | quiet | the payload bits the format keeps
-    nan_r = AndNot(Set(du, (1u << (23 - layout.mantissa_bits)) - 1), Or(l.bits, Set(du, 0x7fc00000u)));
+  if (p.special.nan_from_payload) {  // sign | quiet | the payload bits the format keeps
+    nan_r = AndNot(Set(du, (1u << (23 - p.layout.mantissa_bits)) - 1), Or(l.bits, Set(du, 0x7fc00000u)));
   } else {
     const auto quiet = Ne(And(l.bits, Set(du, 0x400000u)), zero);
-    nan_r = IfThenElse(quiet, by_sign(s.fq_nan_quiet), by_sign(s.fq_nan_signaling));
+    nan_r = IfThenElse(quiet, by_sign(p.special.fq_nan_quiet), by_sign(p.special.fq_nan_signaling));
   }
   return IfThenElse(nan, nan_r, r);
 }
 
 // Encoding: the rounded value's code.
-template <class T, FastKind kKind, class V>
-FS_LANES V FastCodeLanes(const FormatLayout& layout, const FastRounding& f, const CoreSpecials& s,
-                         const FastLanes<V>& l) {
+template <class T, FastKind kKind, class P, class V>
+FS_LANES V FastCodeLanes(const P& p, const FastLanes<V>& l) {
   const typename T::DU du;
   const typename T::DI di;
   const typename T::DF df;
@@ -285,35 +288,35 @@ FS_LANES V FastCodeLanes(const FormatLayout& layout, const FastRounding& f, cons
   V code;
   if constexpr (kKind == FastKind::kInt) {
     const V kept = BitCast(du, ConvertTo(di, BitCast(df, l.mag)));  // exact: an integer < 2^24
-    code = And(IfThenElse(neg, Sub(zero, kept), kept), Set(du, layout.code_mask));
+    code = And(IfThenElse(neg, Sub(zero, kept), kept), Set(du, p.layout.code_mask));
   } else {
     // Normal: the pattern's fields moved to the format's. Below 2^emin: the
     // significand in units of 2^(emin - m) (exact: mag is a multiple of it).
-    const V normal_code = Sub(Shr(l.mag, Set(du, 23 - layout.mantissa_bits)), Set(du, f.code_rebias));
+    const V normal_code = Sub(Shr(l.mag, Set(du, 23 - p.layout.mantissa_bits)), Set(du, p.fast.code_rebias));
     const auto fe = BitCast(di, ShiftRight<23>(l.mag));
     const V sig = Or(And(l.mag, Set(du, 0x7fffffu)),
                      IfThenElseZero(RebindMask(du, Gt(fe, Zero(di))), Set(du, 0x800000u)));
-    const auto shift = Min(Sub(Set(di, f.quantum_field), Max(fe, Set(di, 1))), Set(di, 31));
+    const auto shift = Min(Sub(Set(di, p.fast.quantum_field), Max(fe, Set(di, 1))), Set(di, 31));
     const V sub_code = Shr(sig, BitCast(du, Max(shift, Zero(di))));
-    const auto below = RebindMask(du, Lt(BitCast(di, l.mag), Set(di, static_cast<int32_t>(f.min_normal))));
+    const auto below = RebindMask(du, Lt(BitCast(di, l.mag), Set(di, static_cast<int32_t>(p.fast.min_normal))));
     const V mag_code = IfThenElse(below, sub_code, normal_code);
     const auto signed_lane = KeepsZeroSign(kKind) ? neg : AndNot(Eq(mag_code, zero), neg);
-    code = Or(mag_code, IfThenElseZero(signed_lane, Set(du, layout.sign_bit)));
+    code = Or(mag_code, IfThenElseZero(signed_lane, Set(du, p.layout.sign_bit)));
   }
   if (!l.any) return code;
   auto by_sign = [&](const SpecialResult& r) { return IfThenElse(neg, Set(du, r.code[1]), Set(du, r.code[0])); };
-  code = IfThenElse(FastOverflow<T, kKind>(f, l, neg), by_sign(s.overflow), code);
+  code = IfThenElse(FastOverflow<T, kKind>(p, l, neg), by_sign(p.special.overflow), code);
   const V abs = And(l.bits, Set(du, 0x7fffffffu));
-  code = IfThenElse(Eq(abs, Set(du, 0x7f800000u)), by_sign(s.inf), code);
+  code = IfThenElse(Eq(abs, Set(du, 0x7f800000u)), by_sign(p.special.inf), code);
   const auto nan = RebindMask(du, Gt(BitCast(di, abs), Set(di, 0x7f800000)));
   V nan_code;
-  if (s.nan_from_payload) {
+  if (p.special.nan_from_payload) {
     const V mant = And(l.bits, Set(du, 0x7fffffu));
-    nan_code = Or(Or(Set(du, s.nan_base), Shr(mant, Set(du, 23 - layout.mantissa_bits))),
-                  IfThenElseZero(neg, Set(du, layout.sign_bit)));
+    nan_code = Or(Or(Set(du, p.special.nan_base), Shr(mant, Set(du, 23 - p.layout.mantissa_bits))),
+                  IfThenElseZero(neg, Set(du, p.layout.sign_bit)));
   } else {
     const auto quiet = Ne(And(l.bits, Set(du, 0x400000u)), zero);
-    nan_code = IfThenElse(quiet, by_sign(s.nan_quiet), by_sign(s.nan_signaling));
+    nan_code = IfThenElse(quiet, by_sign(p.special.nan_quiet), by_sign(p.special.nan_signaling));
   }
   return IfThenElse(nan, nan_code, code);
 }

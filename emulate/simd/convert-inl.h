@@ -508,12 +508,6 @@ HWY_INLINE void CountLanes(const Lanes& l, MU valid, ArrayStats* st) {
 // FastLanes, FastKind, WithSign), here on Highway's vectors (HwyTags).
 using FastLanesV = FastLanes<VU>;
 
-// FastRoundLanes with the plan's constants.
-template <Rounding kMode, FastKind kKind>
-HWY_INLINE FastLanesV FastRound(const EncodePlan& p, VU bits, VU random) {
-  return FastRoundLanes<HwyTags, kMode, kKind>(p.fast, p.rounding, p.random, bits, random);
-}
-
 // Which lanes stochastic fake quantization's shortcut (FastSrShallow) takes
 // (FastRounding::sr_shortcut_subnormal, sr_shortcut_deep).
 enum class SrRange {
@@ -896,9 +890,9 @@ HWY_NOINLINE size_t FastEncodeLoop(const EncodePlan& plan, const float* in, cons
         else shallow = shortcut(std::integral_constant<SrRange, SrRange::kNormal>());
         if (shallow) return rounded;
       }
-      const FastLanesV l = FastRound<kMode, kKind>(p, bits, random);
+      const FastLanesV l = FastRoundLanes<HwyTags, kMode, kKind>(p, bits, random);
       if constexpr (kStats) FastCount<kMode, kKind>(p, l, random, valid, &counts, stats);
-      return FastFakeQuantLanes<HwyTags, kKind>(p.layout, p.fast, p.special, l);
+      return FastFakeQuantLanes<HwyTags, kKind>(p, l);
     };
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2
     // Past the last-level cache: streaming stores from the first aligned
@@ -918,9 +912,9 @@ HWY_NOINLINE size_t FastEncodeLoop(const EncodePlan& plan, const float* in, cons
 #endif
   } else {
     done = ForEachVector<kSr>(p, in, out, n, first_index, [&](VU bits, VU random, MU valid) FLOATSCOPE_INLINE_LAMBDA {
-      const FastLanesV l = FastRound<kMode, kKind>(p, bits, random);
+      const FastLanesV l = FastRoundLanes<HwyTags, kMode, kKind>(p, bits, random);
       if constexpr (kStats) FastCount<kMode, kKind>(p, l, random, valid, &counts, stats);
-      return FastCodeLanes<HwyTags, kKind>(p.layout, p.fast, p.special, l);
+      return FastCodeLanes<HwyTags, kKind>(p, l);
     });
   }
   if constexpr (kStats) {
