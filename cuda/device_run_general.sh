@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One device call for issue 16's shared general conversion
+# (emulate/encode_lanes.h on lanes::ScalarTags in the plan kernels), most
+# important first, each stage within what is left of the budget (seconds):
+#   1. the whole gpu_kernels_test suite;
+#   2. bench/gpu_bench of this tree and of a baseline build ($B/gpu_bench_base,
+#      when $DEV/bin has gpu_bench_base.gz), one after the other, twice, so
+#      that their ratios compare within one call;
+#   3. `gpu-verify --exhaustive --reference core --unaligned --kernels fast`
+#      where the fast variant is the plan kernel: sr and sr-eq of formats
+#      without a specialised sr kernel, every mode of formats without a
+#      specialised kernel, and flushed subnormals (options the specialised
+#      kernels leave to the plan kernel).
+# Logs in one archive, checks.tar.gz. Binaries gzipped in $DEV/bin
+# (floatscope, gpu_kernels_test, gpu_bench, gpu_bench_base), libraries in
+# $DEV/lib.
+#   DEV=build/devg cuda/device_run_general.sh [SECONDS]
+set -uo pipefail
+source "$(dirname "$0")/device_setup.sh"
+L=$OUT/checks
+mkdir -p "$L"
+
+echo "== 1. gpu_kernels_test (at $(at) s)"
+timeout "${SUITE_SECONDS:-150}" "$B/gpu_kernels_test" -d > "$L/gpu_suite.log" 2>&1
+echo "exit $?" >> "$L/gpu_suite.log"
+grep -E "test cases|assertions|ERROR|exit" "$L/gpu_suite.log" | tail -8
+
+echo "== 2. gpu_bench, this tree and the baseline (at $(at) s)"
+for rep in 1 2; do
+  for b in gpu_bench gpu_bench_base; do
+    [[ -x "$B/$b" ]] || continue
+    timeout 60 "$B/$b" --gemm 0 > "$L/${b}_$rep.log" 2>&1
+    echo "exit $?" >> "$L/${b}_$rep.log"
+  done
+done
+for b in gpu_bench gpu_bench_base; do
+  echo "-- $b (run 2)"
+  grep -E "copy \(|fake-quant +(f16|bf16|e4m3fn|int8|e2m1fn) +(rne|sr)|plan" "$L/${b}_2.log" | head -30
+done
+
+echo "== 3. gpu-verify (at $(at) s)"
+run_verify() { OUT=$L verify "$@"; }
+run_verify 10 --format e4m3,e3m4,binary8p3,uint8 --round sr,sr-eq --seed 12345 --kernels fast
+run_verify 10 --format e8m0fnu,binary8p1 --round all --seed 12345 --kernels fast
+run_verify 10 --format e4m3fn,bf16,int8 --round rne,rtz,sr --seed 7 --subnormals flush --kernels fast
+grep -E "passed|failed|budget spent" "$L/verify.log" | tail -12
+echo "all stages: $(at) s" | tee -a "$OUT/device.txt"
+tar -czf "$OUT/checks.tar.gz" -C "$OUT" checks && rm -rf "$L"
