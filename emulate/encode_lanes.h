@@ -85,7 +85,10 @@ struct Rounded {
 };
 
 // Rounds sig * 2^exp to a multiple of 2^q where shift = q - exp >= 1 and
-// sig < 2^24. `odd` is the parity of the truncated candidate.
+// sig < 2^24 (or shift = 0, exact: the formats whose quantum reaches
+// 2^-149, at float32 subnormals; the half bit 1 << -1 is then 0, as Shl
+// gives it for a count past 31). `odd` is the parity of the truncated
+// candidate.
 template <class T>
 FS_LANES Rounded<T> RoundLanes(const EncodePlan& p, const Rounding& mode, VecOf<typename T::DU> sig,
                                VecOf<typename T::DI> shift, VecOf<typename T::DU> sign, VecOf<typename T::DU> random,

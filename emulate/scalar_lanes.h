@@ -88,12 +88,15 @@ FS_LANES constexpr uint32_t And(uint32_t a, uint32_t b) { return a & b; }
 FS_LANES constexpr uint32_t Or(uint32_t a, uint32_t b) { return a | b; }
 FS_LANES constexpr uint32_t Xor(uint32_t a, uint32_t b) { return a ^ b; }
 FS_LANES constexpr uint32_t AndNot(uint32_t not_a, uint32_t b) { return ~not_a & b; }
-// A count of 32 or more gives 0 on the host, as AVX2's VPSLLVD/VPSRLVD do:
-// an algorithm may shift lanes whose result a select then discards
-// (DecodeLanes' subnormal scale in its normal lanes), which a plain C++
-// shift would make undefined. The device keeps the plain shift (one
-// instruction; PTX's shl/shr give 0 there too, and the select drops the
-// lane).
+// A count of 32 or more gives 0 on the host, as AVX2's VPSLLVD/VPSRLVD do,
+// where a plain C++ shift would be undefined: DecodeLanes shifts by more in
+// the lanes whose result a select discards (the subnormal scale of normal
+// codes), and RoundLanes' half bit is 1 << (0 - 1) = 0 for a shift of 0
+// (the custom formats whose quantum reaches 2^-149, e.g. m = 22 with
+// emin = -127, at every float32 subnormal). The device keeps the plain
+// shift, one instruction: PTX's shl/shr give 0 there too, and the counts
+// come from the run-time plan (making it total costs 7-10 % more PTX in
+// cuda/kernels.cu's plan kernels).
 FS_LANES constexpr uint32_t Shl(uint32_t a, uint32_t count) {
 #ifdef __CUDA_ARCH__
   return a << count;
