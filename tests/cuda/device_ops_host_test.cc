@@ -91,7 +91,8 @@ uint64_t CheckLanes(const Format& f, const Options& opt, const std::vector<float
     const uint32_t got_fq = LaneDecode(fq, got.code);
     const uint32_t want_fq = Bits(DecodeToF32(f, want.code, fq_dec));
     if ((got.code != want.code || got.flags != want.flags || got_fq != want_fq) && bad++ < 3)
-      FAIL_CHECK(fmt::format("{} {} input 0x{:08x} index {}: lanes 0x{:x}/flags {}/0x{:08x}, core 0x{:x}/flags {}/0x{:08x}",
+      FAIL_CHECK(fmt::format("{} {} input 0x{:08x} index {}: lanes 0x{:x}/flags {}/0x{:08x}, "
+                             "core 0x{:x}/flags {}/0x{:08x}",
                              f.name, RoundingNameOf(kMode), Bits(xs[i]), index, got.code, got.flags, got_fq, want.code,
                              want.flags, want_fq));
   }
@@ -176,7 +177,7 @@ size_t LaneSamples() {
 
 }  // namespace
 
-TEST_CASE("the one-lane general conversion (emulate/encode_lanes.h) equals the core: every format, mode and policy variant") {
+TEST_CASE("the one-lane general conversion (emulate/encode_lanes.h) equals the core: formats, modes, policy variants") {
   const std::vector<float> xs = InterestingInputs(1 << 12, 7);
   for (const Format* f : LaneFormats()) {
     for (Options opt : PolicyVariants(*f)) {
