@@ -72,7 +72,8 @@ class DeviceArray {
 // (the formats SimdSupports() accepts): for the named formats it covers,
 // with the default-like options (no flushing, no wrapping), a kernel
 // specialised at compile time (cuda/named_convert.h), otherwise the kernel
-// driven by the run-time plan (cuda/fast_convert.h); "plan" is always the
+// driven by the run-time plan (emulate/encode_lanes.h, the Highway kernels'
+// general conversion, one element per thread); "plan" is always the
 // latter (for comparison); "core" calls formats/ itself (any format of at
 // most 32 bits); "auto" takes fast where it applies. For
 // TensorScaledFakeQuant, kCore keeps the first version (the core's cast,

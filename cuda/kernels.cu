@@ -1,5 +1,6 @@
-// The CUDA kernels behind cuda/gpu.h. Element work is in cuda/fast_convert.h
-// (the "fast" variant), formats/ (the "core" variant), cuda/device_ops.h and
+// The CUDA kernels behind cuda/gpu.h. Element work is in emulate/encode_lanes.h
+// (the "fast" and "plan" variants: the Highway kernels' general conversion, one
+// lane per thread), formats/ (the "core" variant), cuda/device_ops.h and
 // emulate/ itself (the GEMM's dot products); this file is launch plumbing: grid-stride loops with 16-byte loads and
 // stores, reductions, and the host side of each call.
 #include <cuda_runtime.h>
@@ -11,7 +12,6 @@
 #include <type_traits>
 
 #include "cuda/device_ops.h"
-#include "cuda/fast_convert.h"
 #include "cuda/gpu.h"
 #include "cuda/named.h"
 #include "cuda/stochastic.h"
@@ -20,6 +20,7 @@
 #include "emulate/quant/fp8_scaling.h"
 #include "emulate/quant/mx.h"
 #include "emulate/quant/nvfp4.h"
+#include "emulate/encode_lanes.h"
 #include "emulate/encode_plan.h"
 #include "formats/catalog.h"
 #include "formats/convert.h"
@@ -76,7 +77,7 @@ struct FastEncodeOp {
   EncodePlan plan;
   __device__ uint64_t Seed() const { return plan.random.Seed(); }
   __device__ uint32_t operator()(uint32_t bits, uint64_t, uint32_t random) const {
-    return FastEncode<kMode>(plan, bits, random) << plan.layout.storage_shift;
+    return lanes::EncodeLanes<lanes::ScalarTags>(plan, bits, random, kMode).code << plan.layout.storage_shift;
   }
 };
 
@@ -86,7 +87,8 @@ struct FastFakeQuantOp {
   EncodePlan plan;  // decode.flush_subnormals off
   __device__ uint64_t Seed() const { return plan.random.Seed(); }
   __device__ uint32_t operator()(uint32_t bits, uint64_t, uint32_t random) const {
-    return FastDecode(plan, FastEncode<kMode>(plan, bits, random));
+    const uint32_t code = lanes::EncodeLanes<lanes::ScalarTags>(plan, bits, random, kMode).code;
+    return lanes::DecodeLanes<lanes::ScalarTags>(plan, code);
   }
 };
 
@@ -114,7 +116,7 @@ struct CoreFakeQuantOp {
 struct FastDecodeOp {
   EncodePlan plan;
   __device__ uint32_t operator()(uint32_t stored) const {
-    return FastDecode(plan, stored >> plan.layout.storage_shift);
+    return lanes::DecodeLanes<lanes::ScalarTags>(plan, stored >> plan.layout.storage_shift);
   }
 };
 

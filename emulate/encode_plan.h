@@ -1,7 +1,8 @@
 // Everything a kernel needs to round float32 values into one format,
 // computed once per call from the Format and Options (MakeEncodePlan): the
 // Highway kernels (emulate/simd/convert-inl.h) and the CUDA kernels
-// (cuda/fast_convert.h, cuda/named_convert.h) read it. EncodePlan is a few
+// (cuda/kernels.cu, cuda/named_convert.h) read it, the general conversion
+// of both through emulate/encode_lanes.h. EncodePlan is a few
 // named parts: the format's layout, the rounding rules, stochastic
 // rounding's random words, the core's results for the special inputs, the
 // decoding of codes, the fast path's constants and statistics, F16C.

@@ -2,14 +2,19 @@
 // that an algorithm written once against Highway's API (tags, Set, Shr,
 // IfThenElse, masks) also runs one element at a time: in a CUDA thread,
 // and in host tests that compare it with the scalar core. The rounding
-// algorithms shared by emulate/simd and cuda/ (emulate/fast_round.h) are
-// written this way; Highway's own ops serve the vector side, these the
-// one-lane side, picked by argument type (uint32_t, int32_t, float lanes;
-// bool masks) and by tag (ScalarU, ScalarI, ScalarF for hn's DU, DI, DF).
+// algorithms shared by emulate/simd and cuda/ (emulate/encode_lanes.h,
+// emulate/fast_round.h) are written this way; Highway's own ops serve the
+// vector side, these the one-lane side, picked by argument type (uint32_t,
+// int32_t, float lanes; bool masks) and by tag (ScalarU, ScalarI, ScalarF
+// for hn's DU, DI, DF). Such an algorithm's header is included once per
+// Highway target, its templates in floatscope::lanes::HWY_NAMESPACE there
+// (GCC gives a template the instruction set of where it is defined, and
+// inlines Highway's ops only into functions of their target):
+// emulate/encode_lanes.h shows the pattern.
 //
 // Only what the shared algorithms use, with Highway's semantics where C++'s
-// differ: AndNot(a, b) is ~a & b; Shl/Shr take per-lane counts (below 32,
-// as Highway requires); Min/Max/Gt/Lt compare as the lane type (unsigned
+// differ: AndNot(a, b) is ~a & b; Shl/Shr take per-lane counts (0 for a
+// count of 32 or more, as below); Min/Max/Gt/Lt compare as the lane type (unsigned
 // for uint32_t, signed for int32_t); ConvertTo rounds int -> float to
 // nearest even and float -> int toward zero.
 #pragma once
@@ -83,8 +88,29 @@ FS_LANES constexpr uint32_t And(uint32_t a, uint32_t b) { return a & b; }
 FS_LANES constexpr uint32_t Or(uint32_t a, uint32_t b) { return a | b; }
 FS_LANES constexpr uint32_t Xor(uint32_t a, uint32_t b) { return a ^ b; }
 FS_LANES constexpr uint32_t AndNot(uint32_t not_a, uint32_t b) { return ~not_a & b; }
-FS_LANES constexpr uint32_t Shl(uint32_t a, uint32_t count) { return a << count; }
-FS_LANES constexpr uint32_t Shr(uint32_t a, uint32_t count) { return a >> count; }
+// A count of 32 or more gives 0 on the host, as AVX2's VPSLLVD/VPSRLVD do,
+// where a plain C++ shift would be undefined: DecodeLanes shifts by more in
+// the lanes whose result a select discards (the subnormal scale of normal
+// codes), and RoundLanes' half bit is 1 << (0 - 1) = 0 for a shift of 0
+// (the custom formats whose quantum reaches 2^-149, e.g. m = 22 with
+// emin = -127, at every float32 subnormal). The device keeps the plain
+// shift, one instruction: PTX's shl/shr give 0 there too, and the counts
+// come from the run-time plan (making it total costs 7-10 % more PTX in
+// cuda/kernels.cu's plan kernels).
+FS_LANES constexpr uint32_t Shl(uint32_t a, uint32_t count) {
+#ifdef __CUDA_ARCH__
+  return a << count;
+#else
+  return count < 32 ? a << count : 0u;
+#endif
+}
+FS_LANES constexpr uint32_t Shr(uint32_t a, uint32_t count) {
+#ifdef __CUDA_ARCH__
+  return a >> count;
+#else
+  return count < 32 ? a >> count : 0u;
+#endif
+}
 template <int kBits>
 FS_LANES constexpr uint32_t ShiftLeft(uint32_t a) { return a << kBits; }
 template <int kBits>

@@ -1,10 +1,10 @@
 // Highway kernels: float32 lanes -> codes, codes -> float32 lanes.
 //
-// This is formats/round_pack.h, lane by lane, in 32-bit integer operations
-// only (no float arithmetic except exact int->float conversions and exact
-// power-of-two scalings in the decoder), so every target gives the same
-// bits. The steps and their names follow RoundPackFinite; read that first.
-// The results for special inputs come from the scalar core (EncodePlan).
+// The general conversion is emulate/encode_lanes.h (formats/round_pack.h,
+// lane by lane, in 32-bit integer operations; one definition with the CUDA
+// kernels); here it runs on Highway's vectors (HwyTags), beside the fast
+// path, the random words and the array loops. The results for special
+// inputs come from the scalar core (EncodePlan).
 //
 // Compiled once per target through foreach_target.h (emulate/simd/kernels.cc).
 
@@ -21,6 +21,7 @@
 #include <type_traits>
 
 #include "emulate/array_ops.h"
+#include "emulate/encode_lanes.h"
 #include "emulate/encode_plan.h"
 #include "emulate/fast_round-inl.h"
 #include "emulate/scalar_lanes.h"
@@ -173,319 +174,13 @@ class StochasticWords {
 };
 #endif  // HWY_TARGET != HWY_SCALAR
 
-// 1 where m, else 0.
-HWY_INLINE VU Bit(MU m) { return hn::IfThenElseZero(m, hn::Set(DU(), 1u)); }
-
-// Lanes holding NaN codes of the plan's format (formats/format.h IsNanCode).
-HWY_INLINE MU NanCodeMask(const EncodePlan& p, VU code) {
-  const DU du;
-  const VU zero = hn::Zero(du);
-  const VU mag = hn::AndNot(hn::Set(du, p.layout.sign_bit), code);
-  switch (p.layout.nan_codes) {
-    case NanCodes::kNone: break;
-    case NanCodes::kIeee:
-      return hn::And(hn::Eq(hn::Shr(mag, hn::Set(du, p.layout.mantissa_bits)),
-                            hn::Set(du, p.layout.max_exponent_field)),
-                     hn::Ne(hn::And(mag, hn::Set(du, (1u << p.layout.mantissa_bits) - 1)), zero));
-    case NanCodes::kAllOnes: return hn::Eq(mag, hn::Set(du, p.layout.magnitude_mask));
-    case NanCodes::kNegativeZero: return hn::Eq(code, hn::Set(du, p.layout.sign_bit));
-  }
-  return hn::Lt(zero, zero);
-}
-
-struct Rounded {
-  VU kept;
-  MU inexact;
-};
-
-// Rounds sig * 2^exp to a multiple of 2^q where shift = q - exp >= 1 and
-// sig < 2^24. `odd` is the parity of the truncated candidate.
-HWY_INLINE Rounded RoundLanes(const EncodePlan& p, VU sig, VI shift, VU sign, VU random,
-                              MU* odd_override, VU odd_value) {
-  const DU du;
-  const DI di;
-  // s = min(shift, 25): a shift past 24 already discards all of sig.
-  const VU s = hn::BitCast(du, hn::Min(shift, hn::Set(di, 25)));
-  const VU one = hn::Set(du, 1u);
-  const VU kept = hn::Shr(sig, s);
-  const VU below_mask = hn::Sub(hn::Shl(one, s), one);  // bits shifted out
-  const VU rem = hn::And(sig, below_mask);
-  const VU half_bit = hn::Shl(one, hn::Sub(s, one));
-  const MU half = hn::Ne(hn::And(rem, half_bit), hn::Zero(du));
-  const MU rest = hn::Ne(hn::And(rem, hn::Sub(half_bit, one)), hn::Zero(du));
-  const MU inexact = hn::Ne(rem, hn::Zero(du));
-  VU odd = hn::And(kept, one);
-  if (odd_override) odd = hn::IfThenElse(*odd_override, odd_value, odd);
-  const MU is_odd = hn::Ne(odd, hn::Zero(du));
-  const MU negative = hn::Ne(sign, hn::Zero(du));
-  MU up;
-  switch (p.rounding.mode) {
-    case Rounding::kNearestEven: up = hn::And(half, hn::Or(rest, is_odd)); break;
-    case Rounding::kNearestAway: up = half; break;
-    case Rounding::kTowardZero: up = hn::Lt(one, one); break;
-    case Rounding::kDown: up = hn::And(inexact, negative); break;
-    case Rounding::kUp: up = hn::AndNot(negative, inexact); break;
-    case Rounding::kOdd: up = hn::AndNot(is_odd, inexact); break;
-    case Rounding::kStochastic: {
-      // r = the top R bits of the discarded fraction rem / 2^shift.
-      const VI R = hn::Set(di, static_cast<int32_t>(p.random.sr_bits));
-      const VI right = hn::Sub(shift, R);  // > 0: shift rem right, else left
-      const VU rs = hn::BitCast(du, hn::Min(hn::Max(right, hn::Zero(di)), hn::Set(di, 31)));
-      const VU ls = hn::BitCast(du, hn::Max(hn::Neg(right), hn::Zero(di)));
-      const VU r = hn::IfThenElse(hn::RebindMask(du, hn::Gt(right, hn::Zero(di))), hn::Shr(rem, rs),
-                                  hn::Shl(rem, ls));
-      const VU u = p.random.sr_bits == 32 ? random : hn::Shr(random, hn::Set(du, 32 - p.random.sr_bits));
-      const VU sum = hn::Add(r, u);
-      up = p.random.sr_bits == 32 ? hn::Lt(sum, u) : hn::Ne(hn::Shr(sum, hn::Set(du, p.random.sr_bits)), hn::Zero(du));
-      break;
-    }
-    case Rounding::kStochasticEq: up = hn::And(inexact, hn::Ne(hn::ShiftRight<31>(random), hn::Zero(du))); break;
-  }
-  return Rounded{hn::Add(kept, Bit(up)), inexact};
-}
-
-struct Lanes {
-  VU code;
-  VU flags;  // TestFloat bits per lane
-  MU saturated, flushed, is_nan;
-};
-
-// Rounds float32 lanes (as bits) into the plan's format. `random`: each
-// lane's word for stochastic rounding (StochasticWords; unused otherwise).
-HWY_INLINE Lanes EncodeLanes(const EncodePlan& p, VU bits, VU random) {
-  const DU du;
-  const DI di;
-  const DF df;
-  const VU zero = hn::Zero(du), one = hn::Set(du, 1u);
-  const VU sign = hn::ShiftRight<31>(bits);
-  const MU neg = hn::Ne(sign, zero);
-  const VU abs = hn::And(bits, hn::Set(du, 0x7fffffffu));
-  const VU ef = hn::ShiftRight<23>(abs);
-  const VU mant = hn::And(abs, hn::Set(du, 0x7fffffu));
-  const MU is_nan = hn::Gt(abs, hn::Set(du, 0x7f800000u));
-  const MU is_inf = hn::Eq(abs, hn::Set(du, 0x7f800000u));
-  const MU ef_zero = hn::Eq(ef, zero);
-  MU is_zero = hn::Eq(abs, zero);
-  if (p.rounding.flush_input) is_zero = hn::Or(is_zero, ef_zero);
-
-  // 1. The exact value: sig * 2^exp, sig < 2^24; E = exponent of its top bit.
-  const VU sig = hn::IfThenElse(ef_zero, mant, hn::Or(mant, hn::Set(du, 0x800000u)));
-  const VI exp = hn::IfThenElse(hn::RebindMask(di, ef_zero), hn::Set(di, -149),
-                                hn::Sub(hn::BitCast(di, ef), hn::Set(di, 150)));
-  // Top bit of a subnormal's mantissa through an exact int->float conversion.
-  const VI mant_log2 = hn::Sub(hn::BitCast(di, hn::ShiftRight<23>(hn::BitCast(du, hn::ConvertTo(df, hn::BitCast(di, mant))))),
-                               hn::Set(di, 127));
-  const VI E = hn::IfThenElse(hn::RebindMask(di, ef_zero), hn::Add(hn::Set(di, -149), mant_log2),
-                              hn::Sub(hn::BitCast(di, ef), hn::Set(di, 127)));
-
-  Lanes out;
-  VU flags = zero;
-
-  if (p.layout.is_int) {
-    // Integers: quantum 1. |x| >= 2^23 is out of range for every supported width.
-    const MU big = hn::RebindMask(du, hn::Gt(exp, hn::Set(di, -1)));
-    const VI shift = hn::Max(hn::Neg(exp), hn::Set(di, 1));
-    const Rounded r = RoundLanes(p, sig, shift, sign, random, nullptr, zero);
-    const VU limit = hn::IfThenElse(neg, hn::Set(du, p.layout.int_most_negative), hn::Set(du, p.layout.max_magnitude));
-    const MU out_of_range = hn::Or(big, hn::Gt(r.kept, limit));
-    // Wrap: the low bits of the rounded integer (of sig << exp when big).
-    const VU big_low = hn::Shl(sig, hn::BitCast(du, hn::Min(hn::Max(exp, hn::Zero(di)), hn::Set(di, 31))));
-    const VU magnitude = hn::IfThenElse(big, big_low, r.kept);
-    const VU twos = hn::And(hn::IfThenElse(neg, hn::Sub(zero, magnitude), magnitude), hn::Set(du, p.layout.code_mask));
-    const VU clamp = hn::IfThenElse(neg, hn::Set(du, (0u - p.layout.int_most_negative) & p.layout.code_mask),
-                                    hn::Set(du, p.layout.max_magnitude));
-    VU code = hn::IfThenElse(out_of_range, p.rounding.int_wraps ? twos : clamp, twos);
-    flags = hn::IfThenElse(out_of_range, hn::Set(du, kInvalid), hn::IfThenElseZero(r.inexact, hn::Set(du, kInexact)));
-    // Specials: zeros, infinities, NaNs.
-    code = hn::IfThenElse(
-        is_zero, hn::IfThenElse(neg, hn::Set(du, p.special.zero.code[1]), hn::Set(du, p.special.zero.code[0])), code);
-    flags = hn::IfThenElse(is_zero, zero, flags);
-    code = hn::IfThenElse(
-        is_inf, hn::IfThenElse(neg, hn::Set(du, p.special.inf.code[1]), hn::Set(du, p.special.inf.code[0])), code);
-    flags = hn::IfThenElse(is_inf, hn::Set(du, p.special.inf.flags[0]), flags);
-    code = hn::IfThenElse(is_nan, hn::Set(du, p.special.nan_quiet.code[0]), code);
-    flags = hn::IfThenElse(is_nan, hn::Set(du, kInvalid), flags);
-    out.code = code;
-    out.flags = flags;
-    out.saturated = hn::Lt(one, one);
-    out.flushed = out.saturated;
-    out.is_nan = out.saturated;
-    return out;
-  }
-
-  // 2. The quantum q.
-  const VI emin = hn::Set(di, p.layout.emin), m = hn::Set(di, p.layout.mantissa_bits);
-  const auto normal_i = hn::Gt(E, hn::Sub(emin, hn::Set(di, 1)));
-  const MU normal = hn::RebindMask(du, normal_i);
-  const VI q_low = p.layout.has_subnormals ? hn::Sub(emin, m) : emin;
-  const VI q = hn::IfThenElse(normal_i, hn::Sub(E, m), q_low);
-
-  // 3. Round. With no mantissa bits the parity is the exponent field's.
-  const bool p1 = p.layout.mantissa_bits == 0 && p.rounding.p1_even_code;
-  MU odd_mask = normal;
-  const VU odd_value = hn::And(hn::BitCast(du, hn::Add(q, hn::Set(di, p.layout.bias))), one);
-  const Rounded r = RoundLanes(p, sig, hn::Sub(q, exp), sign, random, p1 ? &odd_mask : nullptr, odd_value);
-  VU kept = r.kept;
-  flags = hn::IfThenElseZero(r.inexact, hn::Set(du, kInexact));
-
-  // 4. Tininess (only where it can matter: flags, FTZ).
-  MU tiny = hn::RebindMask(du, hn::Lt(E, emin));
-  if (p.rounding.tiny_after_rounding) {
-    const VI e_below = hn::Sub(emin, hn::Set(di, 1));
-    const MU at_edge = hn::RebindMask(du, hn::Eq(E, e_below));
-    const VI q2 = hn::Sub(E, m);
-    MU all = hn::Eq(one, one);
-    const VU odd2 = hn::And(hn::BitCast(du, hn::Add(q2, hn::Set(di, p.layout.bias))), one);
-    // At the edge shift2 >= 1 for every supported format (m <= 22).
-    const Rounded wide = RoundLanes(p, sig, hn::Max(hn::Sub(q2, exp), hn::Set(di, 1)), sign, random,
-                                    p1 ? &all : nullptr, odd2);
-    const MU carried = hn::Eq(wide.kept, hn::Set(du, 2u << p.layout.mantissa_bits));
-    tiny = hn::AndNot(hn::And(at_edge, carried), tiny);
-  }
-
-  // 5. Encode kept * 2^q: ((q + m + bias) << m) + kept - 2^m covers the
-  // normal binades (the carry into the next binade included) and the
-  // subnormal grid; a format without subnormals has 0 or 2^emin below.
-  VU mag;
-  if (p.layout.has_subnormals) {
-    const VU field_base = hn::BitCast(du, hn::Add(hn::Add(q, m), hn::Set(di, p.layout.bias)));
-    mag = hn::Sub(hn::Add(hn::Shl(field_base, hn::Set(du, p.layout.mantissa_bits)), kept),
-                  hn::Set(du, 1u << p.layout.mantissa_bits));
-  } else {
-    if (!p.layout.has_zero) kept = hn::IfThenElse(hn::And(hn::Not(normal), hn::Eq(kept, zero)), one, kept);
-    const VU field_base = hn::BitCast(du, hn::Add(hn::Add(q, m), hn::Set(di, p.layout.bias)));
-    const VU normal_mag = hn::Sub(hn::Add(hn::Shl(field_base, hn::Set(du, p.layout.mantissa_bits)), kept),
-                                  hn::Set(du, 1u << p.layout.mantissa_bits));
-    const VU gap_mag = hn::IfThenElseZero(
-        hn::Ne(kept, zero),
-        hn::Set(du, static_cast<uint32_t>(p.layout.emin + p.layout.bias) << p.layout.mantissa_bits));
-    mag = hn::IfThenElse(normal, normal_mag, gap_mag);
-  }
-  const MU is_zero_result = hn::Eq(mag, zero);
-  if (p.layout.has_zero) {
-    // Rounded to zero: tiny and inexact by construction.
-    flags = hn::Or(flags, hn::IfThenElseZero(hn::And(is_zero_result, r.inexact), hn::Set(du, kUnderflow)));
-  } else {
-    flags = hn::Or(flags, hn::IfThenElseZero(hn::And(tiny, r.inexact), hn::Set(du, kUnderflow)));
-  }
-
-  // 6. Overflow.
-  const MU ovf = hn::Gt(mag, hn::Set(du, p.layout.max_magnitude));
-
-  // 7. Underflow and flush-to-zero.
-  VU code = hn::Or(mag, hn::IfThenElseZero(neg, hn::Set(du, p.layout.sign_bit)));
-  MU flushed = hn::Lt(one, one);
-  if (p.layout.has_zero) {
-    const MU tiny_nonzero = hn::AndNot(is_zero_result, tiny);
-    if (p.rounding.flush_output) {
-      flushed = tiny_nonzero;
-      const VU zc = p.layout.has_negative_zero ? hn::IfThenElseZero(neg, hn::Set(du, p.layout.sign_bit)) : zero;
-      code = hn::IfThenElse(flushed, zc, code);
-      flags = hn::IfThenElse(flushed, hn::Or(flags, hn::Set(du, kUnderflow | kInexact)), flags);
-    } else {
-      flags = hn::Or(flags, hn::IfThenElseZero(hn::And(tiny_nonzero, r.inexact), hn::Set(du, kUnderflow)));
-    }
-    if (!p.layout.has_negative_zero)
-      code = hn::IfThenElse(hn::Eq(hn::AndNot(hn::Set(du, p.layout.sign_bit), code), zero), zero, code);
-  }
-  code = hn::IfThenElse(
-      ovf, hn::IfThenElse(neg, hn::Set(du, p.special.overflow.code[1]), hn::Set(du, p.special.overflow.code[0])), code);
-  flags = hn::IfThenElse(ovf, hn::Set(du, kOverflow | kInexact), flags);
-  MU saturated;
-  flushed = hn::AndNot(ovf, flushed);
-
-  // Specials, as the core gives them.
-  auto by_sign = [&](const SpecialResult& s, VU* c, VU* f, MU where) {
-    *c = hn::IfThenElse(where, hn::IfThenElse(neg, hn::Set(du, s.code[1]), hn::Set(du, s.code[0])), *c);
-    *f = hn::IfThenElse(where, hn::IfThenElse(neg, hn::Set(du, s.flags[1]), hn::Set(du, s.flags[0])), *f);
-  };
-  if (!p.layout.is_signed) {
-    // Negative values into an unsigned format (formats/round_pack.h,
-    // Convert): one that rounds to zero (or is flushed to it) keeps the
-    // rounding's code 0 and flags; any other is below the lowest value 0
-    // and gives the core's answer for -1 (0 and invalid, or NaN where the
-    // format has no zero). ovf lanes overflowed, so did not round to zero.
-    const MU to_zero = p.layout.has_zero ? hn::AndNot(ovf, hn::Or(is_zero_result, flushed)) : hn::Lt(one, one);
-    by_sign(p.special.negative, &code, &flags, hn::AndNot(to_zero, hn::AndNot(is_nan, neg)));
-  }
-  by_sign(p.special.zero, &code, &flags, is_zero);
-  by_sign(p.special.inf, &code, &flags, is_inf);
-  const MU quiet = hn::Ne(hn::And(mant, hn::Set(du, 0x400000u)), zero);
-  if (p.special.nan_from_payload) {
-    const VU payload = hn::Shr(mant, hn::Set(du, 23 - p.layout.mantissa_bits));
-    const VU nan_code = hn::Or(hn::Or(hn::Set(du, p.special.nan_base), payload),
-                               hn::IfThenElseZero(neg, hn::Set(du, p.layout.sign_bit)));
-    code = hn::IfThenElse(is_nan, nan_code, code);
-    flags = hn::IfThenElse(is_nan, hn::IfThenElseZero(hn::Not(quiet), hn::Set(du, kInvalid)), flags);
-  } else {
-    by_sign(p.special.nan_quiet, &code, &flags, hn::And(is_nan, quiet));
-    by_sign(p.special.nan_signaling, &code, &flags, hn::AndNot(quiet, is_nan));
-  }
-  const MU special = hn::Or(hn::Or(is_nan, is_inf), is_zero);
-  flushed = hn::AndNot(special, flushed);
-  if (!p.layout.is_signed) flushed = hn::AndNot(neg, flushed);
-  // Saturated as ArrayStats defines it: overflow raised and +-max finite
-  // given (an infinite input clamped by a format without infinities counts).
-  saturated = hn::And(hn::Ne(hn::And(flags, hn::Set(du, kOverflow)), zero),
-                      hn::Eq(hn::AndNot(hn::Set(du, p.layout.sign_bit), code), hn::Set(du, p.layout.max_magnitude)));
-  out.code = code;
-  out.flags = flags;
-  out.saturated = saturated;
-  out.flushed = flushed;
-  out.is_nan = NanCodeMask(p, code);
-  return out;
-}
-
-// codes -> float32 bits (exact: every supported format's values are floats).
-HWY_INLINE VU DecodeLanes(const EncodePlan& p, VU code) {
-  const DU du;
-  const DI di;
-  const DF df;
-  const VU zero = hn::Zero(du);
-  if (p.layout.is_int) {
-    VU v = code;
-    if (p.layout.is_signed) {  // sign-extend from the format's width
-      const VU top = hn::Set(du, p.layout.sign_bit);
-      v = hn::Sub(hn::Xor(code, top), top);
-    }
-    return hn::BitCast(du, hn::ConvertTo(df, hn::BitCast(di, v)));
-  }
-  const MU neg = hn::Ne(hn::And(code, hn::Set(du, p.layout.sign_bit)), zero);
-  const VU sign = hn::IfThenElseZero(neg, hn::Set(du, 0x80000000u));
-  const VU mag = hn::AndNot(hn::Set(du, p.layout.sign_bit), code);
-  const VU field = hn::Shr(mag, hn::Set(du, p.layout.mantissa_bits));
-  const VU mant = hn::And(mag, hn::Set(du, (1u << p.layout.mantissa_bits) - 1));
-  const MU sub = p.layout.has_zero ? hn::Eq(field, zero) : hn::Lt(zero, zero);
-  // value = sig * 2^k with sig < 2^24: an exact int->float conversion times
-  // an exact power of two (built from bits; 2^k may be a float32 subnormal).
-  VU sig = hn::IfThenElse(sub, p.layout.has_subnormals ? mant : zero,
-                          hn::Or(mant, hn::Set(du, 1u << p.layout.mantissa_bits)));
-  if (p.decode.flush_subnormals) sig = hn::IfThenElseZero(hn::Not(sub), sig);
-  const VI k = hn::IfThenElse(hn::RebindMask(di, sub), hn::Set(di, p.layout.emin - p.layout.mantissa_bits),
-                              hn::Sub(hn::BitCast(di, field), hn::Set(di, p.layout.bias + p.layout.mantissa_bits)));
-  const VI normal_bits = hn::ShiftLeft<23>(hn::Add(k, hn::Set(di, 127)));
-  const VU sub_bits = hn::Shl(hn::Set(du, 1u), hn::BitCast(du, hn::Max(hn::Add(k, hn::Set(di, 149)), hn::Zero(di))));
-  const VU scale = hn::IfThenElse(hn::RebindMask(du, hn::Gt(k, hn::Set(di, -127))), hn::BitCast(du, normal_bits), sub_bits);
-  const auto value = hn::Mul(hn::ConvertTo(df, hn::BitCast(di, sig)), hn::BitCast(df, scale));
-  VU bits = hn::Or(hn::BitCast(du, value), sign);
-
-  // Specials: classify the codes as formats/format.h does, decode as the core.
-  const MU is_nan = NanCodeMask(p, code);
-  MU is_inf = hn::Lt(zero, zero);
-  switch (p.layout.inf_codes) {
-    case InfCodes::kNone: break;
-    case InfCodes::kIeee:
-      is_inf = hn::And(hn::Eq(field, hn::Set(du, p.layout.max_exponent_field)), hn::Eq(mant, zero));
-      break;
-    case InfCodes::kMaxCode: is_inf = hn::Eq(mag, hn::Set(du, p.layout.inf_magnitude)); break;
-  }
-  bits = hn::IfThenElse(
-      is_inf, hn::IfThenElse(neg, hn::Set(du, p.decode.inf_bits[1]), hn::Set(du, p.decode.inf_bits[0])), bits);
-  VU nan_bits = hn::IfThenElse(neg, hn::Set(du, p.decode.nan_bits[1]), hn::Set(du, p.decode.nan_bits[0]));
-  if (p.decode.keep_nan_payload)  // sign | quiet exponent | payload moved to the top
-    nan_bits = hn::Or(hn::Or(sign, hn::Set(du, 0x7fc00000u)), hn::Shl(mant, hn::Set(du, 23 - p.layout.mantissa_bits)));
-  return hn::IfThenElse(is_nan, nan_bits, bits);
-}
+// The general conversion, shared with the CUDA kernels: shared::EncodeLanes
+// rounds float32 lanes (as bits) into the plan's format, with `random` each
+// lane's word for stochastic rounding (StochasticWords; unused otherwise),
+// and shared::DecodeLanes turns codes back into float32 bits
+// (emulate/encode_lanes.h).
+namespace shared = lanes::HWY_NAMESPACE;
+using Lanes = shared::Lanes<HwyTags>;
 
 // Adds the per-lane flags and properties of one vector to `st`.
 HWY_INLINE void CountLanes(const Lanes& l, MU valid, ArrayStats* st) {
@@ -840,7 +535,7 @@ struct FastCounts {
 // Elements are counted by the loops, once for all.
 HWY_INLINE void CountRareVector(const EncodePlan& p, VU bits, VU random, MU valid, ArrayStats* st) {
   const uint64_t elements = st->elements;
-  CountLanes(EncodeLanes(p, bits, random), valid, st);
+  CountLanes(shared::EncodeLanes<HwyTags>(p, bits, random, p.rounding.mode), valid, st);
   st->elements = elements;
 }
 
@@ -1061,9 +756,9 @@ HWY_NOINLINE size_t EncodeF32Vectors(const EncodePlan& plan, const float* in, vo
   }
   NoteEncodePath(EncodePath::kGeneral);
   auto step = [&](VU bits, VU random, MU valid) {
-    const Lanes l = EncodeLanes(p, bits, random);
+    const Lanes l = shared::EncodeLanes<HwyTags>(p, bits, random, p.rounding.mode);
     if (stats) CountLanes(l, valid, stats);
-    return fq_out ? DecodeLanes(p, l.code) : l.code;
+    return fq_out ? shared::DecodeLanes<HwyTags>(p, l.code) : l.code;
   };
   if (IsStochastic(p.rounding.mode)) return ForEachVector<true>(p, in, out, n, first_index, step);
   return ForEachVector<false>(p, in, out, n, first_index, step);
@@ -1087,7 +782,7 @@ HWY_NOINLINE size_t DecodeToF32Vectors(const EncodePlan& plan, const void* codes
     } else {
       code = hn::ShiftRightSame(hn::LoadU(du, static_cast<const uint32_t*>(codes) + i), p.layout.storage_shift);
     }
-    hn::StoreU(hn::BitCast(df, DecodeLanes(p, code)), df, out + i);
+    hn::StoreU(hn::BitCast(df, shared::DecodeLanes<HwyTags>(p, code)), df, out + i);
   }
   return i;
 }

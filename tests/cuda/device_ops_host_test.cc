@@ -1,5 +1,7 @@
 // The device code of cuda/ compiled for the host and compared with emulate/:
-// the fast conversion (cuda/fast_convert.h) with the scalar core, the
+// the one-lane general conversion (emulate/encode_lanes.h with
+// lanes::ScalarTags, what a thread of the "fast"/"plan" kernels runs) with
+// the scalar core, the
 // per-tensor / MX / NVFP4 kernels' sequence of emulate/quant's FS_HD steps
 // (float32 amax, the MX element format a local copy) with emulate/quant's
 // Quantize, and the GEMM kernel's call of emulate/dot.h (its
@@ -8,13 +10,18 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "cuda/device_ops.h"
-#include "cuda/fast_convert.h"
 #include "cuda/stochastic.h"
 #include "emulate/array_ops.h"
+#include "emulate/encode_lanes.h"
 #include "emulate/quant/fp8_scaling.h"
 #include "emulate/quant/mx.h"
 #include "emulate/quant/nvfp4.h"
@@ -27,33 +34,84 @@ using namespace floatscope::cuda_test;
 
 namespace {
 
+// One element through the one-lane build of emulate/encode_lanes.h, as a
+// thread of cuda/kernels.cu's FastEncodeOp/FastDecodeOp runs it (the mode a
+// compile-time constant there too).
 template <Rounding kMode>
-void CheckFast(const Format& f, const Options& opt, const std::vector<float>& xs) {
-  EncodePlan enc = MakeEncodePlan(f, opt);
+lanes::Lanes<lanes::ScalarTags> LaneEncode(const EncodePlan& p, uint32_t bits, uint32_t random) {
+  return lanes::EncodeLanes<lanes::ScalarTags>(p, bits, random, kMode);
+}
+uint32_t LaneDecode(const EncodePlan& p, uint32_t code) { return lanes::DecodeLanes<lanes::ScalarTags>(p, code); }
+
+// The random word a stochastic mode reads for element `index`; any other
+// mode gets a word too (it must ignore it).
+uint32_t WordOf(const Options& opt, uint64_t index) {
+  return IsStochastic(opt.rounding) ? StochasticBits(opt.seed, index)
+                                    : static_cast<uint32_t>((index + 1) * 0x9E3779B97F4A7C15ull >> 32);
+}
+
+// What ArrayStats counts for one element, from the lanes' flags and masks.
+void Tally(const lanes::Lanes<lanes::ScalarTags>& l, ArrayStats* st) {
+  ++st->elements;
+  st->inexact += (l.flags & kInexact) != 0;
+  st->underflow += (l.flags & kUnderflow) != 0;
+  st->overflow += (l.flags & kOverflow) != 0;
+  st->invalid += (l.flags & kInvalid) != 0;
+  st->saturated += l.saturated;
+  st->flushed += l.flushed;
+  st->nan += l.is_nan;
+}
+
+std::string StatsText(const ArrayStats& s) {
+  return fmt::format("n {} inexact {} underflow {} overflow {} invalid {} saturated {} flushed {} nan {}", s.elements,
+                     s.inexact, s.underflow, s.overflow, s.invalid, s.saturated, s.flushed, s.nan);
+}
+
+// The one-lane conversion of xs (element i has index first + i) against the
+// core: codes, flags and fake quantization element by element, and the
+// statistics of the lanes (saturated, flushed, NaN included) against the
+// core's array statistics (scalar::EncodeF32Array). Decoding: every code
+// with DAZ as the options say, where the format has at most 2^20 codes (once
+// per policy: in the rne pass).
+// Returns the number of mismatches (the first few reported).
+template <Rounding kMode>
+uint64_t CheckLanes(const Format& f, const Options& opt, const std::vector<float>& xs, uint64_t first) {
+  REQUIRE(opt.rounding == kMode);
+  const EncodePlan enc = MakeEncodePlan(f, opt);
   EncodePlan fq = enc;
-  fq.decode.flush_subnormals = false;
+  fq.decode.flush_subnormals = false;  // as FakeQuantF32Array (and cuda/kernels.cu)
   const Options fq_dec = gpu::FakeQuantDecodeOptions(opt);
   uint64_t bad = 0;
+  ArrayStats mine;
   for (size_t i = 0; i < xs.size(); ++i) {
-    const uint64_t index = 1000 + i;
-    const uint64_t want = EncodeFromF32(f, xs[i], opt, index).code;
-    const uint32_t random = IsStochastic(kMode) ? StochasticBits(opt.seed, index) : 0u;
-    const uint32_t got = gpu::FastEncode<kMode>(enc, Bits(xs[i]), random);
-    const uint32_t got_fq = gpu::FastDecode(fq, got);
-    const uint32_t want_fq = Bits(DecodeToF32(f, want, fq_dec));
-    if ((got != want || got_fq != want_fq) && bad++ < 3)
-      FAIL_CHECK(fmt::format("{} {} input 0x{:08x}: fast 0x{:x}/0x{:08x}, core 0x{:x}/0x{:08x}", f.name,
-                             RoundingNameOf(kMode), Bits(xs[i]), got, got_fq, want, want_fq));
+    const uint64_t index = first + i;
+    const Result want = EncodeFromF32(f, xs[i], opt, index);
+    const auto got = LaneEncode<kMode>(enc, Bits(xs[i]), WordOf(opt, index));
+    Tally(got, &mine);
+    const uint32_t got_fq = LaneDecode(fq, got.code);
+    const uint32_t want_fq = Bits(DecodeToF32(f, want.code, fq_dec));
+    if ((got.code != want.code || got.flags != want.flags || got_fq != want_fq) && bad++ < 3)
+      FAIL_CHECK(fmt::format("{} {} input 0x{:08x} index {}: lanes 0x{:x}/flags {}/0x{:08x}, "
+                             "core 0x{:x}/flags {}/0x{:08x}",
+                             f.name, RoundingNameOf(kMode), Bits(xs[i]), index, got.code, got.flags, got_fq, want.code,
+                             want.flags, want_fq));
   }
-  // Decode of every code with DAZ as the options say.
-  const Options dec = gpu::DecodeOptions(opt);
-  for (uint64_t c = 0; c < (uint64_t{1} << f.bits); ++c) {
-    const uint32_t want = Bits(DecodeToF32(f, c, dec));
-    const uint32_t got = gpu::FastDecode(enc, static_cast<uint32_t>(c));
-    if (got != want && bad++ < 6)
-      FAIL_CHECK(fmt::format("{} decode 0x{:x}: fast 0x{:08x}, core 0x{:08x}", f.name, c, got, want));
+  ArrayStats want_stats;
+  std::vector<uint8_t> codes(xs.size() * CodeBytes(f));
+  scalar::EncodeF32Array(f, opt, xs.data(), codes.data(), xs.size(), first, &want_stats);
+  if (!(mine == want_stats) && bad++ < 6)
+    FAIL_CHECK(fmt::format("{} {} statistics: lanes {}, core {}", f.name, RoundingNameOf(kMode), StatsText(mine),
+                           StatsText(want_stats)));
+  if (kMode == Rounding::kNearestEven && f.bits <= 20) {
+    const Options dec = gpu::DecodeOptions(opt);
+    for (uint64_t c = 0; c < (uint64_t{1} << f.bits); ++c) {
+      const uint32_t want = Bits(DecodeToF32(f, c, dec));
+      const uint32_t got = LaneDecode(enc, static_cast<uint32_t>(c));
+      if (got != want && bad++ < 6)
+        FAIL_CHECK(fmt::format("{} decode 0x{:x}: lanes 0x{:08x}, core 0x{:08x}", f.name, c, got, want));
+    }
   }
-  CHECK(bad == 0);
+  return bad;
 }
 
 template <class Fn>
@@ -68,36 +126,227 @@ void ForEachMode(Fn&& fn) {
   fn(std::integral_constant<Rounding, Rounding::kStochasticEq>{});
 }
 
-std::vector<const Format*> FastFormats() {
+// The named formats of at most 19 bits the general conversion covers, and
+// others: a wider mantissa, no infinities/subnormals, no mantissa bits,
+// small integers, unsigned floats with and without a zero (negative tiny
+// inputs under FTZ), the lowest quantum the general conversion takes
+// (2^-149: m = 22, emin = -127), and IEEE P3109 members (unsigned with a
+// zero, the unsigned +inf 11..10, P = 1, K < 8).
+std::vector<const Format*> LaneFormats() {
   std::vector<const Format*> out;
   for (const Format& f : formats::kAll)
     if (f.bits <= 19 && SimdSupports(f)) out.push_back(&f);
   std::string why;
-  for (const char* spec : {"e5m6", "e4m3:bias=9,inf=no,nan=ones,subnormals=no", "e3m2:subnormals=no", "int6"})
-    if (const Format* f = ResolveFormat(spec, &why)) out.push_back(f);
+  for (const char* spec :
+       {"e5m6", "e4m3:bias=9,inf=no,nan=ones,subnormals=no", "e3m2:subnormals=no", "e3m0:inf=no,nan=ones", "int6",
+        "uint3", "e4m3:signed=no", "e5m2:signed=no,inf=no,subnormals=no", "e8m7:signed=no,zero=no",
+        "e1m22:bias=128,inf=no,nan=none", "e2m22:signed=no,bias=128,inf=no,nan=ones", "binary8p3ue", "binary8p1ue",
+        "binary8p1uf", "binary6p2uf", "binary5p5ue", "binary8p4sf", "binary8p1se", "binary4p2se"}) {
+    const Format* f = ResolveFormat(spec, &why);
+    CHECK_MESSAGE(f != nullptr, spec, ": ", why);
+    if (f && SimdSupports(*f)) out.push_back(f);
+    else CHECK_MESSAGE(false, spec, " is outside SimdSupports");
+  }
   return out;
+}
+
+// The policy variants the one-lane conversion is checked under: the
+// defaults, saturating (floats) or wrapping (integers) overflow, DAZ and FTZ,
+// tininess before rounding with FTZ and 5 random bits, canonical NaNs with
+// NaN overflow and another seed.
+std::vector<Options> PolicyVariants(const Format& f) {
+  std::vector<Options> variants(5);
+  variants[1].overflow = IsFloat(f) ? Overflow::kSaturate : Overflow::kWrap;
+  variants[2].flush_input = variants[2].flush_output = true;
+  variants[3].tininess = Tininess::kBeforeRounding;
+  variants[3].flush_output = true;
+  variants[3].sr_bits = 5;
+  variants[4].nan_payload = NanPayload::kCanonical;
+  variants[4].seed = 0x123456789abcull;
+  if (IsFloat(f) && HasNan(f)) variants[4].overflow = Overflow::kNan;
+  return variants;
+}
+
+// Random float32 patterns per (format, policy, mode) in the named-format
+// test, besides InterestingInputs' edges: FLOATSCOPE_LANES_SAMPLES, default
+// 2^16.
+size_t LaneSamples() {
+  const char* s = std::getenv("FLOATSCOPE_LANES_SAMPLES");
+  return s ? static_cast<size_t>(std::strtoull(s, nullptr, 0)) : size_t{1} << 16;
 }
 
 }  // namespace
 
-TEST_CASE("fast conversion (cuda/fast_convert.h) equals the core: every format, mode and policy variant") {
+TEST_CASE("the one-lane general conversion (emulate/encode_lanes.h) equals the core: formats, modes, policy variants") {
   const std::vector<float> xs = InterestingInputs(1 << 12, 7);
-  for (const Format* f : FastFormats()) {
-    std::vector<Options> variants(5);
-    variants[1].overflow = IsFloat(*f) ? Overflow::kSaturate : Overflow::kWrap;
-    variants[2].flush_input = variants[2].flush_output = true;
-    variants[3].tininess = Tininess::kBeforeRounding;
-    variants[3].flush_output = true;
-    variants[3].sr_bits = 5;
-    variants[4].nan_payload = NanPayload::kCanonical;
-    variants[4].seed = 0x123456789abcull;
-    if (IsFloat(*f) && HasNan(*f)) variants[4].overflow = Overflow::kNan;
-    for (Options opt : variants) {
+  for (const Format* f : LaneFormats()) {
+    for (Options opt : PolicyVariants(*f)) {
       ForEachMode([&](auto mode) {
         opt.rounding = decltype(mode)::value;
-        CheckFast<decltype(mode)::value>(*f, opt, xs);
+        CHECK(CheckLanes<decltype(mode)::value>(*f, opt, xs, 1000) == 0);
       });
     }
+  }
+}
+
+TEST_CASE("the one-lane general conversion equals the core: every named format x mode x policy, a large sample") {
+  // Every format of formats::kAll the general conversion covers (all but
+  // f32 and f64: SimdSupports), the ones the compile-time kernels of
+  // cuda/named_convert.h do not cover included. Stochastic modes read each
+  // element's word from a random index.
+  const size_t samples = LaneSamples();
+  std::mt19937_64 rng(20261207);
+  uint64_t bad = 0, checked = 0;
+  std::vector<std::string> outside;
+  for (const Format& f : formats::kAll) {
+    if (!SimdSupports(f)) {
+      outside.push_back(f.name);
+      continue;
+    }
+    const std::vector<float> xs = InterestingInputs(samples, static_cast<uint32_t>(rng()));
+    for (Options opt : PolicyVariants(f)) {
+      ForEachMode([&](auto mode) {
+        CAPTURE(f.name);
+        opt.rounding = decltype(mode)::value;
+        opt.seed = rng();
+        bad += CheckLanes<decltype(mode)::value>(f, opt, xs, rng());
+        checked += xs.size();
+      });
+    }
+  }
+  MESSAGE(fmt::format("{} conversions checked; outside the general conversion: {}", checked,
+                      fmt::join(outside, ", ")));
+  CHECK(outside == std::vector<std::string>{"f64", "f32"});
+  CHECK(bad == 0);
+}
+
+namespace {
+
+// Checks the one-lane conversion on all 2^32 float32 inputs (input bits b
+// has index b) against `reference`: "core", the scalar core element by
+// element (code, flags, fake quantization; NaN and saturation from the
+// code, nothing flushed), or "simd", the Highway kernels (EncodeF32Array
+// and FakeQuantF32Array, themselves proven equal to the core on all inputs:
+// exhaustive_simd), codes and fake quantization element by element and the
+// statistics. Returns the number of mismatches.
+template <Rounding kMode>
+uint64_t CheckLanesExhaustive(const Format& f, const Options& opt, bool core, unsigned threads) {
+  const EncodePlan enc = MakeEncodePlan(f, opt);
+  EncodePlan fq = enc;
+  fq.decode.flush_subnormals = false;
+  const Options fq_dec = gpu::FakeQuantDecodeOptions(opt);
+  constexpr uint64_t kChunk = uint64_t{1} << 20;
+  std::atomic<uint64_t> next{0}, bad{0};
+  std::mutex report;
+  ArrayStats mine_all, ref_all;
+  auto worker = [&] {
+    std::vector<float> in(kChunk), out(kChunk);
+    std::vector<uint8_t> codes(kChunk * CodeBytes(f));
+    ArrayStats mine, ref;
+    auto fail = [&](const std::string& what) {
+      if (bad++ < 5) {
+        std::lock_guard<std::mutex> lock(report);
+        FAIL_CHECK(what);
+      }
+    };
+    for (uint64_t base; (base = next.fetch_add(kChunk)) < (uint64_t{1} << 32);) {
+      for (uint64_t i = 0; i < kChunk; ++i) in[i] = F32FromBits(static_cast<uint32_t>(base + i));
+      if (!core) {
+        EncodeF32Array(f, opt, in.data(), codes.data(), kChunk, base, &ref, 1);
+        FakeQuantF32Array(f, opt, in.data(), out.data(), kChunk, base, nullptr, 1);
+      }
+      for (uint64_t i = 0; i < kChunk; ++i) {
+        const uint32_t bits = static_cast<uint32_t>(base + i);
+        const auto got = LaneEncode<kMode>(enc, bits, WordOf(opt, base + i));
+        Tally(got, &mine);
+        const uint32_t got_fq = LaneDecode(fq, got.code);
+        if (core) {
+          const Result want = EncodeFromF32(f, in[i], opt, base + i);
+          const uint32_t want_fq = Bits(DecodeToF32(f, want.code, fq_dec));
+          const bool saturated = IsFloat(f) && (want.flags & kOverflow) &&
+                                 (want.code & MagnitudeMask(f)) == MaxFiniteMagnitude(f);
+          if (got.code != want.code || got.flags != want.flags || got_fq != want_fq ||
+              got.is_nan != IsNanCode(f, want.code) || got.saturated != saturated ||
+              (got.flushed && !opt.flush_output))
+            fail(fmt::format("{} {} input 0x{:08x}: lanes 0x{:x}/flags {}/0x{:08x}, core 0x{:x}/flags {}/0x{:08x}",
+                             f.name, RoundingNameOf(kMode), bits, got.code, got.flags, got_fq, want.code, want.flags,
+                             want_fq));
+        } else {
+          uint64_t stored = 0;
+          switch (CodeBytes(f)) {
+            case 1: stored = codes[i]; break;
+            case 2: stored = reinterpret_cast<const uint16_t*>(codes.data())[i]; break;
+            default: stored = reinterpret_cast<const uint32_t*>(codes.data())[i]; break;
+          }
+          const uint64_t got_stored = uint64_t{got.code} << f.storage_shift;
+          if (got_stored != stored || got_fq != Bits(out[i]))
+            fail(fmt::format("{} {} input 0x{:08x}: lanes 0x{:x}/0x{:08x}, simd 0x{:x}/0x{:08x}", f.name,
+                             RoundingNameOf(kMode), bits, got_stored, got_fq, stored, Bits(out[i])));
+        }
+      }
+    }
+    std::lock_guard<std::mutex> lock(report);
+    mine_all += mine;
+    ref_all += ref;
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
+  for (std::thread& t : pool) t.join();
+  CHECK(mine_all.elements == uint64_t{1} << 32);
+  if (!core && !(mine_all == ref_all)) {
+    ++bad;
+    FAIL_CHECK(fmt::format("{} {} statistics: lanes {}, simd {}", f.name, RoundingNameOf(kMode), StatsText(mine_all),
+                           StatsText(ref_all)));
+  }
+  MESSAGE(fmt::format("{} {}: {}", f.name, RoundingNameOf(kMode), StatsText(mine_all)));
+  return bad;
+}
+
+}  // namespace
+
+TEST_CASE("the one-lane general conversion on all 2^32 float32 inputs (on demand)") {
+  // FLOATSCOPE_LANES_EXHAUSTIVE=e8m0fnu,binary8p1:sr,... (format or
+  // format:mode, every mode where none is given), default options with seed
+  // 42; FLOATSCOPE_LANES_REFERENCE=core (default) or simd;
+  // FLOATSCOPE_TEST_THREADS threads (default 2). About 2^32 core
+  // conversions per entry: minutes per entry and thread.
+  const char* list = std::getenv("FLOATSCOPE_LANES_EXHAUSTIVE");
+  if (!list) {
+    MESSAGE("skipped: set FLOATSCOPE_LANES_EXHAUSTIVE to run");
+    return;
+  }
+  const char* ref = std::getenv("FLOATSCOPE_LANES_REFERENCE");
+  const bool core = !ref || std::string(ref) == "core";
+  REQUIRE((core || std::string(ref) == "simd"));
+  const char* t = std::getenv("FLOATSCOPE_TEST_THREADS");
+  const unsigned threads = t ? static_cast<unsigned>(std::max(1L, std::strtol(t, nullptr, 10))) : 2u;
+  std::string_view rest = list;
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    const std::string_view entry = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    const size_t colon = entry.find(':');
+    std::string why;
+    const Format* f = ResolveFormat(std::string(entry.substr(0, colon)), &why);
+    REQUIRE_MESSAGE(f != nullptr, why);
+    REQUIRE(SimdSupports(*f));
+    std::optional<Rounding> only;
+    if (colon != std::string_view::npos) {
+      only = ParseRounding(entry.substr(colon + 1));
+      REQUIRE_MESSAGE(only.has_value(), entry);
+    }
+    ForEachMode([&](auto mode) {
+      constexpr Rounding kMode = decltype(mode)::value;
+      if (only && *only != kMode) return;
+      Options opt;
+      opt.rounding = kMode;
+      opt.seed = 42;
+      const auto start = std::chrono::steady_clock::now();
+      CHECK(CheckLanesExhaustive<kMode>(*f, opt, core, threads) == 0);
+      MESSAGE(fmt::format("{} {} against the {}: all 2^32 inputs in {:.0f} s ({} threads)", f->name,
+                          RoundingNameOf(kMode), core ? "core" : "Highway kernels",
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), threads));
+    });
   }
 }
 
