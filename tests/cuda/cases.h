@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "emulate/dot.h"
@@ -21,6 +22,20 @@
 #include "formats/convert.h"
 
 namespace floatscope::cuda_test {
+
+// Calls fn(std::integral_constant<Rounding, m>{}) for every rounding mode m,
+// for code templated on the mode (the kernels' element functions).
+template <class Fn>
+void ForEachMode(Fn&& fn) {
+  fn(std::integral_constant<Rounding, Rounding::kNearestEven>{});
+  fn(std::integral_constant<Rounding, Rounding::kNearestAway>{});
+  fn(std::integral_constant<Rounding, Rounding::kTowardZero>{});
+  fn(std::integral_constant<Rounding, Rounding::kDown>{});
+  fn(std::integral_constant<Rounding, Rounding::kUp>{});
+  fn(std::integral_constant<Rounding, Rounding::kOdd>{});
+  fn(std::integral_constant<Rounding, Rounding::kStochastic>{});
+  fn(std::integral_constant<Rounding, Rounding::kStochasticEq>{});
+}
 
 // float32 inputs that reach every branch: zeros, subnormals, the edges of
 // every format's range and of each binade (with their neighbours), ties,

@@ -114,18 +114,6 @@ uint64_t CheckLanes(const Format& f, const Options& opt, const std::vector<float
   return bad;
 }
 
-template <class Fn>
-void ForEachMode(Fn&& fn) {
-  fn(std::integral_constant<Rounding, Rounding::kNearestEven>{});
-  fn(std::integral_constant<Rounding, Rounding::kNearestAway>{});
-  fn(std::integral_constant<Rounding, Rounding::kTowardZero>{});
-  fn(std::integral_constant<Rounding, Rounding::kDown>{});
-  fn(std::integral_constant<Rounding, Rounding::kUp>{});
-  fn(std::integral_constant<Rounding, Rounding::kOdd>{});
-  fn(std::integral_constant<Rounding, Rounding::kStochastic>{});
-  fn(std::integral_constant<Rounding, Rounding::kStochasticEq>{});
-}
-
 // The named formats of at most 19 bits the general conversion covers, and
 // others: a wider mantissa, no infinities/subnormals, no mantissa bits,
 // small integers, unsigned floats with and without a zero (negative tiny

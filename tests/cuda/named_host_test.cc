@@ -54,18 +54,6 @@ uint64_t CheckNamed(const Options& opt, const std::vector<float>& xs) {
   return 1;
 }
 
-template <class Fn>
-void ForEachMode(Fn&& fn) {
-  fn(std::integral_constant<Rounding, Rounding::kNearestEven>{});
-  fn(std::integral_constant<Rounding, Rounding::kNearestAway>{});
-  fn(std::integral_constant<Rounding, Rounding::kTowardZero>{});
-  fn(std::integral_constant<Rounding, Rounding::kDown>{});
-  fn(std::integral_constant<Rounding, Rounding::kUp>{});
-  fn(std::integral_constant<Rounding, Rounding::kOdd>{});
-  fn(std::integral_constant<Rounding, Rounding::kStochastic>{});
-  fn(std::integral_constant<Rounding, Rounding::kStochasticEq>{});
-}
-
 template <int... kIdx>
 void ForEachNamed(std::integer_sequence<int, kIdx...>, const std::vector<float>& xs, size_t* formats_run,
                   size_t* checks) {
