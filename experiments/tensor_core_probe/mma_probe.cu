@@ -24,20 +24,23 @@
 // whose every partial sum is exact must give the exact dot products, or the
 // program stops (exit 3) without writing OUT.bin. (wgmma, Hopper's
 // warpgroup instruction: wgmma_probe.cu.)
+//
+// The host side shared with wgmma_probe.cu: instr_probe.h.
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <cstdio>
-#include <random>
-#include <stdexcept>
-#include <string>
+#include <cstring>
 #include <vector>
 
+#include "experiments/tensor_core_probe/instr_probe.h"
 #include "experiments/tensor_core_probe/tc_data.h"
 
 namespace {
 
-enum class Instr : int { kF16, kBf16, kE4m3, kE5m2xE4m3 };
+using floatscope::tc::Record;
+using floatscope::tc::probe::Instr;
+using floatscope::tc::probe::Wide;
 
 const char* InstrName(Instr i) {
   switch (i) {
@@ -49,16 +52,7 @@ const char* InstrName(Instr i) {
   return "?";
 }
 
-// The instruction for a record's (format of A, format of B).
-Instr InstrOf(uint32_t fa, uint32_t fb) {
-  if (fa == 0 && fb == 0) return Instr::kF16;
-  if (fa == 1 && fb == 1) return Instr::kBf16;
-  if (fa == 2 && fb == 2) return Instr::kE4m3;
-  if (fa == 3 && fb == 2) return Instr::kE5m2xE4m3;
-  throw std::runtime_error("no mma instruction for format ids " + std::to_string(fa) + " x " + std::to_string(fb));
-}
-
-constexpr bool Wide(Instr i) { return i == Instr::kF16 || i == Instr::kBf16; }
+constexpr uint32_t kM = 16, kN = 8;  // m16n8
 
 // One warp per tile: rows a0 .. a0+15 of A with rows b0 .. b0+7 of B^T
 // (rows past ms / ns and columns past K read as code 0), the 16 x 8 float32
@@ -126,105 +120,36 @@ __global__ void MmaTiles(const void* a_codes, const void* b_codes, uint32_t K, u
   for (uint32_t i = 0; i < 4; ++i) out[size_t{tile} * 128 + (g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1)] = d[i];
 }
 
-void Check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
-}
-
-template <class T>
-T* ToDevice(const std::vector<T>& v) {
-  T* p = nullptr;
-  Check(cudaMalloc(&p, sizeof(T) * (v.empty() ? 1 : v.size())), "cudaMalloc");
-  if (!v.empty()) Check(cudaMemcpy(p, v.data(), sizeof(T) * v.size(), cudaMemcpyHostToDevice), "cudaMemcpy");
-  return p;
-}
-
-// The results of tiles (a0[t], b0[t]) of record r, 128 float32 per tile.
-std::vector<float> RunTiles(const floatscope::tc::Record& r, const std::vector<uint32_t>& a0,
-                            const std::vector<uint32_t>& b0) {
-  const Instr instr = InstrOf(r.fa, r.fb);
-  void *a = nullptr, *b = nullptr;
-  if (Wide(instr)) {
-    a = ToDevice(std::vector<uint16_t>(r.a.begin(), r.a.end()));
-    b = ToDevice(std::vector<uint16_t>(r.b.begin(), r.b.end()));
-  } else {
-    a = ToDevice(std::vector<uint8_t>(r.a.begin(), r.a.end()));
-    b = ToDevice(std::vector<uint8_t>(r.b.begin(), r.b.end()));
-  }
-  uint32_t* ta = ToDevice(a0);
-  uint32_t* tb = ToDevice(b0);
-  float* out = nullptr;
-  const size_t tiles = a0.size();
-  Check(cudaMalloc(&out, tiles * 128 * sizeof(float)), "cudaMalloc");
-  const dim3 grid(static_cast<unsigned>(tiles)), block(32);
-  switch (instr) {
-    case Instr::kF16: MmaTiles<Instr::kF16><<<grid, block>>>(a, b, r.K, r.ms, r.ns, ta, tb, out); break;
-    case Instr::kBf16: MmaTiles<Instr::kBf16><<<grid, block>>>(a, b, r.K, r.ms, r.ns, ta, tb, out); break;
-    case Instr::kE4m3: MmaTiles<Instr::kE4m3><<<grid, block>>>(a, b, r.K, r.ms, r.ns, ta, tb, out); break;
-    case Instr::kE5m2xE4m3: MmaTiles<Instr::kE5m2xE4m3><<<grid, block>>>(a, b, r.K, r.ms, r.ns, ta, tb, out); break;
-  }
-  Check(cudaGetLastError(), "kernel launch");
-  std::vector<float> host(tiles * 128);
-  Check(cudaMemcpy(host.data(), out, host.size() * sizeof(float), cudaMemcpyDeviceToHost), "cudaMemcpy");
-  for (void* p : {a, b, static_cast<void*>(ta), static_cast<void*>(tb), static_cast<void*>(out)}) cudaFree(p);
-  return host;
+// The results of tiles (a0[t], b0[t]) of record r, 128 float32 per tile
+// (row-major 16 x 8).
+std::vector<float> RunTiles(const Record& r, const std::vector<uint32_t>& a0, const std::vector<uint32_t>& b0) {
+  const Instr instr = floatscope::tc::probe::InstrOf(r.fa, r.fb, "mma");
+  return floatscope::tc::probe::RunTilesOnDevice(
+      r, instr, a0, b0, kM * kN, [&](const void* a, const void* b, const uint32_t* ta, const uint32_t* tb, float* out) {
+        floatscope::tc::probe::WithInstr(instr, [&](auto i) {
+          MmaTiles<decltype(i)::value><<<static_cast<unsigned>(a0.size()), 32>>>(a, b, r.K, r.ms, r.ns, ta, tb, out);
+        });
+      });
 }
 
 // Every dot product of r through the instruction, as float32 bits (r.c's
 // layout: the diagonal for designed records, ms x ns for random ones).
-std::vector<uint32_t> Recompute(const floatscope::tc::Record& r) {
-  std::vector<uint32_t> a0, b0;
-  std::vector<uint32_t> bits(r.c.size());
-  if (r.designed()) {
-    // Tile t: rows 8t .. 8t+15 of A with rows 8t .. 8t+7 of B^T; keeps D[l][l].
-    for (uint32_t i = 0; i < r.ms; i += 8) a0.push_back(i), b0.push_back(i);
-    const std::vector<float> d = RunTiles(r, a0, b0);
-    for (size_t t = 0; t < a0.size(); ++t)
-      for (uint32_t l = 0; l < 8 && a0[t] + l < r.ms; ++l) std::memcpy(&bits[a0[t] + l], &d[t * 128 + l * 8 + l], 4);
-  } else {
-    for (uint32_t i = 0; i < r.ms; i += 16)
-      for (uint32_t j = 0; j < r.ns; j += 8) a0.push_back(i), b0.push_back(j);
-    const std::vector<float> d = RunTiles(r, a0, b0);
-    for (size_t t = 0; t < a0.size(); ++t)
-      for (uint32_t l = 0; l < 16 && a0[t] + l < r.ms; ++l)
-        for (uint32_t c = 0; c < 8 && b0[t] + c < r.ns; ++c)
-          std::memcpy(&bits[size_t{a0[t] + l} * r.ns + b0[t] + c], &d[t * 128 + l * 8 + c], 4);
-  }
-  return bits;
-}
+std::vector<uint32_t> Recompute(const Record& r) { return floatscope::tc::probe::RecomputeTiles<kM, kN>(r, RunTiles); }
 
-// Small integers in every format (|v| <= 4, so every product and every
-// partial sum of K = 256 terms is an integer below 2^13: exact in float32
-// whatever the instruction's alignment and rounding): a wrong fragment
-// layout gives a wrong sum.
-bool LayoutSelfCheck(uint32_t fa, uint32_t fb) {
-  // Codes of -4 .. 4 per format id (f16, bf16, e4m3fn, e5m2).
-  static const uint16_t kCodes[4][9] = {
-      {0xc400, 0xc200, 0xc000, 0xbc00, 0x0000, 0x3c00, 0x4000, 0x4200, 0x4400},
-      {0xc080, 0xc040, 0xc000, 0xbf80, 0x0000, 0x3f80, 0x4000, 0x4040, 0x4080},
-      {0xc8, 0xc4, 0xc0, 0xb8, 0x00, 0x38, 0x40, 0x44, 0x48},
-      {0xc4, 0xc2, 0xc0, 0xbc, 0x00, 0x3c, 0x40, 0x42, 0x44},
-  };
-  floatscope::tc::Record r;
-  r.kind = 1;
-  r.fa = fa, r.fb = fb;
-  r.K = 256 + 8;  // not a multiple of the step: the padding is checked too
-  r.ms = 40, r.ns = 24;
-  r.M = r.ms, r.N = r.ns;
-  std::mt19937 rng(fa * 7 + fb);
-  std::vector<int> va(size_t{r.ms} * r.K), vb(size_t{r.ns} * r.K);
-  for (size_t i = 0; i < va.size(); ++i) va[i] = static_cast<int>(rng() % 9) - 4, r.a.push_back(kCodes[fa][va[i] + 4]);
-  for (size_t i = 0; i < vb.size(); ++i) vb[i] = static_cast<int>(rng() % 9) - 4, r.b.push_back(kCodes[fb][vb[i] + 4]);
-  r.c.resize(size_t{r.ms} * r.ns);
+// Small integers in every format (instr_probe.h's SmallIntegerRecord), K =
+// 256 + 8, not a multiple of the step: the padding is checked too. A wrong
+// fragment layout gives a wrong sum.
+bool LayoutSelfCheck(Instr instr) {
+  const floatscope::tc::probe::SmallIntegers s = floatscope::tc::probe::SmallIntegerRecord(instr, 256 + 8, 40, 24);
+  const Record& r = s.r;
   const std::vector<uint32_t> got = Recompute(r);
   size_t bad = 0;
   for (uint32_t i = 0; i < r.ms; ++i)
     for (uint32_t j = 0; j < r.ns; ++j) {
-      long s = 0;
-      for (uint32_t k = 0; k < r.K; ++k) s += long{va[size_t{i} * r.K + k]} * vb[size_t{j} * r.K + k];
-      float f;
-      std::memcpy(&f, &got[size_t{i} * r.ns + j], 4);
-      if (f != static_cast<float>(s) && bad++ < 3)
-        std::fprintf(stderr, "layout check %s: dot (%u, %u) = %g, exact %ld\n", InstrName(InstrOf(fa, fb)), i, j, f, s);
+      const long e = s.Exact(i, j);
+      const float f = floatscope::tc::probe::AsFloat(got[size_t{i} * r.ns + j]);
+      if (f != static_cast<float>(e) && bad++ < 3)
+        std::fprintf(stderr, "layout check %s: dot (%u, %u) = %g, exact %ld\n", InstrName(instr), i, j, f, e);
     }
   return bad == 0;
 }
@@ -236,32 +161,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: mma_probe IN.bin OUT.bin\n");
     return 2;
   }
-  try {
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-      std::fprintf(stderr, "mma_probe: skipped: no CUDA device\n");
-      return 77;
-    }
-    cudaDeviceProp prop{};
-    Check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
-    std::vector<floatscope::tc::Record> records = floatscope::tc::ReadRecords(argv[1]);
-    if (records.empty()) throw std::runtime_error(std::string(argv[1]) + ": no records");
-    const Instr instr = InstrOf(records[0].fa, records[0].fb);
-    if (!LayoutSelfCheck(records[0].fa, records[0].fb)) {
-      std::fprintf(stderr, "mma_probe: the fragment layout check failed for %s: nothing written\n", InstrName(instr));
-      return 3;
-    }
-    size_t dots = 0;
-    for (floatscope::tc::Record& r : records) {
-      r.c = Recompute(r);
-      dots += r.c.size();
-    }
-    floatscope::tc::WriteRecords(argv[2], records);
-    std::printf("%s: %zu records, %zu dot products through %s on %s (sm_%d%d); layout check passed\n", argv[2],
-                records.size(), dots, InstrName(instr), prop.name, prop.major, prop.minor);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "mma_probe: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+  return floatscope::tc::probe::RunMain("mma_probe", [&] {
+    cudaDeviceProp prop;
+    if (const int skipped = floatscope::tc::probe::FirstDevice("mma_probe", &prop)) return skipped;
+    return floatscope::tc::probe::ProbeFile("mma_probe", "mma", "fragment layout check", argv[1], argv[2], prop,
+                                            /*one_instr=*/false, InstrName, LayoutSelfCheck, Recompute);
+  });
 }

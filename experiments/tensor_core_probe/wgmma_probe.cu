@@ -40,6 +40,8 @@
 //
 // Exit status: 0 done, 1 error, 2 usage, 3 layout check failed, 77 no
 // Hopper GPU (skipped).
+//
+// The host side shared with mma_probe.cu: instr_probe.h.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -49,11 +51,10 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
-#include <random>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "experiments/tensor_core_probe/instr_probe.h"
 #include "experiments/tensor_core_probe/tc_data.h"
 #include "experiments/tensor_core_probe/wgmma_layout.h"
 
@@ -73,9 +74,13 @@ using floatscope::tc::WgmmaOperandOffset;
 using floatscope::tc::kWgmmaLbo;
 using floatscope::tc::kWgmmaSbo;
 using floatscope::tc::kWgmmaStepBytes;
-
-enum class Instr : int { kF16, kBf16, kE4m3, kE5m2xE4m3 };
-constexpr Instr kInstrs[] = {Instr::kF16, Instr::kBf16, Instr::kE4m3, Instr::kE5m2xE4m3};
+using floatscope::tc::probe::AsFloat;
+using floatscope::tc::probe::EmptyRecord;
+using floatscope::tc::probe::FormatA;
+using floatscope::tc::probe::FormatB;
+using floatscope::tc::probe::Instr;
+using floatscope::tc::probe::StepOf;
+using floatscope::tc::probe::Wide;
 
 const char* InstrName(Instr i) {
   switch (i) {
@@ -87,21 +92,10 @@ const char* InstrName(Instr i) {
   return "?";
 }
 
-// The instruction for a record's (format of A, format of B), and back.
-Instr InstrOf(uint32_t fa, uint32_t fb) {
-  if (fa == 0 && fb == 0) return Instr::kF16;
-  if (fa == 1 && fb == 1) return Instr::kBf16;
-  if (fa == 2 && fb == 2) return Instr::kE4m3;
-  if (fa == 3 && fb == 2) return Instr::kE5m2xE4m3;
-  throw std::runtime_error("no wgmma instruction for format ids " + std::to_string(fa) + " x " + std::to_string(fb));
-}
-uint32_t FormatA(Instr i) { return static_cast<uint32_t>(i); }  // 0 f16, 1 bf16, 2 e4m3fn, 3 e5m2
-uint32_t FormatB(Instr i) { return i == Instr::kE5m2xE4m3 ? 2 : static_cast<uint32_t>(i); }
+Instr InstrOf(uint32_t fa, uint32_t fb) { return floatscope::tc::probe::InstrOf(fa, fb, "wgmma"); }
 
-constexpr bool Wide(Instr i) { return i == Instr::kF16 || i == Instr::kBf16; }
 constexpr uint32_t kM = 64, kN = 16;  // m64n16
 constexpr uint32_t kTile = kM * kN;   // float32 results per tile
-constexpr uint32_t StepOf(Instr i) { return Wide(i) ? 16 : 32; }  // K of one instruction
 
 // One warpgroup per tile: rows a0 .. a0+63 of A with rows b0 .. b0+15 of B^T
 // (rows past ms / ns and columns past K read as code 0), the 64 x 16
@@ -174,18 +168,6 @@ __global__ void __launch_bounds__(128) WgmmaTiles(const void* a_codes, const voi
   }
 }
 
-void Check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
-}
-
-template <class T>
-T* ToDevice(const std::vector<T>& v) {
-  T* p = nullptr;
-  Check(cudaMalloc(&p, sizeof(T) * (v.empty() ? 1 : v.size())), "cudaMalloc");
-  if (!v.empty()) Check(cudaMemcpy(p, v.data(), sizeof(T) * v.size(), cudaMemcpyHostToDevice), "cudaMemcpy");
-  return p;
-}
-
 // ---------------------------------------------------------------- host emulation
 //
 // --self-check --emulate FAULT runs the check without a GPU against the
@@ -241,69 +223,22 @@ std::vector<float> EmulateTiles(const Record& r, const std::vector<uint32_t>& a0
 std::vector<float> RunTiles(const Record& r, const std::vector<uint32_t>& a0, const std::vector<uint32_t>& b0) {
   if (g_emulation.on) return EmulateTiles(r, a0, b0);
   const Instr instr = InstrOf(r.fa, r.fb);
-  void *a = nullptr, *b = nullptr;
-  if (Wide(instr)) {
-    a = ToDevice(std::vector<uint16_t>(r.a.begin(), r.a.end()));
-    b = ToDevice(std::vector<uint16_t>(r.b.begin(), r.b.end()));
-  } else {
-    a = ToDevice(std::vector<uint8_t>(r.a.begin(), r.a.end()));
-    b = ToDevice(std::vector<uint8_t>(r.b.begin(), r.b.end()));
-  }
-  uint32_t* ta = ToDevice(a0);
-  uint32_t* tb = ToDevice(b0);
-  float* out = nullptr;
-  const size_t tiles = a0.size();
-  Check(cudaMalloc(&out, tiles * kTile * sizeof(float)), "cudaMalloc");
-  Check(cudaMemset(out, 0xff, tiles * kTile * sizeof(float)), "cudaMemset");
-  const dim3 grid(static_cast<unsigned>(tiles)), block(128);
-  switch (instr) {
-    case Instr::kF16: WgmmaTiles<Instr::kF16><<<grid, block>>>(a, b, r.K, r.ms, r.ns, ta, tb, out); break;
-    case Instr::kBf16: WgmmaTiles<Instr::kBf16><<<grid, block>>>(a, b, r.K, r.ms, r.ns, ta, tb, out); break;
-    case Instr::kE4m3: WgmmaTiles<Instr::kE4m3><<<grid, block>>>(a, b, r.K, r.ms, r.ns, ta, tb, out); break;
-    case Instr::kE5m2xE4m3:
-      WgmmaTiles<Instr::kE5m2xE4m3><<<grid, block>>>(a, b, r.K, r.ms, r.ns, ta, tb, out);
-      break;
-  }
-  Check(cudaGetLastError(), "kernel launch");
-  std::vector<float> host(tiles * kTile);
-  Check(cudaMemcpy(host.data(), out, host.size() * sizeof(float), cudaMemcpyDeviceToHost), "cudaMemcpy");
-  for (void* p : {a, b, static_cast<void*>(ta), static_cast<void*>(tb), static_cast<void*>(out)}) cudaFree(p);
-  return host;
+  return floatscope::tc::probe::RunTilesOnDevice(
+      r, instr, a0, b0, kTile, [&](const void* a, const void* b, const uint32_t* ta, const uint32_t* tb, float* out) {
+        floatscope::tc::probe::WithInstr(instr, [&](auto i) {
+          WgmmaTiles<decltype(i)::value><<<static_cast<unsigned>(a0.size()), 128>>>(a, b, r.K, r.ms, r.ns, ta, tb, out);
+        });
+      });
 }
 
 // Every dot product of r through the instruction, as float32 bits (r.c's
 // layout: the diagonal for designed records, ms x ns for random ones).
-std::vector<uint32_t> Recompute(const Record& r) {
-  std::vector<uint32_t> a0, b0;
-  std::vector<uint32_t> bits(r.c.size());
-  if (r.designed()) {
-    // Tile t: rows 16t .. 16t+63 of A with rows 16t .. 16t+15 of B^T; keeps D[l][l].
-    for (uint32_t i = 0; i < r.ms; i += kN) a0.push_back(i), b0.push_back(i);
-    const std::vector<float> d = RunTiles(r, a0, b0);
-    for (size_t t = 0; t < a0.size(); ++t)
-      for (uint32_t l = 0; l < kN && a0[t] + l < r.ms; ++l)
-        std::memcpy(&bits[a0[t] + l], &d[t * kTile + l * kN + l], 4);
-  } else {
-    for (uint32_t i = 0; i < r.ms; i += kM)
-      for (uint32_t j = 0; j < r.ns; j += kN) a0.push_back(i), b0.push_back(j);
-    const std::vector<float> d = RunTiles(r, a0, b0);
-    for (size_t t = 0; t < a0.size(); ++t)
-      for (uint32_t l = 0; l < kM && a0[t] + l < r.ms; ++l)
-        for (uint32_t c = 0; c < kN && b0[t] + c < r.ns; ++c)
-          std::memcpy(&bits[size_t{a0[t] + l} * r.ns + b0[t] + c], &d[t * kTile + l * kN + c], 4);
-  }
-  return bits;
-}
+// Designed records: tile t is rows 16t .. 16t+63 of A with rows 16t ..
+// 16t+15 of B^T, keeping D[l][l].
+std::vector<uint32_t> Recompute(const Record& r) { return floatscope::tc::probe::RecomputeTiles<kM, kN>(r, RunTiles); }
 
 // ---------------------------------------------------------------- the self-check
 
-// Codes of the integers -4 .. 4 per format id (f16, bf16, e4m3fn, e5m2).
-constexpr uint16_t kIntCodes[4][9] = {
-    {0xc400, 0xc200, 0xc000, 0xbc00, 0x0000, 0x3c00, 0x4000, 0x4200, 0x4400},
-    {0xc080, 0xc040, 0xc000, 0xbf80, 0x0000, 0x3f80, 0x4000, 0x4040, 0x4080},
-    {0xc8, 0xc4, 0xc0, 0xb8, 0x00, 0x38, 0x40, 0x44, 0x48},
-    {0xc4, 0xc2, 0xc0, 0xbc, 0x00, 0x3c, 0x40, 0x42, 0x44},
-};
 constexpr uint16_t kOne[4] = {0x3c00, 0x3f80, 0x38, 0x3c};
 
 // Marker s (0 .. 63): the code kOne + s, a distinct positive finite value in
@@ -330,24 +265,6 @@ std::string MarkerText(uint32_t fmt, float v) {
   if (s >= 0) std::snprintf(buf, sizeof buf, "%g (marker %d)", static_cast<double>(v), s);
   else std::snprintf(buf, sizeof buf, "%g (no single marker)", static_cast<double>(v));
   return buf;
-}
-
-float AsFloat(uint32_t bits) {
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-Record EmptyRecord(Instr instr, uint32_t kind, uint32_t K, uint32_t ms, uint32_t ns) {
-  Record r;
-  r.kind = kind;
-  r.fa = FormatA(instr), r.fb = FormatB(instr);
-  r.K = K, r.ms = ms, r.ns = ns, r.M = ms, r.N = ns;
-  r.a.assign(size_t{ms} * K, 0);
-  r.b.assign(size_t{ns} * K, 0);
-  r.c.resize(kind == 0 ? ms : size_t{ms} * ns);
-  if (kind == 0) r.tags.assign(size_t{ms} * 4, 0);
-  return r;
 }
 
 __attribute__((format(printf, 1, 2))) std::string Printf(const char* fmt, ...) {
@@ -444,25 +361,15 @@ bool LayoutSelfCheck(Instr instr) {
     ok &= f.Report();
   }
   {
-    // |v| <= 4: every product and every partial sum of K = 264 terms is an
-    // integer below 2^13, exact in float32 and in the FP8 tensor core's
-    // 14-bit sums whatever the alignment and rounding.
+    // |v| <= 4 (instr_probe.h's SmallIntegerRecord): every sum exact.
     Failures f{InstrName(instr), "small integers, K 264, 104 x 40"};
     const uint32_t K = 264, ms = 104, ns = 40;
-    Record r = EmptyRecord(instr, 1, K, ms, ns);
-    std::mt19937 rng(fa * 7 + fb);
-    std::vector<int> va(size_t{ms} * K), vb(size_t{ns} * K);
-    for (size_t i = 0; i < va.size(); ++i) va[i] = static_cast<int>(rng() % 9) - 4, r.a[i] = kIntCodes[fa][va[i] + 4];
-    for (size_t i = 0; i < vb.size(); ++i) vb[i] = static_cast<int>(rng() % 9) - 4, r.b[i] = kIntCodes[fb][vb[i] + 4];
-    auto exact = [&](uint32_t i, uint32_t j) {
-      long s = 0;
-      for (uint32_t k = 0; k < K; ++k) s += long{va[size_t{i} * K + k]} * vb[size_t{j} * K + k];
-      return s;
-    };
+    const floatscope::tc::probe::SmallIntegers s = floatscope::tc::probe::SmallIntegerRecord(instr, K, ms, ns);
+    const Record& r = s.r;
     const std::vector<uint32_t> got = Recompute(r);
     for (uint32_t i = 0; i < ms; ++i)
       for (uint32_t j = 0; j < ns; ++j) {
-        const float v = AsFloat(got[size_t{i} * ns + j]), want = static_cast<float>(exact(i, j));
+        const float v = AsFloat(got[size_t{i} * ns + j]), want = static_cast<float>(s.Exact(i, j));
         if (!(v == want))
           f.Add(Printf("dot (%u, %u) = %g, exact %g", i, j, static_cast<double>(v), static_cast<double>(want)));
       }
@@ -475,7 +382,7 @@ bool LayoutSelfCheck(Instr instr) {
     dr.b = r.b;
     const std::vector<uint32_t> diag = Recompute(dr);
     for (uint32_t i = 0; i < ns; ++i) {
-      const float v = AsFloat(diag[i]), want = static_cast<float>(exact(i, i));
+      const float v = AsFloat(diag[i]), want = static_cast<float>(s.Exact(i, i));
       if (!(v == want))
         fd.Add(Printf("dot (%u, %u) = %g, exact %g", i, i, static_cast<double>(v), static_cast<double>(want)));
     }
@@ -486,7 +393,7 @@ bool LayoutSelfCheck(Instr instr) {
 
 int SelfCheck(const char* device) {
   bool ok = true;
-  for (Instr i : kInstrs) {
+  for (Instr i : floatscope::tc::probe::kInstrs) {
     const bool passed = LayoutSelfCheck(i);
     std::printf("layout check %s on %s: %s\n", InstrName(i), device, passed ? "passed" : "FAILED");
     ok &= passed;
@@ -505,7 +412,7 @@ int main(int argc, char** argv) {
                  "       wgmma_probe --self-check [--emulate none|a-rows|b-cols|k-pairing|accumulator]\n");
     return 2;
   }
-  try {
+  return floatscope::tc::probe::RunMain("wgmma_probe", [&] {
     if (argc == 4) {  // --self-check --emulate FAULT: no GPU
       const std::string f = argv[3];
       g_emulation.on = true;
@@ -521,39 +428,15 @@ int main(int argc, char** argv) {
       }
       return SelfCheck(("the host emulation, fault " + f).c_str());
     }
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-      std::fprintf(stderr, "wgmma_probe: skipped: no CUDA device\n");
-      return 77;
-    }
-    cudaDeviceProp prop{};
-    Check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+    cudaDeviceProp prop;
+    if (const int skipped = floatscope::tc::probe::FirstDevice("wgmma_probe", &prop)) return skipped;
     if (prop.major != 9 || prop.minor != 0) {
       std::fprintf(stderr, "wgmma_probe: skipped: %s is sm_%d%d; wgmma needs sm_90 (built for sm_90a)\n", prop.name,
                    prop.major, prop.minor);
       return 77;
     }
     if (self_check) return SelfCheck((std::string(prop.name) + " (sm_90)").c_str());
-    std::vector<Record> records = floatscope::tc::ReadRecords(argv[1]);
-    if (records.empty()) throw std::runtime_error(std::string(argv[1]) + ": no records");
-    const Instr instr = InstrOf(records[0].fa, records[0].fb);
-    for (const Record& r : records)
-      if (InstrOf(r.fa, r.fb) != instr) throw std::runtime_error(std::string(argv[1]) + ": mixed formats");
-    if (!LayoutSelfCheck(instr)) {
-      std::fprintf(stderr, "wgmma_probe: the layout check failed for %s: nothing written\n", InstrName(instr));
-      return 3;
-    }
-    size_t dots = 0;
-    for (Record& r : records) {
-      r.c = Recompute(r);
-      dots += r.c.size();
-    }
-    floatscope::tc::WriteRecords(argv[2], records);
-    std::printf("%s: %zu records, %zu dot products through %s on %s (sm_%d%d); layout check passed\n", argv[2],
-                records.size(), dots, InstrName(instr), prop.name, prop.major, prop.minor);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "wgmma_probe: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return floatscope::tc::probe::ProbeFile("wgmma_probe", "wgmma", "layout check", argv[1], argv[2], prop,
+                                            /*one_instr=*/true, InstrName, LayoutSelfCheck, Recompute);
+  });
 }
