@@ -6,7 +6,10 @@
 #   2. bench/gpu_bench of this tree and of a baseline build ($B/gpu_bench_base,
 #      when $DEV/bin has gpu_bench_base.gz), one after the other, twice, so
 #      that their ratios compare within one call;
-#   3. `gpu-verify --exhaustive --reference core --unaligned --kernels fast`
+#   3. mma_probe and wgmma_probe (their shared header): the wgmma
+#      self-check, then both on probe.py --dry-run's f16 input, float32
+#      results back (to compare here with the first runs and the preset);
+#   4. `gpu-verify --exhaustive --reference core --unaligned --kernels fast`
 #      where the fast variant is the plan kernel: sr and sr-eq of formats
 #      without a specialised sr kernel, every mode of formats without a
 #      specialised kernel, and flushed subnormals (options the specialised
@@ -38,7 +41,22 @@ for b in gpu_bench gpu_bench_base; do
   grep -E "copy \(|fake-quant +(f16|bf16|e4m3fn|int8|e2m1fn) +(rne|sr)|plan" "$L/${b}_2.log" | head -30
 done
 
-echo "== 3. gpu-verify (at $(at) s)"
+echo "== 3. the probes after their shared header (instr_probe.h) (at $(at) s)"
+if [[ -x "$B/mma_probe" && -x "$B/wgmma_probe" ]]; then
+  mkdir -p /tmp/pg
+  "$B/wgmma_probe" --self-check > "$L/probes.log" 2>&1; echo "wgmma self-check rc=$?" >> "$L/probes.log"
+  python3 experiments/tensor_core_probe/probe.py --out /tmp/pg --dry-run --configs f16 >> "$L/probes.log" 2>&1
+  gunzip -c /tmp/pg/tc_f16.bin.gz > /tmp/pg/in.bin
+  for p in mma wgmma; do
+    timeout 60 "$B/${p}_probe" /tmp/pg/in.bin /tmp/pg/$p.bin >> "$L/probes.log" 2>&1
+    echo "$p rc=$?" >> "$L/probes.log"
+    python3 experiments/tensor_core_probe/probe_results.py extract /tmp/pg/$p.bin /tmp/pg/$p.f32 >> "$L/probes.log" 2>&1 &&
+      gzip -c /tmp/pg/$p.f32 > "$OUT/${p}_f16_again.f32.gz"
+  done
+  tail -8 "$L/probes.log"
+fi
+
+echo "== 4. gpu-verify (at $(at) s)"
 run_verify() { OUT=$L verify "$@"; }
 run_verify 10 --format e4m3,e3m4,binary8p3,uint8 --round sr,sr-eq --seed 12345 --kernels fast
 run_verify 10 --format e8m0fnu,binary8p1 --round all --seed 12345 --kernels fast
