@@ -13,7 +13,11 @@
 #      where the fast variant is the plan kernel: sr and sr-eq of formats
 #      without a specialised sr kernel, every mode of formats without a
 #      specialised kernel, and flushed subnormals (options the specialised
-#      kernels leave to the plan kernel).
+#      kernels leave to the plan kernel);
+#   5. the scaled cast's element, now shared with the host test
+#      (cuda/named_convert.h ScaledElement): `gpu-verify --exhaustive
+#      --scale` for bf16 sr and sr-eq (sr new on the fast kernel; sr-eq's
+#      products >= 2^128 fixed), e4m3fn and f16 sr.
 # Logs in one archive, checks.tar.gz. Binaries gzipped in $DEV/bin
 # (floatscope, gpu_kernels_test, gpu_bench, gpu_bench_base), libraries in
 # $DEV/lib. SUITE=0 skips stage 1.
@@ -40,7 +44,7 @@ for rep in 1 2; do
 done
 for b in gpu_bench gpu_bench_base; do
   echo "-- $b (run 2)"
-  grep -E "copy \(|fake-quant +(f16|bf16|e4m3fn|int8|e2m1fn) +(rne|sr)|plan" "$L/${b}_2.log" | head -30
+  grep -E "copy \(|fake-quant +(f16|bf16|e4m3fn|int8|e2m1fn) +(rne|sr)|plan|per-tensor scaled " "$L/${b}_2.log" | head -40
 done
 
 echo "== 3. the probes after their shared header (instr_probe.h) (at $(at) s)"
@@ -63,6 +67,11 @@ run_verify() { OUT=$L verify "$@"; }
 run_verify 10 --format e4m3,e3m4,binary8p3,uint8 --round sr,sr-eq --seed 12345 --kernels fast
 run_verify 10 --format e8m0fnu,binary8p1 --round all --seed 12345 --kernels fast
 run_verify 10 --format e4m3fn,bf16,int8 --round rne,rtz,sr --seed 7 --subnormals flush --kernels fast
-grep -E "passed|failed|budget spent" "$L/verify.log" | tail -12
+
+echo "== 5. gpu-verify, the scaled cast (at $(at) s)"
+run_verify 10 --format bf16 --round sr,sr-eq --seed 12345 --kernels fast --scale 0x1.6a09e6p+0
+run_verify 10 --format e4m3fn --round sr --seed 12345 --kernels fast --scale 0x1.6a09e6p+0,0x1p-140
+run_verify 10 --format f16 --round sr --seed 777 --kernels fast --scale 0x1.8p-3
+grep -E "passed|failed|budget spent" "$L/verify.log" | tail -16
 echo "all stages: $(at) s" | tee -a "$OUT/device.txt"
 tar -czf "$OUT/checks.tar.gz" -C "$OUT" checks && rm -rf "$L"

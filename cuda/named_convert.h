@@ -20,9 +20,11 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "emulate/encode_plan.h"
 #include "emulate/fast_round-inl.h"
+#include "emulate/quant/common.h"
 #include "formats/catalog.h"
 #include "formats/convert.h"
 
@@ -101,17 +103,18 @@ FS_HD lanes::FastLanes<uint32_t> NamedRound(const NamedParams& p, uint32_t bits,
   return lanes::FastRoundLanes<lanes::ScalarTags, kMode, D.kind>(v, bits, random);
 }
 
-// Stochastic rounding of a value that a float32 does not hold (the scaled
-// cast's exact product): FastSrMagOneLane with the 32 bits `ext` below the
-// float32 truncation `bits`.
+// Stochastic rounding of a value v that a float32 does not hold (the
+// scaled cast's exact product): `z` its float32 truncation (sign
+// included), `dd` = FastSrDropBits(|z|) and `frac` the 32 bits of v just
+// below the quantum (FastSrMagOfFraction).
 template <int kIdx>
-FS_HD lanes::FastLanes<uint32_t> NamedRoundSrWide(const NamedParams& p, uint32_t bits,
-                                                                       uint32_t ext, uint32_t random) {
+FS_HD lanes::FastLanes<uint32_t> NamedRoundSrFraction(const NamedParams& p, uint32_t z, int32_t dd,
+                                                      uint32_t frac, uint32_t random) {
   constexpr NamedPlan D = kNamedPlan<kIdx>;
   lanes::FastLanes<uint32_t> l;
-  l.a = bits & 0x7fffffffu;
-  l.bits = bits;
-  l.mag = lanes::FastSrMagOneLane<D.kind>(D.fast, bits, ext, random, p.random.TopMask());
+  l.a = z & 0x7fffffffu;
+  l.bits = z;
+  l.mag = lanes::FastSrMagOfFraction<D.kind>(D.fast, l.a, dd, frac, random, p.random.TopMask());
   // As FastRoundLanes: the larger of mag and |x| as signed patterns (a NaN's
   // mag may wrap into the sign bit).
   const int32_t beyond = lanes::Max(static_cast<int32_t>(l.mag), static_cast<int32_t>(l.a));
@@ -133,6 +136,139 @@ FS_HD uint32_t NamedCodeOf(const NamedParams& p, const lanes::FastLanes<uint32_t
   constexpr NamedPlan D = kNamedPlan<kIdx>;
   const NamedView v{D.layout, D.rounding, D.fast, p.random, p.special};
   return lanes::FastCodeLanes<lanes::ScalarTags, D.kind>(v, l);
+}
+
+
+// ---- the per-tensor scaled cast (quant::Fp8Encode, then Fp8Decode) ------------
+
+// The formats with a specialised scaled cast: those per-tensor FP8 scaling
+// is used with (emulate/quant's tests: e4m3fn, e5m2, f16, e3m4) and bf16.
+constexpr bool ScaledSpecialised(const Format& f) {
+  const std::string_view n = f.name;
+  return n == "e4m3fn" || n == "e5m2" || n == "f16" || n == "bf16" || n == "e3m4";
+}
+
+// x * y for finite x and y > 0 (float32 patterns; y's is positive) toward
+// zero, and whether it was inexact: __fmul_rz on the GPU; on the host the
+// product in float64 (exact: 24 x 24 bits, never a float64 subnormal),
+// then cut to float32 toward zero.
+struct ProductTowardZero {
+  uint32_t z;  // |x| * y toward zero (x's sign not applied)
+  bool inexact;
+};
+FS_HD ProductTowardZero MulTowardZero(uint32_t abs_x, float y) {
+#if defined(__CUDA_ARCH__)
+  const float ax = __uint_as_float(abs_x);
+  const float z = __fmul_rz(ax, y);
+  return ProductTowardZero{__float_as_uint(z), z != __fmul_ru(ax, y)};
+#else
+  const double p = static_cast<double>(F32FromBits(abs_x)) * static_cast<double>(y);
+  uint32_t z = BitsOf(static_cast<float>(p));  // to nearest (a positive pattern)
+  if (static_cast<double>(F32FromBits(z)) > p) --z;  // the next one toward zero (inf -> FLT_MAX)
+  return ProductTowardZero{z, static_cast<double>(F32FromBits(z)) != p};
+#endif
+}
+
+// x * scale (scale finite and > 0) rounded to odd in float32: the product
+// toward zero, its last bit set when inexact. The format keeps at most 21
+// significant bits and quanta of at least 2^-147 (MakeNamedPlan), so the
+// float32 keeps 2 more bits than the format at every magnitude, and
+// rounding this value into the format with any deterministic mode gives the
+// format's rounding of the exact product (round-to-odd's double-rounding
+// property; Boldo & Melquiond, IEEE TC 2008), overflow included; sr-eq
+// needs only whether the product is inexact at the quantum, which the
+// sticky last bit keeps. NaN inputs come out quieted, sign and payload
+// kept, as the CPU's exact product gives them (quant::Fp8Encode).
+FS_HD uint32_t ScaledProductOdd(uint32_t bits, float scale) {
+  const uint32_t abs = bits & 0x7fffffffu;
+  if (abs > 0x7f800000u) return bits | 0x400000u;
+  const ProductTowardZero t = MulTowardZero(abs, scale);
+  return (t.z | (t.inexact ? 1u : 0u)) | (bits & 0x80000000u);
+}
+
+// The scale's parts that stochastic rounding's exact product needs.
+struct ScaleParts {
+  float scale;
+  float half;    // scale / 2 (exact unless scale < 2^-125, where no product reaches 2^127)
+  uint32_t sig;  // significand of scale (implicit bit included)
+  int32_t lsb0;  // 150 - max(scale's exponent field, 1): dropped = max(ez, 1) - max(ex, 1) + lsb0
+};
+FS_HD ScaleParts ScalePartsOf(float scale) {
+  const uint32_t b = BitsOf(scale);
+  const uint32_t e = b >> 23;
+  return ScaleParts{scale, scale * 0.5f, (b & 0x7fffffu) | (e != 0 ? 0x800000u : 0u), 150 - static_cast<int32_t>(e > 1 ? e : 1)};
+}
+
+// For stochastic rounding the rounding must see the exact product's bits
+// down to 2^-32 of the quantum, more than round-to-odd keeps: x * scale (x
+// finite, scale finite and > 0) as its float32 truncation z (the binade and
+// the kept bits) and frac, the 32 bits of the exact product just below the
+// quantum (NamedRoundSrFraction). The product of the significands P = mx *
+// ms (< 2^48) is the exact product in units of 2^(lsb(x) + lsb(scale)); the
+// quantum's last bit lies dropped + dd bits above that unit, dropped =
+// lsb(z) - lsb(x) - lsb(scale) (the bits of P that z lost, >= 0: z is P's
+// truncation) and dd = FastSrDropBits(z) (z's bits below the quantum; z's
+// exponent field counts as 1 when z is subnormal, as its lsb is). So frac
+// = the low 32 bits of P * 2^(32 - dropped - dd), exact for every quantum,
+// bf16's 2^-133 included (a subnormal z's pattern is linear in its value,
+// as the rounding's bias-and-clear needs). An infinite x gives z = inf and
+// a meaningless frac (overflow is decided on z); NaNs as ScaledProductOdd.
+struct SrProduct {
+  uint32_t z;  // the truncation, x's sign included
+  int32_t dd;
+  uint32_t frac;
+};
+template <int kIdx>
+FS_HD SrProduct ScaledProductSr(uint32_t bits, const ScaleParts& s) {
+  constexpr NamedPlan D = kNamedPlan<kIdx>;
+  const uint32_t abs = bits & 0x7fffffffu;
+  if (abs > 0x7f800000u) return SrProduct{bits | 0x400000u, 0, 0};
+  const uint32_t z = MulTowardZero(abs, s.scale).z;
+  const uint32_t ex = abs >> 23, ez = z >> 23;
+  const uint32_t mx = (abs & 0x7fffffu) | (ex != 0 ? 0x800000u : 0u);
+  const int32_t dd = lanes::FastSrDropBits<D.kind>(D.fast, z);
+  const int32_t dropped = static_cast<int32_t>(ez > 1 ? ez : 1) - static_cast<int32_t>(ex > 1 ? ex : 1) + s.lsb0;
+  const uint64_t product = uint64_t{mx} * s.sig;
+  const int32_t shift = dropped + dd - 32;  // >= -32 + 13: P * 2^-shift's low word is frac
+  const uint32_t frac = shift >= 0 ? (shift < 64 ? static_cast<uint32_t>(product >> shift) : 0u)
+                                   : static_cast<uint32_t>(product << -shift);
+  return SrProduct{z | (bits & 0x80000000u), dd, frac};
+}
+
+// Whether |x| * scale >= 2^128, i.e. |x| * scale / 2 >= 2^127 toward zero
+// (2^127 is a float32): the truncation z saturates at FLT_MAX there and
+// stands for every such product. The deterministic modes round FLT_MAX as
+// they round all of them (the round-to-odd argument, overflow included);
+// sr and sr-eq would round it up or down at random where the core
+// overflows, in the formats whose largest finite value reaches 2^127
+// (bf16): those check.
+FS_HD bool ProductBeyondF32(uint32_t abs_x, const ScaleParts& s) {
+  return MulTowardZero(abs_x, s.half).z >= 0x7f000000u;
+}
+
+// One element of the scaled cast: the code (NamedCodeOf, when `codes`) and
+// the fake-quantized value as float32 bits (Fp8Decode: value(code) *
+// scale_inv with x86's NaN rules). `random`: the element's word of its
+// group's Philox call.
+template <int kIdx, Rounding kMode>
+FS_HD uint32_t ScaledElement(const NamedParams& p, const ScaleParts& s, float inv, uint32_t bits, uint32_t random,
+                             bool codes, uint32_t* code) {
+  lanes::FastLanes<uint32_t> l;
+  if constexpr (kMode == Rounding::kStochastic) {
+    const SrProduct w = ScaledProductSr<kIdx>(bits, s);
+    l = NamedRoundSrFraction<kIdx>(p, w.z, w.dd, w.frac, random);
+  } else {
+    l = NamedRound<kIdx, kMode>(p, ScaledProductOdd(bits, s.scale), random);
+  }
+  if constexpr (IsStochastic(kMode) && kNamedPlan<kIdx>.fast.max_finite[0] >= 0x7f000000u) {
+    const uint32_t abs = bits & 0x7fffffffu;
+    if (abs < 0x7f800000u && ProductBeyondF32(abs, s)) {  // overflow, whatever the random bits
+      l.mag = 0x7f800000u;
+      l.any = true;
+    }
+  }
+  if (codes) *code = NamedCodeOf<kIdx>(p, l);
+  return BitsOf(quant::MulF32AsX86(F32FromBits(NamedFakeQuantOf<kIdx>(p, l)), inv));
 }
 
 }  // namespace floatscope::gpu

@@ -96,31 +96,33 @@ FS_LANES V WithSign(V mag, V sign) {
 // F of the discarded fraction for shallow and deep inputs alike: the
 // branch-free form for one lane (CUDA), where FastRoundLanes' vector form
 // (a bias for the shallow lanes, F only in vectors with deep lanes) would
-// compute both. v = z + t, z its float32 truncation (bits `bits`, t >= 0
-// below z's last bit) and `ext` = floor(t / ulp(z) * 2^32), the 32 bits
-// below z's last bit (0 for a float32 input). Returns |v| rounded as
-// FastRoundLanes' mag: the core rounds up when the top sr_bits of the
-// discarded fraction f plus as many random bits carry out, and F =
-// floor(f * 2^32) is the 32 bits of sig(z):ext just below the quantum
-// (deep inputs: of the smallest quantum, dd >= 24 bits below z's last bit).
-// Exact as long as ulp(z) * 2^-32 divides the quantum * 2^-32, i.e.
-// wherever z is a normal float32 or t = 0 (cuda/named_encode.cu's scaled
-// cast sees to it). Equal to FastRoundLanes' kStochastic for ext = 0 (the
-// same rule: gpu-verify --exhaustive proves both on all 2^32 inputs).
+// compute both. Three steps, so that the GPU's per-tensor scaled cast
+// (cuda/named_convert.h ScaledElement) can give F of a value a float32
+// does not hold:
+//   FastSrDropBits     dd, the bits of a positive pattern a below the
+//                      quantum (deep lanes: of the smallest quantum, then
+//                      dd >= 24);
+//   FastSrMagOfFraction  |v| rounded, given a = |v| truncated to float32
+//                      and F = floor(frac(|v| / quantum) * 2^32), the 32
+//                      bits of v just below the quantum: the core rounds up
+//                      when the top sr_bits of the discarded fraction plus
+//                      as many random bits carry out of 32 bits;
+//   FastSrMagOneLane   both for a float32 x itself (F = the low 32 bits of
+//                      sig(x) << 32 >> dd).
+// Equal to FastRoundLanes' vector kStochastic (the same rule: gpu-verify
+// --exhaustive proves both on all 2^32 inputs).
 template <FastKind kKind>
-FS_HD uint32_t FastSrMagOneLane(const FastRounding& f, uint32_t bits, uint32_t ext, uint32_t random,
-                                uint32_t top_mask) {
+FS_HD int32_t FastSrDropBits(const FastRounding& f, uint32_t a) {
+  // A constant for kFloatFixed (quantum_field - 1 <= min_dropped_bits there).
+  if constexpr (kKind == FastKind::kFloatFixed) return f.min_dropped_bits;
   constexpr uint32_t kImplicit = 0x800000u;
-  const uint32_t a = bits & 0x7fffffffu;
   const int32_t ef1 = static_cast<int32_t>((a > kImplicit ? a : kImplicit) >> 23);
-  // Bits of z below the quantum: a constant for kFloatFixed (ef1 >= 1 and
-  // quantum_field - 1 <= min_dropped_bits there).
-  int32_t dd = f.min_dropped_bits;
-  if constexpr (kKind != FastKind::kFloatFixed) dd = dd > f.quantum_field - ef1 ? dd : f.quantum_field - ef1;
-  const uint32_t sig = (a & 0x7fffffu) | ((a < kImplicit ? a : kImplicit) & kImplicit);
-  // The low 32 bits of (sig:ext) >> dd (sig < 2^24: 0 from dd = 56 on).
-  const uint64_t wide = (uint64_t{sig} << 32) | ext;
-  const uint32_t frac = static_cast<uint32_t>(wide >> (dd < 63 ? dd : 63));
+  return f.min_dropped_bits > f.quantum_field - ef1 ? f.min_dropped_bits : f.quantum_field - ef1;
+}
+
+template <FastKind kKind>
+FS_HD uint32_t FastSrMagOfFraction(const FastRounding& f, uint32_t a, int32_t dd, uint32_t frac,
+                                   uint32_t random, uint32_t top_mask) {
   const uint32_t u = random & top_mask;
   const bool up = (frac & top_mask) + u < u;  // carry out of 32 bits
   const uint32_t keep = 0xffffffffu << (dd < 31 ? dd : 31);  // shallow: dd <= 23
@@ -128,6 +130,17 @@ FS_HD uint32_t FastSrMagOneLane(const FastRounding& f, uint32_t bits, uint32_t e
   if constexpr (kKind == FastKind::kFloatFixed) return shallow;  // float32 subnormals are shallow there
   const bool deep = static_cast<int32_t>(a) < static_cast<int32_t>(f.min_positive);
   return deep ? (up ? f.min_positive : 0u) : shallow;
+}
+
+template <FastKind kKind>
+FS_HD uint32_t FastSrMagOneLane(const FastRounding& f, uint32_t bits, uint32_t random, uint32_t top_mask) {
+  constexpr uint32_t kImplicit = 0x800000u;
+  const uint32_t a = bits & 0x7fffffffu;
+  const int32_t dd = FastSrDropBits<kKind>(f, a);
+  const uint32_t sig = (a & 0x7fffffu) | ((a < kImplicit ? a : kImplicit) & kImplicit);
+  // The low 32 bits of sig << 32 >> dd (sig < 2^24: 0 from dd = 56 on).
+  const uint32_t frac = static_cast<uint32_t>((uint64_t{sig} << 32) >> (dd < 63 ? dd : 63));
+  return FastSrMagOfFraction<kKind>(f, a, dd, frac, random, top_mask);
 }
 
 // |x| rounded (FastLanes::mag), for every mode. `p`: an EncodePlan, or
@@ -150,7 +163,7 @@ FS_LANES FastLanes<V> FastRoundLanes(const P& p, V bits, V random) {
   constexpr bool kFixed = kKind == FastKind::kFloatFixed;
   FastLanes<V> out;
   if constexpr (kMode == Rounding::kStochastic && lanes::kOneLane<typename T::DU>) {
-    out.mag = FastSrMagOneLane<kKind>(p.fast, a, 0, random, p.random.TopMask());
+    out.mag = FastSrMagOneLane<kKind>(p.fast, a, random, p.random.TopMask());
     out.a = a;
     out.bits = bits;
     out.any = !AllFalse(
