@@ -9,15 +9,17 @@
 #   3. mma_probe and wgmma_probe (their shared header): the wgmma
 #      self-check, then both on probe.py --dry-run's f16 input, float32
 #      results back (to compare here with the first runs and the preset);
-#   4. `gpu-verify --exhaustive --reference core --unaligned --kernels fast`
-#      where the fast variant is the plan kernel: sr and sr-eq of formats
-#      without a specialised sr kernel, every mode of formats without a
-#      specialised kernel, and flushed subnormals (options the specialised
-#      kernels leave to the plan kernel);
-#   5. the scaled cast's element, now shared with the host test
+#   4. the scaled cast's element, now shared with the host test
 #      (cuda/named_convert.h ScaledElement): `gpu-verify --exhaustive
 #      --scale` for bf16 sr and sr-eq (sr new on the fast kernel; sr-eq's
-#      products >= 2^128 fixed), e4m3fn and f16 sr.
+#      products >= 2^128 fixed), e4m3fn and f16 sr;
+#   5. the specialised kernels after the one-lane overflow exit
+#      (emulate/fast_round-inl.h): int8 and e2m1fn, every mode;
+#   6. `gpu-verify --exhaustive --reference core --unaligned --kernels fast`
+#      where the fast variant is the plan kernel: sr and sr-eq of formats
+#      without a specialised sr kernel, every mode of a format without a
+#      specialised kernel, and flushed subnormals (options the specialised
+#      kernels leave to the plan kernel).
 # Logs in one archive, checks.tar.gz. Binaries gzipped in $DEV/bin
 # (floatscope, gpu_kernels_test, gpu_bench, gpu_bench_base), libraries in
 # $DEV/lib. SUITE=0 skips stage 1.
@@ -62,16 +64,19 @@ if [[ -x "$B/mma_probe" && -x "$B/wgmma_probe" ]]; then
   tail -8 "$L/probes.log"
 fi
 
-echo "== 4. gpu-verify (at $(at) s)"
 run_verify() { OUT=$L verify "$@"; }
-run_verify 10 --format e4m3,e3m4,binary8p3,uint8 --round sr,sr-eq --seed 12345 --kernels fast
-run_verify 10 --format e8m0fnu,binary8p1 --round all --seed 12345 --kernels fast
-run_verify 10 --format e4m3fn,bf16,int8 --round rne,rtz,sr --seed 7 --subnormals flush --kernels fast
-
-echo "== 5. gpu-verify, the scaled cast (at $(at) s)"
+echo "== 4. gpu-verify, the scaled cast (at $(at) s)"
 run_verify 10 --format bf16 --round sr,sr-eq --seed 12345 --kernels fast --scale 0x1.6a09e6p+0
 run_verify 10 --format e4m3fn --round sr --seed 12345 --kernels fast --scale 0x1.6a09e6p+0,0x1p-140
 run_verify 10 --format f16 --round sr --seed 777 --kernels fast --scale 0x1.8p-3
+
+echo "== 5. gpu-verify, the specialised kernels after the one-lane overflow exit (at $(at) s)"
+run_verify 10 --format int8,e2m1fn --round all --seed 12345 --kernels fast
+
+echo "== 6. gpu-verify, the plan kernels (at $(at) s)"
+run_verify 10 --format e4m3,binary8p3 --round sr,sr-eq --seed 12345 --kernels fast
+run_verify 10 --format e8m0fnu --round all --seed 12345 --kernels fast
+run_verify 10 --format e4m3fn,int8 --round rne,sr --seed 7 --subnormals flush --kernels fast
 grep -E "passed|failed|budget spent" "$L/verify.log" | tail -16
 echo "all stages: $(at) s" | tee -a "$OUT/device.txt"
 tar -czf "$OUT/checks.tar.gz" -C "$OUT" checks && rm -rf "$L"

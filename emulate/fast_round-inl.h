@@ -278,6 +278,11 @@ FS_LANES V FastFakeQuantLanes(const P& p, const FastLanes<V>& l) {
   const auto neg = RebindMask(du, Lt(BitCast(di, l.bits), Zero(di)));
   auto by_sign = [&](const uint32_t v[2]) { return IfThenElse(neg, Set(du, v[1]), Set(du, v[0])); };
   r = IfThenElse(FastOverflow<T, kKind>(p, l, neg), by_sign(p.special.fq_overflow), r);
+  // One lane (a GPU thread): a finite input can only have overflowed, the
+  // common special case (int8 or FP4 saturating), so it skips the
+  // infinity and NaN selects and their constants.
+  if constexpr (lanes::kOneLane<typename T::DU>)
+    if (AllTrue(du, RebindMask(du, Lt(BitCast(di, abs), Set(di, 0x7f800000))))) return r;
   r = IfThenElse(Eq(abs, Set(du, 0x7f800000u)), by_sign(p.special.fq_inf), r);
   const auto nan = RebindMask(du, Gt(BitCast(di, abs), Set(di, 0x7f800000)));
   V nan_r;
@@ -320,6 +325,8 @@ FS_LANES V FastCodeLanes(const P& p, const FastLanes<V>& l) {
   auto by_sign = [&](const SpecialResult& r) { return IfThenElse(neg, Set(du, r.code[1]), Set(du, r.code[0])); };
   code = IfThenElse(FastOverflow<T, kKind>(p, l, neg), by_sign(p.special.overflow), code);
   const V abs = And(l.bits, Set(du, 0x7fffffffu));
+  if constexpr (lanes::kOneLane<typename T::DU>)  // as FastFakeQuantLanes
+    if (AllTrue(du, RebindMask(du, Lt(BitCast(di, abs), Set(di, 0x7f800000))))) return code;
   code = IfThenElse(Eq(abs, Set(du, 0x7f800000u)), by_sign(p.special.inf), code);
   const auto nan = RebindMask(du, Gt(BitCast(di, abs), Set(di, 0x7f800000)));
   V nan_code;

@@ -127,6 +127,7 @@ FS_LANES constexpr bool Or(bool a, bool b) { return a || b; }
 FS_LANES constexpr bool AndNot(bool not_a, bool b) { return !not_a && b; }
 FS_LANES constexpr bool Not(bool a) { return !a; }
 FS_LANES constexpr bool AllFalse(ScalarU, bool m) { return !m; }
+FS_LANES constexpr bool AllTrue(ScalarU, bool m) { return m; }
 
 // Float lanes: exact conversions and one exact product (the decoders' power
 // of two scaling), rounded to nearest even as the vector units do; on the
