@@ -77,8 +77,9 @@
 // nearest even, the conversion's flags joining the result's; exact when
 // every value of the input format is one of it, as e4m3fn/e5m2 -> f16),
 // and the model runs on the converted values as if they were the inputs:
-// kExponentSum aligns by their exponent fields (an e5m2 subnormal is a
-// normal f16). The K order: the products are taken in blocks of
+// kExponentSum aligns by their exponent fields (an e4m3fn subnormal, which
+// aligns by e4m3fn's minimum exponent 2^-6, is a normal f16 of exponent -7
+// to -9). The K order: the products are taken in blocks of
 // B = instruction_k consecutive K, one instruction each, the last block
 // padded with +0 products; inside a block, K position p belongs to
 // sub-step (p / r) mod S (r = substep_run, S = substeps), and the block

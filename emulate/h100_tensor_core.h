@@ -43,7 +43,8 @@
 // 1,301,324 / 1,301,324 e4m3 x e4m3 and 1,301,689 / 1,301,689 e5m2 x e4m3
 // dot products bit for bit. As dot.h fields:
 //   operand_format  f16: both operands converted (exactly) first, so an
-//                   e5m2 subnormal aligns as the normal f16 it becomes
+//                   e4m3fn subnormal aligns as the normal f16 it becomes
+//                   (e5m2's subnormals are f16's: unchanged)
 //   instruction_k   32, substeps 2, substep_run 2: the first step takes the
 //                   K positions 0, 1 (mod 4) of the instruction's 32, the
 //                   second 2, 3 (each fp8 register's low byte pair, then

@@ -166,8 +166,10 @@ TEST_CASE("reading a malformed probe file fails with the file's name") {
 
 // Hopper's FP8 mma.sync (experiments/tensor_core_probe/mma_probe, 2026-12-07):
 // tc_h100_mma_<e4m3|e5m2>.bin sample the instruction's own outputs (no
-// library), e5m2 x e4m3 with the 19 'wide' dot products (of 1.3 M) whose
-// e5m2 subnormals show that the operands are converted to f16 first. The
+// library), e5m2 x e4m3 with the 19 'wide' dot products (of 1.3 M) that
+// show that the operands are converted to f16 first (each has a subnormal
+// e4m3fn operand, a normal f16 after the conversion; cuda/RESULTS.md said
+// "e5m2 subnormal", but e5m2's subnormals are f16's and align the same). The
 // preset hopper-mma-fp8 runs through emulate/dot.h's Dot directly (no
 // replay structure: the conversion and the instruction's K order are the
 // model's own fields).
