@@ -368,6 +368,7 @@ bool GemmFixedPointApplies(const Format& in_a, const Format& in_b, const Format&
                            size_t m, size_t n, size_t k) {
   const Format& sf = model.sum_format ? *model.sum_format : acc;
   if (k == 0 || m == 0 || n == 0 || !IsFloat(acc) || !acc.has_zero) return false;
+  if (!detail::FixedGemmTiles(model)) return false;  // an operand conversion or a K order: GemmGeneral
   if ((m + kBM - 1) / kBM > 65535) return false;
   const uint32_t g = model.group ? model.group : 1;
   if (kBK % g != 0) return false;

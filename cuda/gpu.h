@@ -128,8 +128,8 @@ float Nvfp4GlobalDecodeScale(const void* d_work);  // synchronizes
 // d_flags (may be null) the flags of each C element. C(i, j) uses the
 // stochastic indices first_index + (i * n + j) * RoundingsPerDot(model, k),
 // as emulate/dot.h's Gemm. Any DotModel, the H100 presets of
-// emulate/h100_tensor_core.h included (model.sum_format may point to host
-// memory: the kernel gets a copy). Float formats of at most 32 bits in, a
+// emulate/h100_tensor_core.h included (model.sum_format and
+// model.operand_format may point to host memory: the kernel gets copies). Float formats of at most 32 bits in, a
 // float accumulator with a zero (else GpuError).
 void Gemm(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m, size_t n,
           size_t k, const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags, const Options& opt,
@@ -137,7 +137,9 @@ void Gemm(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uin
 // Gemm's two kernels. GemmFixedPoint (cuda/gemm_kernel.cu): kHardware
 // models that emulate/dot_hardware.h's fixed-point group step runs
 // (MakeFixedDotPlan: the H100 presets, most models of inputs up to 16
-// bits) with a group size dividing 32, tiled in shared memory; returns
+// bits) with a group size dividing 32 and neither an operand conversion nor
+// an instruction K order (detail::FixedGemmTiles; hopper-mma-fp8 has both),
+// tiled in shared memory; returns
 // false, launching nothing, for the others. GemmGeneral: one thread per
 // element of C running GemmElement (every model; ~1000x slower). Gemm takes
 // the first that applies.

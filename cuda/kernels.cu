@@ -512,16 +512,19 @@ __global__ void __launch_bounds__(kThreads) Nvfp4Kernel(Options opt, const float
 // ---- GEMM -------------------------------------------------------------------------------
 
 // One thread per element of C, computed by emulate/dot.h's GemmElement.
-// The model arrives by value; its sum_format, a host pointer, is replaced by
-// a pointer to this thread's copy of that format (has_sum_format).
+// The model arrives by value; its sum_format and operand_format, host
+// pointers, are replaced by pointers to this thread's copies of those
+// formats (has_sum_format, has_operand_format).
 __global__ void GemmKernel(Format in_a, const uint32_t* __restrict__ a, Format in_b, const uint32_t* __restrict__ b,
                            size_t m, size_t n, size_t k, Format acc, DotModel model, bool has_sum_format,
-                           Format sum_format, uint64_t* __restrict__ c, uint8_t* __restrict__ flags, Options opt,
-                           uint64_t first_index, uint64_t per) {
+                           Format sum_format, bool has_operand_format, Format operand_format,
+                           uint64_t* __restrict__ c, uint8_t* __restrict__ flags, Options opt, uint64_t first_index,
+                           uint64_t per) {
   const size_t j = size_t{blockIdx.x} * blockDim.x + threadIdx.x;
   const size_t i = size_t{blockIdx.y} * blockDim.y + threadIdx.y;
   if (i >= m || j >= n) return;
   model.sum_format = has_sum_format ? &sum_format : nullptr;
+  model.operand_format = has_operand_format ? &operand_format : nullptr;
   const Result r = GemmElement(in_a, a, in_b, b, i, j, n, k, acc, model, opt, first_index, per);
   c[i * n + j] = r.code;
   if (flags) flags[i * n + j] = r.flags;
@@ -764,18 +767,22 @@ void GemmGeneral(const Format& in_a, const uint32_t* a, const Format& in_b, cons
                  uint64_t first_index) {
   const bool has_sum_format = model.sum_format != nullptr;
   const Format sum_format = has_sum_format ? *model.sum_format : acc;
+  const bool has_operand_format = model.operand_format != nullptr;
+  const Format operand_format = has_operand_format ? *model.operand_format : in_a;
   // Codes travel as uint32 words; a sum needs a zero to start from.
-  const bool inputs_ok = IsFloat(in_a) && IsFloat(in_b) && in_a.bits <= 32 && in_b.bits <= 32;
+  const bool inputs_ok = IsFloat(in_a) && IsFloat(in_b) && in_a.bits <= 32 && in_b.bits <= 32 &&
+                         IsFloat(operand_format);
   const bool sums_ok = IsFloat(acc) && acc.has_zero && IsFloat(sum_format) && sum_format.has_zero;
   if (!inputs_ok || !sums_ok)
-    throw GpuError(std::string("the GPU GEMM takes float inputs of at most 32 bits and float accumulator and sum "
-                               "formats with a zero: ") +
-                   in_a.name + " x " + in_b.name + " -> " + acc.name + " (sum " + sum_format.name + ")");
+    throw GpuError(std::string("the GPU GEMM takes float inputs of at most 32 bits (and a float operand format) "
+                               "and float accumulator and sum formats with a zero: ") +
+                   in_a.name + " x " + in_b.name + " (operands " + operand_format.name + ") -> " + acc.name +
+                   " (sum " + sum_format.name + ")");
   if (m * n == 0) return;
   const dim3 block(16, 16);
   const dim3 grid(static_cast<unsigned>((n + 15) / 16), static_cast<unsigned>((m + 15) / 16));
-  GemmKernel<<<grid, block>>>(in_a, a, in_b, b, m, n, k, acc, model, has_sum_format, sum_format, c, flags, opt,
-                              first_index, RoundingsPerDot(model, k));
+  GemmKernel<<<grid, block>>>(in_a, a, in_b, b, m, n, k, acc, model, has_sum_format, sum_format, has_operand_format,
+                              operand_format, c, flags, opt, first_index, RoundingsPerDot(model, k));
   CheckLaunch("GemmKernel");
 }
 

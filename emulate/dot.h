@@ -70,6 +70,29 @@
 // outer accumulator, the result is s. Products are exact (no product
 // rounding), as in every model here. Specials are those of kBlock, per group.
 //
+// Operand conversion and K order (model.operand_format, instruction_k,
+// substeps, substep_run; every accumulation), what an MMA instruction does
+// before its adder. With operand_format set, each a[i] and b[i] is
+// converted to that format first (DAZ from opt.flush_input, then round to
+// nearest even, the conversion's flags joining the result's; exact when
+// every value of the input format is one of it, as e4m3fn/e5m2 -> f16),
+// and the model runs on the converted values as if they were the inputs:
+// kExponentSum aligns by their exponent fields (an e4m3fn subnormal, which
+// aligns by e4m3fn's minimum exponent 2^-6, is a normal f16 of exponent -7
+// to -9). The K order: the products are taken in blocks of
+// B = instruction_k consecutive K, one instruction each, the last block
+// padded with +0 products; inside a block, K position p belongs to
+// sub-step (p / r) mod S (r = substep_run, S = substeps), and the block
+// enters the model sub-step after sub-step, each in ascending K
+// (emulate/dot_model.h KOrder). Every model then runs on that sequence of
+// Length(n) terms, as on a dot product of that length with the products in
+// that order (groups, blocks, the pairwise tree, the first NaN met,
+// RoundingsPerDot). A fresh accumulator per instruction whose result is
+// added to the running sum is kHardware's promotion: promote_every = B / G
+// groups, promote_nearest_even for a float32 FADD (the hopper-mma-fp8
+// preset, emulate/h100_tensor_core.h). B = 0 (the default): K in order,
+// no padding; no operand_format: no conversion.
+//
 // s starts as +0 (IEEE 754 sums: an all-(-0) sum stays -0 only if every
 // addend is -0; exact cancellation gives +0, -0 under rdn). The exact sums
 // of kBlock/kExact/kHardware use a long fixed-point accumulator (Kulisch,
@@ -100,7 +123,9 @@
 // steps are emulate/dot_hardware.h's: the run across groups, and a
 // fixed-point group step (int32 cut terms) that Dot takes for every group
 // of finite operands when the model's terms fit it (the H100 presets among
-// them); the fast GPU GEMM (cuda/gemm_kernel.cu) tiles the same functions.
+// them); the fast GPU GEMM (cuda/gemm_kernel.cu) tiles the same functions
+// for the models detail::FixedGemmTiles accepts (no operand conversion, K
+// in order; the others go to GemmElement).
 #pragma once
 
 #include <cstddef>
@@ -111,6 +136,7 @@
 #include "emulate/dot_hardware.h"
 #include "emulate/dot_model.h"
 #include "formats/catalog.h"
+#include "formats/convert.h"
 
 namespace floatscope {
 
@@ -179,28 +205,19 @@ FS_HD Result PairwiseTree(const Format& acc, size_t n, const Options& opt, uint6
   return Result{value, flags};
 }
 
-}  // namespace detail
-
-// One dot product of two input formats (a[i] codes of in_a, b[i] of in_b,
-// as in mixed FP8 GEMMs such as E5M2 x E4M3): sum over i < n of
-// a[i * a_stride] * b[i * b_stride]. Code: the word the codes are stored
-// in (uint64_t on the CPU, uint32_t in the GPU kernels).
-template <class Code>
-FS_HD Result Dot(const Format& in_a, const Code* a, size_t a_stride, const Format& in_b, const Code* b,
-                 size_t b_stride, size_t n, const Format& acc, const DotModel& model, const Options& opt = {},
-                 uint64_t first_index = 0) {
+// Dot's body: the model over n terms, term i the product A(i) * B(i) of
+// two unpacked values of in_a and in_b (the formats the model multiplies
+// in: after the operand conversion, with the K order applied).
+template <class TermA, class TermB>
+FS_HD Result DotTerms(const Format& in_a, TermA&& A, const Format& in_b, TermB&& B, size_t n, const Format& acc,
+                      const DotModel& model, const Options& opt, uint64_t first_index) {
   uint64_t t = first_index;
   uint8_t flags = 0;
-  auto A = [&](size_t i) { return Unpack(in_a, a[i * a_stride], opt.flush_input); };
-  auto B = [&](size_t i) { return Unpack(in_b, b[i * b_stride], opt.flush_input); };
   const Format& sum_format = model.sum_format ? *model.sum_format : acc;  // kHardware
   // Products of in_a and in_b values, a value of acc or sum_format, and
   // carries.
-  const int32_t lsb = detail::Min3(detail::LowestBit(in_a) + detail::LowestBit(in_b), detail::LowestBit(acc),
-                                   detail::LowestBit(sum_format));
-  const int32_t top = detail::Max3(detail::TopBit(in_a) + detail::TopBit(in_b), detail::TopBit(acc),
-                                   detail::TopBit(sum_format)) +
-                      64;
+  const int32_t lsb = Min3(LowestBit(in_a) + LowestBit(in_b), LowestBit(acc), LowestBit(sum_format));
+  const int32_t top = Max3(TopBit(in_a) + TopBit(in_b), TopBit(acc), TopBit(sum_format)) + 64;
   const Unpacked zero{};  // +0
   const uint64_t start_code = RoundPack(acc, zero, opt, 0).code;
   switch (model.accumulation) {
@@ -224,7 +241,7 @@ FS_HD Result Dot(const Format& in_a, const Code* a, size_t a_stride, const Forma
     }
     case Accumulation::kPairwise: {
       if (n == 0) return Result{start_code, flags};
-      return detail::PairwiseTree(acc, n, opt, first_index, [&](size_t i, uint64_t index) {
+      return PairwiseTree(acc, n, opt, first_index, [&](size_t i, uint64_t index) {
         return MulExactOperands(acc, A(i), B(i), opt, index);
       });
     }
@@ -234,17 +251,17 @@ FS_HD Result Dot(const Format& in_a, const Code* a, size_t a_stride, const Forma
       if (n == 0) return Result{start_code, flags};
       Unpacked s = zero;
       uint64_t code = start_code;
-      detail::LongAccumulator sum;
+      LongAccumulator sum;
       for (size_t start = 0; start < n; start += k) {
         const size_t end = start + k < n ? start + k : n;
         sum.Reset(lsb, top);
-        detail::SpecialSum sp;
+        SpecialSum sp;
         if (sp.Accumulator(s)) sum.Add(s.sign, s.sig, s.exp);
         for (size_t i = start; i < end; ++i) {
           const Unpacked x = A(i), y = B(i);
-          if (sp.Product(x, y)) sum.Add(x.sign != y.sign, detail::ArithU128{x.sig} * y.sig, x.exp + y.exp);
+          if (sp.Product(x, y)) sum.Add(x.sign != y.sign, ArithU128{x.sig} * y.sig, x.exp + y.exp);
         }
-        const Result r = detail::RoundGroup(acc, sp, sum, opt, t++);
+        const Result r = RoundGroup(acc, sp, sum, opt, t++);
         flags |= r.flags;
         code = r.code;
         s = Unpack(acc, code);
@@ -258,51 +275,51 @@ FS_HD Result Dot(const Format& in_a, const Code* a, size_t a_stride, const Forma
       const Format& sf = sum_format;
       // The run across groups and the fixed-point group step are
       // emulate/dot_hardware.h's, shared with the GPU's fast GEMM kernel.
-      detail::HardwareState st = detail::HardwareStart(sf, opt);
-      const detail::FixedDotPlan plan = detail::MakeFixedDotPlan(in_a, in_b, sf, model);
+      HardwareState st = HardwareStart(sf, opt);
+      const FixedDotPlan plan = MakeFixedDotPlan(in_a, in_b, sf, model);
       // The exponent of a term's leading bit.
-      auto lead = [](detail::ArithU128 sig, int32_t exp) { return int64_t{exp} + detail::BitLength128(sig) - 1; };
-      detail::LongAccumulator sum;
+      auto lead = [](ArithU128 sig, int32_t exp) { return int64_t{exp} + BitLength128(sig) - 1; };
+      LongAccumulator sum;
       uint64_t q = 0;
       for (size_t start = 0; start < n; start += g, ++q) {
         const size_t end = start + g < n ? start + g : n;
         const Unpacked s = Unpack(sf, st.s);
-        const uint64_t index = detail::HardwareGroupIndex(model, first_index, q);
+        const uint64_t index = HardwareGroupIndex(model, first_index, q);
         if (plan.ok) {
           // Fixed point, unless an operand is NaN or infinite. Pass 1: the
           // largest alignment exponent.
-          auto fa = [&](size_t i) { return detail::FixedDecode(A(i), plan.mant_a, plan.a_shift, plan.leading); };
-          auto fb = [&](size_t i) { return detail::FixedDecode(B(i), plan.mant_b, 0, plan.leading); };
+          auto fa = [&](size_t i) { return FixedDecode(A(i), plan.mant_a, plan.a_shift, plan.leading); };
+          auto fb = [&](size_t i) { return FixedDecode(B(i), plan.mant_b, 0, plan.leading); };
           bool special = false;
-          int32_t products_max = detail::kFixedNoTerm;
+          int32_t products_max = kFixedNoTerm;
           for (size_t i = start; i < end && !special; ++i) {
-            const detail::FixedOperand x = fa(i), y = fb(i);
+            const FixedOperand x = fa(i), y = fb(i);
             special = x.special || y.special;
-            const int32_t al = detail::FixedProductAlign(plan, x.sig, x.align, y.sig, y.align);
+            const int32_t al = FixedProductAlign(plan, x.sig, x.align, y.sig, y.align);
             if (al > products_max) products_max = al;
           }
           if (!special) {
             // Pass 2: every product cut below 2^(e - F), summed.
-            const int32_t e = detail::FixedGroupExponent(products_max, detail::FixedAccumulatorAlign(plan, s));
+            const int32_t e = FixedGroupExponent(products_max, FixedAccumulatorAlign(plan, s));
             int64_t products_sum = 0;
             for (size_t i = start; i < end; ++i) {
-              const detail::FixedOperand x = fa(i), y = fb(i);
-              products_sum += detail::FixedProductTerm(x.sig, x.align, y.sig, y.align, e + plan.right);
+              const FixedOperand x = fa(i), y = fb(i);
+              products_sum += FixedProductTerm(x.sig, x.align, y.sig, y.align, e + plan.right);
             }
-            const Result r = detail::FixedGroupRound(plan, sf, s, e, products_sum, opt, index, [&] {
+            const Result r = FixedGroupRound(plan, sf, s, e, products_sum, opt, index, [&] {
               for (size_t i = start; i < end; ++i) {
-                const detail::FixedOperand x = fa(i), y = fb(i);
-                if (!detail::FixedProductIsNegativeZero(x.sig, x.align, y.sig, y.align)) return false;
+                const FixedOperand x = fa(i), y = fb(i);
+                if (!FixedProductIsNegativeZero(x.sig, x.align, y.sig, y.align)) return false;
               }
               return true;
             });
-            detail::HardwareAfterGroup(model, sf, opt, first_index, q, r, st);
+            HardwareAfterGroup(model, sf, opt, first_index, q, r, st);
             continue;
           }
         }
         // The general group step: a long accumulator.
         sum.Reset(lsb, top);
-        detail::SpecialSum sp;
+        SpecialSum sp;
         const bool s_finite = sp.Accumulator(s);
         const bool s_term = s_finite && model.include_accumulator;  // s aligned and cut with the products
         // Pass 1: the classes, and e = the largest exponent the terms align
@@ -319,12 +336,12 @@ FS_HD Result Dot(const Format& in_a, const Code* a, size_t a_stride, const Forma
           const Unpacked x = A(i), y = B(i);
           if (sp.Product(x, y))
             consider(by_fields ? int64_t{x.exp} + in_a.mantissa_bits + y.exp + in_b.mantissa_bits
-                               : lead(detail::ArithU128{x.sig} * y.sig, x.exp + y.exp));
+                               : lead(ArithU128{x.sig} * y.sig, x.exp + y.exp));
         }
         // Pass 2: every term cut below 2^(e - F), summed exactly.
         if (any_term) {
           const int64_t cut = e - int64_t{model.fraction_bits};  // exponent of the last kept bit
-          auto add_cut = [&](bool negative, detail::ArithU128 sig, int32_t exp) {
+          auto add_cut = [&](bool negative, ArithU128 sig, int32_t exp) {
             if (exp < cut) {
               const int64_t shift = cut - exp;
               sig = shift >= 128 ? 0 : sig >> shift;
@@ -336,16 +353,56 @@ FS_HD Result Dot(const Format& in_a, const Code* a, size_t a_stride, const Forma
           for (size_t i = start; i < end; ++i) {
             const Unpacked x = A(i), y = B(i);
             if (x.cls == Class::kFinite && y.cls == Class::kFinite)
-              add_cut(x.sign != y.sign, detail::ArithU128{x.sig} * y.sig, x.exp + y.exp);
+              add_cut(x.sign != y.sign, ArithU128{x.sig} * y.sig, x.exp + y.exp);
           }
         }
-        const Result r = detail::RoundGroup(sf, sp, sum, opt, index);
-        detail::HardwareAfterGroup(model, sf, opt, first_index, q, r, st);
+        const Result r = RoundGroup(sf, sp, sum, opt, index);
+        HardwareAfterGroup(model, sf, opt, first_index, q, r, st);
       }
-      return detail::HardwareFinish(model, sf, acc, opt, first_index, q, st);
+      return HardwareFinish(model, sf, acc, opt, first_index, q, st);
     }
   }
   return Result{0, kInvalid};
+}
+
+}  // namespace detail
+
+// One dot product of two input formats (a[i] codes of in_a, b[i] of in_b,
+// as in mixed FP8 GEMMs such as E5M2 x E4M3): sum over i < n of
+// a[i * a_stride] * b[i * b_stride]. Code: the word the codes are stored
+// in (uint64_t on the CPU, uint32_t in the GPU kernels).
+template <class Code>
+FS_HD Result Dot(const Format& in_a, const Code* a, size_t a_stride, const Format& in_b, const Code* b,
+                 size_t b_stride, size_t n, const Format& acc, const DotModel& model, const Options& opt = {},
+                 uint64_t first_index = 0) {
+  const Format& fa = model.operand_format ? *model.operand_format : in_a;
+  const Format& fb = model.operand_format ? *model.operand_format : in_b;
+  const KOrder order(model);
+  if (!model.operand_format && order.InOrder()) {
+    auto A = [&](size_t i) { return Unpack(in_a, a[i * a_stride], opt.flush_input); };
+    auto B = [&](size_t i) { return Unpack(in_b, b[i * b_stride], opt.flush_input); };
+    return detail::DotTerms(in_a, A, in_b, B, n, acc, model, opt, first_index);
+  }
+  // The conversion: DAZ on the inputs, then round to nearest even into the
+  // operand format (exact for the models here); its flags join the result.
+  Options convert;
+  convert.flush_input = opt.flush_input;
+  convert.nan_payload = opt.nan_payload;
+  uint8_t convert_flags = 0;
+  auto term = [&](const Format& in, const Format& f, const Code* x, size_t stride, size_t j) {
+    const uint64_t k = order.Position(j);
+    if (k >= n) return Unpacked{};  // +0: the padding of the last instruction
+    const uint64_t code = x[k * stride];
+    if (!model.operand_format) return Unpack(in, code, opt.flush_input);
+    const Result c = Convert(in, code, f, convert, 0);
+    convert_flags |= c.flags;
+    return Unpack(f, c.code);
+  };
+  auto A = [&](size_t j) { return term(in_a, fa, a, a_stride, j); };
+  auto B = [&](size_t j) { return term(in_b, fb, b, b_stride, j); };
+  Result r = detail::DotTerms(fa, A, fb, B, static_cast<size_t>(order.Length(n)), acc, model, opt, first_index);
+  r.flags |= convert_flags;
+  return r;
 }
 
 // One dot product: sum over i < n of a[i * a_stride] * b[i * b_stride].

@@ -238,6 +238,13 @@ FS_HD constexpr FixedDotPlan MakeFixedDotPlan(const Format& in_a, const Format& 
   return p;
 }
 
+// Whether the fast GPU GEMM (cuda/gemm_kernel.cu, its GemmFixedPointApplies)
+// can tile a model, before MakeFixedDotPlan's own conditions: its tiles
+// take the operands' codes as they are, in K order, so a model with an
+// operand conversion (DotModel::operand_format) or an instruction K order
+// (instruction_k) is left to GemmElement, which runs emulate/dot.h's Dot.
+FS_HD constexpr bool FixedGemmTiles(const DotModel& m) { return !m.operand_format && KOrder(m).InOrder(); }
+
 // A decoded input (see the top comment): sig signed, shifted by `shift`.
 struct FixedOperand {
   int32_t sig = 0;

@@ -1,6 +1,7 @@
-// Measured accumulation models of NVIDIA H100 tensor-core GEMMs, as
-// emulate/dot.h kHardware models: pass `model` and `options` to Dot/Gemm with
-// acc = f32 to get the float32 result cuBLAS gives on an H100, bit for bit.
+// Measured accumulation models of NVIDIA H100 tensor-core GEMMs and of
+// Hopper's FP8 mma.sync instruction, as emulate/dot.h kHardware models:
+// pass `model` and `options` to Dot/Gemm with acc = f32 to get the float32
+// result cuBLAS (or the instruction) gives on an H100, bit for bit.
 // The same model runs in the GPU's emulated GEMM (cuda/gpu.h Gemm), which
 // calls emulate/dot.h's code.
 //
@@ -31,6 +32,30 @@
 //                added into a separate float32 accumulator with round to
 //                nearest even and restarted from zero; with fast
 //                accumulation there is no promotion at all
+//
+// hopper-mma-fp8: the FP8 mma.sync instruction itself
+// (mma.sync.aligned.m16n8k32 .e4m3/.e5m2, Ada's instruction) on an H100,
+// which has no FP8 path for it: the compiler converts the operands to f16
+// and runs two f16 m16n8k16 steps (NVIDIA's answer in NVIDIA/cutlass#1986).
+// Measured on 2026-12-07 (same H100, driver, CUDA) by
+// experiments/tensor_core_probe/mma_probe on the instruction's own outputs,
+// no library; cuda/RESULTS.md, "FP8 mma.sync on Hopper, bit for bit":
+// 1,301,324 / 1,301,324 e4m3 x e4m3 and 1,301,689 / 1,301,689 e5m2 x e4m3
+// dot products bit for bit. As dot.h fields:
+//   operand_format  f16: both operands converted (exactly) first, so an
+//                   e4m3fn subnormal aligns as the normal f16 it becomes
+//                   (e5m2's subnormals are f16's: unchanged)
+//   instruction_k   32, substeps 2, substep_run 2: the first step takes the
+//                   K positions 0, 1 (mod 4) of the instruction's 32, the
+//                   second 2, 3 (each fp8 register's low byte pair, then
+//                   its high pair)
+//   each step       h100-f16's arithmetic: G 16, F 25, exponent-sum
+//                   alignment, accumulator aligned, group sums rounded
+//                   toward zero into float32
+//   per instruction the two steps into a fresh accumulator, the result
+//                   added to C in float32 with round to nearest even:
+//                   promote_every 2 (= 32 / 16), promote_nearest_even
+// The FP8 presets above (wgmma, cuBLAS) do not describe it, nor it them.
 //
 // Not covered: split-K kernels (cuBLAS chose one for a 240x240x4096
 // f16/bf16 GEMM: two K chunks, each one such dot product, their float32
@@ -81,6 +106,19 @@ constexpr DotModel H100Model(uint32_t group, uint32_t fraction_bits, uint32_t pr
   m.overflow_to_infinity = overflow_to_infinity;
   return m;
 }
+// hopper-mma-fp8 (see the top): h100-f16's steps on f16-converted
+// operands, two sub-steps per 32-K instruction, each instruction's sum
+// added to C with round to nearest even.
+constexpr DotModel HopperMmaFp8Model() {
+  DotModel m = H100Model(16, 25, 2, nullptr, true);
+  m.operand_format = &formats::kF16;
+  m.instruction_k = 32;
+  m.substeps = 2;
+  m.substep_run = 2;
+  return m;
+}
+static_assert(HopperMmaFp8Model().promote_every * HopperMmaFp8Model().group == HopperMmaFp8Model().instruction_k,
+              "hopper-mma-fp8: one promotion per instruction");
 constexpr Options TowardZero() {
   Options o;
   o.rounding = Rounding::kTowardZero;
@@ -101,6 +139,8 @@ inline constexpr H100TensorCoreModel kH100TensorCoreModels[] = {
      detail::H100Model(32, 13, 4, &kH100Fp8SumFormat, false), detail::TowardZero()},
     {"h100-e5m2xe4m3-fast", "e5m2 x e4m3fn -> f32, torch._scaled_mm, use_fast_accum=True",
      detail::H100Model(32, 13, 0, &kH100Fp8SumFormat, false), detail::TowardZero()},
+    {"hopper-mma-fp8", "e4m3fn or e5m2 x e4m3fn -> f32, mma.sync.m16n8k32 on sm_90 (f16 path)",
+     detail::HopperMmaFp8Model(), detail::TowardZero()},
 };
 
 // The model named `name`, or nullptr.

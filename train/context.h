@@ -54,7 +54,8 @@ inline uint64_t Mix64(uint64_t x) {
 // GEMM accumulation: "fast" (float32 products and sums by Eigen), or an
 // emulate/dot.h model run element by element (slow; opt-in): "sequential",
 // "fused", "pairwise", "exact", "block:K", or a fitted tensor-core preset
-// (h100-f16, h100-bf16, h100-e4m3, ...). Accumulator: float32.
+// of emulate/h100_tensor_core.h (h100-f16, h100-bf16, h100-e4m3, ...,
+// hopper-mma-fp8). Accumulator: float32.
 struct Accum {
   bool fast = true;
   DotModel model;

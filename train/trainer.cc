@@ -213,7 +213,8 @@ class Run {
     Accum acc;
     if (!ParseAccum(p.accum, &acc))
       throw TrainError("policy '" + p.name + "': unknown accum '" + p.accum +
-                       "' (fast, sequential, fused, pairwise, exact, block:K, h100-f16, h100-bf16, h100-e4m3, ...)");
+                       "' (fast, sequential, fused, pairwise, exact, block:K, h100-f16, h100-bf16, h100-e4m3, ..., "
+                       "hopper-mma-fp8)");
     for (const LayerPolicy& l : LeafPolicies(*model_, p, escalated_, fallback_))
       for (Role r : {Role::kGemmIn, Role::kGemmW, Role::kGemmGrad})
         if (!acc.fast && l[r].Active() && l[r].scaling != Scaling::kNone)

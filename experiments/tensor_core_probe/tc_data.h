@@ -28,7 +28,6 @@
 #include "emulate/dot.h"
 #include "emulate/h100_tensor_core.h"
 #include "formats/catalog.h"
-#include "formats/convert.h"
 
 namespace floatscope::tc {
 
@@ -170,46 +169,17 @@ struct Replay {
   // Not empty: the order in which one instruction takes the elements of
   // each block of k_perm.size() consecutive K (K zero-padded to whole
   // blocks): element k_perm[j] of a block goes j-th into the model's
-  // groups. For instructions that may feed their K positions to the
-  // adder in another order than the operands' (an FP8 mma.sync built from
-  // narrower steps, say).
+  // groups. Any permutation, for trying orders (tc_fit --k-perm) that the
+  // model's own instruction K order (DotModel::instruction_k, substeps,
+  // substep_run: the hopper-mma-fp8 preset's) cannot state; applied before
+  // it. The operand conversion is the model's (DotModel::operand_format).
   std::vector<uint32_t> k_perm;
-  // Not null: the instruction converts both operands to this format
-  // (exactly) and runs the model on the converted codes, as Hopper runs
-  // the FP8 mma.sync (Ada's instruction) on its f16 tensor-core path.
-  const Format* convert_to = nullptr;
   // > 0: the kernel's MMA instruction takes this many K per step, so the
   // model's groups are this long instead of model.group (cuBLASLt's
   // algorithm 24 with stages id 0 runs mma.sync m16n8k8: 8; cuda/RESULTS.md,
   // "Held-out GEMMs (issue 16), 2026-12-07").
   uint32_t mma_k = 0;
 };
-
-// Hopper's FP8 mma.sync (mma.sync.aligned.m16n8k32 .e4m3/.e5m2, Ada's
-// instruction) has no FP8 path on sm_90: the compiler converts the operands
-// to f16 and runs two f16 m16n8k16 steps (NVIDIA's answer in
-// NVIDIA/cutlass#1986). Measured on an H100 (cuda/RESULTS.md, "FP8
-// mma.sync", 2026-12-07; 1.3 M dot products per instruction, all bit for
-// bit): the first step takes the K positions 0, 1 (mod 4) of the
-// instruction's 32, the second 2, 3 (each fp8 register's low byte pair,
-// then its high pair), each step is h100-f16's arithmetic (G 16, F 25,
-// RTZ float32 sums, accumulator aligned) into a fresh accumulator, and the
-// instruction's result is added to C in float32 with round to nearest even
-// (a promotion every 2 groups).
-inline constexpr uint32_t kHopperMmaFp8Order[32] = {0, 1, 4,  5,  8,  9,  12, 13, 16, 17, 20, 21, 24, 25, 28, 29,
-                                                    2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31};
-
-inline Replay HopperMmaFp8Replay() {
-  Replay rp;
-  const H100TensorCoreModel* f16 = FindH100TensorCoreModel("h100-f16");
-  rp.model = f16->model;
-  rp.opt = f16->options;
-  rp.model.promote_every = 2;
-  rp.model.promote_nearest_even = true;
-  rp.k_perm.assign(std::begin(kHopperMmaFp8Order), std::end(kHopperMmaFp8Order));
-  rp.convert_to = &formats::kF16;
-  return rp;
-}
 
 // The K depth of a tile, in elements, that a cuBLASLt stages id
 // (cublasLtMatmulStages_t, CUBLASLT_ALGO_CONFIG_STAGES_ID) names: 1..24 are
@@ -266,20 +236,10 @@ inline void ApplyKernel(Replay& rp, uint32_t algo, uint32_t splitk, uint32_t sta
 
 // The model's float32 bits for dot product d of record r.
 inline uint32_t Emulate(const Record& r, size_t d, const Replay& rp) {
-  const Format& fa = rp.convert_to ? *rp.convert_to : FormatOfId(r.fa);
-  const Format& fb = rp.convert_to ? *rp.convert_to : FormatOfId(r.fb);
+  const Format& fa = FormatOfId(r.fa);
+  const Format& fb = FormatOfId(r.fb);
   const uint64_t* a = r.a.data() + size_t{r.row_a(d)} * r.K;
   const uint64_t* b = r.b.data() + size_t{r.row_b(d)} * r.K;
-  std::vector<uint64_t> ca, cb;  // the converted operands
-  if (rp.convert_to) {
-    Options exact;  // every code of the narrower format is a value of convert_to
-    for (size_t k = 0; k < r.K; ++k) {
-      ca.push_back(Convert(FormatOfId(r.fa), a[k], fa, exact, 0).code);
-      cb.push_back(Convert(FormatOfId(r.fb), b[k], fb, exact, 0).code);
-    }
-    a = ca.data();
-    b = cb.data();
-  }
   Options reduce;  // round to nearest even; a NaN is the GPU's 0x7fffffff (inf - inf in the reduction)
   reduce.nan_payload = NanPayload::kAllOnes;
   DotModel model = rp.model;

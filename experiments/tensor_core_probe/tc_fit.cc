@@ -33,9 +33,11 @@
 //       id 0: mma.sync m16n8k8, 8; tc_data.h Replay::mma_k); with a shape,
 //       for that GEMM only
 //   --only MxNxK: verify only the GEMMs of that shape (repeatable)
-//   --preset hopper-mma-fp8: the FP8 mma.sync instruction on Hopper (tc_data.h
-//       HopperMmaFp8Replay: f16 steps in kHopperMmaFp8Order)
+//   --preset NAME: an emulate/h100_tensor_core.h preset (h100-f16, ...,
+//       hopper-mma-fp8: the FP8 mma.sync instruction on Hopper, f16 steps in
+//       the instruction's K order)
 //   --convert f16: both operands converted to f16 (exactly) before the model
+//       (DotModel::operand_format)
 //   --k-perm i0,i1,...: each block of that many K elements (K zero-padded)
 //       enters the model in this order (Replay::k_perm; a permutation)
 //   --slices W:T: sliced K, each tile of T elements cut into W slices, one
@@ -101,6 +103,7 @@ struct Args {
   std::string preset;
   bool model_given = false;
   Replay replay;
+  const Format* convert = nullptr;  // --convert: the model's operand_format
   std::map<std::string, std::pair<uint32_t, uint32_t>> splits;  // shape -> (chunks, K tile)
   std::map<std::string, uint32_t> residue_tiles;  // shape -> K tile (--residue-tile MxNxK:T)
   std::map<std::string, uint32_t> mma_ks;  // shape -> the instruction's K (--mma-k MxNxK:K)
@@ -117,6 +120,10 @@ std::string Describe(const Replay& rp) {
                 rp.model.promote_nearest_even ? "rne" : "same");
   std::string out = buf;
   if (rp.mma_k > 0) out += " mma_k=" + std::to_string(rp.mma_k) + " (G of every GEMM)";
+  if (rp.model.operand_format) out += std::string(" operands=") + rp.model.operand_format->name;
+  if (rp.model.instruction_k > 1)
+    out += " instruction_k=" + std::to_string(rp.model.instruction_k) + " substeps=" +
+           std::to_string(rp.model.substeps) + "x" + std::to_string(rp.model.substep_run);
   return out;
 }
 
@@ -170,7 +177,7 @@ Args Parse(int argc, char** argv) {
       if (a.replay.slices < 1 || a.replay.slice_tile % a.replay.slices != 0) Fail("--slices: T must be a multiple of W");
     } else if (opt == "--convert") {
       if (v != "f16") Fail("--convert: f16, not '" + v + "'");
-      a.replay.convert_to = &formats::kF16;
+      a.convert = &formats::kF16;
     } else if (opt == "--k-perm") {
       std::vector<uint32_t> perm;
       for (size_t at = 0; at <= v.size();) {
@@ -209,18 +216,18 @@ Args Parse(int argc, char** argv) {
   }
   if (a.command == "verify") {
     if (!a.preset.empty() && a.model_given) Fail("verify: --preset or model flags, not both");
-    if (a.preset == "hopper-mma-fp8") {  // tc_data.h HopperMmaFp8Replay: the FP8 mma.sync instruction
-      const Replay rp = HopperMmaFp8Replay();
-      a.replay.model = rp.model;
-      a.replay.opt = rp.opt;
-      a.replay.k_perm = rp.k_perm;
-      a.replay.convert_to = rp.convert_to;
-    } else if (!a.preset.empty()) {
+    if (!a.preset.empty()) {
       const H100TensorCoreModel* m = FindH100TensorCoreModel(a.preset);
-      if (!m) Fail("unknown preset '" + a.preset + "'" + " (see emulate/h100_tensor_core.h)");
+      if (!m) {
+        std::string names;
+        for (const H100TensorCoreModel& p : kH100TensorCoreModels)
+          names += std::string(names.empty() ? "" : ", ") + p.name;
+        Fail("unknown preset '" + a.preset + "' (emulate/h100_tensor_core.h: " + names + ")");
+      }
       a.replay.model = m->model;
       a.replay.opt = m->options;
     } else if (!a.model_given) Fail("verify: give --preset NAME or model flags");
+    if (a.convert) a.replay.model.operand_format = a.convert;
   }
   return a;
 }
@@ -264,7 +271,7 @@ int Fit(const Args& args, const std::vector<Record>& recs) {
                   if (p != 24 && p > f + 2) continue;  // a group sum never needs rounding then... keep simple
                   Replay rp;
                   rp.k_perm = args.replay.k_perm;  // --k-perm: fit under that K order
-                  rp.convert_to = args.replay.convert_to;
+                  rp.model.operand_format = args.convert;
                   rp.model.accumulation = Accumulation::kHardware;
                   rp.model.group = g, rp.model.fraction_bits = f, rp.model.include_accumulator = acc;
                   rp.model.promote_every = n, rp.model.alignment = al;

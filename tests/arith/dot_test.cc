@@ -664,3 +664,268 @@ TEST_CASE("kHardware: the fixed-point group step equals the long accumulator") {
   CHECK(failed == 0);
   CHECK(compared > 3000);
 }
+
+// ---- operand conversion and the instruction's K order (DotModel::operand_format,
+// instruction_k, substeps, substep_run) ------------------------------------------------------
+
+namespace {
+
+// The K order written from its statement, not from KOrder: each block of B
+// positions stably partitioned by sub-step (p / r) mod S, the blocks one
+// after another, K padded to whole blocks; -1 marks a padding term.
+std::vector<int64_t> OrderByPartition(size_t n, size_t block, size_t substeps, size_t run) {
+  std::vector<int64_t> seq;
+  for (size_t k0 = 0; k0 < n; k0 += block)
+    for (size_t sub = 0; sub < substeps; ++sub)
+      for (size_t p = 0; p < block; ++p)
+        if ((p / run) % substeps == sub) seq.push_back(k0 + p < n ? static_cast<int64_t>(k0 + p) : -1);
+  return seq;
+}
+
+// Random codes of f: any finite code (subnormals and zeros of both signs
+// included), NaN and infinities only when `specials`.
+uint64_t AnyCode(const Format& f, uint64_t seed, uint64_t trial, size_t i, bool specials) {
+  uint64_t c = Draw(seed, trial, i) & CodeMask(f);
+  if (!specials && (IsNanCode(f, c) || IsInfCode(f, c))) c &= SignBit(f) | 0x3;  // a small subnormal instead
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("KOrder is the stable partition of each instruction's K by sub-step") {
+  for (size_t block : {size_t{2}, size_t{8}, size_t{10}, size_t{32}, size_t{48}})
+    for (size_t substeps : {size_t{1}, size_t{2}, size_t{3}, size_t{4}})
+      for (size_t run : {size_t{1}, size_t{2}, size_t{3}, size_t{8}})
+        for (size_t n : {size_t{1}, block - 1, block, 2 * block + 3}) {
+          CAPTURE(block);
+          CAPTURE(substeps);
+          CAPTURE(run);
+          CAPTURE(n);
+          DotModel m;
+          m.instruction_k = static_cast<uint32_t>(block);
+          m.substeps = static_cast<uint32_t>(substeps);
+          m.substep_run = static_cast<uint32_t>(run);
+          const KOrder order(m);
+          const std::vector<int64_t> want = OrderByPartition(n, block, substeps, run);
+          REQUIRE(order.Length(n) == want.size());
+          bool same = true;
+          for (size_t j = 0; j < want.size(); ++j) {
+            const uint64_t p = order.Position(j);
+            same &= want[j] < 0 ? p >= n : p == static_cast<uint64_t>(want[j]);
+          }
+          CHECK(same);
+        }
+  // Hopper's FP8 mma.sync: 32 K, positions 0, 1 (mod 4) first, then 2, 3.
+  const KOrder hopper(FindH100TensorCoreModel("hopper-mma-fp8")->model);
+  const uint64_t first[] = {0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29, 2, 3, 6, 7};
+  for (size_t j = 0; j < std::size(first); ++j) CHECK(hopper.Position(j) == first[j]);
+  CHECK(hopper.Position(32 + 16) == 34);
+  CHECK(hopper.Length(33) == 64);
+  // No instruction_k: K itself; zeros read as 1.
+  DotModel plain;
+  plain.substeps = 0;
+  plain.substep_run = 0;
+  CHECK(KOrder(plain).InOrder());
+  CHECK(KOrder(plain).Length(7) == 7);
+  CHECK(KOrder(plain).Position(5) == 5);
+}
+
+TEST_CASE("a K order is Dot on the products reordered and padded with +0, for every accumulation") {
+  const Rounding modes[] = {Rounding::kNearestEven, Rounding::kTowardZero, Rounding::kDown, Rounding::kStochastic};
+  int failed = 0, compared = 0;
+  for (uint64_t trial = 0; trial < 1500; ++trial) {
+    const Format& in = trial % 3 == 0 ? formats::kF16 : trial % 3 == 1 ? formats::kE4m3fn : formats::kBf16;
+    const Format& acc = trial % 2 ? formats::kF32 : formats::kBf16;
+    DotModel m;
+    m.accumulation = static_cast<Accumulation>(Draw(71, trial, 0) % 6);
+    m.block = 1 + static_cast<uint32_t>(Draw(71, trial, 1) % 8);
+    m.group = 1 + static_cast<uint32_t>(Draw(71, trial, 2) % 16);
+    m.fraction_bits = 5 + static_cast<uint32_t>(Draw(71, trial, 3) % 25);
+    m.alignment = Draw(71, trial, 4) % 2 ? Alignment::kExponentSum : Alignment::kLeadingBit;
+    m.promote_every = static_cast<uint32_t>(Draw(71, trial, 5) % 3);
+    m.include_accumulator = Draw(71, trial, 6) % 4 != 0;
+    DotModel ordered = m;
+    ordered.instruction_k = 1 + static_cast<uint32_t>(Draw(71, trial, 7) % 40);
+    ordered.substeps = static_cast<uint32_t>(Draw(71, trial, 8) % 5);  // 0 reads as 1
+    ordered.substep_run = static_cast<uint32_t>(Draw(71, trial, 9) % 5);
+    const size_t n = Draw(71, trial, 10) % 90;
+    Options opt;
+    opt.rounding = modes[Draw(71, trial, 11) % 4];
+    opt.seed = trial;
+    const bool specials = trial % 7 == 0;
+    std::vector<uint64_t> a(n), b(n);
+    for (size_t i = 0; i < n; ++i) a[i] = AnyCode(in, 72, trial, i, specials), b[i] = AnyCode(in, 73, trial, i, specials);
+    const size_t block = ordered.instruction_k;
+    const std::vector<int64_t> seq = OrderByPartition(n, block, ordered.substeps ? ordered.substeps : 1,
+                                                      ordered.substep_run ? ordered.substep_run : 1);
+    std::vector<uint64_t> pa, pb;  // the sequence, padding as +0 codes
+    for (const int64_t k : seq) pa.push_back(k < 0 ? 0 : a[k]), pb.push_back(k < 0 ? 0 : b[k]);
+    const Result want = Dot(in, pa.data(), 1, pb.data(), 1, pa.size(), acc, m, opt, 5);
+    const Result got = Dot(in, a.data(), 1, b.data(), 1, n, acc, ordered, opt, 5);
+    ++compared;
+    CHECK(RoundingsPerDot(ordered, n) == RoundingsPerDot(m, pa.size()));
+    const bool both_nan = IsNanCode(acc, got.code) && IsNanCode(acc, want.code);
+    if ((got.code != want.code && !both_nan) || got.flags != want.flags) {
+      if (++failed <= 5)
+        FAIL_CHECK(in.name << " model " << int(m.accumulation) << " n " << n << " B " << block << " S "
+                           << ordered.substeps << " r " << ordered.substep_run << " trial " << trial << ": reordered "
+                           << want.code << "/" << int(want.flags) << ", ordered " << got.code << "/"
+                           << int(got.flags));
+    }
+  }
+  CHECK(failed == 0);
+  CHECK(compared == 1500);
+}
+
+TEST_CASE("operand_format is Dot on the operands converted first (round to nearest even, DAZ before)") {
+  struct Case {
+    const Format *in_a, *in_b, *to;
+    bool exact;  // every value of in_a and in_b is one of `to`
+  };
+  const Case cases[] = {{&formats::kE4m3fn, &formats::kE4m3fn, &formats::kF16, true},
+                        {&formats::kE5m2, &formats::kE4m3fn, &formats::kF16, true},
+                        {&formats::kE5m2, &formats::kE5m2, &formats::kF16, true},
+                        {&formats::kF32, &formats::kF32, &formats::kBf16, false},
+                        {&formats::kF16, &formats::kBf16, &formats::kE5m2, false}};
+  int failed = 0, inexact_seen = 0;
+  for (const Case& c : cases)
+    for (uint64_t trial = 0; trial < 600; ++trial) {
+      DotModel m;
+      m.accumulation = static_cast<Accumulation>(Draw(81, trial, 0) % 6);
+      m.group = 1 + static_cast<uint32_t>(Draw(81, trial, 1) % 32);
+      m.fraction_bits = 3 + static_cast<uint32_t>(Draw(81, trial, 2) % 30);
+      m.alignment = Draw(81, trial, 3) % 2 ? Alignment::kExponentSum : Alignment::kLeadingBit;
+      m.promote_every = static_cast<uint32_t>(Draw(81, trial, 4) % 3);
+      DotModel converting = m;
+      converting.operand_format = c.to;
+      Options opt;
+      opt.rounding = Draw(81, trial, 5) % 2 ? Rounding::kTowardZero : Rounding::kNearestEven;
+      opt.flush_input = Draw(81, trial, 6) % 4 == 0;
+      const size_t n = 1 + Draw(81, trial, 7) % 70;
+      const bool specials = trial % 5 == 0;
+      std::vector<uint64_t> a(n), b(n), ca(n), cb(n);
+      Options convert;  // round to nearest even, DAZ as the dot product's
+      convert.flush_input = opt.flush_input;
+      uint8_t convert_flags = 0;
+      for (size_t i = 0; i < n; ++i) {
+        a[i] = AnyCode(*c.in_a, 82, trial, i, specials);
+        b[i] = AnyCode(*c.in_b, 83, trial, i, specials);
+        const Result x = Convert(*c.in_a, a[i], *c.to, convert), y = Convert(*c.in_b, b[i], *c.to, convert);
+        ca[i] = x.code;
+        cb[i] = y.code;
+        convert_flags |= x.flags | y.flags;
+      }
+      if (c.exact) CHECK((convert_flags & ~kInvalid) == 0);  // invalid: a signaling NaN
+      inexact_seen += (convert_flags & kInexact) != 0;
+      const Result want = Dot(*c.to, ca.data(), 1, cb.data(), 1, n, formats::kF32, m, opt, 3);
+      const Result got = Dot(*c.in_a, a.data(), 1, *c.in_b, b.data(), 1, n, formats::kF32, converting, opt, 3);
+      const bool both_nan = IsNanCode(formats::kF32, got.code) && IsNanCode(formats::kF32, want.code);
+      if (((got.code != want.code && !both_nan) || got.flags != (want.flags | convert_flags)) && ++failed <= 5)
+        FAIL_CHECK(c.in_a->name << " x " << c.in_b->name << " -> " << c.to->name << " model "
+                                << int(m.accumulation) << " trial " << trial << ": converted first " << want.code
+                                << "/" << int(want.flags | convert_flags) << ", operand_format " << got.code << "/"
+                                << int(got.flags));
+    }
+  CHECK(failed == 0);
+  CHECK(inexact_seen > 100);  // the inexact conversions did round
+}
+
+namespace {
+
+// hopper-mma-fp8 written from its statement (cuda/RESULTS.md, "FP8 mma.sync
+// on Hopper"), in host arithmetic: the FP8 values are f16 values (exact
+// doubles); per instruction of 32 K (zero-padded), a step of the K
+// positions 0, 1 (mod 4), then one of 2, 3, each: the terms (the running
+// step sum s, then the 16 products) aligned by exponent fields (f16's for
+// an operand, float32's for s: max(ilogb, minimum normal exponent); a
+// product by the sum of its operands'), e the largest, each cut toward zero
+// below 2^(e - 25), the cut terms summed (exactly, in double) and rounded
+// toward zero to float32; the instruction's s, starting from +0, then added
+// to C (+0 at first) by a float32 add rounding to nearest even.
+float HopperMmaFp8Reference(const Format& in_a, const std::vector<uint64_t>& a, const Format& in_b,
+                            const std::vector<uint64_t>& b) {
+  auto f16_exp = [](double v) { return std::max(std::ilogb(v), -14); };
+  volatile float c = 0.0f;
+  for (size_t k0 = 0; k0 < a.size(); k0 += 32) {
+    float s = 0.0f;
+    for (int half = 0; half < 2; ++half) {
+      std::vector<double> products;
+      std::vector<int> aligns;
+      for (size_t p = 0; p < 32; ++p) {
+        if (static_cast<int>(p % 4 / 2) != half) continue;
+        const size_t k = k0 + p;
+        const double x = k < a.size() ? DecodeToF64(in_a, a[k]) : 0.0;
+        const double y = k < b.size() ? DecodeToF64(in_b, b[k]) : 0.0;
+        products.push_back(x * y);  // exact: 4 + 4 significant bits
+        aligns.push_back(x == 0 || y == 0 ? INT32_MIN : f16_exp(x) + f16_exp(y));
+      }
+      int e = s == 0 ? INT32_MIN : std::max(std::ilogb(s), -126);
+      for (const int al : aligns) e = std::max(e, al);
+      if (e == INT32_MIN) continue;  // every term zero: s stays +0
+      auto cut = [&](double x) { return std::trunc(std::ldexp(x, 25 - e)); };  // units of 2^(e - 25)
+      double sum = cut(s);
+      for (const double x : products) sum += cut(x);  // below 2^32 units: exact
+      std::fesetround(FE_TOWARDZERO);
+      volatile float rounded = static_cast<float>(std::ldexp(sum, e - 25));
+      std::fesetround(FE_TONEAREST);
+      s = rounded == 0 ? 0.0f : float(rounded);
+    }
+    c = c + s;
+  }
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("hopper-mma-fp8 equals its statement written in host arithmetic") {
+  const H100TensorCoreModel* preset = FindH100TensorCoreModel("hopper-mma-fp8");
+  REQUIRE(preset != nullptr);
+  const Format* pairs[][2] = {{&formats::kE4m3fn, &formats::kE4m3fn},
+                              {&formats::kE5m2, &formats::kE4m3fn},
+                              {&formats::kE5m2, &formats::kE5m2}};
+  int failed = 0, compared = 0, differs_from_in_order = 0;
+  for (uint64_t trial = 0; trial < 3000; ++trial) {
+    const Format& fa = *pairs[trial % 3][0];
+    const Format& fb = *pairs[trial % 3][1];
+    const size_t n = 1 + Draw(91, trial, 0) % 130;
+    std::vector<uint64_t> a(n), b(n);
+    for (size_t i = 0; i < n; ++i) {
+      a[i] = AnyCode(fa, 92, trial, i, false);
+      b[i] = AnyCode(fb, 93, trial, i, false);
+      if (trial % 2) {  // half the trials near one: long carries, cancellation
+        a[i] = (a[i] & SignBit(fa)) | (EncodeFromF64(fa, 1.0).code + Draw(94, trial, i) % 8);
+      }
+    }
+    const Result got = Dot(fa, a.data(), 1, fb, b.data(), 1, n, formats::kF32, preset->model, preset->options);
+    const float want = HopperMmaFp8Reference(fa, a, fb, b);
+    ++compared;
+    if (got.code != BitsOf(want) && ++failed <= 5)
+      FAIL_CHECK(fa.name << " x " << fb.name << " n " << n << " trial " << trial << ": reference 0x" << std::hex
+                         << BitsOf(want) << ", Dot 0x" << got.code << std::dec);
+    DotModel in_order = preset->model;
+    in_order.instruction_k = 0;
+    differs_from_in_order +=
+        Dot(fa, a.data(), 1, fb, b.data(), 1, n, formats::kF32, in_order, preset->options).code != got.code;
+  }
+  CHECK(failed == 0);
+  CHECK(compared == 3000);
+  CHECK(differs_from_in_order > 100);  // the order is not a no-op on this data
+}
+
+TEST_CASE("the fast GPU GEMM tiles only models without an operand conversion or a K order") {
+  for (const H100TensorCoreModel& p : kH100TensorCoreModels) {
+    const std::string name = p.name;
+    CAPTURE(name);
+    CHECK(detail::FixedGemmTiles(p.model) == (name != "hopper-mma-fp8"));
+  }
+  DotModel m;
+  m.accumulation = Accumulation::kHardware;
+  CHECK(detail::FixedGemmTiles(m));
+  m.substeps = 2;  // no instruction_k: K in order still
+  CHECK(detail::FixedGemmTiles(m));
+  m.instruction_k = 32;
+  CHECK_FALSE(detail::FixedGemmTiles(m));
+  m.instruction_k = 0;
+  m.operand_format = &formats::kF16;
+  CHECK_FALSE(detail::FixedGemmTiles(m));
+}

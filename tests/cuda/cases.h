@@ -143,20 +143,24 @@ inline std::vector<DotModel> DotModels() {
       seen |= m.accumulation == p.model.accumulation && m.group == p.model.group &&
               m.fraction_bits == p.model.fraction_bits && m.promote_every == p.model.promote_every &&
               m.alignment == p.model.alignment && m.sum_format == p.model.sum_format &&
-              m.promote_nearest_even == p.model.promote_nearest_even;
+              m.promote_nearest_even == p.model.promote_nearest_even &&
+              m.operand_format == p.model.operand_format && m.instruction_k == p.model.instruction_k &&
+              m.substeps == p.model.substeps && m.substep_run == p.model.substep_run;
     if (!seen) out.push_back(p.model);
   }
   return out;
 }
 
 inline std::string DescribeModel(const DotModel& m) {
-  return fmt::format("model {} G{} F{} A{} N{} align {} sum {} promote-rne {}", static_cast<int>(m.accumulation),
-                     m.group, m.fraction_bits, m.include_accumulator, m.promote_every, static_cast<int>(m.alignment),
-                     m.sum_format ? m.sum_format->name : "acc", m.promote_nearest_even);
+  return fmt::format("model {} G{} F{} A{} N{} align {} sum {} promote-rne {} operands {} instruction K {} ({}x{})",
+                     static_cast<int>(m.accumulation), m.group, m.fraction_bits, m.include_accumulator,
+                     m.promote_every, static_cast<int>(m.alignment), m.sum_format ? m.sum_format->name : "acc",
+                     m.promote_nearest_even, m.operand_format ? m.operand_format->name : "as given",
+                     m.instruction_k, m.substeps, m.substep_run);
 }
 
 // The H100 presets with the input formats each models (FP8 "e5m2x..."
-// multiplies e5m2 by e4m3fn).
+// multiplies e5m2 by e4m3fn; hopper-mma-fp8 both pairs).
 struct PresetCase {
   const H100TensorCoreModel* preset;
   const Format* in_a;
@@ -169,7 +173,10 @@ inline std::vector<PresetCase> H100PresetCases() {
     if (name == "h100-f16") out.push_back({&p, &formats::kF16, &formats::kF16});
     else if (name == "h100-bf16") out.push_back({&p, &formats::kBf16, &formats::kBf16});
     else if (name.starts_with("h100-e5m2xe4m3")) out.push_back({&p, &formats::kE5m2, &formats::kE4m3fn});
-    else out.push_back({&p, &formats::kE4m3fn, &formats::kE4m3fn});
+    else if (name == "hopper-mma-fp8") {  // both measured pairs
+      out.push_back({&p, &formats::kE4m3fn, &formats::kE4m3fn});
+      out.push_back({&p, &formats::kE5m2, &formats::kE4m3fn});
+    } else out.push_back({&p, &formats::kE4m3fn, &formats::kE4m3fn});
   }
   return out;
 }

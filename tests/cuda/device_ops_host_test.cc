@@ -531,12 +531,15 @@ TEST_CASE("the MX and NVFP4 kernels' steps equal emulate/quant's Quantize (schem
 namespace {
 
 // What GemmKernel (cuda/kernels.cu) does for C(i, j), on the host: the
-// codes as uint32 words, the model's sum format replaced by a copy of it.
+// codes as uint32 words, the model's sum and operand formats replaced by
+// copies of them.
 Result KernelElement(const Format& in_a, const std::vector<uint32_t>& a, const Format& in_b,
                      const std::vector<uint32_t>& b, size_t i, size_t j, size_t n, size_t k, const Format& acc,
                      DotModel model, const Options& opt, uint64_t first_index) {
   const Format sum_format = model.sum_format ? *model.sum_format : acc;
   if (model.sum_format) model.sum_format = &sum_format;
+  const Format operand_format = model.operand_format ? *model.operand_format : in_a;
+  if (model.operand_format) model.operand_format = &operand_format;
   return GemmElement(in_a, a.data(), in_b, b.data(), i, j, n, k, acc, model, opt, first_index,
                      RoundingsPerDot(model, k));
 }

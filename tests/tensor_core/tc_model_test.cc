@@ -305,11 +305,18 @@ TEST_CASE("RoundingsPerDot counts the final rounding out of sum_format") {
   CHECK(RoundingsPerDot(m, 100) == 5);
   m.promote_every = 2;  // 4 groups, 2 promotions, the final rounding
   CHECK(RoundingsPerDot(m, 100) == 7);
+  // An instruction K order counts the padding: K = 33 runs as 64 (4 steps of
+  // 16, a promotion per instruction, the final rounding).
+  const DotModel& mma = FindH100TensorCoreModel("hopper-mma-fp8")->model;
+  CHECK(RoundingsPerDot(mma, 32) == 4);
+  CHECK(RoundingsPerDot(mma, 33) == 7);
+  CHECK(RoundingsPerDot(mma, 64) == 7);
+  CHECK(RoundingsPerDot(mma, 0) == 0);
 }
 
 TEST_CASE("the H100 presets are found by name and say what was measured") {
   for (const char* name : {"h100-f16", "h100-bf16", "h100-e4m3", "h100-e4m3-fast", "h100-e5m2xe4m3",
-                           "h100-e5m2xe4m3-fast"}) {
+                           "h100-e5m2xe4m3-fast", "hopper-mma-fp8"}) {
     CAPTURE(name);
     const H100TensorCoreModel* m = FindH100TensorCoreModel(name);
     REQUIRE(m);
@@ -326,4 +333,24 @@ TEST_CASE("the H100 presets are found by name and say what was measured") {
   CHECK(FindH100TensorCoreModel("h100-e4m3")->model.promote_every == 4);
   CHECK(FindH100TensorCoreModel("h100-e4m3-fast")->model.promote_every == 0);
   CHECK(kH100Fp8SumFormat.mantissa_bits == 13);
+  // Hopper's FP8 mma.sync: h100-f16's steps on f16 operands, 32 K per
+  // instruction in two sub-steps of K 0, 1 (mod 4) and 2, 3, the
+  // instruction's sum added to C with round to nearest even.
+  const H100TensorCoreModel* mma = FindH100TensorCoreModel("hopper-mma-fp8");
+  REQUIRE(mma);
+  const DotModel& f16 = FindH100TensorCoreModel("h100-f16")->model;
+  CHECK(mma->model.operand_format == &formats::kF16);
+  CHECK(mma->model.instruction_k == 32);
+  CHECK(mma->model.substeps == 2);
+  CHECK(mma->model.substep_run == 2);
+  CHECK(mma->model.promote_every == 2);
+  CHECK(mma->model.promote_nearest_even);
+  CHECK(mma->model.group == f16.group);
+  CHECK(mma->model.fraction_bits == f16.fraction_bits);
+  CHECK(mma->model.alignment == f16.alignment);
+  CHECK(mma->model.sum_format == f16.sum_format);
+  CHECK(mma->model.overflow_to_infinity == f16.overflow_to_infinity);
+  // The other presets take their operands as they are, in K order.
+  for (const H100TensorCoreModel& p : kH100TensorCoreModels)
+    if (&p != mma) CHECK((p.model.operand_format == nullptr && p.model.instruction_k == 0));
 }

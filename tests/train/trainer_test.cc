@@ -377,6 +377,29 @@ LinearPass RunLinear(int role) {
 
 }  // namespace
 
+TEST_CASE("accum names: every tensor-core preset of emulate/h100_tensor_core.h by its name") {
+  for (const H100TensorCoreModel& p : kH100TensorCoreModels) {
+    const std::string name = p.name;
+    CAPTURE(name);
+    Accum a;
+    REQUIRE(ParseAccum(name, &a));
+    CHECK_FALSE(a.fast);
+    CHECK(a.model.accumulation == p.model.accumulation);
+    CHECK(a.model.group == p.model.group);
+    CHECK(a.model.operand_format == p.model.operand_format);
+    CHECK(a.model.instruction_k == p.model.instruction_k);
+    CHECK(a.model.substeps == p.model.substeps);
+    CHECK(a.model.substep_run == p.model.substep_run);
+    CHECK(a.opt.rounding == p.options.rounding);
+  }
+  Accum mma;
+  REQUIRE(ParseAccum("hopper-mma-fp8", &mma));
+  CHECK(mma.model.operand_format == &formats::kF16);
+  CHECK(mma.model.instruction_k == 32);
+  Accum none;
+  CHECK_FALSE(ParseAccum("hopper-mma-f16", &none));
+}
+
 TEST_CASE("roles are independent: one Linear pass with exactly one role in e5m1") {
   const LinearPass base = RunLinear(-1);
   // Expected: which of y, dx, w.grad, b.grad each role changes.
