@@ -23,8 +23,9 @@
 //     zero) makes the whole dot product go to GemmElement, as do the rows
 //     and columns with a NaN or an infinity.
 //
-// Tiling: a block computes 64 x 64 outputs with 256 threads of 4 x 4, K
-// tiles of 32 integers in shared memory, one IMAD.WIDE per product and
+// Tiling: A and B are first converted into their integers A', B'
+// (BlockDecodeKernel); a block computes 64 x 64 outputs with 256 threads of
+// 4 x 4, K tiles of 32 integers in shared memory, one IMAD.WIDE per product and
 // output; at the end of each of the model's blocks the roundings of the
 // thread's 16 outputs.
 #include <cuda_runtime.h>
@@ -58,6 +59,8 @@ struct BlockGemmParams {
   uint64_t block;      // products per rounding (kExact: K)
   const uint32_t* a;
   const uint32_t* b;
+  int32_t* ia;  // A and B as the integers A', B'
+  int32_t* ib;
   uint64_t* c;
   uint8_t* flags;
   uint8_t* row_special;
@@ -75,6 +78,23 @@ __device__ int32_t FixedInteger(const Format& f, uint32_t code, const Options& o
   if (u.cls != Class::kFinite) return 0;
   const int32_t v = static_cast<int32_t>(u.sig << (u.exp - q));  // exp >= q: LowestBit
   return u.sign ? -v : v;
+}
+
+// A and B into integers, the rows and columns with a NaN or an infinity
+// marked.
+__global__ void BlockDecodeKernel(const BlockGemmParams p) {
+  const size_t total_a = p.m * p.k, total = total_a + p.k * p.n;
+  for (size_t u = size_t{blockIdx.x} * blockDim.x + threadIdx.x; u < total; u += size_t{gridDim.x} * blockDim.x) {
+    bool special = false;
+    if (u < total_a) {
+      p.ia[u] = FixedInteger(p.in_a, p.a[u], p.opt, p.qa, special);
+      if (special) p.row_special[u / p.k] = 1;
+    } else {
+      const size_t v = u - total_a;
+      p.ib[v] = FixedInteger(p.in_b, p.b[v], p.opt, p.qb, special);
+      if (special) p.col_special[v % p.n] = 1;
+    }
+  }
 }
 
 // The float32 code s as an integer multiple of 2^g (exact: see the top
@@ -108,16 +128,12 @@ __global__ void __launch_bounds__(kThreads, 2) GemmBlockKernel(const BlockGemmPa
     for (int u = tid; u < kBM * kBK; u += kThreads) {
       const int r = u / kBK, kk = u % kBK;
       const size_t gi = i0 + r, gk = k0 + kk;
-      bool special = false;
-      as[kk][r] = gi < m && gk < k ? FixedInteger(p.in_a, p.a[gi * k + gk], opt, p.qa, special) : 0;
-      if (special) p.row_special[gi] = 1;
+      as[kk][r] = gi < m && gk < k ? p.ia[gi * k + gk] : 0;
     }
     for (int u = tid; u < kBK * kBN; u += kThreads) {
       const int kk = u / kBN, c = u % kBN;
       const size_t gk = k0 + kk, gj = j0 + c;
-      bool special = false;
-      bs[kk][c] = gk < k && gj < n ? FixedInteger(p.in_b, p.b[gk * n + gj], opt, p.qb, special) : 0;
-      if (special) p.col_special[gj] = 1;
+      bs[kk][c] = gk < k && gj < n ? p.ib[gk * n + gj] : 0;
     }
     __syncthreads();
     const int kt = k - k0 < size_t{kBK} ? static_cast<int>(k - k0) : kBK;
@@ -236,11 +252,16 @@ bool GemmBlockFixed(const Format& in_a, const uint32_t* d_a, const Format& in_b,
   p.first_index = first_index;
   p.per = RoundingsPerDot(model, k);
   void* scratch = nullptr;
-  CheckCuda(cudaMallocAsync(&scratch, m + n + m * n, 0), "cudaMallocAsync");
-  p.row_special = static_cast<uint8_t*>(scratch);
+  const size_t values = (m + n) * k;
+  CheckCuda(cudaMallocAsync(&scratch, values * sizeof(int32_t) + m + n + m * n, 0), "cudaMallocAsync");
+  p.ia = static_cast<int32_t*>(scratch);
+  p.ib = p.ia + m * k;
+  p.row_special = reinterpret_cast<uint8_t*>(p.ib + k * n);
   p.col_special = p.row_special + m;
   p.redo = p.col_special + n;
-  CheckCuda(cudaMemsetAsync(scratch, 0, m + n, 0), "cudaMemsetAsync");
+  CheckCuda(cudaMemsetAsync(p.row_special, 0, m + n, 0), "cudaMemsetAsync");
+  BlockDecodeKernel<<<static_cast<unsigned>((values + 255) / 256 < 4096 ? (values + 255) / 256 : 4096), 256>>>(p);
+  CheckCuda(cudaGetLastError(), "BlockDecodeKernel");
   const dim3 grid(static_cast<unsigned>((n + kBN - 1) / kBN), static_cast<unsigned>((m + kBM - 1) / kBM));
   GemmBlockKernel<<<grid, kThreads>>>(p);
   CheckCuda(cudaGetLastError(), "GemmBlockKernel");
