@@ -38,9 +38,9 @@
 // LOP3.
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <string>
 
+#include "cuda/gemm_float_window.h"
 #include "cuda/gpu.h"
 #include "emulate/dot.h"
 #include "emulate/dot_exact_sum.h"
@@ -57,13 +57,6 @@ void CheckCuda(cudaError_t e, const char* what) {
 constexpr int kBM = 64, kBN = 128, kBK = 16, kTM = 4, kTN = 8;
 constexpr int kThreads = (kBM / kTM) * (kBN / kTN);  // 256
 constexpr int kPadM = kBM + 4;  // A k-major, rows padded against bank conflicts (16-byte aligned)
-
-// The values of one input allowed on this path: nonzero finite values
-// x = sig * 2^exp (the core's Unpack) with exp >= lo and leading bit
-// exponent <= hi.
-struct FloatWindow {
-  int32_t lo = 0, hi = 0;
-};
 
 struct FloatGemmParams {
   Format in_a, in_b, acc, sf;
@@ -83,38 +76,12 @@ struct FloatGemmParams {
   uint64_t first_index, per;
 };
 
-// The windows (see the top comment), or false when there are none: every
-// product a multiple of 2^-149 (lo_a + lo_b >= -149), K products of
-// magnitude below 2^(hi_a + hi_b + 2) summing below 2^126. The natural
-// range of a format where it fits (f16, FP8: no value is ever excluded),
-// else a window around 1.
-bool FloatWindows(const Format& in_a, const Format& in_b, size_t k, FloatWindow& wa, FloatWindow& wb) {
-  if (k > (size_t{1} << 22)) return false;
-  int32_t log2k = 0;
-  while ((size_t{1} << log2k) < k) ++log2k;
-  const int32_t top = 124 - log2k;  // hi_a + hi_b at most
-  const int32_t ta = detail::TopBit(in_a) - 1, tb = detail::TopBit(in_b) - 1;
-  const int32_t la = detail::LowestBit(in_a), lb = detail::LowestBit(in_b);
-  wa = {la, ta};
-  wb = {lb, tb};
-  if (ta + tb > top) {  // split top between them
-    wa.hi = std::min(ta, std::max(top / 2, top - tb));
-    wb.hi = std::min(tb, top - wa.hi);
-  }
-  if (la + lb < -149) {  // and -149
-    wa.lo = std::max(la, std::min(-75, -149 - lb));
-    wb.lo = std::max(lb, -149 - wa.lo);
-  }
-  return wa.lo <= 0 && wb.lo <= 0 && wa.hi >= 0 && wb.hi >= 0 && wa.lo + wb.lo >= -149 && wa.hi + wb.hi <= top;
-}
-
 // One code as a float32 value (exact: the core's Unpack and RoundPack),
 // or `special` when it is NaN, infinite or outside the window.
 __device__ float ExactF32(const Format& f, uint32_t code, const Options& opt, FloatWindow w, bool& special) {
   constexpr Format kF32 = formats::kF32;  // a local copy (device code)
   const Unpacked u = Unpack(f, code, opt.flush_input);
-  special = u.cls == Class::kNan || u.cls == Class::kInf ||
-            (u.cls == Class::kFinite && (u.exp < w.lo || u.exp + detail::BitLength(u.sig) - 1 > w.hi));
+  special = !InFloatWindow(u, w);
   if (special) return 0.0f;
   return __uint_as_float(static_cast<uint32_t>(RoundPack(kF32, u, opt, 0).code));
 }
