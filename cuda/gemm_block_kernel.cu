@@ -32,6 +32,7 @@
 
 #include <string>
 
+#include "cuda/gemm_block_fixed.h"
 #include "cuda/gpu.h"
 #include "emulate/dot.h"
 #include "emulate/dot_exact_sum.h"
@@ -70,16 +71,6 @@ struct BlockGemmParams {
   uint64_t first_index, per;
 };
 
-// One code as the integer x / 2^q (0 for zeros; `special` for NaN and
-// infinities).
-__device__ int32_t FixedInteger(const Format& f, uint32_t code, const Options& opt, int32_t q, bool& special) {
-  const Unpacked u = Unpack(f, code, opt.flush_input);
-  special = u.cls == Class::kNan || u.cls == Class::kInf;
-  if (u.cls != Class::kFinite) return 0;
-  const int32_t v = static_cast<int32_t>(u.sig << (u.exp - q));  // exp >= q: LowestBit
-  return u.sign ? -v : v;
-}
-
 // A and B into integers, the rows and columns with a NaN or an infinity
 // marked.
 __global__ void BlockDecodeKernel(const BlockGemmParams p) {
@@ -87,28 +78,21 @@ __global__ void BlockDecodeKernel(const BlockGemmParams p) {
   for (size_t u = size_t{blockIdx.x} * blockDim.x + threadIdx.x; u < total; u += size_t{gridDim.x} * blockDim.x) {
     bool special = false;
     if (u < total_a) {
-      p.ia[u] = FixedInteger(p.in_a, p.a[u], p.opt, p.qa, special);
+      const Unpacked x = Unpack(p.in_a, p.a[u], p.opt.flush_input);
+      special = x.cls == Class::kNan || x.cls == Class::kInf;
+      p.ia[u] = BlockFixedInteger(x, p.qa);
       if (special) p.row_special[u / p.k] = 1;
     } else {
       const size_t v = u - total_a;
-      p.ib[v] = FixedInteger(p.in_b, p.b[v], p.opt, p.qb, special);
+      const Unpacked y = Unpack(p.in_b, p.b[v], p.opt.flush_input);
+      special = y.cls == Class::kNan || y.cls == Class::kInf;
+      p.ib[v] = BlockFixedInteger(y, p.qb);
       if (special) p.col_special[v % p.n] = 1;
     }
   }
 }
 
-// The float32 code s as an integer multiple of 2^g (exact: see the top
-// comment).
-__device__ int64_t F32AsFixed(uint32_t s, int32_t g) {
-  constexpr Format kF32 = formats::kF32;  // a local copy (device code)
-  const Unpacked u = Unpack(kF32, s);
-  if (u.cls != Class::kFinite) return 0;
-  const int64_t mag = static_cast<int64_t>(u.exp >= g ? u.sig << (u.exp - g) : u.sig >> (g - u.exp));
-  return u.sign ? -mag : mag;
-}
-
 __global__ void __launch_bounds__(kThreads, 2) GemmBlockKernel(const BlockGemmParams p) {
-  constexpr Format kF32 = formats::kF32;
   __shared__ __align__(16) int32_t as[kBK][kPadM];
   __shared__ __align__(16) int32_t bs[kBK][kBN];
   const Options opt = p.opt;
@@ -172,11 +156,9 @@ __global__ void __launch_bounds__(kThreads, 2) GemmBlockKernel(const BlockGemmPa
         for (int t = 0; t < kTM * kTN; ++t) {
           const size_t gi = i0 + ty * kTM + t / kTN, gj = j0 + tx * kTN + t % kTN;
           Result r{0, 0};
-          const uint64_t mag = v[t] < 0 ? 0u - static_cast<uint64_t>(v[t]) : static_cast<uint64_t>(v[t]);
-          const uint64_t index = p.first_index + (gi * n + gj) * p.per + block_no;
-          if (v[t] == 0 || !detail::RoundNormalFast(kF32, v[t] < 0, mag, g, opt, index, r)) redo |= 1u << t;
+          if (!BlockRound(v[t], g, opt, p.first_index + (gi * n + gj) * p.per + block_no, r)) redo |= 1u << t;
           inexact |= r.flags != 0 ? 1u << t : 0u;
-          v[t] = F32AsFixed(static_cast<uint32_t>(r.code), g);
+          v[t] = BlockF32AsFixed(static_cast<uint32_t>(r.code), g);
           s[t] = static_cast<uint32_t>(r.code);
         }
         left = p.block;
@@ -207,23 +189,14 @@ __global__ void GemmBlockFixupKernel(const BlockGemmParams p) {
   if (p.flags) p.flags[i * p.n + j] = r.flags;
 }
 
-int32_t Width(const Format& f) { return detail::TopBit(f) - detail::LowestBit(f); }
-
 }  // namespace
 
 bool GemmBlockFixedApplies(const Format& in_a, const Format& in_b, const Format& acc, const DotModel& model,
                            size_t m, size_t n, size_t k) {
   if (model.accumulation != Accumulation::kBlock && model.accumulation != Accumulation::kExact) return false;
   if (model.accumulation == Accumulation::kBlock && model.block == 0) return false;
-  if (k == 0 || m == 0 || n == 0 || (m + kBM - 1) / kBM > 65535 || k > (size_t{1} << 22)) return false;
-  if (!SameArithmetic(acc, formats::kF32)) return false;
-  if (!IsFloat(in_a) || !IsFloat(in_b) || in_a.bits > 32 || in_b.bits > 32) return false;
-  int32_t log2k = 0;
-  while ((size_t{1} << log2k) < k) ++log2k;
-  const int32_t wa = Width(in_a), wb = Width(in_b);
-  if (wa > 31 || wb > 31 || wa + wb + log2k + 1 > 62) return false;
-  // Every nonzero sum at least 2^-126 (never tiny in float32).
-  return detail::LowestBit(in_a) + detail::LowestBit(in_b) >= -126;
+  if (m == 0 || n == 0 || (m + kBM - 1) / kBM > 65535) return false;
+  return BlockFixedFits(in_a, in_b, acc, k);
 }
 
 bool GemmBlockFixed(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m,

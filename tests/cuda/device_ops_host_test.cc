@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "cuda/device_ops.h"
+#include "cuda/gemm_block_fixed.h"
 #include "cuda/gemm_float_window.h"
 #include "cuda/stochastic.h"
 #include "emulate/array_ops.h"
@@ -696,6 +697,90 @@ TEST_CASE("kSequential/kFused within the float32 kernel's windows are FMAs in th
   }
   CHECK(failed == 0);
   CHECK(compared == 4 * 2 * 4 * 60);
+}
+
+// cuda/gemm_block_kernel.cu's steps (cuda/gemm_block_fixed.h) in the
+// kernel's order on the host against emulate/dot.h's Dot: kBlock (block
+// sizes 1 to 40) and kExact of E4M3 / FP6 / FP4 inputs into float32, every
+// rounding mode (stochastic ones by the rounding's index), values near 1,
+// the largest, zeros, cancelling pairs; dot products with a zero block sum
+// are GemmElement's (counted, not compared).
+TEST_CASE("the block kernel's fixed-point steps equal emulate/dot.h (kBlock, kExact)") {
+  struct Pair {
+    const Format *a, *b;
+  };
+  const Pair pairs[] = {{&formats::kE4m3fn, &formats::kE4m3fn},
+                        {&formats::kE3m2fn, &formats::kE2m1fn},
+                        {&formats::kE2m3fn, &formats::kE2m3fn}};
+  const Rounding modes[] = {Rounding::kNearestEven, Rounding::kNearestAway, Rounding::kTowardZero,
+                            Rounding::kDown,        Rounding::kUp,          Rounding::kOdd,
+                            Rounding::kStochastic,  Rounding::kStochasticEq};
+  std::mt19937_64 rng(1607);
+  int compared = 0, to_element = 0, failed = 0;
+  for (const Pair& pr : pairs) {
+    REQUIRE(gpu::BlockFixedFits(*pr.a, *pr.b, formats::kF32, 4096));
+    const int32_t qa = detail::LowestBit(*pr.a), qb = detail::LowestBit(*pr.b);
+    for (int trial = 0; trial < 400; ++trial) {
+      const size_t n = 1 + rng() % 300;
+      DotModel model;
+      model.accumulation = trial % 5 == 0 ? Accumulation::kExact : Accumulation::kBlock;
+      model.block = static_cast<uint32_t>(1 + rng() % 40);
+      Options opt;
+      opt.rounding = modes[trial % 8];
+      opt.seed = rng();
+      opt.sr_bits = trial % 3 == 0 ? 5 : 32;
+      const int style = trial % 4;  // 0: near 1; 1: any; 2: the largest; 3: cancelling pairs
+      std::vector<uint64_t> a(n), b(n);
+      for (size_t i = 0; i < n; ++i) {
+        for (const auto& [v, f] : {std::pair{&a, pr.a}, std::pair{&b, pr.b}}) {
+          uint64_t c = rng() & CodeMask(*f);
+          if (style == 0 || (style == 3 && rng() % 2))
+            c = (EncodeFromF64(*f, 1.0).code + rng() % 8) & CodeMask(*f);
+          if (style == 2 && rng() % 2) c = MaxFiniteMagnitude(*f);
+          if (IsNanCode(*f, c) || IsInfCode(*f, c)) c = 0;  // those go to GemmElement on the GPU
+          (*v)[i] = c ^ ((rng() & 1) ? SignBit(*f) : 0);
+        }
+        if (style == 3 && i % 2 == 1) {
+          a[i] = a[i - 1] ^ SignBit(*pr.a);
+          b[i] = b[i - 1];
+        }
+      }
+      const uint64_t first = rng() % 1000;
+      const Result want = Dot(*pr.a, a.data(), 1, *pr.b, b.data(), 1, n, formats::kF32, model, opt, first);
+      // The kernel's loop for one output.
+      const uint64_t block = model.accumulation == Accumulation::kExact ? n : model.block;
+      const int32_t g = qa + qb;
+      int64_t v = 0;
+      uint32_t s = 0;
+      uint8_t flags = 0;
+      bool redo = false;
+      uint64_t block_no = 0, left = block;
+      for (size_t i = 0; i < n; ++i) {
+        v += int64_t{gpu::BlockFixedInteger(Unpack(*pr.a, a[i]), qa)} * gpu::BlockFixedInteger(Unpack(*pr.b, b[i]), qb);
+        if (--left == 0 || i + 1 == n) {
+          Result r{0, 0};
+          if (!gpu::BlockRound(v, g, opt, first + block_no, r)) redo = true;
+          flags |= r.flags;
+          s = static_cast<uint32_t>(r.code);
+          v = gpu::BlockF32AsFixed(s, g);
+          left = block;
+          ++block_no;
+        }
+      }
+      if (redo) {
+        ++to_element;
+        continue;
+      }
+      ++compared;
+      if ((s != want.code || flags != want.flags) && ++failed <= 5)
+        FAIL_CHECK(fmt::format("{} x {} {} block {} {} sr_bits {} style {} n {}: fixed 0x{:x}/{}, Dot 0x{:x}/{}",
+                               pr.a->name, pr.b->name, static_cast<int>(model.accumulation), model.block,
+                               RoundingNameOf(opt.rounding), opt.sr_bits, style, n, s, flags, want.code, want.flags));
+    }
+  }
+  CHECK(failed == 0);
+  CHECK(compared > 900);
+  MESSAGE(compared << " compared, " << to_element << " with a zero block sum (GemmElement's)");
 }
 
 TEST_CASE("emulate/quant/common.h's FS_HD stand-ins equal <cmath> and x86 arithmetic") {
