@@ -216,13 +216,16 @@ int main(int argc, char** argv) {
     Options rtz;
     rtz.rounding = Rounding::kTowardZero;
     cases.push_back({"kHardware G32 F24 exponent-sum rtz", &formats::kF16, &formats::kF16, w, rtz, false});
-    DotModel f = g;  // G 8, F 20, the FP8 sum format, rdn: the run-time path
+    DotModel f = g;  // G 8, F 20, the FP8 sum format, rdn
     f.group = 8;
     f.fraction_bits = 20;
     f.sum_format = &kH100Fp8SumFormat;
     Options rdn;
     rdn.rounding = Rounding::kDown;
     cases.push_back({"kHardware G8 F20 f32p14 rdn", &formats::kE5m2, &formats::kE4m3fn, f, rdn, false});
+    DotModel b = g;  // a bf16 sum format: the run-time path (format and mode read at run time)
+    b.sum_format = &formats::kBf16;
+    cases.push_back({"kHardware G4 F24 bf16-sum rne", &formats::kBf16, &formats::kBf16, b, Options{}, false});
   }
   {
     // kSequential and kFused (the float32 kernel where it applies).

@@ -137,7 +137,7 @@ __global__ void __launch_bounds__(kThreads, 2) GemmBlockKernel(const BlockGemmPa
             for (int c = 0; c < kTN; ++c) v[r * kTN + c] += static_cast<int64_t>(ar[r]) * br[c];
         }
       } else {
-#pragma unroll 1
+#pragma unroll 4
         for (int x = kk; x < end; ++x) {
           const int4 av = *reinterpret_cast<const int4*>(&as[x][ty * kTM]);
           const int4 bv = *reinterpret_cast<const int4*>(&bs[x][tx * kTN]);

@@ -16,7 +16,7 @@
 // (HardwarePromote) likewise. Where the sum format is float32 (the H100
 // f16/bf16 presets, every model whose sums are kept in its float32
 // accumulator) or f32p14 (the FP8 presets) and the rounding one of rne,
-// rtz, rdn, rup, sr (f32p14: rtz), both are compile-time constants
+// rtz, rdn, rup, sr, both are compile-time constants
 // (SumKind, kRound) and the common case (RoundNormalFast, every mode) is
 // unrolled over the 16 outputs, the declined ones done afterwards; other
 // models loop over the outputs with the format and mode read at run time.
@@ -241,7 +241,7 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
         // format and rounding: no call sites), the outputs it declines
         // collected in a mask and done afterwards out of line.
         // The fast step raises inexact at most: one bit per output here,
-        // into the flags once the tile is done.
+        // into the flags at the end.
         uint32_t slow = 0;
 #pragma unroll
         for (int t = 0; t < kTM * kTN; ++t) {
@@ -368,30 +368,25 @@ void LaunchFixed(const FixedGemmParams& p) {
   CheckCuda(cudaGetLastError(), "GemmFixedKernel");
 }
 
-// A constant sum format with a constant rounding mode: the modes of
-// float32 sums (the H100 presets' round toward zero, and the four others a
-// generic model is likely to ask for), round toward zero for f32p14 sums.
+// A constant sum format with a constant rounding mode: the H100 presets'
+// round toward zero and the four other modes a generic model is likely to
+// ask for (rne, rdn, rup, sr); rna, rto and sr-eq loop.
 template <bool kLeading, int kUnroll, int kSum>
 bool LaunchFixedRounding(const FixedGemmParams& p) {
-  constexpr int kRtz = static_cast<int>(Rounding::kTowardZero);
   switch (p.opt.rounding) {
-    case Rounding::kTowardZero: LaunchFixed<kLeading, kUnroll, kSum, kRtz>(p); return true;
-    default: break;
+    case Rounding::kTowardZero:
+      LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kTowardZero)>(p);
+      return true;
+    case Rounding::kNearestEven:
+      LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kNearestEven)>(p);
+      return true;
+    case Rounding::kDown: LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kDown)>(p); return true;
+    case Rounding::kUp: LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kUp)>(p); return true;
+    case Rounding::kStochastic:
+      LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kStochastic)>(p);
+      return true;
+    default: return false;
   }
-  if constexpr (kSum == kSumF32) {
-    switch (p.opt.rounding) {
-      case Rounding::kNearestEven:
-        LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kNearestEven)>(p);
-        return true;
-      case Rounding::kDown: LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kDown)>(p); return true;
-      case Rounding::kUp: LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kUp)>(p); return true;
-      case Rounding::kStochastic:
-        LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kStochastic)>(p);
-        return true;
-      default: break;
-    }
-  }
-  return false;
 }
 
 template <bool kLeading, int kUnroll>

@@ -444,13 +444,20 @@ TEST_CASE("the fast GEMM kernel equals emulate/dot.h at K = 4096: H100 presets, 
   rdn.rounding = Rounding::kDown;
   cases.push_back({&formats::kE5m2, &formats::kE4m3fn, f, rdn});
   // The float32 sum under each mode with a kernel of its own (rtz, rdn,
-  // rup, rne; sr above), both alignments.
+  // rup, rne; sr above; the f32p14 sum's rdn above), both alignments.
   for (const Rounding r : {Rounding::kTowardZero, Rounding::kDown, Rounding::kUp}) {
     Options o;
     o.rounding = r;
     cases.push_back({&formats::kBf16, &formats::kBf16, g, o});
   }
   cases.push_back({&formats::kF16, &formats::kF16, h, Options{}});
+  // The run-time path: a bf16 sum format; a float32 sum under rna.
+  DotModel bs = g;
+  bs.sum_format = &formats::kBf16;
+  cases.push_back({&formats::kBf16, &formats::kBf16, bs, Options{}});
+  Options rna;
+  rna.rounding = Rounding::kNearestAway;
+  cases.push_back({&formats::kBf16, &formats::kBf16, g, rna});
   uint32_t seed = 901;
   int bad = 0;
   for (const FastCase& c : cases) {
