@@ -1,10 +1,12 @@
 // The emulated GEMM on the GPU beside cuBLAS(Lt) of the same shape and
 // input type (float32 output): M = N = K = --size, every H100 preset
 // (emulate/h100_tensor_core.h) and generic kHardware models through the
-// fast kernel (cuda/gemm_kernel.cu), the general kernel (one thread per
-// element) at --general-size, and a sample of the emulated results checked
-// against emulate/dot.h's Dot on the CPU, bit for bit.
-//   build/bench/gemm_bench [--size 4096] [--reps 5] [--general-size 1024] [--check 256]
+// fixed-point kernel (cuda/gemm_kernel.cu), kSequential and kFused models
+// through the float32 kernel (cuda/gemm_float_kernel.cu), the general
+// kernel (one thread per element) at --general-size, and a sample of the
+// emulated results checked against emulate/dot.h's Dot on the CPU, bit for
+// bit (code and flags). --only S: the cases whose name contains S.
+//   build/bench/gemm_bench [--size 4096] [--reps 5] [--general-size 1024] [--check 256] [--only S]
 // TFLOP/s = 2 M N K / median time (CUDA events, after one warm-up).
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -170,12 +172,14 @@ struct Case {
 int main(int argc, char** argv) {
   size_t size = 4096, general_size = 1024;
   int reps = 5, check = 256;
+  std::string only;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--size") size = std::strtoull(argv[i + 1], nullptr, 10);
     else if (a == "--reps") reps = std::atoi(argv[i + 1]);
     else if (a == "--general-size") general_size = std::strtoull(argv[i + 1], nullptr, 10);
     else if (a == "--check") check = std::atoi(argv[i + 1]);
+    else if (a == "--only") only = argv[i + 1];
   }
   std::string why;
   if (!gpu::DeviceAvailable(&why)) {
@@ -206,7 +210,51 @@ int main(int argc, char** argv) {
     Options sr;
     sr.rounding = Rounding::kStochastic;
     cases.push_back({"kHardware G16 F12 N2 exponent-sum sr", &formats::kF16, &formats::kF16, s, sr, false});
+    DotModel w = g;  // G 32, exponent-sum, rtz: a float32 sum under a mode of its own
+    w.group = 32;
+    w.alignment = Alignment::kExponentSum;
+    Options rtz;
+    rtz.rounding = Rounding::kTowardZero;
+    cases.push_back({"kHardware G32 F24 exponent-sum rtz", &formats::kF16, &formats::kF16, w, rtz, false});
+    DotModel f = g;  // G 8, F 20, the FP8 sum format, rdn
+    f.group = 8;
+    f.fraction_bits = 20;
+    f.sum_format = &kH100Fp8SumFormat;
+    Options rdn;
+    rdn.rounding = Rounding::kDown;
+    cases.push_back({"kHardware G8 F20 f32p14 rdn", &formats::kE5m2, &formats::kE4m3fn, f, rdn, false});
+    DotModel b = g;  // a bf16 sum format: the run-time path (format and mode read at run time)
+    b.sum_format = &formats::kBf16;
+    cases.push_back({"kHardware G4 F24 bf16-sum rne", &formats::kBf16, &formats::kBf16, b, Options{}, false});
   }
+  {
+    // kSequential and kFused (the float32 kernel where it applies).
+    DotModel seq, fused;
+    seq.accumulation = Accumulation::kSequential;
+    fused.accumulation = Accumulation::kFused;
+    Options rne, rtz, rdn, rup;
+    rtz.rounding = Rounding::kTowardZero;
+    rdn.rounding = Rounding::kDown;
+    rup.rounding = Rounding::kUp;
+    cases.push_back({"kSequential rne", &formats::kF16, &formats::kF16, seq, rne, false});
+    cases.push_back({"kSequential rdn", &formats::kBf16, &formats::kBf16, seq, rdn, false});
+    cases.push_back({"kFused rne", &formats::kBf16, &formats::kBf16, fused, rne, false});
+    cases.push_back({"kFused rtz", &formats::kE4m3fn, &formats::kE4m3fn, fused, rtz, false});
+    cases.push_back({"kFused rup", &formats::kF16, &formats::kF16, fused, rup, false});
+    // kExact and kBlock (the fixed-point block kernel for E4M3).
+    DotModel exact, block32, block16;
+    exact.accumulation = Accumulation::kExact;
+    block32.accumulation = block16.accumulation = Accumulation::kBlock;
+    block32.block = 32;
+    block16.block = 16;
+    Options sr;
+    sr.rounding = Rounding::kStochastic;
+    cases.push_back({"kExact rne", &formats::kE4m3fn, &formats::kE4m3fn, exact, rne, false});
+    cases.push_back({"kBlock 32 rne", &formats::kE4m3fn, &formats::kE4m3fn, block32, rne, false});
+    cases.push_back({"kBlock 16 sr", &formats::kE4m3fn, &formats::kE4m3fn, block16, sr, false});
+  }
+  if (!only.empty())
+    std::erase_if(cases, [&](const Case& c) { return c.name.find(only) == std::string::npos; });
 
   cublasLtHandle_t lt;
   Check(cublasLtCreate(&lt), "cublasLtCreate");
@@ -225,9 +273,17 @@ int main(int argc, char** argv) {
     uint32_t* d_a = Upload(a);
     uint32_t* d_b = Upload(b);
     uint64_t* d_c = nullptr;
+    uint8_t* d_flags = nullptr;
     Check(cudaMalloc(&d_c, m * n * sizeof(uint64_t)), "cudaMalloc");
+    Check(cudaMalloc(&d_flags, m * n), "cudaMalloc");
     Check(cudaMemset(d_c, 0xff, m * n * sizeof(uint64_t)), "cudaMemset");
-    const bool fast = gpu::GemmFixedPointApplies(*c.in_a, *c.in_b, formats::kF32, c.model, m, n, k);
+    const char* path = gpu::GemmFixedPointApplies(*c.in_a, *c.in_b, formats::kF32, c.model, m, n, k)
+                           ? "(fixed-point kernel)"
+                       : gpu::GemmFloatApplies(*c.in_a, *c.in_b, formats::kF32, c.model, c.opt, m, n, k)
+                           ? "(float32 kernel)"
+                       : gpu::GemmBlockFixedApplies(*c.in_a, *c.in_b, formats::kF32, c.model, m, n, k)
+                           ? "(block kernel)"
+                           : "(general kernel)";
     // cuBLAS on the same codes (B given as N x K, the layout it takes).
     double cublas_ms = -1;
     if (c.name.starts_with("h100")) {
@@ -253,25 +309,30 @@ int main(int argc, char** argv) {
       const double ms = MedianMs(reps, [&] {
         gpu::Gemm(*c.in_a, d_a, *c.in_b, d_b, m, n, k, formats::kF32, c.model, d_c, nullptr, c.opt, 0);
       });
-      // A sample of C against the CPU.
+      // A sample of C against the CPU, code and flags (a last run with
+      // flags).
+      gpu::Gemm(*c.in_a, d_a, *c.in_b, d_b, m, n, k, formats::kF32, c.model, d_c, d_flags, c.opt, 0);
       std::vector<uint64_t> got(m * n);
+      std::vector<uint8_t> got_flags(m * n);
       Check(cudaMemcpy(got.data(), d_c, m * n * sizeof(uint64_t), cudaMemcpyDeviceToHost), "cudaMemcpy");
+      Check(cudaMemcpy(got_flags.data(), d_flags, m * n, cudaMemcpyDeviceToHost), "cudaMemcpy");
       int agree = 0;
       for (int s = 0; s < check; ++s) {
         const size_t i = pick() % m, j = pick() % n;
         const Result r = Dot(*c.in_a, a64.data() + i * k, 1, *c.in_b, b64.data() + j, n, k, formats::kF32, c.model,
                              c.opt, (i * n + j) * per);
-        agree += r.code == got[i * n + j];
+        agree += r.code == got[i * n + j] && r.flags == got_flags[i * n + j];
       }
       const std::string inputs = std::string(c.in_a->name) + " x " + c.in_b->name;
       std::printf("%-40s %-16s %10.2f %10.3f %10.3f %10.1f %d/%d %s\n", c.name.c_str(), inputs.c_str(), ms,
                   flop / ms * 1e-9, cublas_ms, cublas_ms > 0 ? flop / cublas_ms * 1e-9 : 0.0, agree, check,
-                  fast ? "(fast kernel)" : "(general kernel)");
+                  path);
       std::fflush(stdout);
     }
     cudaFree(d_a);
     cudaFree(d_b);
     cudaFree(d_c);
+    cudaFree(d_flags);
   }
 
   // The general kernel (one thread per element, every model) at a smaller

@@ -13,11 +13,15 @@
 // then runs over the thread's outputs: the common case inline
 // (FixedGroupRoundFast: an int64 sum and RoundNormalFast), the rest out of
 // line (FixedGroupRound -> RoundPack, HardwareGroupDone), promotions
-// (HardwarePromote) likewise. For the H100 presets the sum format and its
-// rounding are compile-time constants (SumKind) and the common case is
-// unrolled over the 16 outputs, the declined ones done afterwards. The
-// running sums, float32 accumulators and flags of the block's outputs live
-// in shared memory. Dot products whose
+// (HardwarePromote) likewise. Where the sum format is float32 (the H100
+// f16/bf16 presets, every model whose sums are kept in its float32
+// accumulator) or f32p14 (the FP8 presets) and the rounding one of rne,
+// rtz, rdn, rup, sr, both are compile-time constants
+// (SumKind, kRound) and the common case (RoundNormalFast, every mode) is
+// unrolled over the 16 outputs, the declined ones done afterwards; other
+// models loop over the outputs with the format and mode read at run time.
+// The running sums, float32 accumulators and flags of the block's outputs
+// live in shared memory (the fast step's inexact flags in a register). Dot products whose
 // row of A or column of B holds a NaN or an infinity are computed again
 // afterwards by emulate/dot.h's GemmElement itself (GemmSpecialKernel), as
 // the general kernel does.
@@ -25,7 +29,8 @@
 // Speed (cuda/RESULTS.md, "Fast emulated GEMM" and "The emulated GEMM's
 // group step with a constant sum format", 2026-12-07): 1.62-2.00 TFLOP/s
 // for the H100 presets at 4096^3 on an H100, 0.29-0.41 for generic models
-// (run-time sum format, rounding step in a loop).
+// before they took the constant path (branch gemm-generic; not measured
+// yet).
 #include <cuda_runtime.h>
 
 #include <string>
@@ -48,23 +53,20 @@ constexpr int kGemmThreads = (kBM / kTM) * (kBN / kTN);  // 256
 constexpr int kPadM = kBM + 4;  // A is stored k-major: rows padded against bank conflicts, 16-byte aligned
 constexpr int kOutputs = kBM * kBN;
 
-// The group sums' format and rounding as compile-time constants for the
-// H100 presets (kSumRuntime: from the parameters). The model's steps are
-// the same FS_HD functions either way; with a constant Format and rounding
-// the compiler folds their format tests (Unpack, RoundNormalFast) away,
-// which is most of a group step's instructions.
-enum SumKind : int { kSumRuntime = 0, kSumF32TowardZero = 1, kSumFp8TowardZero = 2 };
+// The group sums' format as a compile-time constant where it is float32
+// (every model whose sum format is its float32 accumulator) or the H100's
+// FP8 group-sum format f32p14 (kSumRuntime: from the parameters), and the
+// rounding mode likewise (kRoundRuntime: opt.rounding). The model's steps
+// are the same FS_HD functions either way; with a constant Format and
+// rounding the compiler folds their format and mode tests (Unpack,
+// RoundNormalFast, RoundsUp) away, which is most of a group step's
+// instructions.
+enum SumKind : int { kSumRuntime = 0, kSumF32 = 1, kSumFp8 = 2 };
+constexpr int kRoundRuntime = -1;
 
-constexpr bool SameArithmetic(const Format& a, const Format& b) {
-  return a.kind == b.kind && a.bits == b.bits && a.is_signed == b.is_signed && a.exponent_bits == b.exponent_bits &&
-         a.mantissa_bits == b.mantissa_bits && a.bias == b.bias && a.inf == b.inf && a.nan == b.nan &&
-         a.has_subnormals == b.has_subnormals && a.has_zero == b.has_zero && a.storage_shift == b.storage_shift;
-}
-
-SumKind SumKindOf(const Format& sf, const Options& opt) {
-  if (opt.rounding != Rounding::kTowardZero) return kSumRuntime;
-  if (SameArithmetic(sf, formats::kF32)) return kSumF32TowardZero;
-  if (SameArithmetic(sf, kH100Fp8SumFormat)) return kSumFp8TowardZero;
+SumKind SumKindOf(const Format& sf) {
+  if (SameArithmetic(sf, formats::kF32)) return kSumF32;
+  if (SameArithmetic(sf, kH100Fp8SumFormat)) return kSumFp8;
   return kSumRuntime;
 }
 
@@ -117,17 +119,20 @@ __device__ __noinline__ void GroupSlow(const FixedGemmParams& p, const DotModel&
 
 // kUnroll: the K steps of a group unrolled (4 for exponent-sum alignment,
 // as measured; see cuda/RESULTS.md).
-template <bool kLeading, int kUnroll, int kSum>
+// kSum, kRound: SumKind and the rounding mode (a Rounding, or
+// kRoundRuntime); both constant or both run-time (LaunchFixedFor).
+template <bool kLeading, int kUnroll, int kSum, int kRound>
 __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGemmParams p) {
-  // With a constant sum format the group's rounding is unrolled over the
-  // thread's outputs (measured 1.41x faster for h100-f16 at 4096^3, the
-  // constant format alone 1.31x; cuda/RESULTS.md); with a run-time one the
-  // unrolled format tests and call sites made it slower, so it loops.
-  constexpr bool kRegisterRound = kSum != kSumRuntime;
+  // With a constant sum format and rounding the group's rounding is
+  // unrolled over the thread's outputs (measured 1.41x faster for h100-f16
+  // at 4096^3, the constant format alone 1.31x; cuda/RESULTS.md); with
+  // run-time ones the unrolled format tests and call sites made it slower,
+  // so it loops.
+  constexpr bool kRegisterRound = kSum != kSumRuntime && kRound != kRoundRuntime;
   constexpr Format kF32Sum = formats::kF32, kFp8Sum = kH100Fp8SumFormat;  // local copies (device code)
-  const Format sf = kSum == kSumF32TowardZero ? kF32Sum : kSum == kSumFp8TowardZero ? kFp8Sum : p.sf;
+  const Format sf = kSum == kSumF32 ? kF32Sum : kSum == kSumFp8 ? kFp8Sum : p.sf;
   Options opt = p.opt;
-  if constexpr (kSum != kSumRuntime) opt.rounding = Rounding::kTowardZero;  // what SumKindOf checked
+  if constexpr (kRound != kRoundRuntime) opt.rounding = static_cast<Rounding>(kRound);  // what LaunchFixedFor checked
   extern __shared__ __align__(16) unsigned char smem_raw[];
   FixedGemmShared& sh = *reinterpret_cast<FixedGemmShared*>(smem_raw);
   int32_t* const scratch_e = reinterpret_cast<int32_t*>(smem_raw + sizeof(FixedGemmShared));
@@ -141,6 +146,7 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
   const uint32_t g = model.group ? model.group : 1;  // divides kBK
   auto out_index = [&](int t) { return (ty * kTM + t / kTN) * kBN + tx * kTN + t % kTN; };
 
+  uint32_t inexact_mask = 0;  // the fast group step's inexact, bit t for output t (kRegisterRound)
   {
     const detail::HardwareState st0 = detail::HardwareStart(sf, opt);
     for (int t = 0; t < kTM * kTN; ++t) {
@@ -234,15 +240,24 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
         // the cut sum in registers: the common case inline (constant sum
         // format and rounding: no call sites), the outputs it declines
         // collected in a mask and done afterwards out of line.
+        // The fast step raises inexact at most: one bit per output here,
+        // into the flags at the end.
         uint32_t slow = 0;
 #pragma unroll
         for (int t = 0; t < kTM * kTN; ++t) {
           const int o = out_index(t);
           const Unpacked s = Unpack(sf, sh.s[o]);
+          // The stochastic index (under stochastic rounding only; folded
+          // away otherwise).
+          const uint64_t index =
+              IsStochastic(opt.rounding)
+                  ? detail::HardwareGroupIndex(
+                        model, p.first_index + ((i0 + ty * kTM + t / kTN) * n + j0 + tx * kTN + t % kTN) * p.per, q)
+                  : 0;
           Result r;
-          if (detail::FixedGroupRoundFast(plan, sf, s, e[t] - plan.right, sum[t], opt, r)) {
+          if (detail::FixedGroupRoundFast(plan, sf, s, e[t] - plan.right, sum[t], opt, index, r)) {
             sh.s[o] = static_cast<uint32_t>(r.code);
-            sh.flags[o] |= r.flags;
+            inexact_mask |= r.flags != 0 ? 1u << t : 0u;
           } else {
             slow |= 1u << t;
             scratch_e[o] = e[t] - plan.right;
@@ -278,9 +293,9 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
           const uint64_t base = p.first_index + (gi * n + gj) * p.per;
           const Unpacked s = Unpack(sf, sh.s[o]);
           Result r;
-          if (!detail::FixedGroupRoundFast(plan, sf, s, scratch_e[o], scratch_sum[o], opt, r)) {
-            GroupSlow(p, model, sh, row, col, g0, g1, detail::HardwareGroupIndex(model, base, q), scratch_e[o],
-                      scratch_sum[o]);
+          const uint64_t index = detail::HardwareGroupIndex(model, base, q);
+          if (!detail::FixedGroupRoundFast(plan, sf, s, scratch_e[o], scratch_sum[o], opt, index, r)) {
+            GroupSlow(p, model, sh, row, col, g0, g1, index, scratch_e[o], scratch_sum[o]);
             continue;
           }
           sh.s[o] = static_cast<uint32_t>(r.code);
@@ -311,6 +326,7 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
 #pragma unroll 1
   for (int t = 0; t < kTM * kTN; ++t) {
     const int o = out_index(t);
+    if (inexact_mask & (1u << t)) sh.flags[o] |= kInexact;
     const size_t gi = i0 + ty * kTM + t / kTN, gj = j0 + tx * kTN + t % kTN;
     if (gi >= m || gj >= n) continue;
     detail::HardwareState st;
@@ -337,9 +353,9 @@ __global__ void GemmSpecialKernel(const FixedGemmParams p) {
   if (p.flags) p.flags[i * p.n + j] = r.flags;
 }
 
-template <bool kLeading, int kUnroll, int kSum>
+template <bool kLeading, int kUnroll, int kSum, int kRound>
 void LaunchFixed(const FixedGemmParams& p) {
-  auto kernel = GemmFixedKernel<kLeading, kUnroll, kSum>;
+  auto kernel = GemmFixedKernel<kLeading, kUnroll, kSum, kRound>;
   constexpr size_t kSmem = sizeof(FixedGemmShared) + 2 * kOutputs * sizeof(int32_t);
   static const bool attributes_set = [&] {
     CheckCuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem)),
@@ -352,14 +368,39 @@ void LaunchFixed(const FixedGemmParams& p) {
   CheckCuda(cudaGetLastError(), "GemmFixedKernel");
 }
 
+// A constant sum format with a constant rounding mode: the H100 presets'
+// round toward zero and the four other modes a generic model is likely to
+// ask for (rne, rdn, rup, sr); rna, rto and sr-eq loop.
+template <bool kLeading, int kUnroll, int kSum>
+bool LaunchFixedRounding(const FixedGemmParams& p) {
+  switch (p.opt.rounding) {
+    case Rounding::kTowardZero:
+      LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kTowardZero)>(p);
+      return true;
+    case Rounding::kNearestEven:
+      LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kNearestEven)>(p);
+      return true;
+    case Rounding::kDown: LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kDown)>(p); return true;
+    case Rounding::kUp: LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kUp)>(p); return true;
+    case Rounding::kStochastic:
+      LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kStochastic)>(p);
+      return true;
+    default: return false;
+  }
+}
+
 template <bool kLeading, int kUnroll>
 void LaunchFixedFor(const FixedGemmParams& p) {
-  switch (SumKindOf(p.sf, p.opt)) {
-    case kSumF32TowardZero: return LaunchFixed<kLeading, kUnroll, kSumF32TowardZero>(p);
-    case kSumFp8TowardZero: return LaunchFixed<kLeading, kUnroll, kSumFp8TowardZero>(p);
+  switch (SumKindOf(p.sf)) {
+    case kSumF32:
+      if (LaunchFixedRounding<kLeading, kUnroll, kSumF32>(p)) return;
+      break;
+    case kSumFp8:
+      if (LaunchFixedRounding<kLeading, kUnroll, kSumFp8>(p)) return;
+      break;
     case kSumRuntime: break;
   }
-  LaunchFixed<kLeading, kUnroll, kSumRuntime>(p);
+  LaunchFixed<kLeading, kUnroll, kSumRuntime, kRoundRuntime>(p);
 }
 
 }  // namespace

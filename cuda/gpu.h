@@ -122,8 +122,9 @@ void Nvfp4Quantize(const Options& opt, const float* d_in, size_t rows, size_t co
                    uint8_t* d_scales, float* d_out, void* d_work);
 float Nvfp4GlobalDecodeScale(const void* d_work);  // synchronizes
 
-// C = A * B with emulate/dot.h's accumulation models, every element by
-// emulate/dot.h's own GemmElement: A (m x k) row-major codes of in_a, B
+// C = A * B with emulate/dot.h's accumulation models, bit for bit (the
+// kernels below: the fast ones where they are exact by construction, and
+// emulate/dot.h's own GemmElement for everything else): A (m x k) row-major codes of in_a, B
 // (k x n) row-major codes of in_b (uint32 words), C (m x n) codes of `acc`,
 // d_flags (may be null) the flags of each C element. C(i, j) uses the
 // stochastic indices first_index + (i * n + j) * RoundingsPerDot(model, k),
@@ -134,7 +135,7 @@ float Nvfp4GlobalDecodeScale(const void* d_work);  // synchronizes
 void Gemm(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m, size_t n,
           size_t k, const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags, const Options& opt,
           uint64_t first_index = 0);
-// Gemm's two kernels. GemmFixedPoint (cuda/gemm_kernel.cu): kHardware
+// Gemm's kernels. GemmFixedPoint (cuda/gemm_kernel.cu): kHardware
 // models that emulate/dot_hardware.h's fixed-point group step runs
 // (MakeFixedDotPlan: the H100 presets, most models of inputs up to 16
 // bits) with a group size dividing 32 and neither an operand conversion nor
@@ -142,9 +143,31 @@ void Gemm(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uin
 // tiled in shared memory; returns
 // false, launching nothing, for the others. GemmGeneral: one thread per
 // element of C running GemmElement (every model; ~1000x slower). Gemm takes
-// the first that applies.
+// the first that applies: GemmFixedPoint, GemmFloat, GemmBlockFixed,
+// GemmGeneral.
 bool GemmFixedPointApplies(const Format& in_a, const Format& in_b, const Format& acc, const DotModel& model,
                            size_t m, size_t n, size_t k);
+// GemmFloat (cuda/gemm_float_kernel.cu): kSequential and kFused models with
+// a float32 accumulator under rne/rtz/rdn/rup (kSequential: inputs whose
+// products have at most 24 significant bits), on the GPU's float32 FMA in
+// the model's rounding mode; rows and columns with values outside the
+// range where that is exact (or NaN, infinity) go to GemmElement. Returns
+// false, launching nothing, for the others.
+bool GemmFloatApplies(const Format& in_a, const Format& in_b, const Format& acc, const DotModel& model,
+                      const Options& opt, size_t m, size_t n, size_t k);
+bool GemmFloat(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m, size_t n,
+               size_t k, const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags,
+               const Options& opt, uint64_t first_index = 0);
+// GemmBlockFixed (cuda/gemm_block_kernel.cu): kBlock and kExact models with
+// a float32 accumulator and narrow inputs (E4M3, FP6, FP4: every sum exact
+// in an int64), every rounding mode; dot products with a NaN or an
+// infinity, or a zero block sum, go to GemmElement. Returns false,
+// launching nothing, for the others.
+bool GemmBlockFixedApplies(const Format& in_a, const Format& in_b, const Format& acc, const DotModel& model,
+                           size_t m, size_t n, size_t k);
+bool GemmBlockFixed(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m,
+                    size_t n, size_t k, const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags,
+                    const Options& opt, uint64_t first_index = 0);
 bool GemmFixedPoint(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m,
                     size_t n, size_t k, const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags,
                     const Options& opt, uint64_t first_index = 0);

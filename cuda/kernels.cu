@@ -758,8 +758,10 @@ float Nvfp4GlobalDecodeScale(const void* work) {
 void Gemm(const Format& in_a, const uint32_t* a, const Format& in_b, const uint32_t* b, size_t m, size_t n, size_t k,
           const Format& acc, const DotModel& model, uint64_t* c, uint8_t* flags, const Options& opt,
           uint64_t first_index) {
-  if (!GemmFixedPoint(in_a, a, in_b, b, m, n, k, acc, model, c, flags, opt, first_index))
-    GemmGeneral(in_a, a, in_b, b, m, n, k, acc, model, c, flags, opt, first_index);
+  if (GemmFixedPoint(in_a, a, in_b, b, m, n, k, acc, model, c, flags, opt, first_index)) return;
+  if (GemmFloat(in_a, a, in_b, b, m, n, k, acc, model, c, flags, opt, first_index)) return;
+  if (GemmBlockFixed(in_a, a, in_b, b, m, n, k, acc, model, c, flags, opt, first_index)) return;
+  GemmGeneral(in_a, a, in_b, b, m, n, k, acc, model, c, flags, opt, first_index);
 }
 
 void GemmGeneral(const Format& in_a, const uint32_t* a, const Format& in_b, const uint32_t* b, size_t m, size_t n,

@@ -47,42 +47,42 @@
 namespace floatscope::detail {
 
 // The common case of a group sum's rounding, without the general core: a
-// finite nonzero sum (-1)^negative * mag * 2^exp whose result is a normal
-// value of `f` (a signed float format with mantissa bits, codes laid out
-// sign | exponent field | mantissa), rounded toward zero or to nearest even.
-// Such a rounding raises at most inexact. False (out untouched) for every
-// other case, which RoundPack then does: subnormal, overflowing or special
-// results, other rounding modes. Equal to RoundPack where it applies
-// (tests/arith/dot_test.cc checks the fixed-point steps against the long
-// accumulator, which rounds through RoundPack only).
+// finite nonzero sum (-1)^negative * mag * 2^exp of at least 2^emin (a
+// normal value before rounding) whose result is a normal value of `f` (a
+// signed float format with mantissa bits, codes laid out sign | exponent
+// field | mantissa), in any rounding mode: the increment is the core's own
+// decision (detail::RoundsUp; stochastic rounding draws
+// StochasticBits(opt.seed, index), as RoundPackFinite does). Such a
+// rounding raises at most inexact. False (out untouched) for every other
+// case, which RoundPack then does: tiny, overflowing or special results.
+// Equal to RoundPack where it applies (tests/arith/dot_test.cc checks the
+// fixed-point steps against the long accumulator, which rounds through
+// RoundPack only, in every mode).
 FS_HD constexpr bool RoundNormalFast(const Format& f, bool negative, uint64_t mag, int32_t exp, const Options& opt,
-                                     Result& out) {
-  const bool rtz = opt.rounding == Rounding::kTowardZero;
-  if (!(rtz || opt.rounding == Rounding::kNearestEven) || !f.is_signed || f.mantissa_bits < 1 ||
-      f.mantissa_bits > 52)
-    return false;
+                                     uint64_t index, Result& out) {
+  if (!f.is_signed || f.mantissa_bits < 1 || f.mantissa_bits > 52) return false;
   const int32_t m = f.mantissa_bits;
   const int32_t bl = BitLength(mag);
   int32_t E = exp + bl - 1;  // the leading bit's exponent
-  const int32_t drop = bl - 1 - m;  // bits below the result's last one
+  // Tiny before rounding: RoundPack's grid may be the subnormal one, and
+  // tininess may be asked before rounding.
+  if (E < MinNormalExponent(f)) return false;
+  const int32_t drop = bl - 1 - m;  // bits below the result's last one (<= 63 - m)
   uint64_t kept = 0;
   bool inexact = false;
   if (drop <= 0) {
     kept = mag << -drop;
   } else {
     kept = mag >> drop;
-    const uint64_t rest = mag & ((uint64_t{1} << drop) - 1);
-    inexact = rest != 0;
-    if (!rtz) {
-      const uint64_t half = uint64_t{1} << (drop - 1);
-      if (rest > half || (rest == half && (kept & 1))) ++kept;
-      if (kept >> (m + 1)) {  // carried into the next binade: kept = 2^(m + 1)
-        kept >>= 1;
-        ++E;
-      }
+    const uint64_t frac = mag << (64 - drop);  // the discarded bits, left-aligned
+    inexact = frac != 0;
+    const uint32_t random = IsStochastic(opt.rounding) ? StochasticBits(opt.seed, index) : 0u;
+    if (RoundsUp(opt.rounding, negative, (kept & 1) != 0, frac, false, random, ClampSrBits(opt.sr_bits))) ++kept;
+    if (kept >> (m + 1)) {  // carried into the next binade: kept = 2^(m + 1)
+      kept >>= 1;
+      ++E;
     }
   }
-  if (E < MinNormalExponent(f)) return false;
   const int64_t field = int64_t{E} + f.bias;
   if (field > int64_t{MaxExponentField(f)}) return false;
   const uint64_t magnitude = (static_cast<uint64_t>(field) << m) | (kept & MantissaMask(f));
@@ -116,9 +116,8 @@ FS_HD constexpr uint64_t HardwareGroupIndex(const DotModel& m, uint64_t first_in
 }
 
 // o = round_f32(o + s), s = +0 again. The common case (o and s finite or
-// zero, within 2^38 of each other, a normal float32 result, rounding to
-// nearest even or toward zero) is an int64 sum and RoundNormalFast; the
-// rest is the core's AddExactOperands.
+// zero, within 2^38 of each other, a normal float32 result) is an int64 sum
+// and RoundNormalFast; the rest is the core's AddExactOperands.
 FS_HD constexpr void HardwarePromote(const DotModel& m, const Format& sum_format, const Options& opt, uint64_t index,
                                      HardwareState& st) {
   constexpr Format kOuter = formats::kF32;
@@ -138,7 +137,7 @@ FS_HD constexpr void HardwarePromote(const DotModel& m, const Format& sum_format
       const int64_t v = (o.sign ? -x : x) + (s.sign ? -y : y);
       if (v != 0)
         done = RoundNormalFast(kOuter, v < 0, v < 0 ? 0u - static_cast<uint64_t>(v) : static_cast<uint64_t>(v), lo,
-                               po, r);
+                               po, index, r);
     }
   }
   if (!done) r = AddExactOperands(kOuter, o, s, po, index);
@@ -341,14 +340,15 @@ FS_HD constexpr int64_t FixedAccumulatorCut(const FixedDotPlan& p, const Unpacke
 
 // The common case of FixedGroupRound: s finite or zero, a nonzero sum whose
 // rounding RoundNormalFast does (then no flag but inexact, no overflow).
-// False when FixedGroupRound must do it.
+// False when FixedGroupRound must do it. index: the rounding's stochastic
+// index (read under stochastic rounding only).
 FS_HD constexpr bool FixedGroupRoundFast(const FixedDotPlan& p, const Format& sum_format, const Unpacked& s, int32_t e,
-                                         int64_t products_sum, const Options& opt, Result& out) {
+                                         int64_t products_sum, const Options& opt, uint64_t index, Result& out) {
   if (s.cls != Class::kFinite && s.cls != Class::kZero) return false;
   const int64_t v = products_sum + FixedAccumulatorCut(p, s, e);
   if (v == 0) return false;
   const uint64_t mag = v < 0 ? 0u - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
-  return RoundNormalFast(sum_format, v < 0, mag, e - p.fraction_bits, opt, out);
+  return RoundNormalFast(sum_format, v < 0, mag, e - p.fraction_bits, opt, index, out);
 }
 
 // Rounds one group's sum into the sum format: s (cut at e) plus the sum of
@@ -360,7 +360,7 @@ FS_HD constexpr Result FixedGroupRound(const FixedDotPlan& p, const Format& sum_
                                        int64_t products_sum, const Options& opt, uint64_t index,
                                        AllProductsNegativeZero&& all_products_negative_zero) {
   Result fast;
-  if (FixedGroupRoundFast(p, sum_format, s, e, products_sum, opt, fast)) return fast;
+  if (FixedGroupRoundFast(p, sum_format, s, e, products_sum, opt, index, fast)) return fast;
   SpecialSum sp;
   sp.Accumulator(s);
   const int64_t v = products_sum + FixedAccumulatorCut(p, s, e);

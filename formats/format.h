@@ -73,6 +73,15 @@ struct Format {
 
 FS_HD constexpr bool IsFloat(const Format& f) { return f.kind == Kind::kFloat; }
 
+// Whether two descriptors have the same codes and values (names, sources
+// and default overflow policies aside): a kernel specialised for one
+// format runs the other.
+FS_HD constexpr bool SameArithmetic(const Format& a, const Format& b) {
+  return a.kind == b.kind && a.bits == b.bits && a.is_signed == b.is_signed && a.exponent_bits == b.exponent_bits &&
+         a.mantissa_bits == b.mantissa_bits && a.bias == b.bias && a.inf == b.inf && a.nan == b.nan &&
+         a.has_subnormals == b.has_subnormals && a.has_zero == b.has_zero && a.storage_shift == b.storage_shift;
+}
+
 FS_HD constexpr uint64_t CodeMask(const Format& f) {
   return f.bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << f.bits) - 1;
 }

@@ -52,6 +52,39 @@ struct Rounded {
   bool inexact;
 };
 
+// The rounding mode's one decision: whether the truncated candidate (last
+// bit `odd`, sign `sign`) goes up by one unit, given the discarded fraction
+// left-aligned in 64 bits (`frac`) and whether anything nonzero lies further
+// down (`below`). Every rounding of the core makes it here (RoundAt), and so
+// do the fast paths that round without it (emulate/dot_hardware.h's
+// RoundNormalFast). sr_bits: 1..32 (ClampSrBits).
+FS_HD constexpr bool RoundsUp(Rounding mode, bool sign, bool odd, uint64_t frac, bool below, uint32_t random,
+                              uint8_t sr_bits) {
+  const bool inexact = frac != 0 || below;
+  const bool half = (frac >> 63) != 0;
+  const bool rest = (frac << 1) != 0 || below;
+  switch (mode) {
+    case Rounding::kNearestEven: return half && (rest || odd);
+    case Rounding::kNearestAway: return half;
+    case Rounding::kTowardZero: return false;
+    case Rounding::kDown: return inexact && sign;
+    case Rounding::kUp: return inexact && !sign;
+    case Rounding::kOdd: return inexact && !odd;  // jam: make the last bit 1
+    case Rounding::kStochastic: {
+      // Round up when the top sr_bits of the discarded fraction plus as many
+      // random bits carry out: probability floor(f * 2^R) / 2^R.
+      const uint64_t r = frac >> (64 - sr_bits);
+      const uint64_t u = random >> (32 - sr_bits);
+      return ((r + u) >> sr_bits) != 0;
+    }
+    case Rounding::kStochasticEq: return inexact && (random >> 31) != 0;
+  }
+  return false;
+}
+
+// Options::sr_bits as the rounding uses it: 1..32.
+FS_HD constexpr uint8_t ClampSrBits(uint8_t sr_bits) { return sr_bits < 1 ? 1 : (sr_bits > 32 ? 32 : sr_bits); }
+
 // Rounds sig * 2^exp (+ sticky) to a multiple of 2^q. `odd_override` is the
 // parity of the truncated candidate when it is not kept's last bit (-1: use
 // kept's last bit). The discarded fraction is kept left-aligned in 64 bits
@@ -77,29 +110,8 @@ FS_HD constexpr Rounded RoundAt(uint64_t sig, int32_t exp, bool sticky, int32_t 
   } else {
     below = true;  // sig != 0
   }
-  const bool inexact = frac != 0 || below;
   const bool odd = odd_override >= 0 ? odd_override != 0 : (kept & 1) != 0;
-  const bool half = (frac >> 63) != 0;
-  const bool rest = (frac << 1) != 0 || below;
-  bool up = false;
-  switch (mode) {
-    case Rounding::kNearestEven: up = half && (rest || odd); break;
-    case Rounding::kNearestAway: up = half; break;
-    case Rounding::kTowardZero: up = false; break;
-    case Rounding::kDown: up = inexact && sign; break;
-    case Rounding::kUp: up = inexact && !sign; break;
-    case Rounding::kOdd: up = inexact && !odd; break;  // jam: make the last bit 1
-    case Rounding::kStochastic: {
-      // Round up when the top sr_bits of the discarded fraction plus as many
-      // random bits carry out: probability floor(f * 2^R) / 2^R.
-      const uint64_t r = frac >> (64 - sr_bits);
-      const uint64_t u = random >> (32 - sr_bits);
-      up = ((r + u) >> sr_bits) != 0;
-      break;
-    }
-    case Rounding::kStochasticEq: up = inexact && (random >> 31) != 0; break;
-  }
-  return Rounded{kept + (up ? 1u : 0u), inexact};
+  return Rounded{kept + (RoundsUp(mode, sign, odd, frac, below, random, sr_bits) ? 1u : 0u), frac != 0 || below};
 }
 
 }  // namespace detail
@@ -114,7 +126,7 @@ FS_HD constexpr Result RoundPackFinite(const Format& f, bool sign, int32_t exp, 
   const int32_t E = exp + 63;
   const uint32_t random =
       IsStochastic(opt.rounding) ? StochasticBits(opt.seed, index) : 0u;
-  const uint8_t sr_bits = opt.sr_bits < 1 ? 1 : (opt.sr_bits > 32 ? 32 : opt.sr_bits);
+  const uint8_t sr_bits = detail::ClampSrBits(opt.sr_bits);
   const Overflow overflow = EffectiveOverflow(f, opt.overflow);
   const uint64_t sign_bit = sign ? SignBit(f) : 0;
 

@@ -595,7 +595,8 @@ TEST_CASE("kHardware: a hand-worked cut") {
 // same values as f16/bf16/e4m3fn/e5m2 codes and as float32 codes give the
 // same dot product, code and flags, for every kind of kHardware model the
 // fixed point runs (both alignments, F below and above the products' width,
-// a narrow sum format, promotions, the adder's overflow, every rounding),
+// a narrow sum format, promotions, the adder's overflow, every rounding,
+// both tininess rules, sr with few random bits),
 // with zeros of both signs, subnormals (leading-bit alignment only: under
 // exponent-sum alignment a subnormal aligns by its format's minimum
 // exponent), the largest finite values, NaN and infinities.
@@ -605,7 +606,8 @@ TEST_CASE("kHardware: the fixed-point group step equals the long accumulator") {
                             {&formats::kE4m3fn, &formats::kE4m3fn},
                             {&formats::kE5m2, &formats::kE4m3fn}};
   const Rounding modes[] = {Rounding::kNearestEven, Rounding::kTowardZero, Rounding::kDown,
-                            Rounding::kUp,          Rounding::kNearestAway, Rounding::kStochastic};
+                            Rounding::kUp,          Rounding::kNearestAway, Rounding::kStochastic,
+                            Rounding::kOdd,         Rounding::kStochasticEq};
   int compared = 0, failed = 0;
   for (uint64_t trial = 0; trial < 6000; ++trial) {
     const Format& fa = *ins[trial % 4][0];
@@ -624,8 +626,10 @@ TEST_CASE("kHardware: the fixed-point group step equals the long accumulator") {
     const Format& sf = m.sum_format ? *m.sum_format : formats::kF32;
     if (!detail::MakeFixedDotPlan(fa, fb, sf, m).ok) continue;
     Options opt;
-    opt.rounding = modes[Draw(51, trial, 7) % 6];
+    opt.rounding = modes[Draw(51, trial, 7) % 8];
     opt.flush_output = Draw(51, trial, 8) % 8 == 0;
+    opt.tininess = Draw(51, trial, 10) % 4 == 0 ? Tininess::kBeforeRounding : Tininess::kAfterRounding;
+    opt.sr_bits = Draw(51, trial, 11) % 3 == 0 ? 3 : 32;
     const bool by_fields = m.alignment == Alignment::kExponentSum;
     const size_t n = 1 + Draw(51, trial, 9) % 150;
     std::vector<uint64_t> a(n), b(n), a32(n), b32(n);

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cfenv>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -19,6 +20,8 @@
 #include <thread>
 
 #include "cuda/device_ops.h"
+#include "cuda/gemm_block_fixed.h"
+#include "cuda/gemm_float_window.h"
 #include "cuda/stochastic.h"
 #include "emulate/array_ops.h"
 #include "emulate/encode_lanes.h"
@@ -588,6 +591,199 @@ TEST_CASE("the GEMM kernel's dot products (emulate/dot.h on uint32 codes) equal 
             }
         }
   CHECK(bad == 0);
+}
+
+namespace {
+
+// fma(a, b, c) rounded in the host's mode `mode` (FE_*): the float32 FMA a
+// GPU thread of cuda/gemm_float_kernel.cu runs with the mode in the
+// instruction. The asm barriers keep the compiler from moving the FMA
+// across the mode changes.
+float FmaIn(int mode, float a, float b, float c) {
+  std::fesetround(mode);
+  asm volatile("" : "+x"(a), "+x"(b), "+x"(c));
+  float r = std::fma(a, b, c);
+  asm volatile("" : "+x"(r));
+  std::fesetround(FE_TONEAREST);
+  return r;
+}
+
+}  // namespace
+
+// cuda/gemm_float_kernel.cu's argument, on the host's IEEE float32 FMA:
+// for inputs within gpu::FloatWindows, kSequential and kFused with a
+// float32 accumulator are one FMA per step in the model's mode, s starting
+// at +0, and the only flag, inexact, is "some step's fma.rm and fma.rp
+// differ beyond the sign bit" (what the kernel ORs). Random vectors of
+// every kind the windows allow: values near 1, the largest and smallest the
+// window takes (sums near the overflow bound, tiny partial sums), zeros of
+// both signs, exact cancellations; both models, four modes, f16, bf16, FP8.
+TEST_CASE("kSequential/kFused within the float32 kernel's windows are FMAs in the model's mode") {
+  struct Pair {
+    const Format *a, *b;
+  };
+  const Pair pairs[] = {{&formats::kF16, &formats::kF16},
+                        {&formats::kBf16, &formats::kBf16},
+                        {&formats::kE4m3fn, &formats::kE4m3fn},
+                        {&formats::kE5m2, &formats::kE4m3fn}};
+  struct Mode {
+    Rounding r;
+    int fe;
+  };
+  const Mode modes[] = {{Rounding::kNearestEven, FE_TONEAREST},
+                        {Rounding::kTowardZero, FE_TOWARDZERO},
+                        {Rounding::kDown, FE_DOWNWARD},
+                        {Rounding::kUp, FE_UPWARD}};
+  const size_t k = 4096;  // the windows' K
+  std::mt19937_64 rng(2026);
+  int compared = 0, failed = 0;
+  for (const Pair& pr : pairs) {
+    gpu::FloatWindow wa, wb;
+    REQUIRE(gpu::FloatWindows(*pr.a, *pr.b, k, wa, wb));
+    // A random code of f within w: near 1, the window's largest or
+    // smallest binade, a zero, or anything (redrawn until in the window).
+    auto draw = [&](const Format& f, gpu::FloatWindow w, int kind) {
+      for (;;) {
+        uint64_t c = rng() & CodeMask(f);
+        const double mag = kind == 1 ? std::ldexp(1.5, w.hi) : kind == 2 ? std::ldexp(1.0, w.lo + f.mantissa_bits) : 1.0;
+        if (kind <= 2) c = EncodeFromF64(f, mag * (1.0 + double(rng() % 64) / 64)).code + (rng() % 3) - 1;  // kind 4: any
+        if (kind == 3) c = 0;
+        c = (c & CodeMask(f)) ^ ((rng() & 1) ? SignBit(f) : 0);
+        if (gpu::InFloatWindow(Unpack(f, c), w)) return c;
+      }
+    };
+    for (const Accumulation acc : {Accumulation::kSequential, Accumulation::kFused})
+      for (const Mode& md : modes)
+        for (int trial = 0; trial < 60; ++trial) {
+          const size_t n = 1 + rng() % 200;
+          const int style = trial % 6;  // 0: near 1; 1: any; 2: large; 3: small; 4: zeros; 5: cancelling pairs
+          std::vector<uint64_t> a(n), b(n);
+          for (size_t i = 0; i < n; ++i) {
+            auto kind = [&] {
+              switch (style) {
+                case 1: return 4;
+                case 2: return rng() % 2 ? 1 : 0;
+                case 3: return rng() % 2 ? 2 : 0;
+                case 4: return rng() % 3 == 0 ? 3 : 0;
+                default: return 0;
+              }
+            };
+            const int kind_a = kind(), kind_b = kind();
+            a[i] = draw(*pr.a, wa, kind_a);
+            b[i] = draw(*pr.b, wb, kind_b);
+            if (style == 5 && i % 2 == 1) {
+              a[i] = a[i - 1] ^ SignBit(*pr.a);
+              b[i] = b[i - 1];
+            }
+          }
+          DotModel model;
+          model.accumulation = acc;
+          Options opt;
+          opt.rounding = md.r;
+          const Result want = Dot(*pr.a, a.data(), 1, *pr.b, b.data(), 1, n, formats::kF32, model, opt);
+          float s = 0.0f;
+          uint32_t x = 0;
+          for (size_t i = 0; i < n; ++i) {
+            const float fa = F32FromBits(static_cast<uint32_t>(Convert(*pr.a, a[i], formats::kF32).code));
+            const float fb = F32FromBits(static_cast<uint32_t>(Convert(*pr.b, b[i], formats::kF32).code));
+            const float lo = FmaIn(FE_DOWNWARD, fa, fb, s), hi = FmaIn(FE_UPWARD, fa, fb, s);
+            x |= BitsOf(lo) ^ BitsOf(hi);
+            s = FmaIn(md.fe, fa, fb, s);
+          }
+          const uint8_t flags = (x & 0x7fffffffu) != 0 ? kInexact : 0;
+          ++compared;
+          if ((BitsOf(s) != want.code || flags != want.flags) && ++failed <= 5)
+            FAIL_CHECK(fmt::format("{} x {} model {} {} style {} n {}: fma 0x{:x}/{}, Dot 0x{:x}/{}", pr.a->name,
+                                   pr.b->name, static_cast<int>(acc), RoundingNameOf(md.r), style, n, BitsOf(s),
+                                   flags, want.code, want.flags));
+        }
+  }
+  CHECK(failed == 0);
+  CHECK(compared == 4 * 2 * 4 * 60);
+}
+
+// cuda/gemm_block_kernel.cu's steps (cuda/gemm_block_fixed.h) in the
+// kernel's order on the host against emulate/dot.h's Dot: kBlock (block
+// sizes 1 to 40) and kExact of E4M3 / FP6 / FP4 inputs into float32, every
+// rounding mode (stochastic ones by the rounding's index), values near 1,
+// the largest, zeros, cancelling pairs; dot products with a zero block sum
+// are GemmElement's (counted, not compared).
+TEST_CASE("the block kernel's fixed-point steps equal emulate/dot.h (kBlock, kExact)") {
+  struct Pair {
+    const Format *a, *b;
+  };
+  const Pair pairs[] = {{&formats::kE4m3fn, &formats::kE4m3fn},
+                        {&formats::kE3m2fn, &formats::kE2m1fn},
+                        {&formats::kE2m3fn, &formats::kE2m3fn}};
+  const Rounding modes[] = {Rounding::kNearestEven, Rounding::kNearestAway, Rounding::kTowardZero,
+                            Rounding::kDown,        Rounding::kUp,          Rounding::kOdd,
+                            Rounding::kStochastic,  Rounding::kStochasticEq};
+  std::mt19937_64 rng(1607);
+  int compared = 0, to_element = 0, failed = 0;
+  for (const Pair& pr : pairs) {
+    REQUIRE(gpu::BlockFixedFits(*pr.a, *pr.b, formats::kF32, 4096));
+    const int32_t qa = detail::LowestBit(*pr.a), qb = detail::LowestBit(*pr.b);
+    for (int trial = 0; trial < 400; ++trial) {
+      const size_t n = 1 + rng() % 300;
+      DotModel model;
+      model.accumulation = trial % 5 == 0 ? Accumulation::kExact : Accumulation::kBlock;
+      model.block = static_cast<uint32_t>(1 + rng() % 40);
+      Options opt;
+      opt.rounding = modes[trial % 8];
+      opt.seed = rng();
+      opt.sr_bits = trial % 3 == 0 ? 5 : 32;
+      const int style = trial % 4;  // 0: near 1; 1: any; 2: the largest; 3: cancelling pairs
+      std::vector<uint64_t> a(n), b(n);
+      for (size_t i = 0; i < n; ++i) {
+        for (const auto& [v, f] : {std::pair{&a, pr.a}, std::pair{&b, pr.b}}) {
+          uint64_t c = rng() & CodeMask(*f);
+          if (style == 0 || (style == 3 && rng() % 2))
+            c = (EncodeFromF64(*f, 1.0).code + rng() % 8) & CodeMask(*f);
+          if (style == 2 && rng() % 2) c = MaxFiniteMagnitude(*f);
+          if (IsNanCode(*f, c) || IsInfCode(*f, c)) c = 0;  // those go to GemmElement on the GPU
+          (*v)[i] = c ^ ((rng() & 1) ? SignBit(*f) : 0);
+        }
+        if (style == 3 && i % 2 == 1) {
+          a[i] = a[i - 1] ^ SignBit(*pr.a);
+          b[i] = b[i - 1];
+        }
+      }
+      const uint64_t first = rng() % 1000;
+      const Result want = Dot(*pr.a, a.data(), 1, *pr.b, b.data(), 1, n, formats::kF32, model, opt, first);
+      // The kernel's loop for one output.
+      const uint64_t block = model.accumulation == Accumulation::kExact ? n : model.block;
+      const int32_t g = qa + qb;
+      int64_t v = 0;
+      uint32_t s = 0;
+      uint8_t flags = 0;
+      bool redo = false;
+      uint64_t block_no = 0, left = block;
+      for (size_t i = 0; i < n; ++i) {
+        v += int64_t{gpu::BlockFixedInteger(Unpack(*pr.a, a[i]), qa)} * gpu::BlockFixedInteger(Unpack(*pr.b, b[i]), qb);
+        if (--left == 0 || i + 1 == n) {
+          Result r{0, 0};
+          if (!gpu::BlockRound(v, g, opt, first + block_no, r)) redo = true;
+          flags |= r.flags;
+          s = static_cast<uint32_t>(r.code);
+          v = gpu::BlockF32AsFixed(s, g);
+          left = block;
+          ++block_no;
+        }
+      }
+      if (redo) {
+        ++to_element;
+        continue;
+      }
+      ++compared;
+      if ((s != want.code || flags != want.flags) && ++failed <= 5)
+        FAIL_CHECK(fmt::format("{} x {} {} block {} {} sr_bits {} style {} n {}: fixed 0x{:x}/{}, Dot 0x{:x}/{}",
+                               pr.a->name, pr.b->name, static_cast<int>(model.accumulation), model.block,
+                               RoundingNameOf(opt.rounding), opt.sr_bits, style, n, s, flags, want.code, want.flags));
+    }
+  }
+  CHECK(failed == 0);
+  CHECK(compared > 900);
+  MESSAGE(compared << " compared, " << to_element << " with a zero block sum (GemmElement's)");
 }
 
 TEST_CASE("emulate/quant/common.h's FS_HD stand-ins equal <cmath> and x86 arithmetic") {

@@ -451,6 +451,21 @@ TEST_CASE("the fast GEMM kernel equals emulate/dot.h at K = 4096: H100 presets, 
   Options rdn;
   rdn.rounding = Rounding::kDown;
   cases.push_back({&formats::kE5m2, &formats::kE4m3fn, f, rdn});
+  // The float32 sum under each mode with a kernel of its own (rtz, rdn,
+  // rup, rne; sr above; the f32p14 sum's rdn above), both alignments.
+  for (const Rounding r : {Rounding::kTowardZero, Rounding::kDown, Rounding::kUp}) {
+    Options o;
+    o.rounding = r;
+    cases.push_back({&formats::kBf16, &formats::kBf16, g, o});
+  }
+  cases.push_back({&formats::kF16, &formats::kF16, h, Options{}});
+  // The run-time path: a bf16 sum format; a float32 sum under rna.
+  DotModel bs = g;
+  bs.sum_format = &formats::kBf16;
+  cases.push_back({&formats::kBf16, &formats::kBf16, bs, Options{}});
+  Options rna;
+  rna.rounding = Rounding::kNearestAway;
+  cases.push_back({&formats::kBf16, &formats::kBf16, g, rna});
   uint32_t seed = 901;
   int bad = 0;
   for (const FastCase& c : cases) {
@@ -472,6 +487,132 @@ TEST_CASE("the fast GEMM kernel equals emulate/dot.h at K = 4096: H100 presets, 
       b[kk * n + 13] = 0;                 // +0
     }
     bad += CompareGemmCodes(*c.in_a, a, *c.in_b, b, formats::kF32, c.model, c.opt, m, n, k, 3);
+  }
+  CHECK(bad == 0);
+}
+
+// The float32 kernel (cuda/gemm_float_kernel.cu: kSequential and kFused on
+// the GPU's FMA) at K = 4096 against emulate/dot.h's Dot on the CPU, code
+// and flags of every element: both models, the four modes it runs, f16,
+// bf16 and FP8 inputs, with NaN and infinite inputs, values outside the
+// kernel's exponent windows (bf16: huge and tiny; those rows and columns go
+// to GemmElement), the largest finite values (f16: sums near 2^44),
+// subnormals, rows and columns of -0 and +0, and a row that cancels to an
+// exact zero with each column.
+TEST_CASE("the float32 GEMM kernel equals emulate/dot.h at K = 4096: kSequential, kFused, specials") {
+  const size_t m = 40, n = 136, k = 4096;  // n: two column tiles, the second partial
+  struct FloatCase {
+    const Format *in_a, *in_b;
+  };
+  const FloatCase formats_[] = {{&formats::kF16, &formats::kF16},
+                                {&formats::kBf16, &formats::kBf16},
+                                {&formats::kE4m3fn, &formats::kE4m3fn},
+                                {&formats::kE5m2, &formats::kE4m3fn}};
+  uint32_t seed = 1201;
+  int bad = 0, cases = 0;
+  for (const Accumulation acc : {Accumulation::kSequential, Accumulation::kFused})
+    for (const Rounding r : {Rounding::kNearestEven, Rounding::kTowardZero, Rounding::kDown, Rounding::kUp})
+      for (const FloatCase& c : formats_) {
+        DotModel model;
+        model.accumulation = acc;
+        Options opt;
+        opt.rounding = r;
+        CAPTURE(DescribeModel(model));
+        CAPTURE(RoundingNameOf(r));
+        CAPTURE(c.in_a->name);
+        REQUIRE(gpu::GemmFloatApplies(*c.in_a, *c.in_b, formats::kF32, model, opt, m, n, k));
+        std::vector<uint64_t> a = RandomCodes(*c.in_a, m * k, seed, false),
+                              b = RandomCodes(*c.in_b, k * n, seed + 1, false);
+        seed += 2;
+        const uint64_t nan_a = CanonicalNanCode(*c.in_a), nan_b = CanonicalNanCode(*c.in_b);
+        const uint64_t inf_a = HasInf(*c.in_a) ? PositiveInfCode(*c.in_a) : nan_a;
+        const uint64_t inf_b = HasInf(*c.in_b) ? PositiveInfCode(*c.in_b) : nan_b;
+        const uint64_t one_a = EncodeFromF64(*c.in_a, 1.0).code;
+        // Random codes of bf16 have any exponent: all but a few rows would
+        // leave the kernel's window. Values beyond 2^+-20 become near 1.
+        for (std::vector<uint64_t>* v : {&a, &b}) {
+          const Format& f = v == &a ? *c.in_a : *c.in_b;
+          const uint64_t one = EncodeFromF64(f, 1.0).code;
+          for (uint64_t& x : *v) {
+            const Unpacked u = Unpack(f, x);
+            if (u.cls == Class::kFinite && std::abs(u.exp + static_cast<int>(detail::BitLength(u.sig)) - 1) > 20)
+              x = (one & ~MantissaMask(f)) | (x & (MantissaMask(f) | SignBit(f)));
+          }
+        }
+        a[3 * k + 100] = nan_a;
+        a[7 * k + 4000] = inf_a;
+        a[7 * k + 4001] = inf_a | SignBit(*c.in_a);  // inf - inf in one row
+        b[200 * n + 9] = inf_b | SignBit(*c.in_b);
+        b[3000 * n + 130] = nan_b;
+        for (size_t kk = 0; kk < k; ++kk) {
+          a[5 * k + kk] = MaxFiniteMagnitude(*c.in_a) | (kk % 7 == 3 ? SignBit(*c.in_a) : 0);
+          a[11 * k + kk] = SignBit(*c.in_a);                                // -0
+          a[13 * k + kk] = 1 | (kk % 3 == 0 ? SignBit(*c.in_a) : 0);        // the smallest subnormal
+          a[17 * k + kk] = one_a | (kk % 2 ? SignBit(*c.in_a) : 0);         // +1, -1, ...
+          b[kk * n + 13] = 0;                                               // +0
+          b[kk * n + 21] = kk % 5 == 0 ? SignBit(*c.in_b) : 0;              // +-0
+        }
+        for (size_t kk = 0; kk < k; kk += 2) b[(kk + 1) * n + 40] = b[kk * n + 40];  // row 17: exact zero
+        a[19 * k + 77] = EncodeFromF64(*c.in_a, 0x1p100).code;  // bf16: outside the window (f16, FP8: the max)
+        b[9 * n + 50] = EncodeFromF64(*c.in_b, 0x1p-100).code;  // bf16: outside; the others: 0
+        bad += CompareGemmCodes(*c.in_a, a, *c.in_b, b, formats::kF32, model, opt, m, n, k, 3);
+        ++cases;
+      }
+  CHECK(cases == 32);
+  CHECK(bad == 0);
+}
+
+// The fixed-point kBlock / kExact kernel (cuda/gemm_block_kernel.cu) at
+// K = 4096 against emulate/dot.h's Dot on the CPU, code and flags of every
+// element: kExact, kBlock with blocks dividing the K tile and not, E4M3 /
+// FP6 / FP4 inputs, five modes (stochastic rounding by the rounding's
+// index), with NaN and infinite inputs, the largest finite values, rows of
+// -0 and columns of +0 (zero block sums: GemmElement) and a row whose
+// blocks cancel.
+TEST_CASE("the fixed-point kBlock/kExact GEMM kernel equals emulate/dot.h at K = 4096") {
+  const size_t m = 40, n = 72, k = 4096;
+  struct BlockCase {
+    const Format *in_a, *in_b;
+    Accumulation acc;
+    uint32_t block;
+    Rounding r;
+  };
+  const BlockCase cases[] = {
+      {&formats::kE4m3fn, &formats::kE4m3fn, Accumulation::kExact, 0, Rounding::kNearestEven},
+      {&formats::kE4m3fn, &formats::kE4m3fn, Accumulation::kExact, 0, Rounding::kStochastic},
+      {&formats::kE4m3fn, &formats::kE4m3fn, Accumulation::kBlock, 32, Rounding::kNearestEven},
+      {&formats::kE4m3fn, &formats::kE4m3fn, Accumulation::kBlock, 32, Rounding::kDown},
+      {&formats::kE4m3fn, &formats::kE4m3fn, Accumulation::kBlock, 7, Rounding::kStochastic},
+      {&formats::kE4m3fn, &formats::kE4m3fn, Accumulation::kBlock, 1, Rounding::kTowardZero},
+      {&formats::kE3m2fn, &formats::kE2m1fn, Accumulation::kBlock, 48, Rounding::kUp},
+      {&formats::kE2m3fn, &formats::kE2m3fn, Accumulation::kBlock, 16, Rounding::kNearestAway}};
+  uint32_t seed = 1501;
+  int bad = 0;
+  for (const BlockCase& c : cases) {
+    DotModel model;
+    model.accumulation = c.acc;
+    model.block = c.block;
+    Options opt;
+    opt.rounding = c.r;
+    opt.seed = seed;
+    CAPTURE(DescribeModel(model));
+    CAPTURE(model.block);
+    CAPTURE(RoundingNameOf(c.r));
+    CAPTURE(c.in_a->name);
+    REQUIRE(gpu::GemmBlockFixedApplies(*c.in_a, *c.in_b, formats::kF32, model, m, n, k));
+    std::vector<uint64_t> a = RandomCodes(*c.in_a, m * k, seed, false), b = RandomCodes(*c.in_b, k * n, seed + 1, false);
+    seed += 2;
+    const uint64_t one_a = EncodeFromF64(*c.in_a, 1.0).code;
+    if (HasNan(*c.in_a)) a[3 * k + 100] = CanonicalNanCode(*c.in_a);
+    if (HasNan(*c.in_b)) b[3000 * n + 50] = CanonicalNanCode(*c.in_b);
+    for (size_t kk = 0; kk < k; ++kk) {
+      a[5 * k + kk] = MaxFiniteMagnitude(*c.in_a) | (kk % 7 == 3 ? SignBit(*c.in_a) : 0);
+      a[11 * k + kk] = SignBit(*c.in_a);                         // -0
+      a[17 * k + kk] = one_a | (kk % 2 ? SignBit(*c.in_a) : 0);  // +1, -1, ...
+      b[kk * n + 13] = 0;                                        // +0
+    }
+    for (size_t kk = 0; kk < k; kk += 2) b[(kk + 1) * n + 40] = b[kk * n + 40];  // row 17: cancels in pairs
+    bad += CompareGemmCodes(*c.in_a, a, *c.in_b, b, formats::kF32, model, opt, m, n, k, 3);
   }
   CHECK(bad == 0);
 }
