@@ -409,6 +409,34 @@ TEST_CASE("the H100 tensor-core presets run on the GPU as on the CPU") {
   CHECK(bad == 0);
 }
 
+// The float32 and block kernels take kSequential/kFused and kBlock/kExact,
+// but not with an operand conversion or an instruction K order
+// (DotModel::operand_format, instruction_k: GemmElement's, as for the
+// fixed-point kernel). Host-side dispatch only: no device needed.
+TEST_CASE("the float32 and block GEMM kernels decline operand conversions and K orders") {
+  const size_t m = 64, n = 64, k = 256;
+  const Format& e4m3 = formats::kE4m3fn;
+  DotModel fused;
+  fused.accumulation = Accumulation::kFused;
+  CHECK(gpu::GemmFloatApplies(e4m3, e4m3, formats::kF32, fused, Options{}, m, n, k));
+  DotModel converted = fused;
+  converted.operand_format = &formats::kF16;
+  CHECK_FALSE(gpu::GemmFloatApplies(e4m3, e4m3, formats::kF32, converted, Options{}, m, n, k));
+  DotModel block;
+  block.accumulation = Accumulation::kBlock;
+  block.block = 16;
+  CHECK(gpu::GemmBlockFixedApplies(e4m3, e4m3, formats::kF32, block, m, n, k));
+  DotModel ordered = block;
+  ordered.instruction_k = 32;
+  ordered.substeps = 2;
+  ordered.substep_run = 2;
+  CHECK_FALSE(gpu::GemmBlockFixedApplies(e4m3, e4m3, formats::kF32, ordered, m, n, k));
+  DotModel exact_converted;
+  exact_converted.accumulation = Accumulation::kExact;
+  exact_converted.operand_format = &formats::kF16;
+  CHECK_FALSE(gpu::GemmBlockFixedApplies(e4m3, e4m3, formats::kF32, exact_converted, m, n, k));
+}
+
 // The fast kernel (cuda/gemm_kernel.cu, emulate/dot_hardware.h's fixed-point
 // steps) at K = 4096 against emulate/dot.h's Dot on the CPU, code and flags
 // of every element: every H100 preset that it tiles (it declines
