@@ -12,7 +12,17 @@ at() { echo "$(( $(date +%s) - start ))"; }
 left() { echo $(( budget - ($(date +%s) - start) )); }
 B=/tmp/fsbin
 mkdir -p "$B"
-for f in "$DEV"/bin/*.gz; do gunzip -c "$f" > "$B/$(basename "$f" .gz)"; chmod +x "$B/$(basename "$f" .gz)"; done
+# .gz or .xz (xz -9 is a third smaller: a bundle must fit the 64 MiB carry
+# limit with the working tree; unpacked by python's lzma, which the device has).
+for f in "$DEV"/bin/*.gz "$DEV"/bin/*.xz; do
+  [[ -e "$f" ]] || continue
+  name=$(basename "${f%.*}")
+  case "$f" in
+    *.gz) gunzip -c "$f" > "$B/$name" ;;
+    *.xz) python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$f" > "$B/$name" ;;
+  esac
+  chmod +x "$B/$name"
+done
 export LD_LIBRARY_PATH="$PWD/$DEV/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
