@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# One device call for issue 16's shared general conversion
-# (emulate/encode_lanes.h on lanes::ScalarTags in the plan kernels), most
-# important first, each stage within what is left of the budget (seconds):
+# One device call for the GPU checks of issues 16 and 17 since 9afb5c8
+# (the plan kernels on emulate/encode_lanes.h, the scaled cast's shared
+# element, the one-lane overflow exit), most important first, each stage within what is left of the budget (seconds):
 #   1. the whole gpu_kernels_test suite;
 #   2. bench/gpu_bench of this tree and of a baseline build ($B/gpu_bench_base,
 #      when $DEV/bin has gpu_bench_base.gz), one after the other, twice, so
@@ -13,13 +13,13 @@
 #      (cuda/named_convert.h ScaledElement): `gpu-verify --exhaustive
 #      --scale` for bf16 sr and sr-eq (sr new on the fast kernel; sr-eq's
 #      products >= 2^128 fixed), e4m3fn and f16 sr;
-#   5. the specialised kernels after the one-lane overflow exit
-#      (emulate/fast_round-inl.h): int8 and e2m1fn, every mode;
-#   6. `gpu-verify --exhaustive --reference core --unaligned --kernels fast`
+#   5. `gpu-verify --exhaustive --reference core --unaligned --kernels fast`
 #      where the fast variant is the plan kernel: sr and sr-eq of formats
-#      without a specialised sr kernel, every mode of a format without a
-#      specialised kernel, and flushed subnormals (options the specialised
-#      kernels leave to the plan kernel).
+#      without a specialised sr kernel, a format without a specialised
+#      kernel, and flushed subnormals (options the specialised kernels
+#      leave to the plan kernel);
+#   6. the specialised kernels after the one-lane overflow exit
+#      (emulate/fast_round-inl.h): int8 and e2m1fn ($EXIT_MODES).
 # Logs in one archive, checks.tar.gz. Binaries gzipped in $DEV/bin
 # (floatscope, gpu_kernels_test, gpu_bench, gpu_bench_base), libraries in
 # $DEV/lib. SUITE=0 skips stage 1.

@@ -33,6 +33,7 @@
 #include <string>
 
 #include "cuda/gemm_block_fixed.h"
+#include "cuda/check.cuh"
 #include "cuda/gpu.h"
 #include "emulate/dot.h"
 #include "emulate/dot_exact_sum.h"
@@ -42,10 +43,6 @@
 namespace floatscope::gpu {
 
 namespace {
-
-void CheckCuda(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw GpuError(std::string(what) + ": " + cudaGetErrorString(e));
-}
 
 constexpr int kBM = 64, kBN = 64, kBK = 32, kTM = 4, kTN = 4;
 constexpr int kThreads = (kBM / kTM) * (kBN / kTN);  // 256
@@ -227,23 +224,23 @@ bool GemmBlockFixed(const Format& in_a, const uint32_t* d_a, const Format& in_b,
   p.per = RoundingsPerDot(model, k);
   void* scratch = nullptr;
   const size_t values = (m + n) * k;
-  CheckCuda(cudaMallocAsync(&scratch, values * sizeof(int32_t) + m + n + m * n, 0), "cudaMallocAsync");
+  Check(cudaMallocAsync(&scratch, values * sizeof(int32_t) + m + n + m * n, 0), "cudaMallocAsync");
   p.ia = static_cast<int32_t*>(scratch);
   p.ib = p.ia + m * k;
   p.row_special = reinterpret_cast<uint8_t*>(p.ib + k * n);
   p.col_special = p.row_special + m;
   p.redo = p.col_special + n;
-  CheckCuda(cudaMemsetAsync(p.row_special, 0, m + n, 0), "cudaMemsetAsync");
+  Check(cudaMemsetAsync(p.row_special, 0, m + n, 0), "cudaMemsetAsync");
   BlockDecodeKernel<<<static_cast<unsigned>((values + 255) / 256 < 4096 ? (values + 255) / 256 : 4096), 256>>>(p);
-  CheckCuda(cudaGetLastError(), "BlockDecodeKernel");
+  Check(cudaGetLastError(), "BlockDecodeKernel");
   const dim3 grid(static_cast<unsigned>((n + kBN - 1) / kBN), static_cast<unsigned>((m + kBM - 1) / kBM));
   GemmBlockKernel<<<grid, kThreads>>>(p);
-  CheckCuda(cudaGetLastError(), "GemmBlockKernel");
+  Check(cudaGetLastError(), "GemmBlockKernel");
   const dim3 block(16, 16);
   const dim3 fix_grid(static_cast<unsigned>((n + 15) / 16), static_cast<unsigned>((m + 15) / 16));
   GemmBlockFixupKernel<<<fix_grid, block>>>(p);
-  CheckCuda(cudaGetLastError(), "GemmBlockFixupKernel");
-  CheckCuda(cudaFreeAsync(scratch, 0), "cudaFreeAsync");
+  Check(cudaGetLastError(), "GemmBlockFixupKernel");
+  Check(cudaFreeAsync(scratch, 0), "cudaFreeAsync");
   return true;
 }
 

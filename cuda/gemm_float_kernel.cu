@@ -41,6 +41,7 @@
 #include <string>
 
 #include "cuda/gemm_float_window.h"
+#include "cuda/check.cuh"
 #include "cuda/gpu.h"
 #include "emulate/dot.h"
 #include "emulate/dot_hardware.h"
@@ -50,10 +51,6 @@
 namespace floatscope::gpu {
 
 namespace {
-
-void CheckCuda(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw GpuError(std::string(what) + ": " + cudaGetErrorString(e));
-}
 
 constexpr int kBM = 64, kBN = 128, kBK = 16, kTM = 4, kTN = 8;
 constexpr int kThreads = (kBM / kTM) * (kBN / kTN);  // 256
@@ -201,7 +198,7 @@ template <int kRound>
 void LaunchFloat(const FloatGemmParams& p) {
   const dim3 grid(static_cast<unsigned>((p.n + kBN - 1) / kBN), static_cast<unsigned>((p.m + kBM - 1) / kBM));
   GemmFloatKernel<kRound><<<grid, kThreads>>>(p);
-  CheckCuda(cudaGetLastError(), "GemmFloatKernel");
+  Check(cudaGetLastError(), "GemmFloatKernel");
 }
 
 }  // namespace
@@ -249,14 +246,14 @@ bool GemmFloat(const Format& in_a, const uint32_t* d_a, const Format& in_b, cons
   p.per = RoundingsPerDot(model, k);
   void* scratch = nullptr;
   const size_t values = (m + n) * k;
-  CheckCuda(cudaMallocAsync(&scratch, values * sizeof(float) + m + n, 0), "cudaMallocAsync");
+  Check(cudaMallocAsync(&scratch, values * sizeof(float) + m + n, 0), "cudaMallocAsync");
   p.fa = static_cast<float*>(scratch);
   p.fb = p.fa + m * k;
   p.row_special = reinterpret_cast<uint8_t*>(p.fb + k * n);
   p.col_special = p.row_special + m;
-  CheckCuda(cudaMemsetAsync(p.row_special, 0, m + n, 0), "cudaMemsetAsync");
+  Check(cudaMemsetAsync(p.row_special, 0, m + n, 0), "cudaMemsetAsync");
   FloatDecodeKernel<<<static_cast<unsigned>((values + 255) / 256 < 4096 ? (values + 255) / 256 : 4096), 256>>>(p);
-  CheckCuda(cudaGetLastError(), "FloatDecodeKernel");
+  Check(cudaGetLastError(), "FloatDecodeKernel");
   switch (opt.rounding) {
     case Rounding::kNearestEven: LaunchFloat<static_cast<int>(Rounding::kNearestEven)>(p); break;
     case Rounding::kTowardZero: LaunchFloat<static_cast<int>(Rounding::kTowardZero)>(p); break;
@@ -266,8 +263,8 @@ bool GemmFloat(const Format& in_a, const uint32_t* d_a, const Format& in_b, cons
   const dim3 block(16, 16);
   const dim3 grid(static_cast<unsigned>((n + 15) / 16), static_cast<unsigned>((m + 15) / 16));
   GemmFloatSpecialKernel<<<grid, block>>>(p);
-  CheckCuda(cudaGetLastError(), "GemmFloatSpecialKernel");
-  CheckCuda(cudaFreeAsync(scratch, 0), "cudaFreeAsync");
+  Check(cudaGetLastError(), "GemmFloatSpecialKernel");
+  Check(cudaFreeAsync(scratch, 0), "cudaFreeAsync");
   return true;
 }
 

@@ -35,6 +35,7 @@
 
 #include <string>
 
+#include "cuda/check.cuh"
 #include "cuda/gpu.h"
 #include "emulate/dot.h"
 #include "emulate/dot_hardware.h"
@@ -43,10 +44,6 @@
 namespace floatscope::gpu {
 
 namespace {
-
-void CheckCuda(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw GpuError(std::string(what) + ": " + cudaGetErrorString(e));
-}
 
 constexpr int kBM = 64, kBN = 64, kBK = 32, kTM = 4, kTN = 4;
 constexpr int kGemmThreads = (kBM / kTM) * (kBN / kTN);  // 256
@@ -358,14 +355,14 @@ void LaunchFixed(const FixedGemmParams& p) {
   auto kernel = GemmFixedKernel<kLeading, kUnroll, kSum, kRound>;
   constexpr size_t kSmem = sizeof(FixedGemmShared) + 2 * kOutputs * sizeof(int32_t);
   static const bool attributes_set = [&] {
-    CheckCuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem)),
+    Check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem)),
               "cudaFuncSetAttribute");
     return true;
   }();
   (void)attributes_set;
   const dim3 grid(static_cast<unsigned>((p.n + kBN - 1) / kBN), static_cast<unsigned>((p.m + kBM - 1) / kBM));
   kernel<<<grid, kGemmThreads, kSmem>>>(p);
-  CheckCuda(cudaGetLastError(), "GemmFixedKernel");
+  Check(cudaGetLastError(), "GemmFixedKernel");
 }
 
 // A constant sum format with a constant rounding mode: the H100 presets'
@@ -440,8 +437,8 @@ bool GemmFixedPoint(const Format& in_a, const uint32_t* d_a, const Format& in_b,
   p.first_index = first_index;
   p.per = RoundingsPerDot(model, k);
   void* special = nullptr;
-  CheckCuda(cudaMallocAsync(&special, m + n, 0), "cudaMallocAsync");
-  CheckCuda(cudaMemsetAsync(special, 0, m + n, 0), "cudaMemsetAsync");
+  Check(cudaMallocAsync(&special, m + n, 0), "cudaMallocAsync");
+  Check(cudaMemsetAsync(special, 0, m + n, 0), "cudaMemsetAsync");
   p.row_special = static_cast<uint8_t*>(special);
   p.col_special = p.row_special + m;
   if (p.plan.leading) LaunchFixedFor<true, 1>(p);
@@ -449,8 +446,8 @@ bool GemmFixedPoint(const Format& in_a, const uint32_t* d_a, const Format& in_b,
   const dim3 block(16, 16);
   const dim3 grid(static_cast<unsigned>((n + 15) / 16), static_cast<unsigned>((m + 15) / 16));
   GemmSpecialKernel<<<grid, block>>>(p);
-  CheckCuda(cudaGetLastError(), "GemmSpecialKernel");
-  CheckCuda(cudaFreeAsync(special, 0), "cudaFreeAsync");
+  Check(cudaGetLastError(), "GemmSpecialKernel");
+  Check(cudaFreeAsync(special, 0), "cudaFreeAsync");
   return true;
 }
 

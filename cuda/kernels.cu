@@ -11,6 +11,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "cuda/check.cuh"
 #include "cuda/device_ops.h"
 #include "cuda/gpu.h"
 #include "cuda/named.h"
@@ -28,10 +29,6 @@
 namespace floatscope::gpu {
 
 namespace {
-
-void Check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw GpuError(std::string(what) + ": " + cudaGetErrorString(e));
-}
 
 void CheckLaunch(const char* kernel) { Check(cudaGetLastError(), kernel); }
 

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "cuda/check.cuh"
 #include "cuda/gpu.h"
 #include "cuda/named.h"
 #include "cuda/named_convert.h"
@@ -22,10 +23,6 @@ namespace floatscope::gpu::named_detail {
 
 constexpr int kThreads = 256;
 constexpr int kFormats = static_cast<int>(sizeof(formats::kAll) / sizeof(formats::kAll[0]));
-
-inline void Check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw GpuError(std::string(what) + ": " + cudaGetErrorString(e));
-}
 
 inline int SmCount() {
   static int sms = [] {
