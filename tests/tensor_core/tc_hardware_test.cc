@@ -53,12 +53,14 @@ Replay PresetReplay(const char* name) {
   return rp;
 }
 
-// Dot products of `recs` that `rp` gets wrong; the first few are described.
-size_t Mismatches(const std::vector<Record>& recs, const Replay& rp, std::string* first = nullptr) {
+// Dot products of `recs` whose float32 result `model_of(r, d)` gets wrong;
+// the first few are described.
+template <class ModelOf>
+size_t CountMismatches(const std::vector<Record>& recs, ModelOf&& model_of, std::string* first) {
   size_t bad = 0;
   for (const Record& r : recs)
     for (size_t d = 0; d < r.dots(); ++d) {
-      const uint32_t got = Emulate(r, d, rp);
+      const uint32_t got = model_of(r, d);
       if (got == r.c[d]) continue;
       if (first && bad < 3) {
         char buf[200];
@@ -69,6 +71,11 @@ size_t Mismatches(const std::vector<Record>& recs, const Replay& rp, std::string
       ++bad;
     }
   return bad;
+}
+
+// ... of the replay `rp` (tc_data.h Emulate).
+size_t Mismatches(const std::vector<Record>& recs, const Replay& rp, std::string* first = nullptr) {
+  return CountMismatches(recs, [&](const Record& r, size_t d) { return Emulate(r, d, rp); }, first);
 }
 
 size_t Dots(const std::vector<Record>& recs) {
@@ -180,23 +187,15 @@ const Sample kMmaSamples[] = {{"mma_e4m3", "hopper-mma-fp8"}, {"mma_e5m2", "hopp
 // Dot products of `recs` that Dot with `model` and `opt` gets wrong.
 size_t DotMismatches(const std::vector<Record>& recs, const DotModel& model, const Options& opt,
                      std::string* first = nullptr) {
-  size_t bad = 0;
-  for (const Record& r : recs)
-    for (size_t d = 0; d < r.dots(); ++d) {
-      const uint64_t* a = r.a.data() + size_t{r.row_a(d)} * r.K;
-      const uint64_t* b = r.b.data() + size_t{r.row_b(d)} * r.K;
-      const uint32_t got = static_cast<uint32_t>(
-          Dot(FormatOfId(r.fa), a, 1, FormatOfId(r.fb), b, 1, r.K, formats::kF32, model, opt).code);
-      if (got == r.c[d]) continue;
-      if (first && bad < 3) {
-        char buf[200];
-        std::snprintf(buf, sizeof buf, "%s GEMM %s dot %zu: hardware 0x%08x, model 0x%08x, exact %.17g\n",
-                      r.designed() ? "designed" : "random", r.shape().c_str(), d, r.c[d], got, ExactF64(r, d));
-        *first += buf;
-      }
-      ++bad;
-    }
-  return bad;
+  return CountMismatches(
+      recs,
+      [&](const Record& r, size_t d) {
+        const uint64_t* a = r.a.data() + size_t{r.row_a(d)} * r.K;
+        const uint64_t* b = r.b.data() + size_t{r.row_b(d)} * r.K;
+        return static_cast<uint32_t>(
+            Dot(FormatOfId(r.fa), a, 1, FormatOfId(r.fb), b, 1, r.K, formats::kF32, model, opt).code);
+      },
+      first);
 }
 
 }  // namespace
