@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One device call for the scaled cast's stochastic rounding through the
-# exact significand product (ScaledProductSr, bf16 included: on the branch
-# gpu-scaled-sr-product until a GPU has run this; on main the scaled cast
-# of 75e5f1e, bf16 sr through the core's cast), most important first:
+# exact significand product (cuda/named_convert.h ScaledProductSr, on main
+# since e775a5d, bf16 included; cuda/device_run_next.sh covers it too),
+# most important first:
 #   1. gpu_kernels_test's conversion, short-slice, per-tensor and MX cases;
 #   2. bench/gpu_bench (2^28 float32, median of 20; ratios to its copy);
 #   3. `gpu-verify --exhaustive --reference core --unaligned`: the scaled
