@@ -19,6 +19,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -30,6 +31,7 @@
 #include "cuda/gpu.h"
 #include "emulate/array_ops.h"
 #include "emulate/dot.h"
+#include "experiments/atomic_file.h"
 #include "formats/names.h"
 #include "formats/catalog.h"
 
@@ -103,14 +105,28 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--log2n") log2n = std::stoi(next());
-    else if (a == "--reps") reps = std::stoi(next());
-    else if (a == "--gemm") gemm_n = std::stoi(next());
+    auto number = [&]() {
+      const std::string v = next();
+      int out = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+      if (ec != std::errc{} || end != v.data() + v.size()) {
+        std::fprintf(stderr, "gpu_bench: %s needs an integer, not '%s'\n", a.c_str(), v.c_str());
+        std::exit(2);
+      }
+      return out;
+    };
+    if (a == "--log2n") log2n = number();
+    else if (a == "--reps") reps = number();
+    else if (a == "--gemm") gemm_n = number();  // 0: no GEMM rows
     else if (a == "--json") json_path = next();
     else {
-      std::fprintf(stderr, "usage: gpu_bench [--log2n 28] [--reps 20] [--gemm 1024] [--json out.json]\n");
+      std::fprintf(stderr, "usage: gpu_bench [--log2n 28] [--reps 20] [--gemm 1024 (0: none)] [--json out.json]\n");
       return 2;
     }
+  }
+  if (log2n < 4 || log2n > 31 || reps < 1 || gemm_n < 0) {
+    std::fprintf(stderr, "gpu_bench: --log2n must be 4..31, --reps >= 1, --gemm >= 0\n");
+    return 2;
   }
   std::string why;
   if (!gpu::DeviceAvailable(&why)) {
@@ -216,7 +232,7 @@ int main(int argc, char** argv) {
   // ---- GEMM ----
   nlohmann::json gemm = nlohmann::json::array();
   const size_t g = static_cast<size_t>(gemm_n);
-  {
+  if (g > 0) {
     gpu::DeviceArray<float> a(g * g), b(g * g), c(g * g);
     FillKernel<<<1024, 256>>>(a.get(), g * g, 1);
     FillKernel<<<1024, 256>>>(b.get(), g * g, 2);
@@ -282,10 +298,11 @@ int main(int argc, char** argv) {
   if (!json_path.empty()) {
     nlohmann::json j = {{"device", device}, {"n", n}, {"reps", reps}, {"copy_gb_per_s", copy_gbs},
                         {"kernels", rows}, {"gemm", gemm}};
-    FILE* f = std::fopen(json_path.c_str(), "w");
-    if (f) {
-      std::fputs(j.dump(2).c_str(), f);
-      std::fclose(f);
+    try {
+      floatscope::experiments::WriteAtomically(json_path, j.dump(2));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "gpu_bench: %s\n", e.what());
+      return 1;
     }
   }
   return 0;

@@ -31,7 +31,7 @@ mkdir -p "$L"
 
 echo "== 1. gpu_kernels_test (at $(at) s)"
 if [[ "${SUITE:-1}" != 0 ]]; then
-  timeout "${SUITE_SECONDS:-150}" "$B/gpu_kernels_test" -d > "$L/gpu_suite.log" 2>&1
+  timeout "${SUITE_SECONDS:-300}" stdbuf -oL -eL "$B/gpu_kernels_test" -d > "$L/gpu_suite.log" 2>&1
   echo "exit $?" >> "$L/gpu_suite.log"
   grep -E "test cases|assertions|ERROR|exit" "$L/gpu_suite.log" | tail -8
 fi
