@@ -118,7 +118,10 @@ FS_HD constexpr uint64_t RoundingsPerDot(const DotModel& m, size_t k) {
     case Accumulation::kSequential: return 2 * n;
     case Accumulation::kFused: return n;
     case Accumulation::kPairwise: return n == 0 ? 0 : 2 * n - 1;
-    case Accumulation::kBlock: return m.block == 0 ? 0 : (n + m.block - 1) / m.block;
+    case Accumulation::kBlock: {  // block 0 sums one product per rounding, as Dot does
+      const uint64_t b = m.block ? m.block : 1;
+      return (n + b - 1) / b;
+    }
     case Accumulation::kExact: return n == 0 ? 0 : 1;
     case Accumulation::kHardware: {
       if (n == 0) return 0;

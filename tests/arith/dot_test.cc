@@ -338,8 +338,10 @@ TEST_CASE("GEMM: each element is its dot product, with its own stochastic indice
   std::vector<uint64_t> a(m * k), b(k * n), c(m * n);
   for (size_t i = 0; i < a.size(); ++i) a[i] = EncodeFromF64(formats::kBf16, std::sin(double(i))).code;
   for (size_t i = 0; i < b.size(); ++i) b[i] = EncodeFromF64(formats::kBf16, std::cos(double(i))).code;
-  for (Accumulation model : {Accumulation::kSequential, Accumulation::kPairwise, Accumulation::kBlock}) {
-    const DotModel dm{model, 8};
+  // kBlock with block 0 rounds after every product, as block 1 does (Dot):
+  // its roundings count as such, so elements do not share indices.
+  for (const DotModel& dm : {DotModel{Accumulation::kSequential, 8}, DotModel{Accumulation::kPairwise, 8},
+                             DotModel{Accumulation::kBlock, 8}, DotModel{Accumulation::kBlock, 0}}) {
     Options opt;
     opt.rounding = Rounding::kStochastic;
     opt.seed = 77;
@@ -356,6 +358,8 @@ TEST_CASE("GEMM: each element is its dot product, with its own stochastic indice
   CHECK(RoundingsPerDot(DotModel{Accumulation::kFused}, 10) == 10);
   CHECK(RoundingsPerDot(DotModel{Accumulation::kPairwise}, 10) == 19);
   CHECK(RoundingsPerDot(DotModel{Accumulation::kBlock, 4}, 10) == 3);
+  CHECK(RoundingsPerDot(DotModel{Accumulation::kBlock, 0}, 10) == 10);
+  CHECK(RoundingsPerDot(DotModel{Accumulation::kBlock, 1}, 10) == 10);
   CHECK(RoundingsPerDot(DotModel{Accumulation::kExact}, 10) == 1);
 }
 
