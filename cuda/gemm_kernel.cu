@@ -18,11 +18,11 @@
 // (FixedGroupRound -> RoundPack, HardwareGroupDone), promotions
 // (HardwarePromote) likewise. Where the sum format is float32 (the H100
 // f16/bf16 presets, every model whose sums are kept in its float32
-// accumulator) or f32p14 (the FP8 presets) and the rounding one of rne,
-// rtz, rdn, rup, sr, both are compile-time constants (SumKind, kRound) and
-// the common case (RoundNormalFast, every mode) is unrolled over the 16
-// outputs, the declined ones done afterwards; other models loop over the
-// outputs with the format and mode read at run time.
+// accumulator), f32p14 (the FP8 presets), bf16 or f16, and the rounding one
+// of rne, rtz, rdn, rup, sr, both are compile-time constants (SumKind,
+// kRound) and the common case (RoundNormalFast, every mode) is unrolled
+// over the 16 outputs, the declined ones done afterwards; other models
+// loop over the outputs with the format and mode read at run time.
 // The running sums, float32 accumulators and flags of the block's outputs
 // live in shared memory (the fast step's inexact flags in a register). Dot
 // products whose row of A or column of B holds a NaN or an infinity are
@@ -55,19 +55,22 @@ constexpr int kPadM = kBM + 4;  // A is stored k-major: rows padded against bank
 constexpr int kOutputs = kBM * kBN;
 
 // The group sums' format as a compile-time constant where it is float32
-// (every model whose sum format is its float32 accumulator) or the H100's
-// FP8 group-sum format f32p14 (kSumRuntime: from the parameters), and the
-// rounding mode likewise (kRoundRuntime: opt.rounding). The model's steps
+// (every model whose sum format is its float32 accumulator), the H100's
+// FP8 group-sum format f32p14, bf16 or f16 (the narrow sums of generic
+// models; kSumRuntime: from the parameters), and the rounding mode likewise
+// (kRoundRuntime: opt.rounding). The model's steps
 // are the same FS_HD functions either way; with a constant Format and
 // rounding the compiler folds their format and mode tests (Unpack,
 // RoundNormalFast, RoundsUp) away, which is most of a group step's
 // instructions.
-enum SumKind : int { kSumRuntime = 0, kSumF32 = 1, kSumFp8 = 2 };
+enum SumKind : int { kSumRuntime = 0, kSumF32 = 1, kSumFp8 = 2, kSumBf16 = 3, kSumF16 = 4 };
 constexpr int kRoundRuntime = -1;
 
 SumKind SumKindOf(const Format& sf) {
   if (SameArithmetic(sf, formats::kF32)) return kSumF32;
   if (SameArithmetic(sf, kH100Fp8SumFormat)) return kSumFp8;
+  if (SameArithmetic(sf, formats::kBf16)) return kSumBf16;
+  if (SameArithmetic(sf, formats::kF16)) return kSumF16;
   return kSumRuntime;
 }
 
@@ -129,8 +132,14 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
   // run-time ones the unrolled format tests and call sites made it slower,
   // so it loops.
   constexpr bool kRegisterRound = kSum != kSumRuntime && kRound != kRoundRuntime;
-  constexpr Format kF32Sum = formats::kF32, kFp8Sum = kH100Fp8SumFormat;  // local copies (device code)
-  const Format sf = kSum == kSumF32 ? kF32Sum : kSum == kSumFp8 ? kFp8Sum : p.sf;
+  // Local copies (device code cannot take a host variable's address).
+  constexpr Format kF32Sum = formats::kF32, kFp8Sum = kH100Fp8SumFormat, kBf16Sum = formats::kBf16,
+                   kF16Sum = formats::kF16;
+  const Format sf = kSum == kSumF32    ? kF32Sum
+                    : kSum == kSumFp8  ? kFp8Sum
+                    : kSum == kSumBf16 ? kBf16Sum
+                    : kSum == kSumF16  ? kF16Sum
+                                       : p.sf;
   Options opt = p.opt;
   if constexpr (kRound != kRoundRuntime) opt.rounding = static_cast<Rounding>(kRound);  // what LaunchFixedFor checked
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -411,6 +420,12 @@ void LaunchFixedFor(const FixedGemmParams& p) {
       break;
     case kSumFp8:
       if (LaunchFixedRounding<kLeading, kUnroll, kSumFp8>(p)) return;
+      break;
+    case kSumBf16:
+      if (LaunchFixedRounding<kLeading, kUnroll, kSumBf16>(p)) return;
+      break;
+    case kSumF16:
+      if (LaunchFixedRounding<kLeading, kUnroll, kSumF16>(p)) return;
       break;
     case kSumRuntime: break;
   }
