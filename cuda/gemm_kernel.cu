@@ -65,6 +65,7 @@ constexpr int kOutputs = kBM * kBN;
 // instructions.
 enum SumKind : int { kSumRuntime = 0, kSumF32 = 1, kSumFp8 = 2, kSumBf16 = 3, kSumF16 = 4 };
 constexpr int kRoundRuntime = -1;
+constexpr int32_t kSpecialCut = INT32_MIN;  // scratch_sum's mark of a NaN or infinite running sum
 
 SumKind SumKindOf(const Format& sf) {
   if (SameArithmetic(sf, formats::kF32)) return kSumF32;
@@ -227,18 +228,27 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
           }
       }
       // e with the running sum; e + R for pass 2. With the rounding in
-      // registers, the running sum is cut here, once e is known (s_cut,
-      // s_special: what the group's rounding needs of it), rather than
-      // decoded again after pass 2.
+      // registers, the running sum is cut here, once e is known, rather than
+      // decoded again after pass 2. The cut waits in registers (s_cut, and
+      // s_special's bit t for a NaN or infinite sum), or in scratch_sum where
+      // pass 2 is unrolled (kUnroll > 1: there, with more operands live, the
+      // compiler spilled the cuts to local memory; kSpecialCut marks a NaN
+      // or infinite sum, no cut is one: |cut| < 2^31).
+      constexpr bool kCutInScratch = kUnroll > 1;
       int32_t s_cut[kTM * kTN];
-      uint32_t s_special = 0;  // bit t: output t's running sum is NaN or infinite
+      uint32_t s_special = 0;
 #pragma unroll
       for (int t = 0; t < kTM * kTN; ++t) {
         const detail::FixedOperand s = detail::FixedDecodeCode(sf, sh.s[out_index(t)], plan.s_left, kLeading);
         e[t] = detail::FixedGroupExponent(e[t], detail::FixedAccumulatorAlign(s));
         if constexpr (kRegisterRound) {
-          s_cut[t] = detail::FixedAccumulatorCut(plan, s, e[t]);
-          s_special |= s.special ? 1u << t : 0u;
+          const int32_t cut = detail::FixedAccumulatorCut(plan, s, e[t]);
+          if constexpr (kCutInScratch) {
+            scratch_sum[out_index(t)] = s.special ? kSpecialCut : cut;
+          } else {
+            s_cut[t] = cut;
+            s_special |= s.special ? 1u << t : 0u;
+          }
         }
         e[t] += plan.right;
       }
@@ -276,8 +286,9 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
           // away otherwise).
           const uint64_t index = IsStochastic(opt.rounding) ? first_of(t) + group_offset : 0;
           Result r;
-          if (detail::FixedGroupRoundFast(plan, sf, (s_special >> t) & 1, s_cut[t], e[t] - plan.right, sum[t], opt,
-                                          index, r)) {
+          const int32_t cut = kCutInScratch ? scratch_sum[o] : s_cut[t];
+          const bool special = kCutInScratch ? cut == kSpecialCut : ((s_special >> t) & 1) != 0;
+          if (detail::FixedGroupRoundFast(plan, sf, special, cut, e[t] - plan.right, sum[t], opt, index, r)) {
             sh.s[o] = static_cast<uint32_t>(r.code);
             inexact_mask |= r.flags != 0 ? 1u << t : 0u;
           } else {
