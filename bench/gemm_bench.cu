@@ -223,7 +223,7 @@ int main(int argc, char** argv) {
     Options rdn;
     rdn.rounding = Rounding::kDown;
     cases.push_back({"kHardware G8 F20 f32p14 rdn", &formats::kE5m2, &formats::kE4m3fn, f, rdn, false});
-    DotModel b = g;  // a bf16 sum format: the run-time path (format and mode read at run time)
+    DotModel b = g;  // a bf16 sum format (a compile-time sum kind of its own since branch gemm-g4)
     b.sum_format = &formats::kBf16;
     cases.push_back({"kHardware G4 F24 bf16-sum rne", &formats::kBf16, &formats::kBf16, b, Options{}, false});
   }

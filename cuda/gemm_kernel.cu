@@ -9,28 +9,32 @@
 // significand, alignment exponent); a group of G products (G divides 32)
 // is then two passes over the tile in registers, pass 1 the largest
 // alignment exponent (FixedProductAlign), pass 2 the cut terms summed in an
-// int32 (FixedProductTerm: one multiply, one shift). The group's rounding
-// then runs over the thread's outputs: the common case inline
-// (FixedGroupRoundFast: an int64 sum and RoundNormalFast), the rest out of
-// line (FixedGroupRound -> RoundPack, HardwareGroupDone), promotions
+// int32 (FixedProductTerm: one multiply, one shift). Between the passes,
+// once e is known, each output's running sum is read from its code
+// (FixedDecodeCode, not the core's Unpack) and cut at e
+// (FixedAccumulatorCut). The group's rounding then runs over the thread's
+// outputs: the common case inline (FixedGroupRoundFast: the 33-bit sum
+// rounded as a uint32_t by RoundNormalFast), the rest out of line
+// (FixedGroupRound -> RoundPack, HardwareGroupDone), promotions
 // (HardwarePromote) likewise. Where the sum format is float32 (the H100
 // f16/bf16 presets, every model whose sums are kept in its float32
-// accumulator) or f32p14 (the FP8 presets) and the rounding one of rne,
-// rtz, rdn, rup, sr, both are compile-time constants
-// (SumKind, kRound) and the common case (RoundNormalFast, every mode) is
-// unrolled over the 16 outputs, the declined ones done afterwards; other
-// models loop over the outputs with the format and mode read at run time.
+// accumulator), f32p14 (the FP8 presets), bf16 or f16, and the rounding one
+// of rne, rtz, rdn, rup, sr, both are compile-time constants (SumKind,
+// kRound) and the common case (RoundNormalFast, every mode) is unrolled
+// over the 16 outputs, the declined ones done afterwards; other models
+// loop over the outputs with the format and mode read at run time.
 // The running sums, float32 accumulators and flags of the block's outputs
-// live in shared memory (the fast step's inexact flags in a register). Dot products whose
-// row of A or column of B holds a NaN or an infinity are computed again
-// afterwards by emulate/dot.h's GemmElement itself (GemmSpecialKernel), as
-// the general kernel does.
+// live in shared memory (the fast step's inexact flags in a register). Dot
+// products whose row of A or column of B holds a NaN or an infinity are
+// computed again afterwards by emulate/dot.h's GemmElement itself
+// (GemmSpecialKernel), as the general kernel does.
 //
-// Speed (cuda/RESULTS.md, "Fast emulated GEMM" and "The emulated GEMM's
-// group step with a constant sum format", 2026-12-07): 1.62-2.00 TFLOP/s
-// for the H100 presets at 4096^3 on an H100, 0.29-0.41 for generic models
-// before they took the constant path (branch gemm-generic; not measured
-// yet).
+// Speed (cuda/RESULTS.md, "Fast emulated GEMM" and the last section,
+// 2026-12-07): 1.56-1.91 TFLOP/s for the H100 presets at 4096^3 on an
+// H100, 0.38-1.92 for generic models (G4 to G32), before the group step
+// read the running sum from its code and rounded in 32 bits (branch
+// gemm-g4: about half the group step's instructions per output; not
+// measured yet).
 #include <cuda_runtime.h>
 
 #include <string>
@@ -51,19 +55,23 @@ constexpr int kPadM = kBM + 4;  // A is stored k-major: rows padded against bank
 constexpr int kOutputs = kBM * kBN;
 
 // The group sums' format as a compile-time constant where it is float32
-// (every model whose sum format is its float32 accumulator) or the H100's
-// FP8 group-sum format f32p14 (kSumRuntime: from the parameters), and the
-// rounding mode likewise (kRoundRuntime: opt.rounding). The model's steps
+// (every model whose sum format is its float32 accumulator), the H100's
+// FP8 group-sum format f32p14, bf16 or f16 (the narrow sums of generic
+// models; kSumRuntime: from the parameters), and the rounding mode likewise
+// (kRoundRuntime: opt.rounding). The model's steps
 // are the same FS_HD functions either way; with a constant Format and
 // rounding the compiler folds their format and mode tests (Unpack,
 // RoundNormalFast, RoundsUp) away, which is most of a group step's
 // instructions.
-enum SumKind : int { kSumRuntime = 0, kSumF32 = 1, kSumFp8 = 2 };
+enum SumKind : int { kSumRuntime = 0, kSumF32 = 1, kSumFp8 = 2, kSumBf16 = 3, kSumF16 = 4 };
 constexpr int kRoundRuntime = -1;
+constexpr int32_t kSpecialCut = INT32_MIN;  // scratch_sum's mark of a NaN or infinite running sum
 
 SumKind SumKindOf(const Format& sf) {
   if (SameArithmetic(sf, formats::kF32)) return kSumF32;
   if (SameArithmetic(sf, kH100Fp8SumFormat)) return kSumFp8;
+  if (SameArithmetic(sf, formats::kBf16)) return kSumBf16;
+  if (SameArithmetic(sf, formats::kF16)) return kSumF16;
   return kSumRuntime;
 }
 
@@ -98,8 +106,7 @@ struct FixedGemmShared {
 __device__ __noinline__ void GroupSlow(const FixedGemmParams& p, const DotModel& model, FixedGemmShared& sh, int row,
                                        int col, int g0, int g1, uint64_t index, int32_t e, int32_t products_sum) {
   const int o = row * kBN + col;
-  const Unpacked s = Unpack(p.sf, sh.s[o]);
-  const Result r = detail::FixedGroupRound(p.plan, p.sf, s, e, products_sum, p.opt, index, [&] {
+  const Result r = detail::FixedGroupRound(p.plan, p.sf, sh.s[o], e, products_sum, p.opt, index, [&] {
     for (int kk = g0; kk < g1; ++kk)
       if (!detail::FixedProductIsNegativeZero(sh.a_sig[kk][row], sh.a_align[kk][row], sh.b_sig[kk][col],
                                               sh.b_align[kk][col]))
@@ -126,8 +133,14 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
   // run-time ones the unrolled format tests and call sites made it slower,
   // so it loops.
   constexpr bool kRegisterRound = kSum != kSumRuntime && kRound != kRoundRuntime;
-  constexpr Format kF32Sum = formats::kF32, kFp8Sum = kH100Fp8SumFormat;  // local copies (device code)
-  const Format sf = kSum == kSumF32 ? kF32Sum : kSum == kSumFp8 ? kFp8Sum : p.sf;
+  // Local copies (device code cannot take a host variable's address).
+  constexpr Format kF32Sum = formats::kF32, kFp8Sum = kH100Fp8SumFormat, kBf16Sum = formats::kBf16,
+                   kF16Sum = formats::kF16;
+  const Format sf = kSum == kSumF32    ? kF32Sum
+                    : kSum == kSumFp8  ? kFp8Sum
+                    : kSum == kSumBf16 ? kBf16Sum
+                    : kSum == kSumF16  ? kF16Sum
+                                       : p.sf;
   Options opt = p.opt;
   if constexpr (kRound != kRoundRuntime) opt.rounding = static_cast<Rounding>(kRound);  // what LaunchFixedFor checked
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -142,6 +155,11 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
   const size_t m = p.m, n = p.n, k = p.k;
   const uint32_t g = model.group ? model.group : 1;  // divides kBK
   auto out_index = [&](int t) { return (ty * kTM + t / kTN) * kBN + tx * kTN + t % kTN; };
+  // The first stochastic index of output t's dot product: that of output
+  // 0 plus t's row and column steps (small multiples of 64-bit numbers,
+  // not a 64-bit product per output and group).
+  const uint64_t first0 = p.first_index + ((i0 + ty * kTM) * n + j0 + tx * kTN) * p.per, row_step = n * p.per;
+  auto first_of = [&](int t) { return first0 + uint64_t(t / kTN) * row_step + uint64_t(t % kTN) * p.per; };
 
   uint32_t inexact_mask = 0;  // the fast group step's inexact, bit t for output t (kRegisterRound)
   {
@@ -154,6 +172,7 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
     }
   }
 
+  uint64_t next_q = 0;  // the groups in K order (counted: (k0 + g0) / g is a 64-bit division per group)
   for (size_t k0 = 0; k0 < k; k0 += kBK) {
     __syncthreads();  // the last tile's readers are done
     for (int u = tid; u < kBM * kBK; u += kGemmThreads) {
@@ -183,7 +202,7 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
     const int kt = k - k0 < size_t{kBK} ? static_cast<int>(k - k0) : kBK;
     for (int g0 = 0; g0 < kt; g0 += static_cast<int>(g)) {
       const int g1 = g0 + static_cast<int>(g) < kt ? g0 + static_cast<int>(g) : kt;
-      const uint64_t q = (k0 + g0) / g;
+      const uint64_t q = next_q++;
       // Pass 1: the largest alignment exponent of each output's products.
       int32_t e[kTM * kTN];
 #pragma unroll
@@ -208,11 +227,30 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
             e[r * kTN + c] = x > e[r * kTN + c] ? x : e[r * kTN + c];
           }
       }
-      // e with the running sum; e + R for pass 2.
+      // e with the running sum; e + R for pass 2. With the rounding in
+      // registers, the running sum is cut here, once e is known, rather than
+      // decoded again after pass 2. The cut waits in registers (s_cut, and
+      // s_special's bit t for a NaN or infinite sum), or in scratch_sum where
+      // pass 2 is unrolled (kUnroll > 1: there, with more operands live, the
+      // compiler spilled the cuts to local memory; kSpecialCut marks a NaN
+      // or infinite sum, no cut is one: |cut| < 2^31).
+      constexpr bool kCutInScratch = kUnroll > 1;
+      int32_t s_cut[kTM * kTN];
+      uint32_t s_special = 0;
 #pragma unroll
       for (int t = 0; t < kTM * kTN; ++t) {
-        const Unpacked s = Unpack(sf, sh.s[out_index(t)]);
-        e[t] = detail::FixedGroupExponent(e[t], detail::FixedAccumulatorAlign(plan, s)) + plan.right;
+        const detail::FixedOperand s = detail::FixedDecodeCode(sf, sh.s[out_index(t)], plan.s_left, kLeading);
+        e[t] = detail::FixedGroupExponent(e[t], detail::FixedAccumulatorAlign(s));
+        if constexpr (kRegisterRound) {
+          const int32_t cut = detail::FixedAccumulatorCut(plan, s, e[t]);
+          if constexpr (kCutInScratch) {
+            scratch_sum[out_index(t)] = s.special ? kSpecialCut : cut;
+          } else {
+            s_cut[t] = cut;
+            s_special |= s.special ? 1u << t : 0u;
+          }
+        }
+        e[t] += plan.right;
       }
       // Pass 2: the cut terms, summed.
       int32_t sum[kTM * kTN];
@@ -240,19 +278,17 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
         // The fast step raises inexact at most: one bit per output here,
         // into the flags at the end.
         uint32_t slow = 0;
+        const uint64_t group_offset = IsStochastic(opt.rounding) ? detail::HardwareGroupOffset(model, q) : 0;
 #pragma unroll
         for (int t = 0; t < kTM * kTN; ++t) {
           const int o = out_index(t);
-          const Unpacked s = Unpack(sf, sh.s[o]);
           // The stochastic index (under stochastic rounding only; folded
           // away otherwise).
-          const uint64_t index =
-              IsStochastic(opt.rounding)
-                  ? detail::HardwareGroupIndex(
-                        model, p.first_index + ((i0 + ty * kTM + t / kTN) * n + j0 + tx * kTN + t % kTN) * p.per, q)
-                  : 0;
+          const uint64_t index = IsStochastic(opt.rounding) ? first_of(t) + group_offset : 0;
           Result r;
-          if (detail::FixedGroupRoundFast(plan, sf, s, e[t] - plan.right, sum[t], opt, index, r)) {
+          const int32_t cut = kCutInScratch ? scratch_sum[o] : s_cut[t];
+          const bool special = kCutInScratch ? cut == kSpecialCut : ((s_special >> t) & 1) != 0;
+          if (detail::FixedGroupRoundFast(plan, sf, special, cut, e[t] - plan.right, sum[t], opt, index, r)) {
             sh.s[o] = static_cast<uint32_t>(r.code);
             inexact_mask |= r.flags != 0 ? 1u << t : 0u;
           } else {
@@ -288,10 +324,11 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
           const size_t gi = i0 + row, gj = j0 + col;
           if (gi >= m || gj >= n) continue;
           const uint64_t base = p.first_index + (gi * n + gj) * p.per;
-          const Unpacked s = Unpack(sf, sh.s[o]);
+          const detail::FixedOperand s = detail::FixedDecodeCode(sf, sh.s[o], plan.s_left, kLeading);
           Result r;
           const uint64_t index = detail::HardwareGroupIndex(model, base, q);
-          if (!detail::FixedGroupRoundFast(plan, sf, s, scratch_e[o], scratch_sum[o], opt, index, r)) {
+          if (!detail::FixedGroupRoundFast(plan, sf, s.special, detail::FixedAccumulatorCut(plan, s, scratch_e[o]),
+                                           scratch_e[o], scratch_sum[o], opt, index, r)) {
             GroupSlow(p, model, sh, row, col, g0, g1, index, scratch_e[o], scratch_sum[o]);
             continue;
           }
@@ -394,6 +431,12 @@ void LaunchFixedFor(const FixedGemmParams& p) {
       break;
     case kSumFp8:
       if (LaunchFixedRounding<kLeading, kUnroll, kSumFp8>(p)) return;
+      break;
+    case kSumBf16:
+      if (LaunchFixedRounding<kLeading, kUnroll, kSumBf16>(p)) return;
+      break;
+    case kSumF16:
+      if (LaunchFixedRounding<kLeading, kUnroll, kSumF16>(p)) return;
       break;
     case kSumRuntime: break;
   }

@@ -300,13 +300,14 @@ FS_HD Result DotTerms(const Format& in_a, TermA&& A, const Format& in_b, TermB&&
           }
           if (!special) {
             // Pass 2: every product cut below 2^(e - F), summed.
-            const int32_t e = FixedGroupExponent(products_max, FixedAccumulatorAlign(plan, s));
+            const int32_t e = FixedGroupExponent(
+                products_max, FixedAccumulatorAlign(FixedDecodeCode(sf, st.s, plan.s_left, plan.leading)));
             int64_t products_sum = 0;
             for (size_t i = start; i < end; ++i) {
               const FixedOperand x = fa(i), y = fb(i);
               products_sum += FixedProductTerm(x.sig, x.align, y.sig, y.align, e + plan.right);
             }
-            const Result r = FixedGroupRound(plan, sf, s, e, products_sum, opt, index, [&] {
+            const Result r = FixedGroupRound(plan, sf, st.s, e, products_sum, opt, index, [&] {
               for (size_t i = start; i < end; ++i) {
                 const FixedOperand x = fa(i), y = fb(i);
                 if (!FixedProductIsNegativeZero(x.sig, x.align, y.sig, y.align)) return false;

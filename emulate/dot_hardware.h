@@ -58,34 +58,43 @@ namespace floatscope::detail {
 // Equal to RoundPack where it applies (tests/arith/dot_test.cc checks the
 // fixed-point steps against the long accumulator, which rounds through
 // RoundPack only, in every mode).
-FS_HD constexpr bool RoundNormalFast(const Format& f, bool negative, uint64_t mag, int32_t exp, const Options& opt,
+// Mag: uint64_t, or uint32_t where the caller knows mag < 2^32 (the
+// fixed-point group step): then every shift and compare is one 32-bit
+// instruction on the GPU instead of a pair, for formats of at most 32 bits
+// (codes and the rounded significand fit 32 bits; wider formats decline).
+template <class Mag>
+FS_HD constexpr bool RoundNormalFast(const Format& f, bool negative, Mag mag, int32_t exp, const Options& opt,
                                      uint64_t index, Result& out) {
-  if (!f.is_signed || f.mantissa_bits < 1 || f.mantissa_bits > 52) return false;
+  static_assert(sizeof(Mag) == 4 || sizeof(Mag) == 8, "Mag: uint32_t or uint64_t");
+  constexpr int32_t kBits = 8 * sizeof(Mag);
+  if (!f.is_signed || f.mantissa_bits < 1 || f.mantissa_bits > (kBits == 64 ? 52 : kBits - 2) || f.bits > kBits)
+    return false;
   const int32_t m = f.mantissa_bits;
   const int32_t bl = BitLength(mag);
-  int32_t E = exp + bl - 1;  // the leading bit's exponent
+  const int32_t E = exp + bl - 1;  // the leading bit's exponent
   // Tiny before rounding: RoundPack's grid may be the subnormal one, and
   // tininess may be asked before rounding.
   if (E < MinNormalExponent(f)) return false;
-  const int32_t drop = bl - 1 - m;  // bits below the result's last one (<= 63 - m)
-  uint64_t kept = 0;
-  bool inexact = false;
-  if (drop <= 0) {
-    kept = mag << -drop;
-  } else {
-    kept = mag >> drop;
-    const uint64_t frac = mag << (64 - drop);  // the discarded bits, left-aligned
-    inexact = frac != 0;
-    const uint32_t random = IsStochastic(opt.rounding) ? StochasticBits(opt.seed, index) : 0u;
-    if (RoundsUp(opt.rounding, negative, (kept & 1) != 0, frac, false, random, ClampSrBits(opt.sr_bits))) ++kept;
-    if (kept >> (m + 1)) {  // carried into the next binade: kept = 2^(m + 1)
-      kept >>= 1;
-      ++E;
-    }
-  }
   const int64_t field = int64_t{E} + f.bias;
   if (field > int64_t{MaxExponentField(f)}) return false;
-  const uint64_t magnitude = (static_cast<uint64_t>(field) << m) | (kept & MantissaMask(f));
+  // The significand to m bits below the leading one: `drop` bits below the
+  // result's last one (<= kBits - 1 - m) go, or -drop zeros come in.
+  const int32_t drop = bl - 1 - m;
+  const int32_t right = drop > 0 ? drop : 0, left = drop > 0 ? 0 : -drop;
+  Mag kept = (mag >> right) << left;
+  const Mag frac = right > 0 ? mag << (kBits - right) : Mag{0};  // the discarded bits, left-aligned
+  const bool inexact = frac != 0;
+  const uint32_t random = IsStochastic(opt.rounding) ? StochasticBits(opt.seed, index) : 0u;
+  // (No discarded bits: no mode rounds up.)
+  if (RoundsUp(opt.rounding, negative, (kept & 1) != 0, uint64_t{frac} << (64 - kBits), false, random,
+               ClampSrBits(opt.sr_bits)))
+    ++kept;
+  // kept is 2^m to 2^(m + 1): added to the exponent field less one (its
+  // leading bit is the field's implicit one), a carry into the next binade
+  // (kept = 2^(m + 1)) moves up the field; a result past the largest
+  // finite value, carried or not, declines below. Modulo 2^kBits when the
+  // field is 0 (a format without a zero): the sum is below 2^bits.
+  const Mag magnitude = (static_cast<Mag>(field - 1) << m) + kept;
   if (magnitude > MaxFiniteMagnitude(f)) return false;
   out = Result{magnitude | (negative ? SignBit(f) : 0), static_cast<uint8_t>(inexact ? kInexact : 0)};
   return true;
@@ -110,9 +119,14 @@ FS_HD constexpr HardwareState HardwareStart(const Format& sum_format, const Opti
 }
 
 // The stochastic index of group q's rounding (q = 0, 1, ...): q group
-// roundings and q / N promotions come before it.
+// roundings and q / N promotions come before it. HardwareGroupOffset, the
+// part after first_index, is the same for every dot product of a GEMM (its
+// kernel computes it once per group).
+FS_HD constexpr uint64_t HardwareGroupOffset(const DotModel& m, uint64_t q) {
+  return q + (m.promote_every ? q / m.promote_every : 0);
+}
 FS_HD constexpr uint64_t HardwareGroupIndex(const DotModel& m, uint64_t first_index, uint64_t q) {
-  return first_index + q + (m.promote_every ? q / m.promote_every : 0);
+  return first_index + HardwareGroupOffset(m, q);
 }
 
 // o = round_f32(o + s), s = +0 again. The common case (o and s finite or
@@ -232,7 +246,10 @@ FS_HD constexpr FixedDotPlan MakeFixedDotPlan(const Format& in_a, const Format& 
   const uint64_t group = m.group ? m.group : 1;
   const int32_t term_bits = mab + 2 + p.a_shift;
   if (term_bits > 31 || group > (uint64_t{1} << (31 - term_bits))) return p;
-  if (p.mant_s + 1 + p.s_left > 61) return p;
+  // The running sum as a FixedOperand: its significand << s_left below
+  // 2^31. With the products' sum below 2^31, a group's sum is then below
+  // 2^32 in magnitude (FixedGroupRoundFast rounds it as a uint32_t).
+  if (p.mant_s + 1 + p.s_left > 31) return p;
   p.ok = true;
   return p;
 }
@@ -309,12 +326,64 @@ FS_HD constexpr bool FixedProductIsNegativeZero(int32_t sa, int32_t aa, int32_t 
   return na != nb;
 }
 
-// The alignment exponent of the running sum s as a term (kFixedNoTerm when
-// s is zero, infinite or NaN).
-FS_HD constexpr int32_t FixedAccumulatorAlign(const FixedDotPlan& p, const Unpacked& s) {
-  if (s.cls != Class::kFinite) return kFixedNoTerm;
-  if (!p.leading) return s.exp + p.mant_s;
-  return s.exp + BitLength(s.sig) - 1;
+// FixedDecode(Unpack(f, code), f.mantissa_bits, shift, leading) read
+// straight from the code, for the running sum of the GPU's group step:
+// Unpack's class tests and 64-bit significand cost more than the group's
+// rounding itself there. For signed float formats of at most 32 bits with a
+// zero (every sum format MakeFixedDotPlan takes, |sig| << shift below 2^31
+// as it checks); other formats go through Unpack. Equal to FixedDecode of
+// Unpack for every code (tests/arith/dot_test.cc, exhaustively for narrow
+// formats).
+FS_HD constexpr FixedOperand FixedDecodeCode(const Format& f, uint64_t code, int32_t shift, bool leading) {
+  if (!IsFloat(f) || !f.is_signed || !f.has_zero || f.bits > 32 || f.mantissa_bits < 1 || f.mantissa_bits > 30)
+    return FixedDecode(Unpack(f, code), f.mantissa_bits, shift, leading);
+  const uint32_t c = static_cast<uint32_t>(code & CodeMask(f));
+  const int32_t m = f.mantissa_bits;
+  const bool negative = (c & SignBit(f)) != 0;
+  const uint32_t field = static_cast<uint32_t>((c & MagnitudeMask(f)) >> m);
+  const uint32_t mant = static_cast<uint32_t>(c & MantissaMask(f));
+  uint32_t sig = mant | (uint32_t{1} << m);
+  int32_t align = static_cast<int32_t>(field) - f.bias;  // a normal value's floor(log2), either alignment
+  FixedOperand o;
+  // Exponent fields 1 to max - 1 hold normal values whatever the format's
+  // NaN and infinity codes (with a mantissa bit, every such code has field
+  // 0 or max): the common case, one compare. The rest here.
+  if (field - 1u >= MaxExponentField(f) - 1u) {
+    if (IsNanCode(f, c) || IsInfCode(f, c)) {
+      o.special = true;
+      return o;
+    }
+    if (field == 0) {
+      if (mant == 0 || !f.has_subnormals) {  // a zero (Unpack reads a subnormal code of such a format as zero)
+        o.align = negative ? kFixedNegativeZero : kFixedZero;
+        return o;
+      }
+      // A subnormal: aligned by the minimum normal exponent (kExponentSum)
+      // or by its leading bit, normalised to bit m (kLeadingBit).
+      sig = mant;
+      align = MinNormalExponent(f);
+      if (leading) {
+        const int32_t bl = BitLength(mant);
+        sig <<= m + 1 - bl;
+        align -= m + 1 - bl;
+      }
+    }
+    // else the top binade's finite values (formats whose NaN is the all-ones code only)
+  }
+  const int32_t v = static_cast<int32_t>(sig << shift);
+  o.sig = negative ? -v : v;
+  o.align = align;
+  return o;
+}
+
+// The alignment exponent of the running sum s (decoded as a FixedOperand
+// with shift p.s_left) as a term: kFixedNoTerm when s is zero, infinite or
+// NaN. Those are the operands aligned at kFixedZero or below (a finite
+// nonzero one of a format of at most 32 bits aligns far above
+// kFixedTermFloor); asked of the alignment alone, the significand is not
+// needed (the GPU kernel skips computing it here).
+FS_HD constexpr int32_t FixedAccumulatorAlign(const FixedOperand& s) {
+  return s.align > kFixedTermFloor ? s.align : kFixedNoTerm;
 }
 
 // The group's e: the largest alignment exponent of its terms (kFixedNoTerm
@@ -323,47 +392,49 @@ FS_HD constexpr int32_t FixedGroupExponent(int32_t products_max, int32_t s_align
   return products_max > s_align ? products_max : s_align;
 }
 
-// s cut at e, in units of 2^(e - F), signed (0 unless s is finite).
-FS_HD constexpr int64_t FixedAccumulatorCut(const FixedDotPlan& p, const Unpacked& s, int32_t e) {
-  if (s.cls != Class::kFinite) return 0;
-  uint64_t sig = s.sig;
-  int32_t align = s.exp + p.mant_s;
-  if (p.leading) {
-    const int bl = BitLength(sig);
-    sig <<= (p.mant_s + 1 - bl);
-    align = s.exp + bl - 1;
-  }
-  const int64_t shift = int64_t{p.s_right} + e - align;  // >= 0: e >= align
-  const uint64_t cut = shift >= 64 ? 0 : (sig << p.s_left) >> shift;
-  return s.sign ? -static_cast<int64_t>(cut) : static_cast<int64_t>(cut);
+// s cut at e (>= s's alignment when s is a term), in units of 2^(e - F),
+// signed (0 unless s is finite and nonzero): |sig| << s_left, shifted right
+// by s_right + e - align (32 or more: 0).
+FS_HD constexpr int32_t FixedAccumulatorCut(const FixedDotPlan& p, const FixedOperand& s, int32_t e) {
+  const uint32_t mag = s.sig < 0 ? 0u - static_cast<uint32_t>(s.sig) : static_cast<uint32_t>(s.sig);
+  const uint32_t t = ShiftRightOrZero(mag, static_cast<uint32_t>(p.s_right + e - s.align));
+  return s.sig < 0 ? -static_cast<int32_t>(t) : static_cast<int32_t>(t);
 }
 
-// The common case of FixedGroupRound: s finite or zero, a nonzero sum whose
-// rounding RoundNormalFast does (then no flag but inexact, no overflow).
-// False when FixedGroupRound must do it. index: the rounding's stochastic
-// index (read under stochastic rounding only).
-FS_HD constexpr bool FixedGroupRoundFast(const FixedDotPlan& p, const Format& sum_format, const Unpacked& s, int32_t e,
-                                         int64_t products_sum, const Options& opt, uint64_t index, Result& out) {
-  if (s.cls != Class::kFinite && s.cls != Class::kZero) return false;
-  const int64_t v = products_sum + FixedAccumulatorCut(p, s, e);
+// The common case of FixedGroupRound: the running sum s finite or zero,
+// given by its cut at e (s_cut, FixedAccumulatorCut), and a nonzero sum
+// whose rounding RoundNormalFast does (then no flag but inexact, no
+// overflow). False when FixedGroupRound must do it (s_special: s is NaN or
+// infinite). index: the rounding's stochastic index (read under stochastic
+// rounding only). The sum is below 2^32 in magnitude (MakeFixedDotPlan), so
+// it is rounded as a uint32_t. (The GPU kernel cuts s as soon as e is
+// known, before the products' pass, and keeps only the cut.)
+FS_HD constexpr bool FixedGroupRoundFast(const FixedDotPlan& p, const Format& sum_format, bool s_special, int32_t s_cut,
+                                         int32_t e, int64_t products_sum, const Options& opt, uint64_t index,
+                                         Result& out) {
+  if (s_special) return false;
+  const int64_t v = products_sum + s_cut;
   if (v == 0) return false;
-  const uint64_t mag = v < 0 ? 0u - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+  const uint32_t mag = static_cast<uint32_t>(v < 0 ? -v : v);
   return RoundNormalFast(sum_format, v < 0, mag, e - p.fraction_bits, opt, index, out);
 }
 
-// Rounds one group's sum into the sum format: s (cut at e) plus the sum of
-// the products' cut terms (products_sum, in units of 2^(e - F)). The
-// products are finite or zero; all_products_negative_zero() is asked only
-// when the sign of an exact zero sum depends on it.
+// Rounds one group's sum into the sum format: the running sum (s_code, a
+// code of the sum format; cut at e) plus the sum of the products' cut terms
+// (products_sum, in units of 2^(e - F)). The products are finite or zero;
+// all_products_negative_zero() is asked only when the sign of an exact zero
+// sum depends on it.
 template <class AllProductsNegativeZero>
-FS_HD constexpr Result FixedGroupRound(const FixedDotPlan& p, const Format& sum_format, const Unpacked& s, int32_t e,
+FS_HD constexpr Result FixedGroupRound(const FixedDotPlan& p, const Format& sum_format, uint64_t s_code, int32_t e,
                                        int64_t products_sum, const Options& opt, uint64_t index,
                                        AllProductsNegativeZero&& all_products_negative_zero) {
+  const FixedOperand so = FixedDecodeCode(sum_format, s_code, p.s_left, p.leading);
+  const int32_t s_cut = FixedAccumulatorCut(p, so, e);
   Result fast;
-  if (FixedGroupRoundFast(p, sum_format, s, e, products_sum, opt, index, fast)) return fast;
+  if (FixedGroupRoundFast(p, sum_format, so.special, s_cut, e, products_sum, opt, index, fast)) return fast;
   SpecialSum sp;
-  sp.Accumulator(s);
-  const int64_t v = products_sum + FixedAccumulatorCut(p, s, e);
+  sp.Accumulator(Unpack(sum_format, s_code));
+  const int64_t v = products_sum + s_cut;
   return RoundGroupWith(sum_format, sp, opt, index, [&](const SpecialSum& ss) {
     Unpacked u;
     if (v == 0) {

@@ -624,7 +624,10 @@ TEST_CASE("kHardware: the fixed-point group step equals the long accumulator") {
     m.fraction_bits = fbits[Draw(51, trial, 1) % 5];
     m.alignment = Draw(51, trial, 2) % 2 ? Alignment::kExponentSum : Alignment::kLeadingBit;
     m.promote_every = Draw(51, trial, 3) % 3 == 0 ? 3 : 0;
-    m.sum_format = Draw(51, trial, 4) % 3 == 0 ? &kH100Fp8SumFormat : nullptr;
+    // float32 (nullptr), f32p14, and the bf16 and f16 sums the GPU's
+    // kernel takes with a compile-time format too.
+    const Format* sums[] = {nullptr, nullptr, &kH100Fp8SumFormat, nullptr, &formats::kBf16, &formats::kF16};
+    m.sum_format = sums[Draw(51, trial, 4) % 6];
     m.promote_nearest_even = Draw(51, trial, 5) % 2 == 0;
     m.overflow_to_infinity = Draw(51, trial, 6) % 2 == 0;
     const Format& sf = m.sum_format ? *m.sum_format : formats::kF32;
@@ -671,6 +674,46 @@ TEST_CASE("kHardware: the fixed-point group step equals the long accumulator") {
   }
   CHECK(failed == 0);
   CHECK(compared > 3000);
+}
+
+// FixedDecodeCode (the running sum read straight from its code) equals
+// FixedDecode of the core's Unpack: every code of every catalog format of
+// at most 20 bits and f32p14, 2^20 float32 codes (every exponent field,
+// zeros, subnormals, infinities and NaN among them), both alignments, a
+// few shifts.
+TEST_CASE("FixedDecodeCode equals FixedDecode of Unpack") {
+  std::vector<const Format*> fs;
+  for (const Format& f : formats::kAll)
+    if (IsFloat(f) && f.bits <= 32) fs.push_back(&f);
+  fs.push_back(&kH100Fp8SumFormat);
+  int failed = 0;
+  for (const Format* f : fs)
+    for (const bool leading : {false, true})
+      for (const int32_t shift : {0, 1, 6}) {
+        if (f->mantissa_bits + 1 + shift > 31) continue;  // MakeFixedDotPlan's bound
+        const uint64_t codes = uint64_t{1} << (f->bits <= 20 ? f->bits : 20);
+        for (uint64_t i = 0; i < codes; ++i) {
+          // float32: the top 12 bits (sign, exponent field, 3 mantissa bits)
+          // and the low 8 bits run through every value; the bits between
+          // are one random draw per code.
+          const uint64_t c =
+              f->bits <= 20 ? i : ((i >> 8) << 20) | (Draw(77, i, 0) & 0xFFF00) | (i & 0xFF);
+          const detail::FixedOperand want =
+              detail::FixedDecode(Unpack(*f, c), f->mantissa_bits, shift, leading);
+          const detail::FixedOperand got = detail::FixedDecodeCode(*f, c, shift, leading);
+          if ((got.sig != want.sig || got.align != want.align || got.special != want.special) && ++failed <= 5)
+            FAIL_CHECK(f->name << " code " << c << " leading " << leading << " shift " << shift << ": sig "
+                               << got.sig << "/" << want.sig << " align " << got.align << "/" << want.align
+                               << " special " << got.special << "/" << want.special);
+          // The alignment as a term of the group: FixedAccumulatorAlign's
+          // test agrees with the class.
+          const Unpacked u = Unpack(*f, c);
+          const bool term = u.cls == Class::kFinite;
+          if ((detail::FixedAccumulatorAlign(got) != detail::kFixedNoTerm) != term && ++failed <= 5)
+            FAIL_CHECK(f->name << " code " << c << ": FixedAccumulatorAlign disagrees with the class");
+        }
+      }
+  CHECK(failed == 0);
 }
 
 // ---- operand conversion and the instruction's K order (DotModel::operand_format,

@@ -441,7 +441,7 @@ TEST_CASE("the float32 and block GEMM kernels decline operand conversions and K 
 // steps) at K = 4096 against emulate/dot.h's Dot on the CPU, code and flags
 // of every element: every H100 preset that it tiles (it declines
 // hopper-mma-fp8's operand conversion and K order) and generic kHardware
-// models (both alignments, a narrow sum format, promotions, rne/rdn/sr), with NaN and
+// models (both alignments, narrow sum formats, promotions, rne/rdn/sr), with NaN and
 // infinite inputs in a few rows of A and columns of B (those dot products
 // go to GemmElement), a row of the largest finite inputs (the adder's
 // overflow) and rows and columns of -0 (the sign of zero sums).
@@ -487,12 +487,18 @@ TEST_CASE("the fast GEMM kernel equals emulate/dot.h at K = 4096: H100 presets, 
     cases.push_back({&formats::kBf16, &formats::kBf16, g, o});
   }
   cases.push_back({&formats::kF16, &formats::kF16, h, Options{}});
-  // The run-time path: a bf16 sum format; a float32 sum under rna.
+  // The narrow sum formats with a kernel of their own: bf16 (rne), f16
+  // (sr; FP8 inputs, exponent-sum alignment, promotions). The run-time
+  // path: a bf16 sum and a float32 sum under rna.
   DotModel bs = g;
   bs.sum_format = &formats::kBf16;
   cases.push_back({&formats::kBf16, &formats::kBf16, bs, Options{}});
+  DotModel hs = h;
+  hs.sum_format = &formats::kF16;
+  cases.push_back({&formats::kE4m3fn, &formats::kE4m3fn, hs, sr});
   Options rna;
   rna.rounding = Rounding::kNearestAway;
+  cases.push_back({&formats::kBf16, &formats::kBf16, bs, rna});
   cases.push_back({&formats::kBf16, &formats::kBf16, g, rna});
   uint32_t seed = 901;
   int bad = 0;
