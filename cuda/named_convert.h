@@ -222,10 +222,7 @@ template <int kIdx>
 FS_HD SrProduct ScaledProductSr(uint32_t bits, const ScaleParts& s) {
   constexpr NamedPlan D = kNamedPlan<kIdx>;
   const uint32_t abs = bits & 0x7fffffffu;
-  // A NaN goes through the arithmetic (meaningless, harmless: its z is
-  // replaced at the end) rather than around it: no divergent branch in the
-  // loop for a case that almost never occurs.
-  const bool nan = abs > 0x7f800000u;
+  if (abs > 0x7f800000u) return SrProduct{bits | 0x400000u, 0, 0};
   const uint32_t z = MulTowardZero(abs, s.scale).z;
   const uint32_t ex = abs >> 23, ez = z >> 23;
   const uint32_t mx = (abs & 0x7fffffu) | (ex != 0 ? 0x800000u : 0u);
@@ -235,7 +232,7 @@ FS_HD SrProduct ScaledProductSr(uint32_t bits, const ScaleParts& s) {
   const int32_t shift = dropped + dd - 32;  // >= -32 + 13: P * 2^-shift's low word is frac
   const uint32_t frac = shift >= 0 ? (shift < 64 ? static_cast<uint32_t>(product >> shift) : 0u)
                                    : static_cast<uint32_t>(product << -shift);
-  return SrProduct{nan ? bits | 0x400000u : z | (bits & 0x80000000u), dd, frac};
+  return SrProduct{z | (bits & 0x80000000u), dd, frac};
 }
 
 // Whether |x| * scale >= 2^128, i.e. |x| * scale / 2 >= 2^127 toward zero

@@ -74,7 +74,7 @@ __global__ void __launch_bounds__(kThreads) ScaledCastKernel(NamedParams p, cons
   constexpr bool want_codes = kCodes;
   auto quad = [&](uint4 x, size_t at) {
     Philox4x32 r{{0, 0, 0, 0}};
-    if constexpr (IsStochastic(kMode)) r = StochasticCall(p.random.round_key, first_index / 4 + at);
+    if constexpr (IsStochastic(kMode)) r = StochasticCall(p.random.Seed(), first_index / 4 + at);
     uint32_t c[4] = {0, 0, 0, 0};
     const uint4 y = make_uint4(ScaledElement<kIdx, kMode>(p, s, inv, x.x, r.v[0], want_codes, &c[0]),
                                ScaledElement<kIdx, kMode>(p, s, inv, x.y, r.v[1], want_codes, &c[1]),
@@ -94,7 +94,7 @@ __global__ void __launch_bounds__(kThreads) ScaledCastKernel(NamedParams p, cons
   for (uint64_t g = tid; g < groups.count; g += stride) {
     const uint64_t counter = groups.first + g;
     Philox4x32 r{{0, 0, 0, 0}};
-    if constexpr (IsStochastic(kMode)) r = StochasticCall(p.random.round_key, counter);
+    if constexpr (IsStochastic(kMode)) r = StochasticCall(p.random.Seed(), counter);
 #pragma unroll
     for (unsigned k = 0; k < 4; ++k) {
       const size_t j = static_cast<size_t>(4 * counter + k - first_index);  // wraps below 0 to huge

@@ -117,7 +117,7 @@ __device__ __forceinline__ uint32_t NamedElement(const NamedParams& p, uint32_t 
 template <int kIdx, Rounding kMode, bool kCodes, class Out>
 __device__ __forceinline__ typename Pack4<Out>::type NamedQuad(const NamedParams& p, uint4 x, uint64_t counter) {
   Philox4x32 r{{0, 0, 0, 0}};
-  if constexpr (IsStochastic(kMode)) r = StochasticCall(p.random.round_key, counter);
+  if constexpr (IsStochastic(kMode)) r = StochasticCall(p.random.Seed(), counter);
   return Pack4<Out>::Of(NamedElement<kIdx, kMode, kCodes>(p, x.x, r.v[0]),
                         NamedElement<kIdx, kMode, kCodes>(p, x.y, r.v[1]),
                         NamedElement<kIdx, kMode, kCodes>(p, x.z, r.v[2]),
@@ -156,7 +156,7 @@ __global__ void __launch_bounds__(kThreads) NamedMapKernel(NamedParams p, const 
     const uint64_t counter = head ? rest.head.first + g : rest.tail.first + (g - rest.head.count);
     const size_t lo = head ? 0 : rest.tail_begin, hi = head ? rest.head_end : n;
     Philox4x32 r{{0, 0, 0, 0}};
-    if constexpr (IsStochastic(kMode)) r = StochasticCall(p.random.round_key, counter);
+    if constexpr (IsStochastic(kMode)) r = StochasticCall(p.random.Seed(), counter);
 #pragma unroll
     for (unsigned k = 0; k < 4; ++k) {
       const size_t j = static_cast<size_t>(4 * counter + k - first_index);  // wraps below 0 to huge

@@ -239,8 +239,8 @@ inline StochasticPlan MakeStochasticPlan(const Options& opt) {
   s.seed_lo = static_cast<uint32_t>(opt.seed);
   s.seed_hi = static_cast<uint32_t>(opt.seed >> 32);
   for (int r = 0; r < 10; ++r) {
-    s.round_key[r][0] = PhiloxRoundKey(s.seed_lo, kPhiloxW0, r);
-    s.round_key[r][1] = PhiloxRoundKey(s.seed_hi, kPhiloxW1, r);
+    s.round_key[r][0] = s.seed_lo + static_cast<uint32_t>(r) * 0x9E3779B9u;
+    s.round_key[r][1] = s.seed_hi + static_cast<uint32_t>(r) * 0xBB67AE85u;
   }
   return s;
 }

@@ -16,43 +16,26 @@ struct Philox4x32 {
   uint32_t v[4];
 };
 
-inline constexpr uint32_t kPhiloxW0 = 0x9E3779B9u, kPhiloxW1 = 0xBB67AE85u;  // the key's bump per round
-
-// One round with key (k0, k1).
-FS_HD constexpr void PhiloxRound(uint32_t (&c)[4], uint32_t k0, uint32_t k1) {
-  constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
-  const uint64_t p0 = uint64_t{kM0} * c[0];
-  const uint64_t p1 = uint64_t{kM1} * c[2];
-  const uint32_t hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
-  const uint32_t hi1 = static_cast<uint32_t>(p1 >> 32), lo1 = static_cast<uint32_t>(p1);
-  const uint32_t n0 = hi1 ^ c[1] ^ k0, n2 = hi0 ^ c[3] ^ k1;
-  c[0] = n0;
-  c[1] = lo1;
-  c[2] = n2;
-  c[3] = lo0;
-}
-
-// Round r's key: the key bumped r times.
-FS_HD constexpr uint32_t PhiloxRoundKey(uint32_t key, uint32_t bump, int r) {
-  return key + static_cast<uint32_t>(r) * bump;
-}
-
 FS_HD constexpr Philox4x32 Philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
                                          uint32_t k0, uint32_t k1) {
-  uint32_t c[4] = {c0, c1, c2, c3};
-  for (int r = 0; r < 10; ++r) PhiloxRound(c, PhiloxRoundKey(k0, kPhiloxW0, r), PhiloxRoundKey(k1, kPhiloxW1, r));
-  return Philox4x32{{c[0], c[1], c[2], c[3]}};
-}
-
-// The same with the ten round keys given (round_key[r] = the key bumped r
-// times; emulate/encode_plan.h StochasticPlan keeps them): on the GPU they
-// are kernel parameters, which the XORs take as constant operands, where
-// bumping the key costs two additions per round and call.
-FS_HD constexpr Philox4x32 Philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
-                                         const uint32_t (&round_key)[10][2]) {
-  uint32_t c[4] = {c0, c1, c2, c3};
-  for (int r = 0; r < 10; ++r) PhiloxRound(c, round_key[r][0], round_key[r][1]);
-  return Philox4x32{{c[0], c[1], c[2], c[3]}};
+  constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
+  constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {  // the key is bumped between rounds
+      k0 += kW0;
+      k1 += kW1;
+    }
+    const uint64_t p0 = uint64_t{kM0} * c0;
+    const uint64_t p1 = uint64_t{kM1} * c2;
+    const uint32_t hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
+    const uint32_t hi1 = static_cast<uint32_t>(p1 >> 32), lo1 = static_cast<uint32_t>(p1);
+    const uint32_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+    c0 = n0;
+    c1 = lo1;
+    c2 = n2;
+    c3 = lo0;
+  }
+  return Philox4x32{{c0, c1, c2, c3}};
 }
 
 // Stochastic rounding compares at most 32 random bits (Options::sr_bits),
@@ -71,11 +54,6 @@ FS_HD constexpr unsigned StochasticWord(uint64_t index) { return static_cast<uns
 FS_HD constexpr Philox4x32 StochasticCall(uint64_t seed, uint64_t counter) {
   return Philox4x32_10(static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0, 0,
                        static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
-}
-// The same call given the seed's ten round keys (PhiloxRoundKey of its low
-// and high word).
-FS_HD constexpr Philox4x32 StochasticCall(const uint32_t (&round_key)[10][2], uint64_t counter) {
-  return Philox4x32_10(static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0, 0, round_key);
 }
 
 // The 32 random bits used to round element `index` under `seed`: word
