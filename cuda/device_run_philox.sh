@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Ran once, 2026-12-07 17:25 UTC (cuda/RESULTS.md); the Philox and NaN
+# changes it measured were reverted after it (no gain), the GEMM's stayed.
 # One device call for the named kernels' Philox on precomputed round keys
 # (formats/philox.h StochasticCall(round_key, counter): the keys are kernel
 # parameters, no longer bumped per round and call), the scaled cast's
