@@ -226,6 +226,14 @@ int main(int argc, char** argv) {
     DotModel b = g;  // a bf16 sum format (a compile-time sum kind of its own since branch gemm-g4)
     b.sum_format = &formats::kBf16;
     cases.push_back({"kHardware G4 F24 bf16-sum rne", &formats::kBf16, &formats::kBf16, b, Options{}, false});
+    // The fixed-point kernel's run-time variant: a sum format or a rounding
+    // mode without a compile-time kind (tf32 sums; rna, rto, sr-eq).
+    DotModel t = g;
+    t.sum_format = &formats::kTf32;
+    cases.push_back({"kHardware G4 F24 tf32-sum rne", &formats::kBf16, &formats::kBf16, t, Options{}, false});
+    Options rna;
+    rna.rounding = Rounding::kNearestAway;
+    cases.push_back({"kHardware G4 F24 leading-bit rna", &formats::kBf16, &formats::kBf16, g, rna, false});
   }
   {
     // kSequential and kFused (the float32 kernel where it applies).

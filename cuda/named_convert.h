@@ -189,30 +189,50 @@ FS_HD uint32_t ScaledProductOdd(uint32_t bits, float scale) {
 // The scale's parts that stochastic rounding's exact product needs.
 struct ScaleParts {
   float scale;
-  float half;    // scale / 2 (exact unless scale < 2^-125, where no product reaches 2^127)
-  uint32_t sig;  // significand of scale (implicit bit included)
-  int32_t lsb0;  // 150 - max(scale's exponent field, 1): dropped = max(ez, 1) - max(ex, 1) + lsb0
+  float half;      // scale / 2 (exact unless scale < 2^-125, where no product reaches 2^127)
+  double scale64;  // scale as a float64
 };
 FS_HD ScaleParts ScalePartsOf(float scale) {
-  const uint32_t b = BitsOf(scale);
-  const uint32_t e = b >> 23;
-  return ScaleParts{scale, scale * 0.5f, (b & 0x7fffffu) | (e != 0 ? 0x800000u : 0u), 150 - static_cast<int32_t>(e > 1 ? e : 1)};
+  return ScaleParts{scale, scale * 0.5f, static_cast<double>(scale)};
+}
+
+// 2^e as a float64, for -1022 <= e <= 1023.
+FS_HD double Pow2F64(int32_t e) {
+  return __builtin_bit_cast(double, static_cast<uint64_t>(static_cast<uint32_t>(1023 + e)) << 52);
+}
+
+// floor(y) mod 2^32 for 0 <= y < 2^52. On the GPU y + 2^52 toward zero,
+// whose low word is floor(y)'s (one float64 add, no conversion); on the
+// host the truncating conversion. (y >= 2^52, inf and NaN only where the
+// caller ignores the result: a defined value on the GPU, 0 on the host.)
+FS_HD uint32_t FloorLow32(double y) {
+#if defined(__CUDA_ARCH__)
+  return static_cast<uint32_t>(__double2loint(__dadd_rz(y, 0x1p52)));
+#else
+  return y < 0x1p52 ? static_cast<uint32_t>(static_cast<uint64_t>(y)) : 0u;
+#endif
 }
 
 // For stochastic rounding the rounding must see the exact product's bits
 // down to 2^-32 of the quantum, more than round-to-odd keeps: x * scale (x
 // finite, scale finite and > 0) as its float32 truncation z (the binade and
 // the kept bits) and frac, the 32 bits of the exact product just below the
-// quantum (NamedRoundSrFraction). The product of the significands P = mx *
-// ms (< 2^48) is the exact product in units of 2^(lsb(x) + lsb(scale)); the
-// quantum's last bit lies dropped + dd bits above that unit, dropped =
-// lsb(z) - lsb(x) - lsb(scale) (the bits of P that z lost, >= 0: z is P's
-// truncation) and dd = FastSrDropBits(z) (z's bits below the quantum; z's
-// exponent field counts as 1 when z is subnormal, as its lsb is). So frac
-// = the low 32 bits of P * 2^(32 - dropped - dd), exact for every quantum,
-// bf16's 2^-133 included (a subnormal z's pattern is linear in its value,
-// as the rounding's bias-and-clear needs). An infinite x gives z = inf and
-// a meaningless frac (overflow is decided on z); NaNs as ScaledProductOdd.
+// quantum (NamedRoundSrFraction). The quantum is 2^q, q = lsb(z) + dd
+// (lsb(z) = max(z's exponent field, 1) - 150; dd = FastSrDropBits(z), z's
+// bits below the quantum), so frac = floor(|x| * scale * 2^(32 - q)) mod
+// 2^32. In float64 every step is exact: |x| * scale has at most 48
+// significant bits and lies in [2^-298, 2^256]; the power of two only
+// moves the exponent (32 - q lies in [-93, 165] for the specialised
+// formats; the result stays normal); and the result is below 2^(56 - dd)
+// (z < 2^(lsb(z) + 24)), within FloorLow32's 2^52 for formats of at most
+// 19 fraction bits (dd >= 4; f16's bound is 2^43). On the GPU that is a
+// conversion, two float64 multiplies and a float64 add in place of the
+// significands' 64-bit product and its variable shift. Exact for every
+// quantum, bf16's 2^-133 included (a subnormal z's pattern is
+// linear in its value, as the rounding's bias-and-clear needs). An infinite
+// x gives z = inf and a meaningless frac (overflow is decided on z), as
+// does a product beyond FLT_MAX (z = FLT_MAX: every specialised format
+// overflows there or checks ProductBeyondF32); NaNs as ScaledProductOdd.
 struct SrProduct {
   uint32_t z;  // the truncation, x's sign included
   int32_t dd;
@@ -221,17 +241,15 @@ struct SrProduct {
 template <int kIdx>
 FS_HD SrProduct ScaledProductSr(uint32_t bits, const ScaleParts& s) {
   constexpr NamedPlan D = kNamedPlan<kIdx>;
+  static_assert(D.fast.min_dropped_bits >= 4, "frac's float64 bound (see above)");
   const uint32_t abs = bits & 0x7fffffffu;
   if (abs > 0x7f800000u) return SrProduct{bits | 0x400000u, 0, 0};
   const uint32_t z = MulTowardZero(abs, s.scale).z;
-  const uint32_t ex = abs >> 23, ez = z >> 23;
-  const uint32_t mx = (abs & 0x7fffffu) | (ex != 0 ? 0x800000u : 0u);
+  const uint32_t ez = z >> 23;
   const int32_t dd = lanes::FastSrDropBits<D.kind>(D.fast, z);
-  const int32_t dropped = static_cast<int32_t>(ez > 1 ? ez : 1) - static_cast<int32_t>(ex > 1 ? ex : 1) + s.lsb0;
-  const uint64_t product = uint64_t{mx} * s.sig;
-  const int32_t shift = dropped + dd - 32;  // >= -32 + 13: P * 2^-shift's low word is frac
-  const uint32_t frac = shift >= 0 ? (shift < 64 ? static_cast<uint32_t>(product >> shift) : 0u)
-                                   : static_cast<uint32_t>(product << -shift);
+  const int32_t q = static_cast<int32_t>(ez > 1 ? ez : 1) - 150 + dd;
+  const double v = static_cast<double>(F32FromBits(abs)) * s.scale64;  // exact
+  const uint32_t frac = FloorLow32(v * Pow2F64(32 - q));
   return SrProduct{z | (bits & 0x80000000u), dd, frac};
 }
 

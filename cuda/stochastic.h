@@ -10,9 +10,10 @@
 // head, the tail, and everything when the pointers' misalignment does not
 // match the index's.
 //
-// A copy of Philox in 32-bit operations (__umulhi instead of the core's
-// 64-bit products) gave the same bits and no measurable speed on an H100
-// (cuda/RESULTS.md, 2026-12-05), so the kernels call the core's.
+// The kernels call the core's Philox, which takes its high words by
+// __umulhi when compiled for the GPU (formats/philox.h says why). A copy of
+// it in 32-bit operations had given the same bits and no measurable speed
+// in the memory-bound fake-quant kernels (cuda/RESULTS.md, 2026-12-05).
 #pragma once
 
 #include <cstddef>

@@ -25,10 +25,20 @@ FS_HD constexpr Philox4x32 Philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, 
       k0 += kW0;
       k1 += kW1;
     }
+#if defined(__CUDA_ARCH__)
+    // The same words. Written as a high-word intrinsic and a 32-bit
+    // multiply, ptxas fuses each pair into one IMAD.WIDE.U32; from the
+    // 64-bit product it also emits a needless VIADD of the high word and a
+    // zero register (sm_90a, nvcc 13.0: 20 of a call's ~120 instructions;
+    // cuda/RESULTS.md, 2026-12-07 evening).
+    const uint32_t hi0 = __umulhi(kM0, c0), lo0 = kM0 * c0;
+    const uint32_t hi1 = __umulhi(kM1, c2), lo1 = kM1 * c2;
+#else
     const uint64_t p0 = uint64_t{kM0} * c0;
     const uint64_t p1 = uint64_t{kM1} * c2;
     const uint32_t hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
     const uint32_t hi1 = static_cast<uint32_t>(p1 >> 32), lo1 = static_cast<uint32_t>(p1);
+#endif
     const uint32_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
     c0 = n0;
     c1 = lo1;
@@ -60,7 +70,13 @@ FS_HD constexpr Philox4x32 StochasticCall(uint64_t seed, uint64_t counter) {
 // index mod 4 of the call with counter floor(index / 4), key = seed split
 // into 32-bit halves, low half first.
 FS_HD constexpr uint32_t StochasticBits(uint64_t seed, uint64_t index) {
-  return StochasticCall(seed, StochasticCounter(index)).v[StochasticWord(index)];
+  const Philox4x32 r = StochasticCall(seed, StochasticCounter(index));
+  // Selects, not r.v[word]: a GPU thread keeps r in registers, which a
+  // run-time index cannot address, so the indexed read went through local
+  // memory (the fixed-point GEMM's sr group step, cuda/RESULTS.md
+  // 2026-12-07 evening).
+  const unsigned word = StochasticWord(index);
+  return word == 0 ? r.v[0] : word == 1 ? r.v[1] : word == 2 ? r.v[2] : r.v[3];
 }
 
 }  // namespace floatscope
