@@ -26,11 +26,14 @@ FS_HD constexpr Philox4x32 Philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, 
       k1 += kW1;
     }
 #if defined(__CUDA_ARCH__)
-    // The same words. Written as a high-word intrinsic and a 32-bit
-    // multiply, ptxas fuses each pair into one IMAD.WIDE.U32; from the
-    // 64-bit product it also emits a needless VIADD of the high word and a
-    // zero register (sm_90a, nvcc 13.0: 20 of a call's ~120 instructions;
-    // cuda/RESULTS.md, 2026-12-07 evening).
+    // The same words. From the 64-bit product ptxas (nvcc 13.0, sm_90a)
+    // emits IMAD.WIDE.U32 plus a needless VIADD of the high word and a zero
+    // register; from a high-word intrinsic and a 32-bit multiply it emits
+    // one IMAD.WIDE.U32 in a kernel of Philox alone (120 -> 104
+    // instructions a call) and IMAD.HI + IMAD, as many as before, in the
+    // scaled cast. Measured on an H100 beside the previous build: no loss,
+    // the memory-bound sr kernels 0-2 points of copy faster (cuda/RESULTS.md,
+    // 2026-12-07 19:34).
     const uint32_t hi0 = __umulhi(kM0, c0), lo0 = kM0 * c0;
     const uint32_t hi1 = __umulhi(kM1, c2), lo1 = kM1 * c2;
 #else

@@ -1,0 +1,13 @@
+set -uo pipefail
+source cuda/device_setup.sh
+echo "== suite: the block GEMM kernel case (at $(at) s)"
+timeout 60 stdbuf -oL "$B/gpu_kernels_test" -d -tc="the fixed-point kBlock*" > "$OUT/gpu_suite_block.log" 2>&1; echo "exit $?" >> "$OUT/gpu_suite_block.log"
+grep -E "test cases|assertions|exit" "$OUT/gpu_suite_block.log"
+echo "== gemm_bench (at $(at) s)"
+timeout 110 "$B/gemm_bench" --size 4096 --reps 5 --general-size 256 --check 64 > "$OUT/gemm_bench.log" 2>&1; echo "exit $?" >> "$OUT/gemm_bench.log"
+grep -E "^(h100|kHardware|kSeq|kFused|kExact|kBlock)|exit" "$OUT/gemm_bench.log"
+verify 5 --format int8 --round sr,sr-eq --seed 99 --kernels fast
+verify 5 --format e4m3fn,bf16 --round sr-eq --seed 12345 --kernels fast --scale 0x1.6a09e6p+0
+verify 5 --format e4m3,binary8p3 --round sr --seed 12345 --kernels fast
+grep -E "passed|failed|budget spent" "$OUT/verify.log"
+echo "all stages: $(at) s" | tee -a "$OUT/device.txt"
