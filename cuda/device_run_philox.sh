@@ -37,18 +37,7 @@ for b in gemm_bench gemm_bench_base; do
 done
 
 echo "== 3. gpu_bench (at $(at) s)"
-for rep in $(seq 1 "${REPS:-1}"); do
-  for b in gpu_bench gpu_bench_base; do
-    [[ -x "$B/$b" ]] || continue
-    timeout 90 "$B/$b" --gemm 0 --reps 10 > "$OUT/${b}_$rep.log" 2>&1
-    echo "exit $?" >> "$OUT/${b}_$rep.log"
-  done
-done
-for b in gpu_bench gpu_bench_base; do
-  [[ -x "$B/$b" ]] || continue
-  echo "-- $b"
-  grep -hE "copy \(|per-tensor scaled  |(fake-quant|encode) +[a-z0-9]+ +sr|exit" "$OUT/${b}"_*.log | head -60
-done
+gpu_bench_runs "${REPS:-1}"
 
 echo "== 4. gpu-verify (at $(at) s)"
 verify 5 --format e4m3fn,bf16 --round sr --seed 12345 --kernels fast --scale 0x1.6a09e6p+0

@@ -24,18 +24,7 @@ source "$(dirname "$0")/device_setup.sh"
 
 if [[ -x "$B/gpu_bench" ]]; then
   echo "== 1. gpu_bench, this tree and the baseline (at $(at) s)"
-  for rep in 1 2; do
-    for b in gpu_bench gpu_bench_base; do
-      [[ -x "$B/$b" ]] || continue
-      timeout 90 "$B/$b" --gemm 0 --reps 10 > "$OUT/${b}_$rep.log" 2>&1
-      echo "exit $?" >> "$OUT/${b}_$rep.log"
-    done
-  done
-  for b in gpu_bench gpu_bench_base; do
-    [[ -x "$B/$b" ]] || continue
-    echo "-- $b"
-    grep -hE "copy \(|per-tensor scaled  |fake-quant +[a-z0-9]+ +sr|exit" "$OUT/${b}"_*.log | head -60
-  done
+  gpu_bench_runs 2 "copy \\(|per-tensor scaled  |fake-quant +[a-z0-9]+ +sr|exit"
 fi
 
 if [[ -x "$B/floatscope" ]]; then

@@ -57,3 +57,23 @@ simd_sr_stage() {
   fi
   grep -E "s for|passed" "$OUT/simd_sr.log" | tail -40
 }
+
+# gpu_bench_runs REPS [PATTERN]: gpu_bench of this tree and, when the bundle
+# has it, $B/gpu_bench_base (a baseline build), alternating, REPS times, so
+# that their ratios compare within one call; logs $OUT/<binary>_<rep>.log,
+# then the rows matching PATTERN (default: copy, per-tensor scaled, sr).
+gpu_bench_runs() {
+  local rep b
+  for rep in $(seq 1 "$1"); do
+    for b in gpu_bench gpu_bench_base; do
+      [[ -x "$B/$b" ]] || continue
+      timeout 90 "$B/$b" --gemm 0 --reps 10 > "$OUT/${b}_$rep.log" 2>&1
+      echo "exit $?" >> "$OUT/${b}_$rep.log"
+    done
+  done
+  for b in gpu_bench gpu_bench_base; do
+    [[ -x "$B/$b" ]] || continue
+    echo "-- $b"
+    grep -hE "${2:-copy \(|per-tensor scaled  |(fake-quant|encode) +[a-z0-9]+ +sr|exit}" "$OUT/${b}"_*.log | head -60
+  done
+}
