@@ -1,5 +1,11 @@
+#!/usr/bin/env bash
+# The second device call of 2026-12-07 19:44 UTC (cuda/RESULTS.md, "Scaled
+# sr's fraction in float64 ..."): what cuda/device_run_sr_speed.sh's first
+# call left (the suite's block-kernel case, int8 sr/sr-eq, the scaled
+# sr-eq, the plan kernels' sr) and gemm_bench at 4096^3.
+#   DEV=build/devu cuda/device_run_sr_speed_rest.sh [SECONDS]
 set -uo pipefail
-source cuda/device_setup.sh
+source "$(dirname "$0")/device_setup.sh"
 echo "== suite: the block GEMM kernel case (at $(at) s)"
 timeout 60 stdbuf -oL "$B/gpu_kernels_test" -d -tc="the fixed-point kBlock*" > "$OUT/gpu_suite_block.log" 2>&1; echo "exit $?" >> "$OUT/gpu_suite_block.log"
 grep -E "test cases|assertions|exit" "$OUT/gpu_suite_block.log"
