@@ -196,7 +196,9 @@ FS_HD ScaleParts ScalePartsOf(float scale) {
   return ScaleParts{scale, scale * 0.5f, static_cast<double>(scale)};
 }
 
-// 2^e as a float64, for -1022 <= e <= 1023.
+// 2^e as a float64, for -1022 <= e <= 1023: formats/format.h Pow2 built
+// from the exponent field in one step, for the per-element path (Pow2 is
+// a loop, meant for constants and covering the subnormal powers too).
 FS_HD double Pow2F64(int32_t e) {
   return __builtin_bit_cast(double, static_cast<uint64_t>(static_cast<uint32_t>(1023 + e)) << 52);
 }
