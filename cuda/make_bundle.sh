@@ -22,7 +22,7 @@ for spec in "$@"; do
   echo "$name: $(stat -c %s "$dev/bin/$name.xz") bytes"
 done
 for lib in libhwy.so.1 libfmt.so.9 libgmp.so.10 libmpfr.so.6; do
-  src=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+  src=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}') || true  # awk exits early: SIGPIPE
   [[ -n "$src" ]] && cp -L "$src" "$dev/lib/$lib"
 done
 du -sh "$dev"
