@@ -546,6 +546,36 @@ TEST_CASE("the fast GEMM kernel equals emulate/dot.h at K = 4096: H100 presets, 
   CHECK(bad == 0);
 }
 
+// Values of A and B whose leading bit is beyond 2^+-limit become values
+// near 1 (their sign and mantissa kept): sums of moderate size.
+void ClampExponents(const Format& f, std::vector<uint64_t>& v, int limit) {
+  const uint64_t one = EncodeFromF64(f, 1.0).code;
+  for (uint64_t& x : v) {
+    const Unpacked u = Unpack(f, x);
+    if (u.cls == Class::kFinite && std::abs(u.exp + static_cast<int>(detail::BitLength(u.sig)) - 1) > limit)
+      x = (one & ~MantissaMask(f)) | (x & (MantissaMask(f) | SignBit(f)));
+  }
+}
+
+// The edge rows and columns of the float GEMM kernels' tests (A: m x k, B:
+// k x n, m >= 18, n >= 41): rows of the largest finite values with mixed
+// signs (5), of -0 (11), of the smallest subnormal (13), of +1, -1, ...
+// (17); columns of +0 (13), +-0 (21), and 40 made of pairs of equal
+// values, which row 17 cancels to an exact zero.
+void PlantEdgeRowsAndColumns(const Format& in_a, std::vector<uint64_t>& a, const Format& in_b,
+                             std::vector<uint64_t>& b, size_t n, size_t k) {
+  const uint64_t one_a = EncodeFromF64(in_a, 1.0).code;
+  for (size_t kk = 0; kk < k; ++kk) {
+    a[5 * k + kk] = MaxFiniteMagnitude(in_a) | (kk % 7 == 3 ? SignBit(in_a) : 0);
+    a[11 * k + kk] = SignBit(in_a);                          // -0
+    a[13 * k + kk] = 1 | (kk % 3 == 0 ? SignBit(in_a) : 0);  // the smallest subnormal
+    a[17 * k + kk] = one_a | (kk % 2 ? SignBit(in_a) : 0);   // +1, -1, ...
+    b[kk * n + 13] = 0;                                      // +0
+    b[kk * n + 21] = kk % 5 == 0 ? SignBit(in_b) : 0;        // +-0
+  }
+  for (size_t kk = 0; kk + 1 < k; kk += 2) b[(kk + 1) * n + 40] = b[kk * n + 40];  // row 17: exact zero
+}
+
 // The float32 kernel (cuda/gemm_float_kernel.cu: kSequential and kFused on
 // the GPU's FMA) at K = 4096 against emulate/dot.h's Dot on the CPU, code
 // and flags of every element: both models, the four modes it runs, f16,
@@ -582,32 +612,16 @@ TEST_CASE("the float32 GEMM kernel equals emulate/dot.h at K = 4096: kSequential
         const uint64_t nan_a = CanonicalNanCode(*c.in_a), nan_b = CanonicalNanCode(*c.in_b);
         const uint64_t inf_a = HasInf(*c.in_a) ? PositiveInfCode(*c.in_a) : nan_a;
         const uint64_t inf_b = HasInf(*c.in_b) ? PositiveInfCode(*c.in_b) : nan_b;
-        const uint64_t one_a = EncodeFromF64(*c.in_a, 1.0).code;
         // Random codes of bf16 have any exponent: all but a few rows would
         // leave the kernel's window. Values beyond 2^+-20 become near 1.
-        for (std::vector<uint64_t>* v : {&a, &b}) {
-          const Format& f = v == &a ? *c.in_a : *c.in_b;
-          const uint64_t one = EncodeFromF64(f, 1.0).code;
-          for (uint64_t& x : *v) {
-            const Unpacked u = Unpack(f, x);
-            if (u.cls == Class::kFinite && std::abs(u.exp + static_cast<int>(detail::BitLength(u.sig)) - 1) > 20)
-              x = (one & ~MantissaMask(f)) | (x & (MantissaMask(f) | SignBit(f)));
-          }
-        }
+        ClampExponents(*c.in_a, a, 20);
+        ClampExponents(*c.in_b, b, 20);
         a[3 * k + 100] = nan_a;
         a[7 * k + 4000] = inf_a;
         a[7 * k + 4001] = inf_a | SignBit(*c.in_a);  // inf - inf in one row
         b[200 * n + 9] = inf_b | SignBit(*c.in_b);
         b[3000 * n + 130] = nan_b;
-        for (size_t kk = 0; kk < k; ++kk) {
-          a[5 * k + kk] = MaxFiniteMagnitude(*c.in_a) | (kk % 7 == 3 ? SignBit(*c.in_a) : 0);
-          a[11 * k + kk] = SignBit(*c.in_a);                                // -0
-          a[13 * k + kk] = 1 | (kk % 3 == 0 ? SignBit(*c.in_a) : 0);        // the smallest subnormal
-          a[17 * k + kk] = one_a | (kk % 2 ? SignBit(*c.in_a) : 0);         // +1, -1, ...
-          b[kk * n + 13] = 0;                                               // +0
-          b[kk * n + 21] = kk % 5 == 0 ? SignBit(*c.in_b) : 0;              // +-0
-        }
-        for (size_t kk = 0; kk < k; kk += 2) b[(kk + 1) * n + 40] = b[kk * n + 40];  // row 17: exact zero
+        PlantEdgeRowsAndColumns(*c.in_a, a, *c.in_b, b, n, k);
         a[19 * k + 77] = EncodeFromF64(*c.in_a, 0x1p100).code;  // bf16: outside the window (f16, FP8: the max)
         b[9 * n + 50] = EncodeFromF64(*c.in_b, 0x1p-100).code;  // bf16: outside; the others: 0
         bad += CompareGemmCodes(*c.in_a, a, *c.in_b, b, formats::kF32, model, opt, m, n, k, 3);
@@ -666,30 +680,13 @@ TEST_CASE("the float64 GEMM kernel equals emulate/dot.h: narrow accumulators, ev
       seed += 2;
       // Values near 1 (|exponent| <= 3), so that most sums stay finite in a
       // narrow accumulator and the kernel's own path is what is compared.
-      for (std::vector<uint64_t>* v : {&a, &b}) {
-        const Format& f = v == &a ? *c.in_a : *c.in_b;
-        const uint64_t one = EncodeFromF64(f, 1.0).code;
-        for (uint64_t& x : *v) {
-          const Unpacked u = Unpack(f, x);
-          if (u.cls == Class::kFinite && std::abs(u.exp + static_cast<int>(detail::BitLength(u.sig)) - 1) > 3)
-            x = (one & ~MantissaMask(f)) | (x & (MantissaMask(f) | SignBit(f)));
-        }
-      }
+      ClampExponents(*c.in_a, a, 3);
+      ClampExponents(*c.in_b, b, 3);
       const uint64_t nan_a = CanonicalNanCode(*c.in_a), nan_b = CanonicalNanCode(*c.in_b);
-      const uint64_t inf_a = HasInf(*c.in_a) ? PositiveInfCode(*c.in_a) : nan_a;
-      const uint64_t one_a = EncodeFromF64(*c.in_a, 1.0).code;
       a[3 * k + 100] = nan_a;
-      a[7 * k + 900] = inf_a;
+      a[7 * k + 900] = HasInf(*c.in_a) ? PositiveInfCode(*c.in_a) : nan_a;
       b[200 * n + 9] = nan_b;
-      for (size_t kk = 0; kk < k; ++kk) {
-        a[5 * k + kk] = MaxFiniteMagnitude(*c.in_a) | (kk % 7 == 3 ? SignBit(*c.in_a) : 0);
-        a[11 * k + kk] = SignBit(*c.in_a);                          // -0
-        a[13 * k + kk] = 1 | (kk % 3 == 0 ? SignBit(*c.in_a) : 0);  // the smallest subnormal
-        a[17 * k + kk] = one_a | (kk % 2 ? SignBit(*c.in_a) : 0);   // +1, -1, ...
-        b[kk * n + 13] = 0;                                         // +0
-        b[kk * n + 21] = kk % 5 == 0 ? SignBit(*c.in_b) : 0;        // +-0
-      }
-      for (size_t kk = 0; kk < k; kk += 2) b[(kk + 1) * n + 40] = b[kk * n + 40];  // row 17: exact zero
+      PlantEdgeRowsAndColumns(*c.in_a, a, *c.in_b, b, n, k);
       bad += CompareGemmCodes(*c.in_a, a, *c.in_b, b, *c.acc, model, opt, m, n, k, 3);
       ++ran;
     }
