@@ -192,7 +192,7 @@ bool GemmBlockFixedApplies(const Format& in_a, const Format& in_b, const Format&
                            size_t m, size_t n, size_t k) {
   if (model.accumulation != Accumulation::kBlock && model.accumulation != Accumulation::kExact) return false;
   if (model.accumulation == Accumulation::kBlock && model.block == 0) return false;
-  if (!detail::TakesCodesInOrder(model)) return false;  // an operand conversion or a K order: GemmGeneral
+  if (!detail::FixedGemmTiles(model)) return false;  // an operand conversion or a K order: GemmGeneral
   if (m == 0 || n == 0 || (m + kBM - 1) / kBM > 65535) return false;
   return BlockFixedFits(in_a, in_b, acc, k);
 }

@@ -963,28 +963,20 @@ TEST_CASE("hopper-mma-fp8 equals its statement written in host arithmetic") {
   CHECK(differs_from_in_order > 100);  // the order is not a no-op on this data
 }
 
-TEST_CASE("the GPU GEMM kernels' tiling predicates: codes in K order, and K orders whose instructions tile K") {
+TEST_CASE("the fast GPU GEMM tiles only models without an operand conversion or a K order") {
   for (const H100TensorCoreModel& p : kH100TensorCoreModels) {
     const std::string name = p.name;
     CAPTURE(name);
-    CHECK(detail::TakesCodesInOrder(p.model) == (name != "hopper-mma-fp8"));
-    CHECK(detail::FixedGemmTiles(p.model, 32));  // hopper-mma-fp8: one 32-K instruction per K tile
+    CHECK(detail::FixedGemmTiles(p.model) == (name != "hopper-mma-fp8"));
   }
   DotModel m;
   m.accumulation = Accumulation::kHardware;
-  CHECK(detail::TakesCodesInOrder(m));
-  CHECK(detail::FixedGemmTiles(m, 32));
+  CHECK(detail::FixedGemmTiles(m));
   m.substeps = 2;  // no instruction_k: K in order still
-  CHECK(detail::TakesCodesInOrder(m));
+  CHECK(detail::FixedGemmTiles(m));
   m.instruction_k = 32;
-  CHECK_FALSE(detail::TakesCodesInOrder(m));
-  CHECK(detail::FixedGemmTiles(m, 32));
-  CHECK(detail::FixedGemmTiles(m, 64));
-  CHECK_FALSE(detail::FixedGemmTiles(m, 16));  // an instruction across two tiles
-  m.instruction_k = 24;
-  CHECK_FALSE(detail::FixedGemmTiles(m, 32));
+  CHECK_FALSE(detail::FixedGemmTiles(m));
   m.instruction_k = 0;
   m.operand_format = &formats::kF16;
-  CHECK_FALSE(detail::TakesCodesInOrder(m));
-  CHECK(detail::FixedGemmTiles(m, 32));  // a conversion: per element, in the tile's decode
+  CHECK_FALSE(detail::FixedGemmTiles(m));
 }
