@@ -92,18 +92,11 @@ __device__ __forceinline__ double DecodeInput(const Format& f, uint32_t code, bo
   return special ? 0.0 : ToF64(u);
 }
 
-// A float64 (zero or normal) as an Unpacked value.
+// A float64 as the core's Unpacked value (every float64 here is zero or
+// normal: significand 2^52 | mantissa, as RoundPairToAcc reads it).
 __device__ __forceinline__ Unpacked FromF64(double x) {
-  const uint64_t bits = static_cast<uint64_t>(__double_as_longlong(x));
-  Unpacked u;
-  u.sign = (bits >> 63) != 0;
-  const int32_t field = static_cast<int32_t>((bits >> 52) & 0x7ff);
-  if (field != 0) {
-    u.cls = Class::kFinite;
-    u.sig = (bits & ((uint64_t{1} << 52) - 1)) | (uint64_t{1} << 52);
-    u.exp = field - 1075;
-  }
-  return u;
+  constexpr Format kF64 = formats::kF64;  // a local copy (device code)
+  return Unpack(kF64, static_cast<uint64_t>(__double_as_longlong(x)));
 }
 
 // RoundToAcc's general case, out of line: the core's RoundPack of
