@@ -274,7 +274,7 @@ int main(int argc, char** argv) {
     cases.push_back({"kFused rna", &formats::kBf16, &formats::kBf16, fused, rna, false});
     cases.push_back({"kFused sr", &formats::kBf16, &formats::kBf16, fused, sr, false});
     cases.push_back({"kSequential sr", &formats::kBf16, &formats::kBf16, seq, sr, false});
-    // kExact and kBlock (the fixed-point block kernel for E4M3).
+    // kExact and kBlock (the fixed-point block kernel).
     DotModel exact, block32, block16;
     exact.accumulation = Accumulation::kExact;
     block32.accumulation = block16.accumulation = Accumulation::kBlock;
@@ -283,6 +283,10 @@ int main(int argc, char** argv) {
     cases.push_back({"kExact rne", &formats::kE4m3fn, &formats::kE4m3fn, exact, rne, false});
     cases.push_back({"kBlock 32 rne", &formats::kE4m3fn, &formats::kE4m3fn, block32, rne, false});
     cases.push_back({"kBlock 16 sr", &formats::kE4m3fn, &formats::kE4m3fn, block16, sr, false});
+    // 16-bit inputs: the block kernel's wide variant (three limbs).
+    cases.push_back({"kExact f16 rne", &formats::kF16, &formats::kF16, exact, rne, false});
+    cases.push_back({"kBlock 32 bf16 rne", &formats::kBf16, &formats::kBf16, block32, rne, false});
+    cases.push_back({"kBlock 16 bf16 sr", &formats::kBf16, &formats::kBf16, block16, sr, false});
   }
   if (!only.empty())
     std::erase_if(cases, [&](const Case& c) { return c.name.find(only) == std::string::npos; });

@@ -623,7 +623,7 @@ TEST_CASE("the float32 GEMM kernel equals emulate/dot.h at K = 4096: kSequential
         b[3000 * n + 130] = nan_b;
         PlantEdgeRowsAndColumns(*c.in_a, a, *c.in_b, b, n, k);
         a[19 * k + 77] = EncodeFromF64(*c.in_a, 0x1p100).code;  // bf16: outside the window (f16, FP8: the max)
-        b[9 * n + 50] = EncodeFromF64(*c.in_b, 0x1p-100).code;  // bf16: outside; the others: 0
+        b[9 * n + 51] = EncodeFromF64(*c.in_b, 0x1p-100).code;  // bf16: outside; the others: 0
         bad += CompareGemmCodes(*c.in_a, a, *c.in_b, b, formats::kF32, model, opt, m, n, k, 3);
         ++cases;
       }
@@ -697,7 +697,8 @@ TEST_CASE("the float64 GEMM kernel equals emulate/dot.h: narrow accumulators, ev
 // The fixed-point kBlock / kExact kernel (cuda/gemm_block_kernel.cu) at
 // K = 4096 against emulate/dot.h's Dot on the CPU, code and flags of every
 // element: kExact, kBlock with blocks dividing the K tile and not, E4M3 /
-// FP6 / FP4 inputs, five modes (stochastic rounding by the rounding's
+// FP6 / FP4 inputs and (the wide variant) f16 / bf16 / mixed ones, every
+// mode (stochastic rounding by the rounding's
 // index), with NaN and infinite inputs, the largest finite values, rows of
 // -0 and columns of +0 (zero block sums: GemmElement) and a row whose
 // blocks cancel.
@@ -717,7 +718,14 @@ TEST_CASE("the fixed-point kBlock/kExact GEMM kernel equals emulate/dot.h at K =
       {&formats::kE4m3fn, &formats::kE4m3fn, Accumulation::kBlock, 7, Rounding::kStochastic},
       {&formats::kE4m3fn, &formats::kE4m3fn, Accumulation::kBlock, 1, Rounding::kTowardZero},
       {&formats::kE3m2fn, &formats::kE2m1fn, Accumulation::kBlock, 48, Rounding::kUp},
-      {&formats::kE2m3fn, &formats::kE2m3fn, Accumulation::kBlock, 16, Rounding::kNearestAway}};
+      {&formats::kE2m3fn, &formats::kE2m3fn, Accumulation::kBlock, 16, Rounding::kNearestAway},
+      // The wide variant (16-bit inputs, three limbs, q per row and column).
+      {&formats::kF16, &formats::kF16, Accumulation::kExact, 0, Rounding::kNearestEven},
+      {&formats::kF16, &formats::kF16, Accumulation::kBlock, 32, Rounding::kStochastic},
+      {&formats::kBf16, &formats::kBf16, Accumulation::kExact, 0, Rounding::kTowardZero},
+      {&formats::kBf16, &formats::kBf16, Accumulation::kBlock, 16, Rounding::kUp},
+      {&formats::kBf16, &formats::kF16, Accumulation::kBlock, 64, Rounding::kStochasticEq},
+      {&formats::kF16, &formats::kE4m3fn, Accumulation::kBlock, 8, Rounding::kNearestAway}};
   uint32_t seed = 1501;
   int bad = 0;
   for (const BlockCase& c : cases) {
@@ -734,6 +742,14 @@ TEST_CASE("the fixed-point kBlock/kExact GEMM kernel equals emulate/dot.h at K =
     REQUIRE(gpu::GemmBlockFixedApplies(*c.in_a, *c.in_b, formats::kF32, model, m, n, k));
     std::vector<uint64_t> a = RandomCodes(*c.in_a, m * k, seed, false), b = RandomCodes(*c.in_b, k * n, seed + 1, false);
     seed += 2;
+    if (c.in_a->exponent_bits == 8) {  // bf16: rows that fit 40 bits but row 19, column 51 and the planted ones
+      ClampExponents(*c.in_a, a, 12);
+      a[19 * k + 77] = EncodeFromF64(*c.in_a, 0x1p100).code;
+    }
+    if (c.in_b->exponent_bits == 8) {
+      ClampExponents(*c.in_b, b, 12);
+      b[9 * n + 51] = EncodeFromF64(*c.in_b, 0x1p-100).code;
+    }
     const uint64_t one_a = EncodeFromF64(*c.in_a, 1.0).code;
     if (HasNan(*c.in_a)) a[3 * k + 100] = CanonicalNanCode(*c.in_a);
     if (HasNan(*c.in_b)) b[3000 * n + 50] = CanonicalNanCode(*c.in_b);
