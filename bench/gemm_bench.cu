@@ -165,6 +165,8 @@ struct Case {
   DotModel model;
   Options opt;
   bool fast_accum;  // for the cuBLAS row of FP8
+  const Format* acc = &formats::kF32;
+  int spread = 6;  // the inputs' exponents: within +-spread of 1 (RandomCodes)
 };
 
 }  // namespace
@@ -198,6 +200,7 @@ int main(int argc, char** argv) {
   preset("h100-e4m3-fast", formats::kE4m3fn, formats::kE4m3fn, true);
   preset("h100-e5m2xe4m3", formats::kE5m2, formats::kE4m3fn, false);
   preset("h100-e5m2xe4m3-fast", formats::kE5m2, formats::kE4m3fn, true);
+  preset("hopper-mma-fp8", formats::kE4m3fn, formats::kE4m3fn, false);  // no cuBLAS row: mma.sync, not a library GEMM
   {
     DotModel g;  // the generic example: G 4, F 24, leading-bit alignment, rne
     g.accumulation = Accumulation::kHardware;
@@ -223,17 +226,27 @@ int main(int argc, char** argv) {
     Options rdn;
     rdn.rounding = Rounding::kDown;
     cases.push_back({"kHardware G8 F20 f32p14 rdn", &formats::kE5m2, &formats::kE4m3fn, f, rdn, false});
-    DotModel b = g;  // a bf16 sum format (a compile-time sum kind of its own since branch gemm-g4)
+    // Sum formats of the IEEE-like kind (widths read at run time): bf16, tf32.
+    DotModel b = g;
     b.sum_format = &formats::kBf16;
     cases.push_back({"kHardware G4 F24 bf16-sum rne", &formats::kBf16, &formats::kBf16, b, Options{}, false});
-    // The fixed-point kernel's run-time variant: a sum format or a rounding
-    // mode without a compile-time kind (tf32 sums; rna, rto, sr-eq).
     DotModel t = g;
     t.sum_format = &formats::kTf32;
     cases.push_back({"kHardware G4 F24 tf32-sum rne", &formats::kBf16, &formats::kBf16, t, Options{}, false});
-    Options rna;
+    // Rounding modes read at run time in the unrolled group step.
+    Options rna, rto, sreq;
     rna.rounding = Rounding::kNearestAway;
+    rto.rounding = Rounding::kOdd;
+    sreq.rounding = Rounding::kStochasticEq;
     cases.push_back({"kHardware G4 F24 leading-bit rna", &formats::kBf16, &formats::kBf16, g, rna, false});
+    cases.push_back({"kHardware G4 F24 leading-bit rto", &formats::kBf16, &formats::kBf16, g, rto, false});
+    cases.push_back({"kHardware G16 F12 N2 exponent-sum sr-eq", &formats::kF16, &formats::kF16, s, sreq, false});
+    // The wholly run-time variant: a sum format of no kind (e4m3fn: no
+    // infinities).
+    DotModel e = g;
+    e.fraction_bits = 12;
+    e.sum_format = &formats::kE4m3fn;
+    cases.push_back({"kHardware G4 F12 e4m3fn-sum rne", &formats::kE4m3fn, &formats::kE4m3fn, e, Options{}, false});
   }
   {
     // kSequential and kFused (the float32 kernel where it applies).
@@ -249,17 +262,31 @@ int main(int argc, char** argv) {
     cases.push_back({"kFused rne", &formats::kBf16, &formats::kBf16, fused, rne, false});
     cases.push_back({"kFused rtz", &formats::kE4m3fn, &formats::kE4m3fn, fused, rtz, false});
     cases.push_back({"kFused rup", &formats::kF16, &formats::kF16, fused, rup, false});
-    // kExact and kBlock (the fixed-point block kernel for E4M3).
+    // The float64 kernel: narrow accumulators, and float32 under rna (inputs
+    // near 1, so that the sums stay finite in f16).
+    Options rna, sr;
+    rna.rounding = Rounding::kNearestAway;
+    sr.rounding = Rounding::kStochastic;
+    cases.push_back({"kFused f16-acc rne", &formats::kF16, &formats::kF16, fused, rne, false, &formats::kF16, 2});
+    cases.push_back({"kSequential f16-acc rne", &formats::kF16, &formats::kF16, seq, rne, false, &formats::kF16, 2});
+    cases.push_back({"kFused bf16-acc sr", &formats::kBf16, &formats::kBf16, fused, sr, false, &formats::kBf16, 2});
+    cases.push_back({"kSequential bf16-acc sr", &formats::kBf16, &formats::kBf16, seq, sr, false, &formats::kBf16, 2});
+    cases.push_back({"kFused rna", &formats::kBf16, &formats::kBf16, fused, rna, false});
+    cases.push_back({"kFused sr", &formats::kBf16, &formats::kBf16, fused, sr, false});
+    cases.push_back({"kSequential sr", &formats::kBf16, &formats::kBf16, seq, sr, false});
+    // kExact and kBlock (the fixed-point block kernel).
     DotModel exact, block32, block16;
     exact.accumulation = Accumulation::kExact;
     block32.accumulation = block16.accumulation = Accumulation::kBlock;
     block32.block = 32;
     block16.block = 16;
-    Options sr;
-    sr.rounding = Rounding::kStochastic;
     cases.push_back({"kExact rne", &formats::kE4m3fn, &formats::kE4m3fn, exact, rne, false});
     cases.push_back({"kBlock 32 rne", &formats::kE4m3fn, &formats::kE4m3fn, block32, rne, false});
     cases.push_back({"kBlock 16 sr", &formats::kE4m3fn, &formats::kE4m3fn, block16, sr, false});
+    // 16-bit inputs: the block kernel's wide variant (three limbs).
+    cases.push_back({"kExact f16 rne", &formats::kF16, &formats::kF16, exact, rne, false});
+    cases.push_back({"kBlock 32 bf16 rne", &formats::kBf16, &formats::kBf16, block32, rne, false});
+    cases.push_back({"kBlock 16 bf16 sr", &formats::kBf16, &formats::kBf16, block16, sr, false});
   }
   if (!only.empty())
     std::erase_if(cases, [&](const Case& c) { return c.name.find(only) == std::string::npos; });
@@ -273,11 +300,13 @@ int main(int argc, char** argv) {
   const size_t m = size, n = size, k = size;
   const double flop = 2.0 * double(m) * double(n) * double(k);
   std::printf("M = N = K = %zu, median of %d after a warm-up\n", size, reps);
-  std::printf("%-40s %-16s %10s %10s %10s %10s %s\n", "model", "inputs", "emu ms", "emu TF/s", "cuBLAS ms",
+  std::printf("%-40s %-24s %10s %10s %10s %10s %s\n", "model", "inputs", "emu ms", "emu TF/s", "cuBLAS ms",
               "cuBLAS TF/s", "check vs CPU");
   std::mt19937 pick(7);
   for (const Case& c : cases) {
-    const std::vector<uint32_t> a = RandomCodes(*c.in_a, m * k, 11, 6), b = RandomCodes(*c.in_b, k * n, 12, 6);
+    const std::vector<uint32_t> a = RandomCodes(*c.in_a, m * k, 11, c.spread),
+                                b = RandomCodes(*c.in_b, k * n, 12, c.spread);
+    const Format& acc = *c.acc;
     uint32_t* d_a = Upload(a);
     uint32_t* d_b = Upload(b);
     uint64_t* d_c = nullptr;
@@ -285,12 +314,11 @@ int main(int argc, char** argv) {
     Check(cudaMalloc(&d_c, m * n * sizeof(uint64_t)), "cudaMalloc");
     Check(cudaMalloc(&d_flags, m * n), "cudaMalloc");
     Check(cudaMemset(d_c, 0xff, m * n * sizeof(uint64_t)), "cudaMemset");
-    const char* path = gpu::GemmFixedPointApplies(*c.in_a, *c.in_b, formats::kF32, c.model, m, n, k)
-                           ? "(fixed-point kernel)"
-                       : gpu::GemmFloatApplies(*c.in_a, *c.in_b, formats::kF32, c.model, c.opt, m, n, k)
-                           ? "(float32 kernel)"
-                       : gpu::GemmBlockFixedApplies(*c.in_a, *c.in_b, formats::kF32, c.model, m, n, k)
-                           ? "(block kernel)"
+    const char* path = gpu::GemmFixedPointApplies(*c.in_a, *c.in_b, acc, c.model, m, n, k) ? "(fixed-point kernel)"
+                       : gpu::GemmFloatApplies(*c.in_a, *c.in_b, acc, c.model, c.opt, m, n, k) ? "(float32 kernel)"
+                       : gpu::GemmBlockFixedApplies(*c.in_a, *c.in_b, acc, c.model, m, n, k)   ? "(block kernel)"
+                       : gpu::GemmFloat64Applies(*c.in_a, *c.in_b, acc, c.model, c.opt, m, n, k)
+                           ? "(float64 kernel)"
                            : "(general kernel)";
     // cuBLAS on the same codes (B given as N x K, the layout it takes).
     double cublas_ms = -1;
@@ -315,11 +343,11 @@ int main(int argc, char** argv) {
     {
       Check(cudaMemset(d_c, 0xff, m * n * sizeof(uint64_t)), "cudaMemset");
       const double ms = MedianMs(reps, [&] {
-        gpu::Gemm(*c.in_a, d_a, *c.in_b, d_b, m, n, k, formats::kF32, c.model, d_c, nullptr, c.opt, 0);
+        gpu::Gemm(*c.in_a, d_a, *c.in_b, d_b, m, n, k, acc, c.model, d_c, nullptr, c.opt, 0);
       });
       // A sample of C against the CPU, code and flags (a last run with
       // flags).
-      gpu::Gemm(*c.in_a, d_a, *c.in_b, d_b, m, n, k, formats::kF32, c.model, d_c, d_flags, c.opt, 0);
+      gpu::Gemm(*c.in_a, d_a, *c.in_b, d_b, m, n, k, acc, c.model, d_c, d_flags, c.opt, 0);
       std::vector<uint64_t> got(m * n);
       std::vector<uint8_t> got_flags(m * n);
       Check(cudaMemcpy(got.data(), d_c, m * n * sizeof(uint64_t), cudaMemcpyDeviceToHost), "cudaMemcpy");
@@ -327,12 +355,12 @@ int main(int argc, char** argv) {
       int agree = 0;
       for (int s = 0; s < check; ++s) {
         const size_t i = pick() % m, j = pick() % n;
-        const Result r = Dot(*c.in_a, a64.data() + i * k, 1, *c.in_b, b64.data() + j, n, k, formats::kF32, c.model,
-                             c.opt, (i * n + j) * per);
+        const Result r =
+            Dot(*c.in_a, a64.data() + i * k, 1, *c.in_b, b64.data() + j, n, k, acc, c.model, c.opt, (i * n + j) * per);
         agree += r.code == got[i * n + j] && r.flags == got_flags[i * n + j];
       }
-      const std::string inputs = std::string(c.in_a->name) + " x " + c.in_b->name;
-      std::printf("%-40s %-16s %10.2f %10.3f %10.3f %10.1f %d/%d %s\n", c.name.c_str(), inputs.c_str(), ms,
+      const std::string inputs = std::string(c.in_a->name) + " x " + c.in_b->name + " -> " + acc.name;
+      std::printf("%-40s %-24s %10.2f %10.3f %10.3f %10.1f %d/%d %s\n", c.name.c_str(), inputs.c_str(), ms,
                   flop / ms * 1e-9, cublas_ms, cublas_ms > 0 ? flop / cublas_ms * 1e-9 : 0.0, agree, check,
                   path);
       std::fflush(stdout);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 16 part 5 (cuda/RESULTS.md, "Every rounding mode, IEEE-like sum
 # formats and hopper-mma-fp8 on the fixed-point GEMM kernel; a float64
-# kernel for kSequential/kFused"): the suite's new GEMM cases (against
+# kernel for kSequential/kFused"; the block kernel's wide variant for
+# 16-bit inputs): the suite's new GEMM cases (against
 # emulate/dot.h on the CPU), gemm_bench at 4096^3, the other GEMM cases,
 # then (when the bundle has it) gemm_bench_base, a build before the change
 # (0b5e4ff's), on the presets' rows; each stage only if the budget allows.
@@ -16,6 +17,7 @@ suite() {  # suite LIMIT PATTERN
 }
 suite 100 "the float64 GEMM kernel*"
 suite 100 "the fast GEMM kernel*"
+suite 100 "the fixed-point kBlock/kExact*"
 if (( $(left) > 60 )); then
   echo "== gemm_bench (at $(at) s)"
   timeout $(( $(left) > 175 ? 170 : $(left) - 5 )) "$B/gemm_bench" --size 4096 --reps 5 --general-size 256 --check 64 \

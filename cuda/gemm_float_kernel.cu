@@ -207,7 +207,7 @@ bool GemmFloatApplies(const Format& in_a, const Format& in_b, const Format& acc,
                       const Options& opt, size_t m, size_t n, size_t k) {
   const bool sequential = model.accumulation == Accumulation::kSequential;
   if (!sequential && model.accumulation != Accumulation::kFused) return false;
-  if (!detail::FixedGemmTiles(model)) return false;  // an operand conversion or a K order: GemmGeneral
+  if (!detail::TakesCodesInOrder(model)) return false;  // an operand conversion or a K order: GemmGeneral
   if (k == 0 || m == 0 || n == 0 || (m + kBM - 1) / kBM > 65535) return false;
   if (!SameArithmetic(acc, formats::kF32) || opt.flush_output) return false;
   const Rounding r = opt.rounding;

@@ -16,25 +16,31 @@
 // outputs: the common case inline (FixedGroupRoundFast: the 33-bit sum
 // rounded as a uint32_t by RoundNormalFast), the rest out of line
 // (FixedGroupRound -> RoundPack, HardwareGroupDone), promotions
-// (HardwarePromote) likewise. Where the sum format is float32 (the H100
-// f16/bf16 presets, every model whose sums are kept in its float32
-// accumulator), f32p14 (the FP8 presets), bf16 or f16, and the rounding one
-// of rne, rtz, rdn, rup, sr, both are compile-time constants (SumKind,
-// kRound) and the common case (RoundNormalFast, every mode) is unrolled
-// over the 16 outputs, the declined ones done afterwards; other models
-// loop over the outputs with the format and mode read at run time.
+// (HardwarePromote) likewise. Where the sum format has a compile-time kind
+// (SumKind: float32, as for the H100 f16/bf16 presets and every model
+// whose sums are kept in its float32 accumulator; f32p14, the FP8
+// presets'; or any IEEE-like format, bf16, f16, tf32, ..., whose widths
+// and bias are read at run time), the common case is unrolled over the 16
+// outputs, the declined ones done afterwards; the rounding mode is a
+// compile-time constant too for rtz, rne and sr, and read at run time for
+// the others. Sum formats of no kind (no infinities, unsigned, ...) loop
+// over the outputs with the format and mode read at run time.
 // The running sums, float32 accumulators and flags of the block's outputs
 // live in shared memory (the fast step's inexact flags in a register). Dot
 // products whose row of A or column of B holds a NaN or an infinity are
 // computed again afterwards by emulate/dot.h's GemmElement itself
 // (GemmSpecialKernel), as the general kernel does.
 //
-// Speed (cuda/RESULTS.md, "Fast emulated GEMM" and the last section,
-// 2026-12-07): 1.56-1.91 TFLOP/s for the H100 presets at 4096^3 on an
-// H100, 0.38-1.92 for generic models (G4 to G32), before the group step
-// read the running sum from its code and rounded in 32 bits (branch
-// gemm-g4: about half the group step's instructions per output; not
-// measured yet).
+// An operand conversion (DotModel::operand_format) is done per element as
+// the tiles are decoded (detail::OperandUnpack, Dot's own), and an
+// instruction K order (instruction_k dividing the K tile, as
+// hopper-mma-fp8's 32) by loading each tile in the model's order, the last
+// instruction padded with +0 products: the tile then holds the model's
+// sequence of terms, which the group steps take as they come. A conversion
+// that raises a flag sends its row or column to GemmElement.
+//
+// Speed: cuda/RESULTS.md ("Fast emulated GEMM" and later sections; the
+// README's GPU row quotes the latest run).
 #include <cuda_runtime.h>
 
 #include <string>
@@ -63,22 +69,45 @@ constexpr int kOutputs = kBM * kBN;
 // rounding the compiler folds their format and mode tests (Unpack,
 // RoundNormalFast, RoundsUp) away, which is most of a group step's
 // instructions.
-enum SumKind : int { kSumRuntime = 0, kSumF32 = 1, kSumFp8 = 2, kSumBf16 = 3, kSumF16 = 4 };
+enum SumKind : int { kSumRuntime = 0, kSumF32 = 1, kSumFp8 = 2, kSumIeee = 3 };
 constexpr int kRoundRuntime = -1;
 constexpr int32_t kSpecialCut = INT32_MIN;  // scratch_sum's mark of a NaN or infinite running sum
+
+// kSumIeee: a sum format laid out as IEEE 754's binary formats (signed,
+// subnormals, a zero, the largest exponent field for infinities and NaNs),
+// as bf16, f16, tf32 and any fp32 of fewer mantissa bits are: those
+// properties constant, its widths and bias read at run time (IeeeSum).
+bool IsIeeeLike(const Format& f) {
+  return IsFloat(f) && f.is_signed && f.inf == InfCodes::kIeee && f.nan == NanCodes::kIeee && f.has_subnormals &&
+         f.has_zero && f.bits <= 32;
+}
 
 SumKind SumKindOf(const Format& sf) {
   if (SameArithmetic(sf, formats::kF32)) return kSumF32;
   if (SameArithmetic(sf, kH100Fp8SumFormat)) return kSumFp8;
-  if (SameArithmetic(sf, formats::kBf16)) return kSumBf16;
-  if (SameArithmetic(sf, formats::kF16)) return kSumF16;
+  if (IsIeeeLike(sf)) return kSumIeee;
   return kSumRuntime;
+}
+
+// An IEEE-like sum format (IsIeeeLike) with the properties the kind fixes
+// written as constants, so that the compiler folds the tests on them.
+__device__ __forceinline__ Format IeeeSum(const Format& f) {
+  Format s = f;
+  s.kind = Kind::kFloat;
+  s.is_signed = true;
+  s.inf = InfCodes::kIeee;
+  s.nan = NanCodes::kIeee;
+  s.has_subnormals = true;
+  s.has_zero = true;
+  return s;
 }
 
 struct FixedGemmParams {
   Format in_a, in_b, acc, sf;
-  DotModel model;  // sum_format: re-pointed at sf inside the kernel
+  DotModel model;  // sum_format, operand_format: re-pointed at sf, op inside the kernels
   bool has_sum_format;
+  bool has_operand_format;
+  Format op;  // the model's operand format (has_operand_format)
   Options opt;
   detail::FixedDotPlan plan;
   const uint32_t* a;
@@ -127,20 +156,15 @@ __device__ __noinline__ void GroupSlow(const FixedGemmParams& p, const DotModel&
 // kRoundRuntime); both constant or both run-time (LaunchFixedFor).
 template <bool kLeading, int kUnroll, int kSum, int kRound>
 __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGemmParams p) {
-  // With a constant sum format and rounding the group's rounding is
+  // With a sum format of a compile-time kind the group's rounding is
   // unrolled over the thread's outputs (measured 1.41x faster for h100-f16
-  // at 4096^3, the constant format alone 1.31x; cuda/RESULTS.md); with
-  // run-time ones the unrolled format tests and call sites made it slower,
-  // so it loops.
-  constexpr bool kRegisterRound = kSum != kSumRuntime && kRound != kRoundRuntime;
+  // at 4096^3 with a constant rounding mode too, the constant format alone
+  // 1.31x; cuda/RESULTS.md); with a wholly run-time format the unrolled
+  // format tests and call sites made it slower, so it loops.
+  constexpr bool kRegisterRound = kSum != kSumRuntime;
   // Local copies (device code cannot take a host variable's address).
-  constexpr Format kF32Sum = formats::kF32, kFp8Sum = kH100Fp8SumFormat, kBf16Sum = formats::kBf16,
-                   kF16Sum = formats::kF16;
-  const Format sf = kSum == kSumF32    ? kF32Sum
-                    : kSum == kSumFp8  ? kFp8Sum
-                    : kSum == kSumBf16 ? kBf16Sum
-                    : kSum == kSumF16  ? kF16Sum
-                                       : p.sf;
+  constexpr Format kF32Sum = formats::kF32, kFp8Sum = kH100Fp8SumFormat;
+  const Format sf = kSum == kSumF32 ? kF32Sum : kSum == kSumFp8 ? kFp8Sum : kSum == kSumIeee ? IeeeSum(p.sf) : p.sf;
   Options opt = p.opt;
   if constexpr (kRound != kRoundRuntime) opt.rounding = static_cast<Rounding>(kRound);  // what LaunchFixedFor checked
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -149,6 +173,33 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
   int32_t* const scratch_sum = scratch_e + kOutputs;
   DotModel model = p.model;
   model.sum_format = p.has_sum_format ? &p.sf : nullptr;
+  // An operand conversion or a K order only in the kernels whose rounding
+  // is read at run time (kOrdered; LaunchFixedRounding sends such models
+  // there): the state they keep through the K loop made the constant-mode
+  // kernels spill (90-140 bytes against 4-12), which cost the H100 presets
+  // 7-8 % (cuda/RESULTS.md, 2026-12-08).
+  constexpr bool kOrdered = kRound == kRoundRuntime;
+  const Format* const op = kOrdered && p.has_operand_format ? &p.op : nullptr;
+  model.operand_format = op;
+  // The K order (hopper-mma-fp8's): K tile position kk holds the term
+  // k0 + kk of the model's sequence, K position order.Position(k0 + kk);
+  // positions >= k are the +0 padding of the last instruction
+  // (FixedGemmTiles: instruction_k divides kBK, and K tiles start at
+  // multiples of kBK). k_terms: the sequence's length.
+  const KOrder order(kOrdered ? model : DotModel{});
+  const size_t k_terms = kOrdered ? order.Length(p.k) : p.k;
+  auto position = [&](size_t term) { return kOrdered ? order.Position(term) : term; };
+  // One code as the adder sees it (converted to the operand format, if
+  // any), marking its row or column for GemmElement when it is a NaN or an
+  // infinity or its conversion raised a flag (Dot ORs those into the
+  // result).
+  auto decode = [&](const Format& in, uint32_t code, int32_t mant_bits, int32_t shift, uint8_t* special) {
+    uint8_t conversion_flags = 0;
+    const detail::FixedOperand x =
+        detail::FixedDecode(detail::OperandUnpack(in, code, op, opt, conversion_flags), mant_bits, shift, kLeading);
+    if (x.special || conversion_flags != 0) *special = 1;
+    return x;
+  };
   const detail::FixedDotPlan plan = p.plan;
   const int tid = threadIdx.x, tx = tid % (kBN / kTN), ty = tid / (kBN / kTN);
   const size_t i0 = size_t{blockIdx.y} * kBM, j0 = size_t{blockIdx.x} * kBN;
@@ -173,33 +224,26 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
   }
 
   uint64_t next_q = 0;  // the groups in K order (counted: (k0 + g0) / g is a 64-bit division per group)
-  for (size_t k0 = 0; k0 < k; k0 += kBK) {
+  for (size_t k0 = 0; k0 < k_terms; k0 += kBK) {
     __syncthreads();  // the last tile's readers are done
     for (int u = tid; u < kBM * kBK; u += kGemmThreads) {
       const int r = u / kBK, kk = u % kBK;
-      const size_t gi = i0 + r, gk = k0 + kk;
+      const size_t gi = i0 + r, gk = position(k0 + kk);
       detail::FixedOperand x;
-      if (gi < m && gk < k) {
-        x = detail::FixedDecode(Unpack(p.in_a, p.a[gi * k + gk], opt.flush_input), plan.mant_a, plan.a_shift,
-                                kLeading);
-        if (x.special) p.row_special[gi] = 1;
-      }
+      if (gi < m && gk < k) x = decode(p.in_a, p.a[gi * k + gk], plan.mant_a, plan.a_shift, &p.row_special[gi]);
       sh.a_sig[kk][r] = x.sig;
       sh.a_align[kk][r] = x.align;
     }
     for (int u = tid; u < kBK * kBN; u += kGemmThreads) {
       const int kk = u / kBN, cidx = u % kBN;
-      const size_t gk = k0 + kk, gj = j0 + cidx;
+      const size_t gk = position(k0 + kk), gj = j0 + cidx;
       detail::FixedOperand y;
-      if (gk < k && gj < n) {
-        y = detail::FixedDecode(Unpack(p.in_b, p.b[gk * n + gj], opt.flush_input), plan.mant_b, 0, kLeading);
-        if (y.special) p.col_special[gj] = 1;
-      }
+      if (gk < k && gj < n) y = decode(p.in_b, p.b[gk * n + gj], plan.mant_b, 0, &p.col_special[gj]);
       sh.b_sig[kk][cidx] = y.sig;
       sh.b_align[kk][cidx] = y.align;
     }
     __syncthreads();
-    const int kt = k - k0 < size_t{kBK} ? static_cast<int>(k - k0) : kBK;
+    const int kt = k_terms - k0 < size_t{kBK} ? static_cast<int>(k_terms - k0) : kBK;
     for (int g0 = 0; g0 < kt; g0 += static_cast<int>(g)) {
       const int g1 = g0 + static_cast<int>(g) < kt ? g0 + static_cast<int>(g) : kt;
       const uint64_t q = next_q++;
@@ -356,7 +400,7 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
     }
   }
 
-  const uint64_t groups = (k + g - 1) / g;
+  const uint64_t groups = (k_terms + g - 1) / g;
 #pragma unroll 1
   for (int t = 0; t < kTM * kTN; ++t) {
     const int o = out_index(t);
@@ -382,6 +426,7 @@ __global__ void GemmSpecialKernel(const FixedGemmParams p) {
   if (i >= p.m || j >= p.n || !(p.row_special[i] | p.col_special[j])) return;
   DotModel model = p.model;
   model.sum_format = p.has_sum_format ? &p.sf : nullptr;
+  model.operand_format = p.has_operand_format ? &p.op : nullptr;
   const Result r = GemmElement(p.in_a, p.a, p.in_b, p.b, i, j, p.n, p.k, p.acc, model, p.opt, p.first_index, p.per);
   p.c[i * p.n + j] = r.code;
   if (p.flags) p.flags[i * p.n + j] = r.flags;
@@ -402,45 +447,42 @@ void LaunchFixed(const FixedGemmParams& p) {
   Check(cudaGetLastError(), "GemmFixedKernel");
 }
 
-// A constant sum format with a constant rounding mode: the H100 presets'
-// round toward zero and the four other modes a generic model is likely to
-// ask for (rne, rdn, rup, sr); rna, rto and sr-eq loop.
+// A sum format of a compile-time kind: the rounding mode a constant too
+// for the H100 presets' round toward zero, rne and sr (the modes whose
+// speed the measurements in cuda/RESULTS.md rest on), read at run time for
+// the others (rdn, rup, rna, rto, sr-eq: one switch per rounding, in the
+// same unrolled group step). Models with an operand conversion or a K
+// order (hopper-mma-fp8) take the run-time mode's kernel, the one that
+// does those (kOrdered). Kernels are compiled per (alignment, kind, mode),
+// so every constant here costs build time.
 template <bool kLeading, int kUnroll, int kSum>
-bool LaunchFixedRounding(const FixedGemmParams& p) {
+void LaunchFixedRounding(const FixedGemmParams& p) {
+  if (p.has_operand_format || !KOrder(p.model).InOrder()) {  // only the run-time mode's kernels convert and reorder
+    LaunchFixed<kLeading, kUnroll, kSum, kRoundRuntime>(p);
+    return;
+  }
   switch (p.opt.rounding) {
     case Rounding::kTowardZero:
       LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kTowardZero)>(p);
-      return true;
+      return;
     case Rounding::kNearestEven:
       LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kNearestEven)>(p);
-      return true;
-    case Rounding::kDown: LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kDown)>(p); return true;
-    case Rounding::kUp: LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kUp)>(p); return true;
+      return;
     case Rounding::kStochastic:
       LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kStochastic)>(p);
-      return true;
-    default: return false;
+      return;
+    default: LaunchFixed<kLeading, kUnroll, kSum, kRoundRuntime>(p); return;
   }
 }
 
 template <bool kLeading, int kUnroll>
 void LaunchFixedFor(const FixedGemmParams& p) {
   switch (SumKindOf(p.sf)) {
-    case kSumF32:
-      if (LaunchFixedRounding<kLeading, kUnroll, kSumF32>(p)) return;
-      break;
-    case kSumFp8:
-      if (LaunchFixedRounding<kLeading, kUnroll, kSumFp8>(p)) return;
-      break;
-    case kSumBf16:
-      if (LaunchFixedRounding<kLeading, kUnroll, kSumBf16>(p)) return;
-      break;
-    case kSumF16:
-      if (LaunchFixedRounding<kLeading, kUnroll, kSumF16>(p)) return;
-      break;
-    case kSumRuntime: break;
+    case kSumF32: LaunchFixedRounding<kLeading, kUnroll, kSumF32>(p); return;
+    case kSumFp8: LaunchFixedRounding<kLeading, kUnroll, kSumFp8>(p); return;
+    case kSumIeee: LaunchFixedRounding<kLeading, kUnroll, kSumIeee>(p); return;
+    case kSumRuntime: LaunchFixed<kLeading, kUnroll, kSumRuntime, kRoundRuntime>(p); return;
   }
-  LaunchFixed<kLeading, kUnroll, kSumRuntime, kRoundRuntime>(p);
 }
 
 }  // namespace
@@ -449,11 +491,13 @@ bool GemmFixedPointApplies(const Format& in_a, const Format& in_b, const Format&
                            size_t m, size_t n, size_t k) {
   const Format& sf = model.sum_format ? *model.sum_format : acc;
   if (k == 0 || m == 0 || n == 0 || !IsFloat(acc) || !acc.has_zero) return false;
-  if (!detail::FixedGemmTiles(model)) return false;  // an operand conversion or a K order: GemmGeneral
+  if (!detail::FixedGemmTiles(model, kBK)) return false;  // a K order whose instructions do not tile kBK
   if ((m + kBM - 1) / kBM > 65535) return false;
   const uint32_t g = model.group ? model.group : 1;
   if (kBK % g != 0) return false;
-  return detail::MakeFixedDotPlan(in_a, in_b, sf, model).ok;
+  const Format& fa = model.operand_format ? *model.operand_format : in_a;
+  const Format& fb = model.operand_format ? *model.operand_format : in_b;
+  return detail::MakeFixedDotPlan(fa, fb, sf, model).ok;
 }
 
 bool GemmFixedPoint(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m,
@@ -467,9 +511,13 @@ bool GemmFixedPoint(const Format& in_a, const uint32_t* d_a, const Format& in_b,
   p.has_sum_format = model.sum_format != nullptr;
   p.sf = p.has_sum_format ? *model.sum_format : acc;
   p.model = model;
-  p.model.sum_format = nullptr;  // a host pointer: the kernel re-points it
+  p.has_operand_format = model.operand_format != nullptr;
+  if (p.has_operand_format) p.op = *model.operand_format;
+  p.model.sum_format = nullptr;  // host pointers: the kernels re-point them
+  p.model.operand_format = nullptr;
   p.opt = opt;
-  p.plan = detail::MakeFixedDotPlan(in_a, in_b, p.sf, model);
+  p.plan = detail::MakeFixedDotPlan(p.has_operand_format ? p.op : in_a, p.has_operand_format ? p.op : in_b, p.sf,
+                                    model);
   p.a = d_a;
   p.b = d_b;
   p.c = d_c;

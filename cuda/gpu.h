@@ -137,14 +137,14 @@ void Gemm(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uin
           uint64_t first_index = 0);
 // Gemm's kernels. GemmFixedPoint (cuda/gemm_kernel.cu): kHardware
 // models that emulate/dot_hardware.h's fixed-point group step runs
-// (MakeFixedDotPlan: the H100 presets, most models of inputs up to 16
-// bits) with a group size dividing 32 and neither an operand conversion nor
-// an instruction K order (detail::FixedGemmTiles; hopper-mma-fp8 has both),
+// (MakeFixedDotPlan: the H100 presets, hopper-mma-fp8 included, most models
+// of inputs up to 16 bits) with a group size dividing 32 and an instruction
+// K order, if any, whose instructions divide 32 (detail::FixedGemmTiles),
 // tiled in shared memory; returns
 // false, launching nothing, for the others. GemmGeneral: one thread per
 // element of C running GemmElement (every model; ~1000x slower). Gemm takes
 // the first that applies: GemmFixedPoint, GemmFloat, GemmBlockFixed,
-// GemmGeneral.
+// GemmFloat64, GemmGeneral.
 bool GemmFixedPointApplies(const Format& in_a, const Format& in_b, const Format& acc, const DotModel& model,
                            size_t m, size_t n, size_t k);
 // GemmFloat (cuda/gemm_float_kernel.cu): kSequential and kFused models with
@@ -168,6 +168,19 @@ bool GemmBlockFixedApplies(const Format& in_a, const Format& in_b, const Format&
 bool GemmBlockFixed(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m,
                     size_t n, size_t k, const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags,
                     const Options& opt, uint64_t first_index = 0);
+// GemmFloat64 (cuda/gemm_f64_kernel.cu): kSequential and kFused models the
+// float32 kernel does not take: float accumulators of up to 32 bits (f16,
+// bf16, FP8, float32, ...) in every rounding mode; each step's exact result
+// in float64 round-to-odd (sr into float32: an exact TwoSum pair), then
+// the core's rounding;
+// dot products with a NaN or an infinity, or whose accumulator overflows
+// to one, go to GemmElement. Returns false, launching nothing, for the
+// others.
+bool GemmFloat64Applies(const Format& in_a, const Format& in_b, const Format& acc, const DotModel& model,
+                        const Options& opt, size_t m, size_t n, size_t k);
+bool GemmFloat64(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m,
+                 size_t n, size_t k, const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags,
+                 const Options& opt, uint64_t first_index = 0);
 bool GemmFixedPoint(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m,
                     size_t n, size_t k, const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags,
                     const Options& opt, uint64_t first_index = 0);

@@ -758,6 +758,7 @@ void Gemm(const Format& in_a, const uint32_t* a, const Format& in_b, const uint3
   if (GemmFixedPoint(in_a, a, in_b, b, m, n, k, acc, model, c, flags, opt, first_index)) return;
   if (GemmFloat(in_a, a, in_b, b, m, n, k, acc, model, c, flags, opt, first_index)) return;
   if (GemmBlockFixed(in_a, a, in_b, b, m, n, k, acc, model, c, flags, opt, first_index)) return;
+  if (GemmFloat64(in_a, a, in_b, b, m, n, k, acc, model, c, flags, opt, first_index)) return;
   GemmGeneral(in_a, a, in_b, b, m, n, k, acc, model, c, flags, opt, first_index);
 }
 

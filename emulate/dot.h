@@ -151,6 +151,23 @@ FS_HD constexpr int32_t Max3(int32_t x, int32_t y, int32_t z) {
   return m > z ? m : z;
 }
 
+// One input code as the model's adder sees it: with an operand format,
+// converted to it first (DAZ from opt.flush_input, then round to nearest
+// even; exact for the models here), the conversion's flags ORed into
+// `flags`; without one, the code itself (DAZ from opt.flush_input). Dot's
+// terms and the fast GPU GEMM's tiles (cuda/gemm_kernel.cu) both decode
+// through this.
+FS_HD constexpr Unpacked OperandUnpack(const Format& in, uint64_t code, const Format* operand_format,
+                                       const Options& opt, uint8_t& flags) {
+  if (!operand_format) return Unpack(in, code, opt.flush_input);
+  Options convert;
+  convert.flush_input = opt.flush_input;
+  convert.nan_payload = opt.nan_payload;
+  const Result c = Convert(in, code, *operand_format, convert, 0);
+  flags |= c.flags;
+  return Unpack(*operand_format, c.code);
+}
+
 // kPairwise: q_i = round(p_i), then the balanced tree of rounded sums, in
 // the post-order of the recursive sum(l, r) of the top comment, walked with
 // an explicit stack (depth <= 1 + log2 n; subtrees of one or two leaves
@@ -384,20 +401,11 @@ FS_HD Result Dot(const Format& in_a, const Code* a, size_t a_stride, const Forma
     auto B = [&](size_t i) { return Unpack(in_b, b[i * b_stride], opt.flush_input); };
     return detail::DotTerms(in_a, A, in_b, B, n, acc, model, opt, first_index);
   }
-  // The conversion: DAZ on the inputs, then round to nearest even into the
-  // operand format (exact for the models here); its flags join the result.
-  Options convert;
-  convert.flush_input = opt.flush_input;
-  convert.nan_payload = opt.nan_payload;
-  uint8_t convert_flags = 0;
+  uint8_t convert_flags = 0;  // the conversions' flags join the result
   auto term = [&](const Format& in, const Format& f, const Code* x, size_t stride, size_t j) {
     const uint64_t k = order.Position(j);
     if (k >= n) return Unpacked{};  // +0: the padding of the last instruction
-    const uint64_t code = x[k * stride];
-    if (!model.operand_format) return Unpack(in, code, opt.flush_input);
-    const Result c = Convert(in, code, f, convert, 0);
-    convert_flags |= c.flags;
-    return Unpack(f, c.code);
+    return detail::OperandUnpack(in, x[k * stride], model.operand_format ? &f : nullptr, opt, convert_flags);
   };
   auto A = [&](size_t j) { return term(in_a, fa, a, a_stride, j); };
   auto B = [&](size_t j) { return term(in_b, fb, b, b_stride, j); };

@@ -254,12 +254,24 @@ FS_HD constexpr FixedDotPlan MakeFixedDotPlan(const Format& in_a, const Format& 
   return p;
 }
 
-// Whether the fast GPU GEMM (cuda/gemm_kernel.cu, its GemmFixedPointApplies)
-// can tile a model, before MakeFixedDotPlan's own conditions: its tiles
-// take the operands' codes as they are, in K order, so a model with an
-// operand conversion (DotModel::operand_format) or an instruction K order
-// (instruction_k) is left to GemmElement, which runs emulate/dot.h's Dot.
-FS_HD constexpr bool FixedGemmTiles(const DotModel& m) { return !m.operand_format && KOrder(m).InOrder(); }
+// Whether a model takes the operands' codes as they are, in K order: no
+// operand conversion (DotModel::operand_format) and no instruction K order
+// (instruction_k). The float32 and block GEMM kernels (cuda/) tile only
+// such models and leave the others to GemmElement, which runs
+// emulate/dot.h's Dot.
+FS_HD constexpr bool TakesCodesInOrder(const DotModel& m) { return !m.operand_format && KOrder(m).InOrder(); }
+
+// Whether the fast GPU GEMM (cuda/gemm_kernel.cu, its GemmFixedPointApplies),
+// whose K tiles are tile_k long, can tile a model, before
+// MakeFixedDotPlan's own conditions (on the operand formats, when the model
+// converts): K in order, or instructions that tile a K tile (tile_k a
+// multiple of instruction_k), whose K order the kernel then applies inside
+// each tile, padding included. An operand conversion it does per element
+// as Dot does (detail::OperandUnpack).
+FS_HD constexpr bool FixedGemmTiles(const DotModel& m, uint32_t tile_k) {
+  const KOrder order(m);
+  return order.InOrder() || tile_k % order.block == 0;
+}
 
 // A decoded input (see the top comment): sig signed, shifted by `shift`.
 struct FixedOperand {

@@ -963,20 +963,28 @@ TEST_CASE("hopper-mma-fp8 equals its statement written in host arithmetic") {
   CHECK(differs_from_in_order > 100);  // the order is not a no-op on this data
 }
 
-TEST_CASE("the fast GPU GEMM tiles only models without an operand conversion or a K order") {
+TEST_CASE("the GPU GEMM kernels' tiling predicates: codes in K order, and K orders whose instructions tile K") {
   for (const H100TensorCoreModel& p : kH100TensorCoreModels) {
     const std::string name = p.name;
     CAPTURE(name);
-    CHECK(detail::FixedGemmTiles(p.model) == (name != "hopper-mma-fp8"));
+    CHECK(detail::TakesCodesInOrder(p.model) == (name != "hopper-mma-fp8"));
+    CHECK(detail::FixedGemmTiles(p.model, 32));  // hopper-mma-fp8: one 32-K instruction per K tile
   }
   DotModel m;
   m.accumulation = Accumulation::kHardware;
-  CHECK(detail::FixedGemmTiles(m));
+  CHECK(detail::TakesCodesInOrder(m));
+  CHECK(detail::FixedGemmTiles(m, 32));
   m.substeps = 2;  // no instruction_k: K in order still
-  CHECK(detail::FixedGemmTiles(m));
+  CHECK(detail::TakesCodesInOrder(m));
   m.instruction_k = 32;
-  CHECK_FALSE(detail::FixedGemmTiles(m));
+  CHECK_FALSE(detail::TakesCodesInOrder(m));
+  CHECK(detail::FixedGemmTiles(m, 32));
+  CHECK(detail::FixedGemmTiles(m, 64));
+  CHECK_FALSE(detail::FixedGemmTiles(m, 16));  // an instruction across two tiles
+  m.instruction_k = 24;
+  CHECK_FALSE(detail::FixedGemmTiles(m, 32));
   m.instruction_k = 0;
   m.operand_format = &formats::kF16;
-  CHECK_FALSE(detail::FixedGemmTiles(m));
+  CHECK_FALSE(detail::TakesCodesInOrder(m));
+  CHECK(detail::FixedGemmTiles(m, 32));  // a conversion: per element, in the tile's decode
 }

@@ -786,6 +786,121 @@ TEST_CASE("the block kernel's fixed-point steps equal emulate/dot.h (kBlock, kEx
   MESSAGE(compared << " compared, " << to_element << " with a zero block sum (GemmElement's)");
 }
 
+// The wide variant's steps (16-bit inputs: q per row and column, three
+// int64 limbs, the 128-bit rounding) in the kernel's order against
+// emulate/dot.h's Dot: f16, bf16, mixed with FP8, every mode, values near
+// 1, any (bf16: exponents within +-12 but now and then unclamped, a row
+// that does not fit), the largest (float32 overflow: GemmElement),
+// subnormals (tiny sums: GemmElement), cancelling pairs.
+TEST_CASE("the block kernel's wide steps equal emulate/dot.h (kBlock, kExact of 16-bit inputs)") {
+  struct Pair {
+    const Format *a, *b;
+  };
+  const Pair pairs[] = {{&formats::kF16, &formats::kF16},
+                        {&formats::kBf16, &formats::kBf16},
+                        {&formats::kBf16, &formats::kF16},
+                        {&formats::kF16, &formats::kE4m3fn}};
+  const Rounding modes[] = {Rounding::kNearestEven, Rounding::kNearestAway, Rounding::kTowardZero,
+                            Rounding::kDown,        Rounding::kUp,          Rounding::kOdd,
+                            Rounding::kStochastic,  Rounding::kStochasticEq};
+  std::mt19937_64 rng(1609);
+  int compared = 0, to_element = 0, not_fitting = 0, failed = 0;
+  for (const Pair& pr : pairs) {
+    REQUIRE(gpu::BlockWideFits(*pr.a, *pr.b, formats::kF32, 4096));
+    REQUIRE_FALSE(gpu::BlockFixedFits(*pr.a, *pr.b, formats::kF32, 4096));
+    for (int trial = 0; trial < 500; ++trial) {
+      const size_t n = 1 + rng() % 300;
+      DotModel model;
+      model.accumulation = trial % 5 == 0 ? Accumulation::kExact : Accumulation::kBlock;
+      model.block = static_cast<uint32_t>(1 + rng() % 40);
+      Options opt;
+      opt.rounding = modes[trial % 8];
+      opt.seed = rng();
+      opt.sr_bits = trial % 3 == 0 ? 5 : 32;
+      const int style = trial % 5;  // 0: near 1; 1: any; 2: the largest; 3: cancelling pairs; 4: subnormals
+      const bool unclamped = trial % 25 == 6;  // bf16: any exponent (rows that do not fit)
+      std::vector<uint64_t> a(n), b(n);
+      for (size_t i = 0; i < n; ++i) {
+        for (const auto& [v, f] : {std::pair{&a, pr.a}, std::pair{&b, pr.b}}) {
+          uint64_t c = rng() & CodeMask(*f);
+          if (f->exponent_bits == 8 && !unclamped) {  // bf16: within 2^+-12
+            const Unpacked u = Unpack(*f, c);
+            if (u.cls == Class::kFinite && std::abs(gpu::HighestSetBit(u)) > 12)
+              c = (EncodeFromF64(*f, 1.0).code & ~MantissaMask(*f)) | (c & MantissaMask(*f));
+          }
+          if (style == 0 || (style == 3 && rng() % 2)) c = (EncodeFromF64(*f, 1.0).code + rng() % 64) & CodeMask(*f);
+          if (style == 2 && rng() % 2) c = MaxFiniteMagnitude(*f);
+          if (style == 4 && rng() % 2) c = rng() % 8;  // subnormals and zeros
+          if (IsNanCode(*f, c) || IsInfCode(*f, c)) c = 0;  // those go to GemmElement on the GPU
+          (*v)[i] = c ^ ((rng() & 1) ? SignBit(*f) : 0);
+        }
+        if (style == 3 && i % 2 == 1) {
+          a[i] = a[i - 1] ^ SignBit(*pr.a);
+          b[i] = b[i - 1];
+        }
+      }
+      // The range kernel's q and fit for the row (a) and the column (b).
+      auto range = [](const Format& f, const std::vector<uint64_t>& v, int32_t& q) {
+        int32_t lowest = INT32_MAX, highest = INT32_MIN;
+        for (const uint64_t c : v) {
+          const Unpacked u = Unpack(f, c);
+          if (u.cls == Class::kFinite)
+            lowest = std::min(lowest, gpu::LowestSetBit(u)), highest = std::max(highest, gpu::HighestSetBit(u));
+        }
+        q = lowest == INT32_MAX ? 0 : lowest;
+        return lowest == INT32_MAX || gpu::BlockWideRowFits(lowest, highest);
+      };
+      int32_t qa = 0, qb = 0;
+      const bool fits_a = range(*pr.a, a, qa), fits_b = range(*pr.b, b, qb);
+      if (!fits_a || !fits_b) {
+        ++not_fitting;
+        continue;
+      }
+      const uint64_t first = rng() % 1000;
+      const Result want = Dot(*pr.a, a.data(), 1, *pr.b, b.data(), 1, n, formats::kF32, model, opt, first);
+      // The kernel's loop for one output.
+      const uint64_t block = model.accumulation == Accumulation::kExact ? n : model.block;
+      const int32_t g = qa + qb;
+      constexpr int64_t kMask = (int64_t{1} << gpu::kBlockLimbBits) - 1;
+      int64_t hi = 0, mid = 0, lo = 0;
+      uint32_t s = 0;
+      uint8_t flags = 0;
+      bool redo = false;
+      uint64_t block_no = 0, left = block;
+      for (size_t i = 0; i < n; ++i) {
+        const int64_t x = gpu::BlockWideInteger(Unpack(*pr.a, a[i]), qa);
+        const int64_t y = gpu::BlockWideInteger(Unpack(*pr.b, b[i]), qb);
+        const int64_t x0 = x & kMask, x1 = x >> gpu::kBlockLimbBits, y0 = y & kMask, y1 = y >> gpu::kBlockLimbBits;
+        hi += x1 * y1;
+        mid += x1 * y0 + x0 * y1;
+        lo += x0 * y0;
+        if (--left == 0 || i + 1 == n) {
+          Result r{0, 0};
+          if (!gpu::BlockRoundWide(gpu::BlockWideValue(hi, mid, lo), g, opt, first + block_no, r)) redo = true;
+          flags |= r.flags;
+          s = static_cast<uint32_t>(r.code);
+          gpu::BlockWideLimbs(gpu::BlockF32AsWide(s, g), hi, mid, lo);
+          left = block;
+          ++block_no;
+        }
+      }
+      if (redo) {
+        ++to_element;
+        continue;
+      }
+      ++compared;
+      if ((s != want.code || flags != want.flags) && ++failed <= 5)
+        FAIL_CHECK(fmt::format("{} x {} {} block {} {} sr_bits {} style {} n {}: wide 0x{:x}/{}, Dot 0x{:x}/{}",
+                               pr.a->name, pr.b->name, static_cast<int>(model.accumulation), model.block,
+                               RoundingNameOf(opt.rounding), opt.sr_bits, style, n, s, flags, want.code, want.flags));
+    }
+  }
+  CHECK(failed == 0);
+  CHECK(compared > 1000);
+  CHECK(not_fitting > 0);  // the unclamped bf16 rows: the check above ran on rows that fit
+  MESSAGE(compared << " compared, " << to_element << " to GemmElement, " << not_fitting << " not fitting 40 bits");
+}
+
 TEST_CASE("emulate/quant/common.h's FS_HD stand-ins equal <cmath> and x86 arithmetic") {
   // The recipes ran on <cmath> and on x86's NaN rule before they became
   // FS_HD; the stand-ins must give the same bits on every float32 class.

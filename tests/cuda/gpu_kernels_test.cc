@@ -439,27 +439,28 @@ TEST_CASE("the float32 and block GEMM kernels decline operand conversions and K 
 
 // The fast kernel (cuda/gemm_kernel.cu, emulate/dot_hardware.h's fixed-point
 // steps) at K = 4096 against emulate/dot.h's Dot on the CPU, code and flags
-// of every element: every H100 preset that it tiles (it declines
-// hopper-mma-fp8's operand conversion and K order) and generic kHardware
-// models (both alignments, narrow sum formats, promotions, rne/rdn/sr), with NaN and
-// infinite inputs in a few rows of A and columns of B (those dot products
-// go to GemmElement), a row of the largest finite inputs (the adder's
-// overflow) and rows and columns of -0 (the sign of zero sums).
+// of every element: every H100 preset (hopper-mma-fp8's operand conversion
+// and K order included; K = 4000, not a multiple of its 32, pads its last
+// instruction) and generic kHardware models (both alignments; sum formats
+// of every kind: float32, f32p14, the IEEE-like bf16, f16 and tf32 with
+// widths read at run time, and e4m3fn on the wholly run-time variant;
+// promotions; every rounding mode, the constant ones and those read at run
+// time), with NaN and infinite inputs in a few rows of A and columns of B
+// (those dot products go to GemmElement), a row of the largest finite
+// inputs (the adder's overflow) and rows and columns of -0 (the sign of
+// zero sums).
 TEST_CASE("the fast GEMM kernel equals emulate/dot.h at K = 4096: H100 presets, generic models, specials") {
-  const size_t m = 80, n = 72, k = 4096;
+  const size_t m = 80, n = 72;
   struct FastCase {
     const Format *in_a, *in_b;
     DotModel model;
     Options opt;
+    size_t k = 4096;
   };
   std::vector<FastCase> cases;
   for (const PresetCase& c : H100PresetCases()) {
-    if (!detail::FixedGemmTiles(c.preset->model)) {  // hopper-mma-fp8: GemmElement's (the test above)
-      CAPTURE(c.preset->name);
-      CHECK_FALSE(gpu::GemmFixedPointApplies(*c.in_a, *c.in_b, formats::kF32, c.preset->model, m, n, k));
-      continue;
-    }
     cases.push_back({c.in_a, c.in_b, c.preset->model, c.preset->options});
+    if (c.preset->model.instruction_k != 0) cases.push_back({c.in_a, c.in_b, c.preset->model, c.preset->options, 4000});
   }
   DotModel g;  // G 4, F 24, leading-bit alignment
   g.accumulation = Accumulation::kHardware;
@@ -500,10 +501,30 @@ TEST_CASE("the fast GEMM kernel equals emulate/dot.h at K = 4096: H100 presets, 
   rna.rounding = Rounding::kNearestAway;
   cases.push_back({&formats::kBf16, &formats::kBf16, bs, rna});
   cases.push_back({&formats::kBf16, &formats::kBf16, g, rna});
+  // The modes read at run time in the unrolled step (rdn above; rup, rto,
+  // sr-eq), a tf32 sum (the IEEE-like kind), and the wholly run-time
+  // variant (an e4m3fn sum: no infinities, one NaN code).
+  for (const Rounding r : {Rounding::kUp, Rounding::kOdd, Rounding::kStochasticEq}) {
+    Options o;
+    o.rounding = r;
+    cases.push_back({&formats::kBf16, &formats::kBf16, g, o});
+    cases.push_back({&formats::kF16, &formats::kF16, h, o});
+  }
+  DotModel ts = g;
+  ts.sum_format = &formats::kTf32;
+  cases.push_back({&formats::kBf16, &formats::kBf16, ts, Options{}});
+  cases.push_back({&formats::kF16, &formats::kF16, ts, sr});
+  DotModel es = g;
+  es.fraction_bits = 12;
+  es.sum_format = &formats::kE4m3fn;
+  cases.push_back({&formats::kE4m3fn, &formats::kE4m3fn, es, Options{}});
+  cases.push_back({&formats::kE4m3fn, &formats::kE4m3fn, es, rna});
   uint32_t seed = 901;
   int bad = 0;
   for (const FastCase& c : cases) {
+    const size_t k = c.k;
     CAPTURE(DescribeModel(c.model));
+    CAPTURE(k);
     REQUIRE(gpu::GemmFixedPointApplies(*c.in_a, *c.in_b, formats::kF32, c.model, m, n, k));
     std::vector<uint64_t> a = RandomCodes(*c.in_a, m * k, seed, false), b = RandomCodes(*c.in_b, k * n, seed + 1, false);
     seed += 2;
@@ -523,6 +544,36 @@ TEST_CASE("the fast GEMM kernel equals emulate/dot.h at K = 4096: H100 presets, 
     bad += CompareGemmCodes(*c.in_a, a, *c.in_b, b, formats::kF32, c.model, c.opt, m, n, k, 3);
   }
   CHECK(bad == 0);
+}
+
+// Values of A and B whose leading bit is beyond 2^+-limit become values
+// near 1 (their sign and mantissa kept): sums of moderate size.
+void ClampExponents(const Format& f, std::vector<uint64_t>& v, int limit) {
+  const uint64_t one = EncodeFromF64(f, 1.0).code;
+  for (uint64_t& x : v) {
+    const Unpacked u = Unpack(f, x);
+    if (u.cls == Class::kFinite && std::abs(u.exp + static_cast<int>(detail::BitLength(u.sig)) - 1) > limit)
+      x = (one & ~MantissaMask(f)) | (x & (MantissaMask(f) | SignBit(f)));
+  }
+}
+
+// The edge rows and columns of the float GEMM kernels' tests (A: m x k, B:
+// k x n, m >= 18, n >= 41): rows of the largest finite values with mixed
+// signs (5), of -0 (11), of the smallest subnormal (13), of +1, -1, ...
+// (17); columns of +0 (13), +-0 (21), and 40 made of pairs of equal
+// values, which row 17 cancels to an exact zero.
+void PlantEdgeRowsAndColumns(const Format& in_a, std::vector<uint64_t>& a, const Format& in_b,
+                             std::vector<uint64_t>& b, size_t n, size_t k) {
+  const uint64_t one_a = EncodeFromF64(in_a, 1.0).code;
+  for (size_t kk = 0; kk < k; ++kk) {
+    a[5 * k + kk] = MaxFiniteMagnitude(in_a) | (kk % 7 == 3 ? SignBit(in_a) : 0);
+    a[11 * k + kk] = SignBit(in_a);                          // -0
+    a[13 * k + kk] = 1 | (kk % 3 == 0 ? SignBit(in_a) : 0);  // the smallest subnormal
+    a[17 * k + kk] = one_a | (kk % 2 ? SignBit(in_a) : 0);   // +1, -1, ...
+    b[kk * n + 13] = 0;                                      // +0
+    b[kk * n + 21] = kk % 5 == 0 ? SignBit(in_b) : 0;        // +-0
+  }
+  for (size_t kk = 0; kk + 1 < k; kk += 2) b[(kk + 1) * n + 40] = b[kk * n + 40];  // row 17: exact zero
 }
 
 // The float32 kernel (cuda/gemm_float_kernel.cu: kSequential and kFused on
@@ -561,34 +612,18 @@ TEST_CASE("the float32 GEMM kernel equals emulate/dot.h at K = 4096: kSequential
         const uint64_t nan_a = CanonicalNanCode(*c.in_a), nan_b = CanonicalNanCode(*c.in_b);
         const uint64_t inf_a = HasInf(*c.in_a) ? PositiveInfCode(*c.in_a) : nan_a;
         const uint64_t inf_b = HasInf(*c.in_b) ? PositiveInfCode(*c.in_b) : nan_b;
-        const uint64_t one_a = EncodeFromF64(*c.in_a, 1.0).code;
         // Random codes of bf16 have any exponent: all but a few rows would
         // leave the kernel's window. Values beyond 2^+-20 become near 1.
-        for (std::vector<uint64_t>* v : {&a, &b}) {
-          const Format& f = v == &a ? *c.in_a : *c.in_b;
-          const uint64_t one = EncodeFromF64(f, 1.0).code;
-          for (uint64_t& x : *v) {
-            const Unpacked u = Unpack(f, x);
-            if (u.cls == Class::kFinite && std::abs(u.exp + static_cast<int>(detail::BitLength(u.sig)) - 1) > 20)
-              x = (one & ~MantissaMask(f)) | (x & (MantissaMask(f) | SignBit(f)));
-          }
-        }
+        ClampExponents(*c.in_a, a, 20);
+        ClampExponents(*c.in_b, b, 20);
         a[3 * k + 100] = nan_a;
         a[7 * k + 4000] = inf_a;
         a[7 * k + 4001] = inf_a | SignBit(*c.in_a);  // inf - inf in one row
         b[200 * n + 9] = inf_b | SignBit(*c.in_b);
         b[3000 * n + 130] = nan_b;
-        for (size_t kk = 0; kk < k; ++kk) {
-          a[5 * k + kk] = MaxFiniteMagnitude(*c.in_a) | (kk % 7 == 3 ? SignBit(*c.in_a) : 0);
-          a[11 * k + kk] = SignBit(*c.in_a);                                // -0
-          a[13 * k + kk] = 1 | (kk % 3 == 0 ? SignBit(*c.in_a) : 0);        // the smallest subnormal
-          a[17 * k + kk] = one_a | (kk % 2 ? SignBit(*c.in_a) : 0);         // +1, -1, ...
-          b[kk * n + 13] = 0;                                               // +0
-          b[kk * n + 21] = kk % 5 == 0 ? SignBit(*c.in_b) : 0;              // +-0
-        }
-        for (size_t kk = 0; kk < k; kk += 2) b[(kk + 1) * n + 40] = b[kk * n + 40];  // row 17: exact zero
+        PlantEdgeRowsAndColumns(*c.in_a, a, *c.in_b, b, n, k);
         a[19 * k + 77] = EncodeFromF64(*c.in_a, 0x1p100).code;  // bf16: outside the window (f16, FP8: the max)
-        b[9 * n + 50] = EncodeFromF64(*c.in_b, 0x1p-100).code;  // bf16: outside; the others: 0
+        b[9 * n + 51] = EncodeFromF64(*c.in_b, 0x1p-100).code;  // bf16: outside; the others: 0
         bad += CompareGemmCodes(*c.in_a, a, *c.in_b, b, formats::kF32, model, opt, m, n, k, 3);
         ++cases;
       }
@@ -596,10 +631,74 @@ TEST_CASE("the float32 GEMM kernel equals emulate/dot.h at K = 4096: kSequential
   CHECK(bad == 0);
 }
 
+// The float64 kernel (cuda/gemm_f64_kernel.cu: kSequential and kFused in
+// float64 round-to-odd, then the core's rounding) at K = 1000 against
+// emulate/dot.h's Dot on the CPU, code and flags of every element:
+// accumulators f16, bf16 (every rounding mode, sr and sr-eq included),
+// e4m3fn (no infinity: overflow saturates or gives NaN), float32 under
+// rna, rto, sr-eq and sr (sr: the exact-pair sums), and f16 with FTZ; inputs of moderate size, with
+// rows of the largest finite values (the accumulator overflows: those dot
+// products go to GemmElement), of the smallest subnormals (tiny products
+// and sums, underflow), of -0, +-1 (exact cancellation), NaN and infinite
+// inputs.
+TEST_CASE("the float64 GEMM kernel equals emulate/dot.h: narrow accumulators, every mode, specials") {
+  const size_t m = 40, n = 72, k = 1000;  // n: two column tiles, the second partial; K: a partial K tile
+  struct F64Case {
+    const Format *in_a, *in_b, *acc;
+    Rounding rounding;
+    bool ftz = false;
+  };
+  std::vector<F64Case> cases;
+  const Rounding all[] = {Rounding::kNearestEven, Rounding::kNearestAway, Rounding::kTowardZero, Rounding::kDown,
+                          Rounding::kUp,          Rounding::kOdd,         Rounding::kStochastic, Rounding::kStochasticEq};
+  for (const Rounding r : all) {
+    cases.push_back({&formats::kF16, &formats::kF16, &formats::kF16, r});
+    cases.push_back({&formats::kBf16, &formats::kBf16, &formats::kBf16, r});
+  }
+  cases.push_back({&formats::kE5m2, &formats::kE4m3fn, &formats::kE4m3fn, Rounding::kNearestEven});
+  for (const Rounding r : {Rounding::kNearestAway, Rounding::kOdd, Rounding::kStochasticEq, Rounding::kStochastic})
+    cases.push_back({&formats::kE4m3fn, &formats::kE4m3fn, &formats::kF32, r});
+  cases.push_back({&formats::kBf16, &formats::kBf16, &formats::kF32, Rounding::kStochastic});
+  cases.push_back({&formats::kF16, &formats::kF16, &formats::kF16, Rounding::kNearestEven, true});
+  uint32_t seed = 1301;
+  int bad = 0, ran = 0;
+  for (const Accumulation accumulation : {Accumulation::kSequential, Accumulation::kFused})
+    for (const F64Case& c : cases) {
+      DotModel model;
+      model.accumulation = accumulation;
+      Options opt;
+      opt.rounding = c.rounding;
+      opt.flush_output = c.ftz;
+      CAPTURE(DescribeModel(model));
+      CAPTURE(RoundingNameOf(c.rounding));
+      CAPTURE(c.in_a->name);
+      CAPTURE(c.acc->name);
+      CAPTURE(c.ftz);
+      REQUIRE(gpu::GemmFloat64Applies(*c.in_a, *c.in_b, *c.acc, model, opt, m, n, k));
+      REQUIRE_FALSE(gpu::GemmFloatApplies(*c.in_a, *c.in_b, *c.acc, model, opt, m, n, k));
+      std::vector<uint64_t> a = RandomCodes(*c.in_a, m * k, seed, false), b = RandomCodes(*c.in_b, k * n, seed + 1, false);
+      seed += 2;
+      // Values near 1 (|exponent| <= 3), so that most sums stay finite in a
+      // narrow accumulator and the kernel's own path is what is compared.
+      ClampExponents(*c.in_a, a, 3);
+      ClampExponents(*c.in_b, b, 3);
+      const uint64_t nan_a = CanonicalNanCode(*c.in_a), nan_b = CanonicalNanCode(*c.in_b);
+      a[3 * k + 100] = nan_a;
+      a[7 * k + 900] = HasInf(*c.in_a) ? PositiveInfCode(*c.in_a) : nan_a;
+      b[200 * n + 9] = nan_b;
+      PlantEdgeRowsAndColumns(*c.in_a, a, *c.in_b, b, n, k);
+      bad += CompareGemmCodes(*c.in_a, a, *c.in_b, b, *c.acc, model, opt, m, n, k, 3);
+      ++ran;
+    }
+  CHECK(ran == 46);
+  CHECK(bad == 0);
+}
+
 // The fixed-point kBlock / kExact kernel (cuda/gemm_block_kernel.cu) at
 // K = 4096 against emulate/dot.h's Dot on the CPU, code and flags of every
 // element: kExact, kBlock with blocks dividing the K tile and not, E4M3 /
-// FP6 / FP4 inputs, five modes (stochastic rounding by the rounding's
+// FP6 / FP4 inputs and (the wide variant) f16 / bf16 / mixed ones, every
+// mode (stochastic rounding by the rounding's
 // index), with NaN and infinite inputs, the largest finite values, rows of
 // -0 and columns of +0 (zero block sums: GemmElement) and a row whose
 // blocks cancel.
@@ -619,7 +718,14 @@ TEST_CASE("the fixed-point kBlock/kExact GEMM kernel equals emulate/dot.h at K =
       {&formats::kE4m3fn, &formats::kE4m3fn, Accumulation::kBlock, 7, Rounding::kStochastic},
       {&formats::kE4m3fn, &formats::kE4m3fn, Accumulation::kBlock, 1, Rounding::kTowardZero},
       {&formats::kE3m2fn, &formats::kE2m1fn, Accumulation::kBlock, 48, Rounding::kUp},
-      {&formats::kE2m3fn, &formats::kE2m3fn, Accumulation::kBlock, 16, Rounding::kNearestAway}};
+      {&formats::kE2m3fn, &formats::kE2m3fn, Accumulation::kBlock, 16, Rounding::kNearestAway},
+      // The wide variant (16-bit inputs, three limbs, q per row and column).
+      {&formats::kF16, &formats::kF16, Accumulation::kExact, 0, Rounding::kNearestEven},
+      {&formats::kF16, &formats::kF16, Accumulation::kBlock, 32, Rounding::kStochastic},
+      {&formats::kBf16, &formats::kBf16, Accumulation::kExact, 0, Rounding::kTowardZero},
+      {&formats::kBf16, &formats::kBf16, Accumulation::kBlock, 16, Rounding::kUp},
+      {&formats::kBf16, &formats::kF16, Accumulation::kBlock, 64, Rounding::kStochasticEq},
+      {&formats::kF16, &formats::kE4m3fn, Accumulation::kBlock, 8, Rounding::kNearestAway}};
   uint32_t seed = 1501;
   int bad = 0;
   for (const BlockCase& c : cases) {
@@ -636,6 +742,14 @@ TEST_CASE("the fixed-point kBlock/kExact GEMM kernel equals emulate/dot.h at K =
     REQUIRE(gpu::GemmBlockFixedApplies(*c.in_a, *c.in_b, formats::kF32, model, m, n, k));
     std::vector<uint64_t> a = RandomCodes(*c.in_a, m * k, seed, false), b = RandomCodes(*c.in_b, k * n, seed + 1, false);
     seed += 2;
+    if (c.in_a->exponent_bits == 8) {  // bf16: rows that fit 40 bits but row 19, column 51 and the planted ones
+      ClampExponents(*c.in_a, a, 12);
+      a[19 * k + 77] = EncodeFromF64(*c.in_a, 0x1p100).code;
+    }
+    if (c.in_b->exponent_bits == 8) {
+      ClampExponents(*c.in_b, b, 12);
+      b[9 * n + 51] = EncodeFromF64(*c.in_b, 0x1p-100).code;
+    }
     const uint64_t one_a = EncodeFromF64(*c.in_a, 1.0).code;
     if (HasNan(*c.in_a)) a[3 * k + 100] = CanonicalNanCode(*c.in_a);
     if (HasNan(*c.in_b)) b[3000 * n + 50] = CanonicalNanCode(*c.in_b);
