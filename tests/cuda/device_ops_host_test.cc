@@ -703,6 +703,52 @@ TEST_CASE("kSequential/kFused within the float32 kernel's windows are FMAs in th
   CHECK(compared == 4 * 2 * 4 * 60);
 }
 
+namespace {
+
+// The block kernel's loop for one output (cuda/gemm_block_kernel.cu): n
+// products in blocks of `block`; add(i) takes product i into the sum,
+// round(index, r) rounds it by the stochastic index (false: the dot
+// product is GemmElement's) and sets the sum to r's value.
+struct BlockRun {
+  uint32_t s = 0;  // the last rounding's code
+  uint8_t flags = 0;
+  bool redo = false;
+};
+template <class Add, class Round>
+BlockRun RunBlocks(size_t n, uint64_t block, uint64_t first, Add&& add, Round&& round) {
+  BlockRun run;
+  uint64_t block_no = 0, left = block;
+  for (size_t i = 0; i < n; ++i) {
+    add(i);
+    if (--left == 0 || i + 1 == n) {
+      Result r{0, 0};
+      if (!round(first + block_no, r)) run.redo = true;
+      run.flags |= r.flags;
+      run.s = static_cast<uint32_t>(r.code);
+      left = block;
+      ++block_no;
+    }
+  }
+  return run;
+}
+
+// A run against Dot's result: counted as compared or GemmElement's, the
+// first five differences reported (describe() names the case).
+template <class Describe>
+void CountBlockRun(const BlockRun& run, const Result& want, int& compared, int& to_element, int& failed,
+                   Describe&& describe) {
+  if (run.redo) {
+    ++to_element;
+    return;
+  }
+  ++compared;
+  if ((run.s != want.code || run.flags != want.flags) && ++failed <= 5)
+    FAIL_CHECK(fmt::format("{}: kernel 0x{:x}/{}, Dot 0x{:x}/{}", describe(), run.s, run.flags, want.code,
+                           want.flags));
+}
+
+}  // namespace
+
 // cuda/gemm_block_kernel.cu's steps (cuda/gemm_block_fixed.h) in the
 // kernel's order on the host against emulate/dot.h's Dot: kBlock (block
 // sizes 1 to 40) and kExact of E4M3 / FP6 / FP4 inputs into float32, every
@@ -755,31 +801,22 @@ TEST_CASE("the block kernel's fixed-point steps equal emulate/dot.h (kBlock, kEx
       const uint64_t block = model.accumulation == Accumulation::kExact ? n : model.block;
       const int32_t g = qa + qb;
       int64_t v = 0;
-      uint32_t s = 0;
-      uint8_t flags = 0;
-      bool redo = false;
-      uint64_t block_no = 0, left = block;
-      for (size_t i = 0; i < n; ++i) {
-        v += int64_t{gpu::BlockFixedInteger(Unpack(*pr.a, a[i]), qa)} * gpu::BlockFixedInteger(Unpack(*pr.b, b[i]), qb);
-        if (--left == 0 || i + 1 == n) {
-          Result r{0, 0};
-          if (!gpu::BlockRound(v, g, opt, first + block_no, r)) redo = true;
-          flags |= r.flags;
-          s = static_cast<uint32_t>(r.code);
-          v = gpu::BlockF32AsFixed(s, g);
-          left = block;
-          ++block_no;
-        }
-      }
-      if (redo) {
-        ++to_element;
-        continue;
-      }
-      ++compared;
-      if ((s != want.code || flags != want.flags) && ++failed <= 5)
-        FAIL_CHECK(fmt::format("{} x {} {} block {} {} sr_bits {} style {} n {}: fixed 0x{:x}/{}, Dot 0x{:x}/{}",
-                               pr.a->name, pr.b->name, static_cast<int>(model.accumulation), model.block,
-                               RoundingNameOf(opt.rounding), opt.sr_bits, style, n, s, flags, want.code, want.flags));
+      const BlockRun run = RunBlocks(
+          n, block, first,
+          [&](size_t i) {
+            v += int64_t{gpu::BlockFixedInteger(Unpack(*pr.a, a[i]), qa)} *
+                 gpu::BlockFixedInteger(Unpack(*pr.b, b[i]), qb);
+          },
+          [&](uint64_t index, Result& r) {
+            const bool ok = gpu::BlockRound(v, g, opt, index, r);
+            v = gpu::BlockF32AsFixed(static_cast<uint32_t>(r.code), g);
+            return ok;
+          });
+      CountBlockRun(run, want, compared, to_element, failed, [&] {
+        return fmt::format("{} x {} {} block {} {} sr_bits {} style {} n {}", pr.a->name, pr.b->name,
+                           static_cast<int>(model.accumulation), model.block, RoundingNameOf(opt.rounding),
+                           opt.sr_bits, style, n);
+      });
     }
   }
   CHECK(failed == 0);
@@ -864,36 +901,27 @@ TEST_CASE("the block kernel's wide steps equal emulate/dot.h (kBlock, kExact of 
       const int32_t g = qa + qb;
       constexpr int64_t kMask = (int64_t{1} << gpu::kBlockLimbBits) - 1;
       int64_t hi = 0, mid = 0, lo = 0;
-      uint32_t s = 0;
-      uint8_t flags = 0;
-      bool redo = false;
-      uint64_t block_no = 0, left = block;
-      for (size_t i = 0; i < n; ++i) {
-        const int64_t x = gpu::BlockWideInteger(Unpack(*pr.a, a[i]), qa);
-        const int64_t y = gpu::BlockWideInteger(Unpack(*pr.b, b[i]), qb);
-        const int64_t x0 = x & kMask, x1 = x >> gpu::kBlockLimbBits, y0 = y & kMask, y1 = y >> gpu::kBlockLimbBits;
-        hi += x1 * y1;
-        mid += x1 * y0 + x0 * y1;
-        lo += x0 * y0;
-        if (--left == 0 || i + 1 == n) {
-          Result r{0, 0};
-          if (!gpu::BlockRoundWide(gpu::BlockWideValue(hi, mid, lo), g, opt, first + block_no, r)) redo = true;
-          flags |= r.flags;
-          s = static_cast<uint32_t>(r.code);
-          gpu::BlockWideLimbs(gpu::BlockF32AsWide(s, g), hi, mid, lo);
-          left = block;
-          ++block_no;
-        }
-      }
-      if (redo) {
-        ++to_element;
-        continue;
-      }
-      ++compared;
-      if ((s != want.code || flags != want.flags) && ++failed <= 5)
-        FAIL_CHECK(fmt::format("{} x {} {} block {} {} sr_bits {} style {} n {}: wide 0x{:x}/{}, Dot 0x{:x}/{}",
-                               pr.a->name, pr.b->name, static_cast<int>(model.accumulation), model.block,
-                               RoundingNameOf(opt.rounding), opt.sr_bits, style, n, s, flags, want.code, want.flags));
+      const BlockRun run = RunBlocks(
+          n, block, first,
+          [&](size_t i) {
+            const int64_t x = gpu::BlockWideInteger(Unpack(*pr.a, a[i]), qa);
+            const int64_t y = gpu::BlockWideInteger(Unpack(*pr.b, b[i]), qb);
+            const int64_t x0 = x & kMask, x1 = x >> gpu::kBlockLimbBits, y0 = y & kMask,
+                          y1 = y >> gpu::kBlockLimbBits;
+            hi += x1 * y1;
+            mid += x1 * y0 + x0 * y1;
+            lo += x0 * y0;
+          },
+          [&](uint64_t index, Result& r) {
+            const bool ok = gpu::BlockRoundWide(gpu::BlockWideValue(hi, mid, lo), g, opt, index, r);
+            gpu::BlockWideLimbs(gpu::BlockF32AsWide(static_cast<uint32_t>(r.code), g), hi, mid, lo);
+            return ok;
+          });
+      CountBlockRun(run, want, compared, to_element, failed, [&] {
+        return fmt::format("{} x {} {} block {} {} sr_bits {} style {} n {} (wide)", pr.a->name, pr.b->name,
+                           static_cast<int>(model.accumulation), model.block, RoundingNameOf(opt.rounding),
+                           opt.sr_bits, style, n);
+      });
     }
   }
   CHECK(failed == 0);
