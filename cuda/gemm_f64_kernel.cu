@@ -4,10 +4,8 @@
 // accumulator under rne, rtz, rdn or rup only): narrow accumulators (f16,
 // bf16, FP8, ...) and a float32 one in every rounding mode, stochastic ones
 // included. Each rounding is the core's (RoundNormalFast for a normal
-// result, RoundPack for the rest), or for a normal result under a
-// deterministic mode the same rounding done on the float64's bit pattern
-// (cuda/gemm_f64_round.h, held equal to RoundPack by the host test); what
-// the GPU's float64 arithmetic adds is the exact operation before it:
+// result, RoundPack for the rest); what the GPU's float64 arithmetic adds
+// is the exact operation before it:
 //
 //   - the inputs, the accumulator's values and every product of two inputs
 //     are exact float64 values (GemmFloat64Applies: significands of at most
@@ -46,7 +44,6 @@
 #include <cuda_runtime.h>
 
 #include "cuda/check.cuh"
-#include "cuda/gemm_f64_round.h"
 #include "cuda/gpu.h"
 #include "cuda/named_convert.h"
 #include "emulate/dot.h"
@@ -144,19 +141,9 @@ __device__ __forceinline__ double RoundToAcc(const Format& acc, bool negative, u
   return RoundToAccSlow(acc, negative, mag, exp, opt, index, flags, bad);
 }
 
-// A float64 x (zero or normal) rounded into the accumulator: on x's bit
-// pattern where it is a normal value of acc and the mode deterministic
-// (RoundF64Fast: most steps), else by the core.
-__device__ __forceinline__ double RoundToAcc(const Format& acc, const F64AccFields& fields, double x,
-                                             const Options& opt, uint64_t index, uint8_t& flags, bool& bad) {
-  if (!IsStochastic(opt.rounding)) {
-    double out = 0;
-    bool inexact = false;
-    if (RoundF64Fast(fields, x, opt.rounding, out, inexact)) {
-      if (inexact) flags |= kInexact;
-      return out;
-    }
-  }
+// A float64 x (zero or normal) rounded into the accumulator.
+__device__ __forceinline__ double RoundToAcc(const Format& acc, double x, const Options& opt, uint64_t index,
+                                             uint8_t& flags, bool& bad) {
   const Unpacked u = FromF64(x);
   return RoundToAcc(acc, u.sign, u.sig, u.exp, opt, index, flags, bad);
 }
@@ -208,7 +195,6 @@ __global__ void __launch_bounds__(kThreads, 2) GemmF64Kernel(const F64GemmParams
   if constexpr (kPair) opt.rounding = Rounding::kStochastic;
   else if constexpr (kRound != kRoundRuntime) opt.rounding = static_cast<Rounding>(kRound);  // what LaunchF64 checked
   const Format acc = p.acc;
-  const F64AccFields fields = F64AccFieldsOf(acc);
   const int tid = threadIdx.x, tx = tid % (kBN / kTN), ty = tid / (kBN / kTN);
   const size_t i0 = size_t{blockIdx.y} * kBM, j0 = size_t{blockIdx.x} * kBN;
   const size_t m = p.m, n = p.n, k = p.k;
@@ -269,17 +255,17 @@ __global__ void __launch_bounds__(kThreads, 2) GemmF64Kernel(const F64GemmParams
             TwoSum(__dmul_rn(x, y), s[t], hi, lo);
             s[t] = RoundPairToAcc(acc, hi, lo, opt, index, fl, bad);
           } else {
-            const double q = RoundToAcc(acc, fields, __dmul_rn(x, y), opt, index, fl, bad);
+            const double q = RoundToAcc(acc, __dmul_rn(x, y), opt, index, fl, bad);
             TwoSum(s[t], q, hi, lo);
             s[t] = RoundPairToAcc(acc, hi, lo, opt, index + 1, fl, bad);
           }
         } else if constexpr (kFused) {
           const double v = ExactOrOdd(__fma_rd(x, y, s[t]), __fma_ru(x, y, s[t]), opt.rounding);
-          s[t] = RoundToAcc(acc, fields, v, opt, index, fl, bad);
+          s[t] = RoundToAcc(acc, v, opt, index, fl, bad);
         } else {
-          const double q = RoundToAcc(acc, fields, __dmul_rn(x, y), opt, index, fl, bad);
+          const double q = RoundToAcc(acc, __dmul_rn(x, y), opt, index, fl, bad);
           const double v = ExactOrOdd(__dadd_rd(s[t], q), __dadd_ru(s[t], q), opt.rounding);
-          s[t] = RoundToAcc(acc, fields, v, opt, index + 1, fl, bad);
+          s[t] = RoundToAcc(acc, v, opt, index + 1, fl, bad);
         }
         if (fl) out_flags[out_index(t)] |= fl;
         bad_mask |= bad ? 1u << t : 0u;

@@ -173,22 +173,15 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
   int32_t* const scratch_sum = scratch_e + kOutputs;
   DotModel model = p.model;
   model.sum_format = p.has_sum_format ? &p.sf : nullptr;
-  // An operand conversion or a K order only in the kernels whose rounding
-  // is read at run time (kOrdered; LaunchFixedRounding sends such models
-  // there): the state they keep through the K loop made the constant-mode
-  // kernels spill (90-140 bytes against 4-12), which cost the H100 presets
-  // 7-8 % (cuda/RESULTS.md, 2026-12-08).
-  constexpr bool kOrdered = kRound == kRoundRuntime;
-  const Format* const op = kOrdered && p.has_operand_format ? &p.op : nullptr;
+  const Format* const op = p.has_operand_format ? &p.op : nullptr;
   model.operand_format = op;
   // The K order (hopper-mma-fp8's): K tile position kk holds the term
   // k0 + kk of the model's sequence, K position order.Position(k0 + kk);
   // positions >= k are the +0 padding of the last instruction
   // (FixedGemmTiles: instruction_k divides kBK, and K tiles start at
   // multiples of kBK). k_terms: the sequence's length.
-  const KOrder order(kOrdered ? model : DotModel{});
-  const size_t k_terms = kOrdered ? order.Length(p.k) : p.k;
-  auto position = [&](size_t term) { return kOrdered ? order.Position(term) : term; };
+  const KOrder order(model);
+  const size_t k_terms = order.Length(p.k);
   // One code as the adder sees it (converted to the operand format, if
   // any), marking its row or column for GemmElement when it is a NaN or an
   // infinity or its conversion raised a flag (Dot ORs those into the
@@ -228,7 +221,7 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
     __syncthreads();  // the last tile's readers are done
     for (int u = tid; u < kBM * kBK; u += kGemmThreads) {
       const int r = u / kBK, kk = u % kBK;
-      const size_t gi = i0 + r, gk = position(k0 + kk);
+      const size_t gi = i0 + r, gk = order.Position(k0 + kk);
       detail::FixedOperand x;
       if (gi < m && gk < k) x = decode(p.in_a, p.a[gi * k + gk], plan.mant_a, plan.a_shift, &p.row_special[gi]);
       sh.a_sig[kk][r] = x.sig;
@@ -236,7 +229,7 @@ __global__ void __launch_bounds__(kGemmThreads, 2) GemmFixedKernel(const FixedGe
     }
     for (int u = tid; u < kBK * kBN; u += kGemmThreads) {
       const int kk = u / kBN, cidx = u % kBN;
-      const size_t gk = position(k0 + kk), gj = j0 + cidx;
+      const size_t gk = order.Position(k0 + kk), gj = j0 + cidx;
       detail::FixedOperand y;
       if (gk < k && gj < n) y = decode(p.in_b, p.b[gk * n + gj], plan.mant_b, 0, &p.col_special[gj]);
       sh.b_sig[kk][cidx] = y.sig;
@@ -451,16 +444,10 @@ void LaunchFixed(const FixedGemmParams& p) {
 // for the H100 presets' round toward zero, rne and sr (the modes whose
 // speed the measurements in cuda/RESULTS.md rest on), read at run time for
 // the others (rdn, rup, rna, rto, sr-eq: one switch per rounding, in the
-// same unrolled group step). Models with an operand conversion or a K
-// order (hopper-mma-fp8) take the run-time mode's kernel, the one that
-// does those (kOrdered). Kernels are compiled per (alignment, kind, mode),
-// so every constant here costs build time.
+// same unrolled group step). Kernels are compiled per (alignment, kind,
+// mode), so every constant here costs build time.
 template <bool kLeading, int kUnroll, int kSum>
 void LaunchFixedRounding(const FixedGemmParams& p) {
-  if (p.has_operand_format || !KOrder(p.model).InOrder()) {  // only the run-time mode's kernels convert and reorder
-    LaunchFixed<kLeading, kUnroll, kSum, kRoundRuntime>(p);
-    return;
-  }
   switch (p.opt.rounding) {
     case Rounding::kTowardZero:
       LaunchFixed<kLeading, kUnroll, kSum, static_cast<int>(Rounding::kTowardZero)>(p);

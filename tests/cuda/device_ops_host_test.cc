@@ -21,7 +21,6 @@
 
 #include "cuda/device_ops.h"
 #include "cuda/gemm_block_fixed.h"
-#include "cuda/gemm_f64_round.h"
 #include "cuda/gemm_float_window.h"
 #include "cuda/stochastic.h"
 #include "emulate/array_ops.h"
@@ -928,69 +927,6 @@ TEST_CASE("the block kernel's wide steps equal emulate/dot.h (kBlock, kExact of 
   CHECK(compared > 1000);
   CHECK(not_fitting > 0);  // the unclamped bf16 rows: the check above ran on rows that fit
   MESSAGE(compared << " compared, " << to_element << " to GemmElement, " << not_fitting << " not fitting 40 bits");
-}
-
-// The float64 kernel's fast rounding (cuda/gemm_f64_round.h) against the
-// core's RoundPack of the same float64, for every named signed float
-// format up to 32 bits with a mantissa and the six deterministic modes: doubles of both
-// signs from below the format's normal range to above its largest finite
-// value, with random low bits, ties (exactly half), half +- 1 ulp, zero low
-// bits, and the values next to the largest finite; wherever the fast path
-// answers, its value and inexact flag equal RoundPack's, and it answers for
-// most of the normal range.
-TEST_CASE("the float64 GEMM kernel's fast rounding equals the core's RoundPack") {
-  const Rounding modes[] = {Rounding::kNearestEven, Rounding::kNearestAway, Rounding::kTowardZero,
-                            Rounding::kDown,        Rounding::kUp,          Rounding::kOdd};
-  std::mt19937_64 rng(2027);
-  int formats_run = 0;
-  long answered = 0, declined_in_range = 0, failed = 0;
-  for (const Format& acc : formats::kAll) {
-    if (!IsFloat(acc) || !acc.is_signed || acc.bits > 32 || acc.mantissa_bits < 1) continue;
-    const gpu::F64AccFields fields = gpu::F64AccFieldsOf(acc);
-    REQUIRE(fields.ok);
-    ++formats_run;
-    const int32_t emin = MinNormalExponent(acc);
-    const int32_t emax = static_cast<int32_t>(std::floor(std::log2(MaxFinite(acc))));
-    const uint64_t half = uint64_t{1} << (fields.drop - 1);
-    for (int trial = 0; trial < 60000; ++trial) {
-      const int32_t e = emin - 3 + static_cast<int32_t>(rng() % static_cast<uint64_t>(emax - emin + 6));
-      uint64_t mant = rng() & ((uint64_t{1} << 52) - 1);
-      const uint64_t low_mask = (half << 1) - 1;
-      switch (trial % 6) {
-        case 1: mant = (mant & ~low_mask) | half; break;                // a tie
-        case 2: mant = (mant & ~low_mask) | (half - 1); break;          // just below
-        case 3: mant = (mant & ~low_mask) | (half + 1); break;          // just above
-        case 4: mant &= ~low_mask; break;                               // exact
-        case 5: if (trial % 12 == 5) mant |= ~low_mask & ((uint64_t{1} << 52) - 1); break;  // the binade's top
-        default: break;
-      }
-      double x = F64FromBits((static_cast<uint64_t>(e + 1023) << 52) | mant);
-      if (trial % 97 == 0) x = std::nextafter(MaxFinite(acc), trial % 2 ? 0.0 : INFINITY);
-      if (rng() & 1) x = -x;
-      const Rounding mode = modes[trial % 6 == 0 ? rng() % 6 : (trial / 6) % 6];
-      Options opt;
-      opt.rounding = mode;
-      const Result want = RoundPack(acc, Unpack(formats::kF64, BitsOf(x)), opt, 0);
-      double out = 0;
-      bool inexact = false;
-      if (!gpu::RoundF64Fast(fields, x, mode, out, inexact)) {
-        const double ax = std::fabs(x);
-        if (ax >= std::ldexp(1.0, emin) && ax < MaxFinite(acc) / 2) ++declined_in_range;
-        continue;
-      }
-      ++answered;
-      const double v = DecodeToF64(acc, want.code);
-      const bool want_inexact = (want.flags & kInexact) != 0;
-      if ((BitsOf(v) != BitsOf(out) || inexact != want_inexact || (want.flags & ~kInexact) != 0) && ++failed <= 5)
-        FAIL_CHECK(fmt::format("{} {} x = {:a}: fast {:a} inexact {}, RoundPack {:a} flags {}", acc.name,
-                               RoundingNameOf(mode), x, out, inexact, v, want.flags));
-    }
-  }
-  CHECK(failed == 0);
-  CHECK(formats_run >= 6);
-  CHECK(declined_in_range == 0);  // inside the normal range the fast path always answers
-  CHECK(answered > formats_run * 30000L);
-  MESSAGE(formats_run << " formats, " << answered << " answered by the fast path");
 }
 
 TEST_CASE("emulate/quant/common.h's FS_HD stand-ins equal <cmath> and x86 arithmetic") {
