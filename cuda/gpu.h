@@ -159,10 +159,13 @@ bool GemmFloat(const Format& in_a, const uint32_t* d_a, const Format& in_b, cons
                size_t k, const Format& acc, const DotModel& model, uint64_t* d_c, uint8_t* d_flags,
                const Options& opt, uint64_t first_index = 0);
 // GemmBlockFixed (cuda/gemm_block_kernel.cu): kBlock and kExact models with
-// a float32 accumulator and narrow inputs (E4M3, FP6, FP4: every sum exact
-// in an int64), every rounding mode; dot products with a NaN or an
-// infinity, or a zero block sum, go to GemmElement. Returns false,
-// launching nothing, for the others.
+// a float32 accumulator, every rounding mode: narrow inputs (E4M3, FP6, FP4:
+// every sum exact in an int64) and, in its wide variant, 16-bit ones (f16,
+// bf16, mixed: three int64 limbs, each row and column scaled by its own
+// lowest set bit); dot products with a NaN or an infinity, a zero block
+// sum, a tiny or overflowing sum, or (wide) a row or column whose values
+// span 40 bits or more go to GemmElement. Returns false, launching
+// nothing, for the others.
 bool GemmBlockFixedApplies(const Format& in_a, const Format& in_b, const Format& acc, const DotModel& model,
                            size_t m, size_t n, size_t k);
 bool GemmBlockFixed(const Format& in_a, const uint32_t* d_a, const Format& in_b, const uint32_t* d_b, size_t m,
