@@ -13,7 +13,7 @@ for c in "the float64 GEMM kernel*" "the fast GEMM kernel*" "the emulated GEMM e
   timeout 110 stdbuf -oL "$B/gpu_kernels_test" -d -tc="$c" >> "$OUT/gpu_suite.log" 2>&1
   echo "exit $?" | tee -a "$OUT/gpu_suite.log"
 done
-grep -E "test cases|assertions|ERROR" "$OUT/gpu_suite.log" | head -20
+grep -E "test cases|assertions|ERROR" "$OUT/gpu_suite.log" 2>/dev/null | head -20
 presets=(--size 4096 --reps 5 --general-size 64 --check 16 --only h100)
 for round in 1 2; do
   if [[ -x "$B/gemm_bench_base" ]]; then
